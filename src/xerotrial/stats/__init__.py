@@ -1,0 +1,1 @@
+"""Domain-free statistics: REML mixed models, LS means, df methods, nonparametric tests."""
