@@ -441,7 +441,11 @@ gls_case <- function(struct, dname, data, formula, subj, time, levels, by = NULL
     do.call(gls, args)
   }
   getV <- function(fit) {
-    V <- as.matrix(getVarCov(fit, individual = complete)); dimnames(V) <- NULL
+    V <- if (is.null(fit$modelStruct$corStruct)) {
+      diag((fit$sigma * coef(fit$modelStruct$varStruct, unconstrained = FALSE,
+                             allCoef = TRUE)[levels])^2, nt)
+    } else as.matrix(getVarCov(fit, individual = complete))
+    V <- matrix(as.numeric(V), nt)
     if (sp$het) {   # check the diagonal against sigma and the varIdent ratios, in level order
       w <- coef(fit$modelStruct$varStruct, unconstrained = FALSE, allCoef = TRUE)
       sdv <- fit$sigma * w[levels]
@@ -457,7 +461,7 @@ gls_case <- function(struct, dname, data, formula, subj, time, levels, by = NULL
     }),
     warning = function(w) { warn0 <<- c(warn0, conditionMessage(w)); invokeRestart("muffleWarning") })
   V0 <- getV(fit0)
-  if (Sys.getenv("XT_DEBUG") != "") { print(struct); print(V0); print(warn0) }
+  if (Sys.getenv("XT_DEBUG") != "") { print(c(struct, dname)); print(Sys.time()) }
   pol <- polish_V(struct, V0, yv, X, data[[subj]], tix, REML = TRUE)
   Vfull <- pol$V
   chk <- sas_neg2ll(yv, X, data[[subj]], tix, Vfull, REML = TRUE)

@@ -310,12 +310,16 @@ class MixedModelResult:
             col = pd.Series(d.X[:, j]).groupby(subj).nunique()
             between_cols.append(bool((col <= 1).all()))
         between_cols = np.array(between_cols)
-        rank_b = int(np.linalg.matrix_rank(d.X[:, between_cols])) if between_cols.any() else 0
+        # SAS classifies whole effects: an effect that changes within any subject is a
+        # within-subject effect, all of its columns included.
+        term_between = {t: bool(np.all(between_cols[c])) for t, c in d.term_columns.items()}
+        bcols = [c for t, cs in d.term_columns.items() if term_between[t] for c in cs]
+        rank_b = int(np.linalg.matrix_rank(d.X[:, bcols])) if bcols else 0
         df_between = float(n_s - rank_b)
         df_within = float(N - n_s - (self._rank_x - rank_b))
         all_between = self.covariance == "un"
         for term, cols in d.term_columns.items():
-            is_within = (not all_between) and not bool(np.all(between_cols[cols]))
+            is_within = (not all_between) and not term_between[term]
             out[term] = {
                 "residual": resid,
                 "containment": contain[term],
