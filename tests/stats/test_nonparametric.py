@@ -1279,65 +1279,69 @@ def test_quantiles_monotone_and_within_range(x, qtype):
     assert min(x) <= q.min() and q.max() <= max(x)
 
 
-# --------------------------------------------------------------------------- R JSON (optional)
+# --------------------------------------------------------------------------- R JSON
 
+# Written by validation/make_r_wilcoxon.R (R 4.2.2, jsonlite, 15 significant digits).
 R_JSON = Path(__file__).resolve().parents[1] / "reference" / "r_wilcoxon.json"
+_R_JSON = json.loads(R_JSON.read_text()) if R_JSON.exists() else {}
+_JSON_CASES = _R_JSON.get("wilcoxon", [])
+_JSON_QUANTILES = _R_JSON.get("quantiles", [])
+_needs_json = pytest.mark.skipif(not _R_JSON, reason=f"{R_JSON.name} not generated")
 
 
-def _json_num(v):
-    """JSON scalar -> float (None/"NA" -> None, "Inf"/"-Inf"/"NaN" strings honoured)."""
-    if v is None or v == "NA":
-        return None
-    if isinstance(v, str):
-        return {"Inf": math.inf, "-Inf": -math.inf, "NaN": math.nan}.get(v, float(v))
-    return float(v)
-
-
-def _json_vec(v):
+def _as_list(v) -> list:
+    """jsonlite writes length-1 vectors as scalars (auto_unbox)."""
     if v is None:
-        return None
-    if not isinstance(v, list):
-        v = [v]
-    return [_json_num(e) for e in v]
+        return []
+    return v if isinstance(v, list) else [v]
 
 
-def _scalar(v):
-    return v[0] if isinstance(v, list) and len(v) == 1 else v
+def _json_floats(v) -> list[float | None]:
+    return [None if e is None or e == "NA" else float(e) for e in _as_list(v)]
 
 
-def _load_r_json() -> tuple[list, list]:
-    if not R_JSON.exists():
-        return [], []
-    raw = json.loads(R_JSON.read_text())
-    if isinstance(raw, list):
-        cases, quants = raw, []
-    else:
-        cases = raw.get("wilcoxon") or raw.get("cases") or raw.get("wilcox") or []
-        quants = raw.get("quantiles") or []
-    return list(cases), quants
-
-
-_JSON_CASES, _JSON_QUANTILES = _load_r_json()
-
-
-@pytest.mark.skipif(not R_JSON.exists(), reason="tests/reference/r_wilcoxon.json not generated")
-@pytest.mark.parametrize("case", _JSON_CASES or [None], ids=lambda c: str((c or {}).get("id", "")))
+@_needs_json
+@pytest.mark.parametrize("case", _JSON_CASES or [None], ids=lambda c: (c or {}).get("label", ""))
 def test_matches_r_json_wilcox(case):
     if case is None:
         pytest.skip("no wilcoxon cases in r_wilcoxon.json")
-    exact = _scalar(case.get("exact"))
-    correct = _scalar(case.get("correct", True))
-    alternative = _scalar(case.get("alternative", "two.sided"))
-    res, _ = _run_quiet(
-        _json_vec(case["x"]),
-        _json_vec(case.get("y")),
-        exact=exact,
-        correct=correct,
-        alternative=alternative,
+    res, keys = _run_quiet(
+        _json_floats(case["x"]),
+        _json_floats(case["y"]),
+        exact=case["exact"],
+        correct=case["correct"],
+        alternative=case["alternative"],
     )
-    want_v = _json_num(_scalar(case.get("statistic", case.get("V"))))
-    want_p = _json_num(_scalar(case.get("p_value", case.get("p.value"))))
-    assert res.statistic == want_v
-    assert _rel_close(res.p_value, math.nan if want_p is None else want_p), (res, want_p)
-    if "method" in case:
-        assert res.method == _scalar(case["method"])
+    assert res.statistic == case["statistic_V"]
+    assert _rel_close(res.p_value, case["p_value"]), (res.p_value, case["p_value"])
+    assert res.method == case["method"]
+    assert (res.n, res.n_zero) == (case["n_nonzero"], case["n_zero"])
+    want_keys = tuple(TIES if "ties" in w else ZERO for w in _as_list(case["warnings"]))
+    assert keys == want_keys
+    if "S_sas" in case:  # PROC UNIVARIATE's signed rank S = V - n(n+1)/4
+        assert res.statistic - res.n * (res.n + 1) / 4 == case["S_sas"]
+
+
+@_needs_json
+@pytest.mark.parametrize(
+    "case", _JSON_QUANTILES or [None], ids=lambda c: (c or {}).get("label", "")
+)
+def test_matches_r_json_quantiles(case):
+    if case is None:
+        pytest.skip("no quantile cases in r_wilcoxon.json")
+    x = _json_floats(case["x"])
+    probs = _json_floats(case["probs"])
+    for qtype in range(1, 10):
+        want = _json_floats(case[f"type_{qtype}"])
+        got = quantiles(x, probs, definition=f"R{qtype}")
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=0, err_msg=f"type {qtype}")
+    assert quantiles(x, 0.5, definition="sas5") == pytest.approx(case["median"], rel=1e-12)
+    s = median_iqr(x)
+    assert s.n == case["n"]
+    assert [s.q1, s.median, s.q3] == pytest.approx(_json_floats(case["type_2"]), rel=1e-12)
+
+
+def test_r_json_is_present_and_non_empty():
+    if not _R_JSON:
+        pytest.skip(f"{R_JSON.name} not generated")
+    assert len(_JSON_CASES) > 0 and len(_JSON_QUANTILES) > 0

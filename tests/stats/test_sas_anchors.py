@@ -9,7 +9,6 @@ never worse than SAS's.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -305,7 +305,6 @@ class Heterogeneous(CovarianceStructure):
         return h
 
     def start(self, cov: Array) -> Array:
-        t = cov.shape[0]
         v = np.clip(np.diag(cov), 1e-8 * max(float(np.max(np.diag(cov))), 1e-300), None)
         return np.concatenate([v, self.corr_start(cov)])
 

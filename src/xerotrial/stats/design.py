@@ -121,11 +121,21 @@ def build_design(
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataValidationError(
-            f"{source}: row {i + 2} (line {i + 2} counting the header), column {response!r}: "
+            f"{source}: line {i + 2} (data row {i + 1}), column {response!r}: "
             f"value {df[response].iloc[i]!r} is not a number; the response must be numeric "
             "(leave the cell empty for a missing value)"
         )
     df[response] = resp
+    if time:
+        dup = df.duplicated([subject, time], keep=False).to_numpy()
+        if dup.any():
+            lines = [int(i) + 2 for i in np.flatnonzero(dup)[:2]]
+            i = lines[0] - 2
+            raise DataValidationError(
+                f"{source}: lines {lines[0]} and {lines[1]}: subject {df[subject].iloc[i]!r} "
+                f"has more than one row at {time} = {df[time].iloc[i]!r}; keep one row per "
+                "subject and time level"
+            )
     miss_resp = df[response].isna()
     others = [c for c in dict.fromkeys([subject, *variables, time, group, *(random or [])]) if c]
     miss_other = df[others].isna().any(axis=1) & ~miss_resp
@@ -153,14 +163,6 @@ def build_design(
         else:
             factors[v] = sorted(dict.fromkeys(col.astype(str)), key=_natural_key)
         df[v] = pd.Categorical(col.astype(str), categories=factors[v])
-    if time:
-        dup = df.duplicated([subject, time], keep=False)
-        if dup.any():
-            i = int(np.flatnonzero(dup.to_numpy())[0])
-            raise DataValidationError(
-                f"{source}: subject {df[subject].iloc[i]!r} has more than one row at "
-                f"{time} = {df[time].iloc[i]!r}; each subject may have one row per time level"
-            )
 
     rhs = formula.split("~", 1)[1]
     try:

@@ -100,7 +100,7 @@ def satterthwaite_df(L: np.ndarray, Phi: np.ndarray, P: np.ndarray, W: np.ndarra
         nus.append(satterthwaite_df(lm[None, :], Phi, P, W))
     nus = np.array(nus)
     E = float(np.sum(np.where(nus > 2, nus / (nus - 2.0), 0.0)))
-    return float(2.0 * E / (E - q)) if E > q else 0.0
+    return float(2.0 * E / (E - q)) if q < E else 0.0
 
 
 def kenward_roger_test(L: np.ndarray, beta: np.ndarray, Phi: np.ndarray, kr: KRAdjustment):
@@ -149,18 +149,16 @@ def wald_test(
     if df_method in ("kenward-roger", "kenward-roger-linear"):
         Fstar, df, _ = kenward_roger_test(L, beta, Phi, kr)
         if q == 1:
-            stat = float(est[0] / se[0])
+            stat = float(est[0] / se[0]) if se[0] > 0 else float("nan")
             p = float(2.0 * stats.t.sf(abs(stat), df))
         else:
             stat = Fstar
             p = float(stats.f.sf(Fstar, q, df))
         return Test(est, se, q, float(df), stat, p)
-    if df_method == "satterthwaite":
-        df = satterthwaite_df(L, Phi, P, W)
-    else:
-        df = float(fixed_df)
+    sat = df_method == "satterthwaite"
+    df = satterthwaite_df(L, Phi, P, W) if sat else float(fixed_df)
     if q == 1:
-        stat = float(est[0] / se[0])
+        stat = float(est[0] / se[0]) if se[0] > 0 else float("nan")
         p = float(2.0 * stats.t.sf(abs(stat), df))
     else:
         stat = float(est @ np.linalg.solve(cov, est)) / q

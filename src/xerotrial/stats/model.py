@@ -32,7 +32,7 @@ from .errors import ConvergenceError, ConvergenceWarning, DataValidationError
 from .inference import DF_METHODS, KRAdjustment, Test, kr_adjustment, wald_test
 from .marginal import MarginalCovariance, RandomEffectsCovariance, RepeatedCovariance
 from .optimize import OptimizationResult, newton_raphson
-from .reml import NotPositiveDefinite, RemlEngine
+from .reml import NotPositiveDefiniteError, RemlEngine
 
 __all__ = ["fit", "MixedModelResult", "COVARIANCES"]
 
@@ -88,7 +88,7 @@ def fit(
     theta0 = _start_values(design, cov, g_side)
     try:
         opt = newton_raphson(engine, theta0)
-    except NotPositiveDefinite as exc:
+    except NotPositiveDefiniteError as exc:
         raise ConvergenceError(
             f"{source}: the starting values give a covariance matrix that is not positive "
             f"definite ({exc}); the model may be over-parameterised for these data"
@@ -318,7 +318,7 @@ class MixedModelResult:
         df_between = float(n_s - rank_b)
         df_within = float(N - n_s - (self._rank_x - rank_b))
         all_between = self.covariance == "un"
-        for term, cols in d.term_columns.items():
+        for term in d.term_columns:
             is_within = (not all_between) and not term_between[term]
             out[term] = {
                 "residual": resid,
@@ -339,7 +339,9 @@ class MixedModelResult:
             last = next(iter(table))
         return table[last][df_method]
 
-    def test(self, L: np.ndarray, df_method: str = "kenward-roger", term: str | None = None) -> Test:
+    def test(
+        self, L: np.ndarray, df_method: str = "kenward-roger", term: str | None = None
+    ) -> Test:
         """Wald test of L b = 0 (t test for one row, F test for several)."""
         _check_df(df_method)
         kr = None
@@ -350,10 +352,10 @@ class MixedModelResult:
         fixed_df = None
         if df_method in ("residual", "containment", "between-within"):
             fixed_df = self._fixed_df_for(L, df_method, term)
-        P = self._kr_pieces[0] if df_method == "satterthwaite" else None
-        return wald_test(
-            L, self.beta, self.Phi, df_method, fixed_df, P, self.theta_cov if P is not None else None, kr
-        )
+        P, W = None, None
+        if df_method == "satterthwaite":
+            P, W = self._kr_pieces[0], self.theta_cov
+        return wald_test(L, self.beta, self.Phi, df_method, fixed_df, P, W, kr)
 
     # ------------------------------------------------------------------ tables
     def fixed_effects(self, df_method: str = "kenward-roger") -> pd.DataFrame:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .reml import Evaluation, NotPositiveDefinite, RemlEngine
+from .reml import Evaluation, NotPositiveDefiniteError, RemlEngine
 
 __all__ = ["OptimizationResult", "newton_raphson"]
 
@@ -109,7 +109,7 @@ def newton_raphson(
             if _feasible(cand, kinds):
                 try:
                     new = engine.evaluate(cand, order=0)
-                except NotPositiveDefinite:
+                except NotPositiveDefiniteError:
                     new = None
                 if new is not None and new.objective <= ev.objective + 1e-12 * abs(ev.objective):
                     theta = cand

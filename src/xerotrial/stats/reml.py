@@ -38,7 +38,7 @@ __all__ = ["RemlEngine", "Evaluation", "PatternData"]
 LOG2PI = float(np.log(2.0 * np.pi))
 
 
-class NotPositiveDefinite(ArithmeticError):
+class NotPositiveDefiniteError(ArithmeticError):
     """V_i or X'V^-1X is not positive definite at the requested parameters."""
 
 
@@ -132,17 +132,17 @@ class RemlEngine:
 
     # ------------------------------------------------------------------ evaluation
     def _factor(self, theta):
-        """Per pattern: V, dV, d2V, V^-1, log|V|. Raises NotPositiveDefinite."""
+        """Per pattern: V, dV, d2V, V^-1, log|V|. Raises NotPositiveDefiniteError."""
         facs = []
         for pd in self.patterns:
             V, dV, d2V = self.cov.pattern_matrices(theta, pd.pattern)
             try:
                 c = linalg.cho_factor(V, lower=True, check_finite=False)
             except linalg.LinAlgError:
-                raise NotPositiveDefinite("V is not positive definite") from None
+                raise NotPositiveDefiniteError("V is not positive definite") from None
             diag = np.diag(c[0])
             if not np.all(np.isfinite(diag)) or np.any(diag <= 0):
-                raise NotPositiveDefinite("V is not positive definite")
+                raise NotPositiveDefiniteError("V is not positive definite")
             Vinv = linalg.cho_solve(c, np.eye(V.shape[0]), check_finite=False)
             facs.append((V, dV, d2V, Vinv, 2.0 * float(np.sum(np.log(diag)))))
         return facs
@@ -164,7 +164,7 @@ class RemlEngine:
         try:
             cm = linalg.cho_factor(M, lower=True, check_finite=False)
         except linalg.LinAlgError:
-            raise NotPositiveDefinite("X'V^-1X is not positive definite") from None
+            raise NotPositiveDefiniteError("X'V^-1X is not positive definite") from None
         beta = linalg.cho_solve(cm, c, check_finite=False)
         Phi = linalg.cho_solve(cm, np.eye(p), check_finite=False)
         logdet_m = 2.0 * float(np.sum(np.log(np.diag(cm[0]))))
@@ -238,7 +238,8 @@ class RemlEngine:
 
     # ------------------------------------------------------------------ Kenward-Roger pieces
     def kr_pieces(self, theta: np.ndarray):
-        """P_k = X' dV^-1/dtheta_k X, Q_kl = X'V^-1 V_k V^-1 V_l V^-1 X, R_kl = X'V^-1 V_kl V^-1 X."""
+        """Kenward-Roger's P_k = X' dV^-1/dtheta_k X, Q_kl = X'V^-1 V_k V^-1 V_l V^-1 X and
+        R_kl = X'V^-1 V_kl V^-1 X, summed over subjects."""
         facs = self._factor(np.asarray(theta, dtype=float))
         K = len(theta)
         p = self.p
