@@ -50,6 +50,7 @@ def fit(
     time_order: list[str] | None = None,
     random_slopes: list[str] | None = None,
     source: str = "data",
+    kr_information: str = "observed",
 ) -> MixedModelResult:
     """Fit ``formula`` with the given covariance by REML (or ML).
 
@@ -57,7 +58,13 @@ def fit(
     optional ``random_slopes`` and an unstructured G) or an R-side structure over the levels of
     ``time`` (``un``, ``cs``, ``csh``, ``ar1``, ``arh1``, ``toep``, ``toeph``, ``adh``,
     ``diag``), optionally one per level of ``group`` (SAS's GROUP=).
+
+    ``kr_information`` is the information matrix behind the covariance of the covariance
+    parameters in the Kenward-Roger adjustment: ``observed`` (SAS PROC MIXED) or ``expected``
+    (R's pbkrtest). Satterthwaite always uses the observed one (SAS, lmerTest).
     """
+    if kr_information not in ("observed", "expected"):
+        raise DataValidationError("kr_information must be 'observed' or 'expected'")
     if covariance not in COVARIANCES:
         raise DataValidationError(
             f"unknown covariance {covariance!r}; choose one of {', '.join(COVARIANCES)}"
@@ -93,7 +100,9 @@ def fit(
             f"{source}: the starting values give a covariance matrix that is not positive "
             f"definite ({exc}); the model may be over-parameterised for these data"
         ) from exc
-    result = MixedModelResult(design, cov, engine, opt, covariance, method.upper(), subject, time)
+    result = MixedModelResult(
+        design, cov, engine, opt, covariance, method.upper(), subject, time, kr_information
+    )
     if not opt.converged:
         warnings.warn(
             f"{source}: the {covariance} model did not converge (criterion {opt.criterion:.3g} "
@@ -160,6 +169,7 @@ class MixedModelResult:
     method: str
     subject: str
     time: str | None
+    kr_information: str = "observed"
 
     # ------------------------------------------------------------------ basic facts
     @property
@@ -216,8 +226,16 @@ class MixedModelResult:
 
     @cached_property
     def theta_cov(self) -> np.ndarray:
-        """Asymptotic covariance of the free covariance parameters: 2 H^-1 (observed)."""
+        """Asymptotic covariance of the free covariance parameters: 2 H^-1, with H the observed
+        Hessian of -2 log-likelihood (as SAS and lmerTest)."""
         H = self.opt.evaluation.hessian[np.ix_(self.free, self.free)]
+        return 2.0 * np.linalg.pinv(H)
+
+    @cached_property
+    def _theta_cov_kr(self) -> np.ndarray:
+        if self.kr_information == "observed":
+            return self.theta_cov
+        H = self.opt.evaluation.expected[np.ix_(self.free, self.free)]
         return 2.0 * np.linalg.pinv(H)
 
     @cached_property
@@ -228,7 +246,8 @@ class MixedModelResult:
 
     def kr(self, linear: bool = False) -> KRAdjustment:
         P, Q, R = self._kr_pieces
-        return kr_adjustment(self.Phi, self.theta_cov, P, Q, R, linear or self.cov.linear)
+        W = self._theta_cov_kr
+        return kr_adjustment(self.Phi, W, P, Q, R, linear or self.cov.linear)
 
     @cached_property
     def _kr_full(self) -> KRAdjustment:
