@@ -1,0 +1,85 @@
+"""Internal consistency of the engine: analytic derivatives against finite differences, and
+boundary estimates reported rather than hidden."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xerotrial.stats.covariance import STRUCTURES
+from xerotrial.stats.errors import ConvergenceWarning
+from xerotrial.stats.model import fit
+
+
+def _theta(kinds, rng):
+    out = []
+    for k in kinds:
+        out.append(rng.uniform(1, 3) if k == "var" else rng.uniform(-0.4, 0.4) if k == "corr"
+                   else rng.uniform(-0.3, 0.3))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURES))
+def test_structure_derivatives_match_finite_differences(name):
+    s = STRUCTURES[name]
+    t, h = 4, 1e-6
+    theta = _theta(s.kinds(t), np.random.default_rng(1))
+    k = len(theta)
+    eye = np.eye(k)
+    num_j = np.stack([(s.matrix(theta + h * eye[i], t) - s.matrix(theta - h * eye[i], t)) / (2 * h)
+                      for i in range(k)])
+    np.testing.assert_allclose(s.jacobian(theta, t), num_j, atol=1e-8)
+    num_h = np.stack([(s.jacobian(theta + h * eye[i], t) - s.jacobian(theta - h * eye[i], t))
+                      / (2 * h) for i in range(k)])
+    analytic = s.hessian(theta, t)
+    np.testing.assert_allclose(0 if analytic is None else analytic, num_h, atol=1e-7)
+    assert s.linear == (analytic is None)
+
+
+def _example(seed=3, n=15):
+    rng = np.random.default_rng(seed)
+    d = pd.DataFrame({"id": np.repeat(np.arange(n), 4), "visit": np.tile(list("abcd"), n)})
+    d["y"] = rng.normal(size=n)[d["id"]] + rng.normal(size=4 * n) + (d["visit"] == "d")
+    return d.drop(index=[i for i in (3, 10, 21) if i < len(d)]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("cov", ["un", "ar1", "csh", "adh", "random-intercept"])
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_gradient_and_hessian_match_finite_differences(cov, method):
+    res = fit(_example(), "y ~ visit", subject="id", time="visit", covariance=cov, method=method)
+    eng = res.engine
+    theta = res.theta * 1.05 + 0.01
+    ev = eng.evaluate(theta, order=2)
+    k, h = len(theta), 1e-5
+    eye = np.eye(k)
+    g = np.array([(eng.evaluate(theta + h * eye[i]).objective
+                   - eng.evaluate(theta - h * eye[i]).objective) / (2 * h) for i in range(k)])
+    np.testing.assert_allclose(ev.gradient, g, rtol=1e-5, atol=1e-6)
+    H = np.array([(eng.evaluate(theta + h * eye[i], 1).gradient
+                   - eng.evaluate(theta - h * eye[i], 1).gradient) / (2 * h) for i in range(k)])
+    np.testing.assert_allclose(ev.hessian, H, rtol=1e-5, atol=1e-5)
+
+
+def test_zero_random_intercept_variance_is_reported_as_boundary():
+    rng = np.random.default_rng(5)
+    n = 12
+    d = pd.DataFrame({"id": np.repeat(np.arange(n), 4), "visit": np.tile(list("abcd"), n)})
+    e = rng.normal(size=(n, 4))
+    d["y"] = (e - e.mean(axis=1, keepdims=True)).ravel()  # no between-subject variation
+    with pytest.warns(ConvergenceWarning, match="boundary"):
+        res = fit(d, "y ~ visit", subject="id", time="visit", covariance="random-intercept")
+    cp = res.covariance_parameters()
+    assert cp.loc[0, "estimate"] == 0.0 and bool(cp.loc[0, "boundary"])
+    assert res.to_dict()["boundary"] == ["Intercept"]
+    # with G = 0 the fit is ordinary least squares
+    ols_sigma2 = np.sum((d["y"] - d.groupby("visit")["y"].transform("mean")) ** 2) / (4 * n - 4)
+    assert res.theta[1] == pytest.approx(ols_sigma2, rel=1e-8)
+
+
+def test_nonconvergence_is_warned_not_hidden():
+    d = _example(n=4)  # 10 UN parameters from 4 subjects with gaps: no interior optimum
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        res = fit(d, "y ~ visit", subject="id", time="visit", covariance="un")
+    assert res.converged is False
+    assert res.to_dict()["converged"] is False
