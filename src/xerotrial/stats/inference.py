@@ -28,9 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
-__all__ = ["DF_METHODS", "Test", "KRAdjustment", "kr_adjustment", "wald_test"]
+from ._einsum import einsum
+
+__all__ = ["DF_METHODS", "Test", "KRAdjustment", "kr_adjustment", "t_tests", "wald_test"]
 
 DF_METHODS = (
     "containment",
@@ -65,11 +67,11 @@ class KRAdjustment:
 
 def kr_adjustment(Phi: np.ndarray, W: np.ndarray, P, Q, R, linear: bool) -> KRAdjustment:
     """Phi_A = Phi + 2 Phi Lambda Phi, Lambda = sum_ij W_ij (Q_ij - P_i Phi P_j - R_ij / 4)."""
-    PPhiP = np.einsum("iab,bc,jcd->ijad", P, Phi, P, optimize=True)
+    PPhiP = einsum("iab,bc,jcd->ijad", P, Phi, P)
     inner = Q - PPhiP
     if not linear:
         inner = inner - 0.25 * R
-    Lam = np.einsum("ij,ijab->ab", W, inner, optimize=True)
+    Lam = einsum("ij,ijab->ab", W, inner)
     Phi_A = Phi + 2.0 * Phi @ Lam @ Phi
     return KRAdjustment(0.5 * (Phi_A + Phi_A.T), P, W)
 
@@ -90,7 +92,7 @@ def satterthwaite_df(L: np.ndarray, Phi: np.ndarray, P: np.ndarray, W: np.ndarra
     if q == 1:
         l = L[0]
         v = l @ Phi
-        g = -np.einsum("a,kab,b->k", v, P, v)  # d(l' Phi l)/dtheta = l' Phi B_k Phi l
+        g = -einsum("a,kab,b->k", v, P, v)  # d(l' Phi l)/dtheta = l' Phi B_k Phi l
         denom = g @ W @ g
         return float(2.0 * C[0, 0] ** 2 / denom) if denom > 0 else np.inf
     evals, evecs = np.linalg.eigh(C)
@@ -110,10 +112,10 @@ def kenward_roger_test(L: np.ndarray, beta: np.ndarray, Phi: np.ndarray, kr: KRA
     # only the F statistic itself uses the adjusted Phi_A.
     Theta = L.T @ np.linalg.solve(L @ Phi @ L.T, L)
     Cinv = np.linalg.inv(L @ kr.Phi_A @ L.T)
-    M = np.einsum("ab,bc,kcd,de->kae", Theta, Phi, kr.P, Phi, optimize=True)  # Theta Phi P_k Phi
-    tr = np.einsum("kaa->k", M)
+    M = einsum("ab,bc,kcd,de->kae", Theta, Phi, kr.P, Phi)  # Theta Phi P_k Phi
+    tr = einsum("kaa->k", M)
     A1 = float(tr @ kr.W @ tr)
-    A2 = float(np.einsum("ij,iab,jba->", kr.W, M, M, optimize=True))
+    A2 = float(einsum("ij,iab,jba->", kr.W, M, M))
     B = (A1 + 6.0 * A2) / (2.0 * q)
     g = ((q + 1.0) * A1 - (q + 4.0) * A2) / ((q + 2.0) * A2)
     d = 3.0 * q + 2.0 * (1.0 - g)
@@ -164,3 +166,53 @@ def wald_test(
         stat = float(est @ np.linalg.solve(cov, est)) / q
         p = float(stats.f.sf(stat, q, df))
     return Test(est, se, q, float(df), stat, p)
+
+
+def t_tests(
+    L: np.ndarray,
+    beta: np.ndarray,
+    Phi: np.ndarray,
+    df_method: str,
+    fixed_df: np.ndarray | float | None = None,
+    P: np.ndarray | None = None,
+    W: np.ndarray | None = None,
+    kr: KRAdjustment | None = None,
+    level: float = 0.95,
+) -> dict[str, np.ndarray]:
+    """Vectorised t tests of each row l of ``L``: estimate, se, df, t, p and CI.
+
+    For one row Kenward-Roger's A1 = A2 = g'Wg / (l'Phi l)^2 with g_k = l'Phi P_k Phi l, so
+    the df need no matrix algebra per row; Satterthwaite's df is 2 (l'Phi l)^2 / g'Wg.
+    """
+    L = np.atleast_2d(np.asarray(L, dtype=float))
+    est = L @ beta
+    U = L @ Phi
+    c = np.einsum("ra,ra->r", U, L)
+    if df_method in ("kenward-roger", "kenward-roger-linear", "satterthwaite"):
+        g = np.einsum("ra,kab,rb->rk", U, P if kr is None else kr.P, U)
+        gWg = np.einsum("rk,kl,rl->r", g, W if kr is None else kr.W, g)
+    if df_method in ("kenward-roger", "kenward-roger-linear"):
+        var = np.einsum("ra,ab,rb->r", L, kr.Phi_A, L)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = gWg / c**2
+            B = 3.5 * a
+            c1, c2, c3 = -1.0 / 7.0, 2.0 / 7.0, 4.0 / 7.0
+            Estar = 1.0 / (1.0 - a)
+            Vstar = 2.0 * (1.0 + c1 * B) / ((1.0 - c2 * B) ** 2 * (1.0 - c3 * B))
+            rho = Vstar / (2.0 * Estar**2)
+            df = 4.0 + 3.0 / (rho - 1.0)
+    else:
+        var = c
+        if df_method == "satterthwaite":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                df = np.where(gWg > 0, 2.0 * c**2 / gWg, np.inf)
+        else:
+            df = np.broadcast_to(np.asarray(fixed_df, dtype=float), est.shape).astype(float)
+    se = np.sqrt(np.clip(var, 0.0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(se > 0, est / se, np.nan)
+    p = 2.0 * special.stdtr(df, -np.abs(t))
+    q = np.where(np.isfinite(df), special.stdtrit(df, 0.5 + level / 2.0),
+                 special.ndtri(0.5 + level / 2.0))
+    return {"estimate": est, "se": se, "df": df, "t": t, "p": p,
+            "lower": est - q * se, "upper": est + q * se}

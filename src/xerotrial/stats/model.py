@@ -25,11 +25,10 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .design import Design, build_design
 from .errors import ConvergenceError, ConvergenceWarning, DataValidationError
-from .inference import DF_METHODS, KRAdjustment, Test, kr_adjustment, wald_test
+from .inference import DF_METHODS, KRAdjustment, Test, kr_adjustment, t_tests, wald_test
 from .marginal import MarginalCovariance, RandomEffectsCovariance, RepeatedCovariance
 from .optimize import OptimizationResult, newton_raphson
 from .reml import NotPositiveDefiniteError, RemlEngine
@@ -377,20 +376,37 @@ class MixedModelResult:
         return wald_test(L, self.beta, self.Phi, df_method, fixed_df, P, W, kr)
 
     # ------------------------------------------------------------------ tables
+    def t_table(
+        self, L: np.ndarray, df_method: str = "kenward-roger", terms: list | None = None
+    ) -> pd.DataFrame:
+        """t tests of each row of L: estimate, se, df, t, p, lower, upper (95%).
+
+        ``terms`` names, per row, the model term whose df a fixed-df method uses (default: the
+        last term with a non-zero coefficient, as SAS does for ESTIMATE statements).
+        """
+        _check_df(df_method)
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        kr = P = W = fixed = None
+        if df_method == "kenward-roger":
+            kr = self._kr_full
+        elif df_method == "kenward-roger-linear":
+            kr = self._kr_linear
+        elif df_method == "satterthwaite":
+            P, W = self._kr_pieces[0], self.theta_cov
+        else:
+            terms = terms or [None] * len(L)
+            pairs = zip(L, terms, strict=True)
+            fixed = np.array([self._fixed_df_for(r[None, :], df_method, t) for r, t in pairs])
+        out = t_tests(L, self.beta, self.Phi, df_method, fixed, P, W, kr)
+        return pd.DataFrame(out)
+
     def fixed_effects(self, df_method: str = "kenward-roger") -> pd.DataFrame:
         """Estimate, SE, df, t, p and 95% CI of each fixed-effect coefficient."""
-        rows = []
+        col_term = {c: t for t, cols in self.design.term_columns.items() for c in cols}
         p = len(self.beta)
-        col_term = {}
-        for term, cols in self.design.term_columns.items():
-            for c in cols:
-                col_term[c] = term
-        for j, name in enumerate(self.design.column_names):
-            L = np.zeros((1, p))
-            L[0, j] = 1.0
-            t = self.test(L, df_method, term=col_term.get(j))
-            rows.append(_row(name, t))
-        return pd.DataFrame(rows).rename(columns={"label": "term"})
+        table = self.t_table(np.eye(p), df_method, [col_term.get(j) for j in range(p)])
+        table.insert(0, "term", self.design.column_names)
+        return table
 
     def lsmeans(
         self, factor: str, by: str | None = None, df_method: str = "kenward-roger"
@@ -398,13 +414,8 @@ class MixedModelResult:
         """LS means of ``factor`` (within each level of ``by``), SAS/emmeans conventions."""
         L, keys = self._lsmeans_matrix(factor, by)
         term = _lsmeans_term(self.design, factor, by)
-        rows = []
-        for key, l in zip(keys, L, strict=True):
-            t = self.test(l[None, :], df_method, term=term)
-            row = _row(None, t)
-            del row["label"]
-            rows.append({**key, **row})
-        return pd.DataFrame(rows)
+        table = self.t_table(L, df_method, [term] * len(L))
+        return pd.concat([pd.DataFrame(keys), table], axis=1)
 
     def contrasts_vs_reference(
         self,
@@ -421,36 +432,33 @@ class MixedModelResult:
                 f"--reference {reference!r} is not a level of {factor!r}; levels are {levels}"
             )
         L, keys = self._lsmeans_matrix(factor, by)
-        term = _lsmeans_term(self.design, factor, by)
-        rows = []
-        by_levels = self.design.factors[by] if by else [None]
-        for b in by_levels:
+        pairs = []
+        for b in self.design.factors[by] if by else [None]:
             idx = {k[factor]: i for i, k in enumerate(keys) if by is None or k[by] == b}
-            for lv in levels:
-                if lv == reference:
-                    continue
-                l = L[idx[lv]] - L[idx[reference]]
-                t = self.test(l[None, :], df_method, term=term)
-                row = _row(f"{lv} - {reference}", t)
-                row = {"contrast": row.pop("label"), **({by: b} if by else {}), **row}
-                rows.append(row)
-        return pd.DataFrame(rows)
+            pairs += [(lv, b, idx[lv], idx[reference]) for lv in levels if lv != reference]
+        return self._difference_table(factor, by, L, pairs, reference, df_method)
 
     def pairwise(
         self, factor: str, by: str | None = None, df_method: str = "kenward-roger"
     ) -> pd.DataFrame:
         """All pairwise differences of the LS means of ``factor`` (SAS's PDIFF)."""
         L, keys = self._lsmeans_matrix(factor, by)
-        term = _lsmeans_term(self.design, factor, by)
-        rows = []
-        by_levels = self.design.factors[by] if by else [None]
-        for b in by_levels:
+        pairs = []
+        for b in self.design.factors[by] if by else [None]:
             sel = [(i, k) for i, k in enumerate(keys) if by is None or k[by] == b]
             for (i, ki), (j, kj) in itertools.combinations(sel, 2):
-                t = self.test((L[i] - L[j])[None, :], df_method, term=term)
-                row = _row(f"{ki[factor]} - {kj[factor]}", t)
-                rows.append({"contrast": row.pop("label"), **({by: b} if by else {}), **row})
-        return pd.DataFrame(rows)
+                pairs.append((f"{ki[factor]} - {kj[factor]}", b, i, j))
+        return self._difference_table(factor, by, L, pairs, None, df_method)
+
+    def _difference_table(self, factor, by, L, pairs, reference, df_method) -> pd.DataFrame:
+        term = _lsmeans_term(self.design, factor, by)
+        D = np.array([L[i] - L[j] for _, _, i, j in pairs]).reshape(len(pairs), L.shape[1])
+        table = self.t_table(D, df_method, [term] * len(pairs))
+        labels = [lv if reference is None else f"{lv} - {reference}" for lv, _, _, _ in pairs]
+        table.insert(0, "contrast", labels)
+        if by:
+            table.insert(1, by, [b for _, b, _, _ in pairs])
+        return table
 
     def type3(self, df_method: str = "kenward-roger") -> pd.DataFrame:
         """Type III F tests per model term (joint tests of each term's contrasts)."""
@@ -483,6 +491,25 @@ class MixedModelResult:
     def _grid_matrix(self, grid: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.design.spec.get_model_matrix(grid), dtype=float)
 
+    @cached_property
+    def _reference_grid(self) -> tuple[pd.DataFrame, np.ndarray]:
+        """The reference grid and its model matrix. With factors only, every grid row that
+        occurs in the data is that data row of X (model rows depend only on the row's values),
+        so formulaic is only needed for covariates or combinations absent from the data."""
+        d = self.design
+        grid = self._grid()
+        names = list(d.factors)
+        if not d.numeric and names:
+            codes = np.column_stack([d.data[f].cat.codes.to_numpy() for f in names])
+            gcodes = np.column_stack([grid[f].cat.codes.to_numpy() for f in names])
+            first: dict[tuple, int] = {}
+            for i, key in enumerate(map(tuple, codes)):
+                first.setdefault(key, i)
+            rows = [first.get(tuple(k)) for k in gcodes]
+            if all(r is not None for r in rows):
+                return grid, d.X[rows]
+        return grid, self._grid_matrix(grid)
+
     def _lsmeans_matrix(self, factor: str, by: str | None):
         d = self.design
         for f in (factor, by):
@@ -490,8 +517,7 @@ class MixedModelResult:
                 raise DataValidationError(
                     f"{f!r} is not a factor of the model; factors are {list(d.factors)}"
                 )
-        grid = self._grid()
-        Xg = self._grid_matrix(grid)
+        grid, Xg = self._reference_grid
         keys, rows = [], []
         by_levels = d.factors[by] if by else [None]
         for b in by_levels:
@@ -508,8 +534,7 @@ class MixedModelResult:
         tv = _term_variables(term, d)
         tf = [v for v in d.factors if v in tv]
         tn = [v for v in d.numeric if v in tv]
-        grid = self._grid()
-        Xg = self._grid_matrix(grid)
+        grid, Xg = self._reference_grid
         for v in tn:  # slopes: derivative of the prediction in the numeric variable
             Xg = self._grid_matrix(self._grid(numeric_delta=v)) - Xg
         if not tf:
@@ -583,22 +608,6 @@ def _check_df(df_method: str) -> None:
         raise DataValidationError(
             f"unknown df method {df_method!r}; choose one of {', '.join(DF_METHODS)}"
         )
-
-
-def _row(label, t: Test) -> dict:
-    est = float(t.estimate[0])
-    se = float(t.se[0])
-    q = stats.t.ppf(0.975, t.den_df) if np.isfinite(t.den_df) else stats.norm.ppf(0.975)
-    return {
-        "label": label,
-        "estimate": est,
-        "se": se,
-        "df": t.den_df,
-        "t": float(t.statistic),
-        "p": t.p_value,
-        "lower": est - q * se,
-        "upper": est + q * se,
-    }
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

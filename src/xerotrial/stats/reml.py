@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
+from ._einsum import einsum
 from .marginal import MarginalCovariance, Pattern
 
 __all__ = ["RemlEngine", "Evaluation", "PatternData"]
@@ -121,9 +122,9 @@ class RemlEngine:
                 PatternData(
                     pattern=keys[key],
                     m=rows.shape[0],
-                    XX=np.einsum("mai,mbj->abij", Xs, Xs, optimize=True),
-                    Xy=np.einsum("mai,mb->abi", Xs, ys, optimize=True),
-                    yy=np.einsum("ma,mb->ab", ys, ys, optimize=True),
+                    XX=einsum("mai,mbj->abij", Xs, Xs),
+                    Xy=einsum("mai,mb->abi", Xs, ys),
+                    yy=einsum("ma,mb->ab", ys, ys),
                     subjects=rows[:, 0],
                     rows=rows,
                 )
@@ -157,8 +158,8 @@ class RemlEngine:
         yVy = 0.0
         logdet = 0.0
         for pd, (_, _, _, Vinv, ld) in zip(self.patterns, facs, strict=True):
-            M += np.einsum("ab,abij->ij", Vinv, pd.XX, optimize=True)
-            c += np.einsum("ab,abi->i", Vinv, pd.Xy, optimize=True)
+            M += einsum("ab,abij->ij", Vinv, pd.XX)
+            c += einsum("ab,abi->i", Vinv, pd.Xy)
             yVy += float(np.sum(Vinv * pd.yy))
             logdet += pd.m * ld
         try:
@@ -180,17 +181,17 @@ class RemlEngine:
 
     def _pattern_pieces(self, pd: PatternData, Vinv: np.ndarray, beta: np.ndarray):
         """AA = sum_i A_i (x) A_i with A_i = V^-1 X_i, S_u = sum u_i u_i', AU = sum A_i (x) u_i."""
-        XXb = np.einsum("abij,j->abi", pd.XX, beta, optimize=True)
+        XXb = einsum("abij,j->abi", pd.XX, beta)
         RR = (
             pd.yy
-            - np.einsum("abi,i->ab", pd.Xy, beta)
-            - np.einsum("bai,i->ab", pd.Xy, beta)
-            + np.einsum("abi,i->ab", XXb, beta)
+            - einsum("abi,i->ab", pd.Xy, beta)
+            - einsum("bai,i->ab", pd.Xy, beta)
+            + einsum("abi,i->ab", XXb, beta)
         )
         XR = pd.Xy - XXb  # sum_i X_ia r_ib
-        AA = np.einsum("ac,bd,cdij->abij", Vinv, Vinv, pd.XX, optimize=True)
+        AA = einsum("ac,bd,cdij->abij", Vinv, Vinv, pd.XX)
         Su = Vinv @ RR @ Vinv
-        AU = np.einsum("ac,bd,cdi->iab", Vinv, Vinv, XR, optimize=True)
+        AU = einsum("ac,bd,cdi->iab", Vinv, Vinv, XR)
         return AA, Su, AU
 
     def _derivatives(self, ev: Evaluation, facs, order: int) -> None:
@@ -205,32 +206,32 @@ class RemlEngine:
         second = np.zeros((K, K))
         for pd, (_, dV, d2V, Vinv, _) in zip(self.patterns, facs, strict=True):
             AA, Su, AU = self._pattern_pieces(pd, Vinv, ev.beta)
-            H = np.einsum("abij,ij->ab", AA, Phi, optimize=True)
-            trVinvVk = np.einsum("ab,kab->k", Vinv, dV)
-            grad += pd.m * trVinvVk - np.einsum("ab,kab->k", Su, dV)
+            H = einsum("abij,ij->ab", AA, Phi)
+            trVinvVk = einsum("ab,kab->k", Vinv, dV)
+            grad += pd.m * trVinvVk - einsum("ab,kab->k", Su, dV)
             if reml:
-                grad -= np.einsum("ab,kab->k", H, dV)
+                grad -= einsum("ab,kab->k", H, dV)
             if order < 2:
                 continue
-            B += np.einsum("kab,abij->kij", dV, AA, optimize=True)
-            a += np.einsum("kab,iab->ki", dV, AU, optimize=True)
+            B += einsum("kab,abij->kij", dV, AA)
+            a += einsum("kab,iab->ki", dV, AU)
             D = Vinv @ dV  # (K, n, n): V^-1 V_k
-            hess_local += pd.m * np.einsum("kab,lba->kl", D, D, optimize=True)
+            hess_local += pd.m * einsum("kab,lba->kl", D, D)
             # tr(V_k V^-1 V_l S_u) = tr(D_k' ... ) computed as sum over V_k (V^-1 V_l S_u)
             VlSu = D @ Su  # V^-1 V_l S_u
-            quad += np.einsum("kab,lba->kl", dV, VlSu, optimize=True)
+            quad += einsum("kab,lba->kl", dV, VlSu)
             if reml:
                 HVk = H @ dV
-                hess_local -= 2.0 * np.einsum("kab,lba->kl", HVk, D, optimize=True)
+                hess_local -= 2.0 * einsum("kab,lba->kl", HVk, D)
             if d2V is not None:
                 w = pd.m * Vinv - Su - (H if reml else 0.0)
-                second += np.einsum("ab,klab->kl", w, d2V, optimize=True)
+                second += einsum("ab,klab->kl", w, d2V)
         ev.gradient = grad
         if order >= 2:
             PhiB = Phi @ B  # (K, p, p)
             trPP = hess_local.copy()
             if reml:
-                trPP += np.einsum("kij,lji->kl", PhiB, PhiB, optimize=True)
+                trPP += einsum("kij,lji->kl", PhiB, PhiB)
             quad_full = quad - a @ Phi @ a.T
             hess = -trPP + 2.0 * quad_full + second
             ev.hessian = 0.5 * (hess + hess.T)
@@ -247,12 +248,12 @@ class RemlEngine:
         Q = np.zeros((K, K, p, p))
         R = np.zeros((K, K, p, p))
         for pd, (_, dV, d2V, Vinv, _) in zip(self.patterns, facs, strict=True):
-            AA = np.einsum("ac,bd,cdij->abij", Vinv, Vinv, pd.XX, optimize=True)
-            P -= np.einsum("kab,abij->kij", dV, AA, optimize=True)
-            VkVinvVl = np.einsum("kab,bc,lcd->klad", dV, Vinv, dV, optimize=True)
-            Q += np.einsum("klad,adij->klij", VkVinvVl, AA, optimize=True)
+            AA = einsum("ac,bd,cdij->abij", Vinv, Vinv, pd.XX)
+            P -= einsum("kab,abij->kij", dV, AA)
+            VkVinvVl = einsum("kab,bc,lcd->klad", dV, Vinv, dV)
+            Q += einsum("klad,adij->klij", VkVinvVl, AA)
             if d2V is not None:
-                R += np.einsum("klad,adij->klij", d2V, AA, optimize=True)
+                R += einsum("klad,adij->klij", d2V, AA)
         return P, Q, R
 
     # ------------------------------------------------------------------ residuals
