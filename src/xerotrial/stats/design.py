@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from formulaic import Formula, ModelSpec
 
+from . import coding
 from .errors import DataValidationError
 
 __all__ = ["Design", "build_design", "formula_variables"]
@@ -42,7 +44,8 @@ class Design:
     column_names: list[str]
     response: str
     data: pd.DataFrame  # rows used, with categorical columns
-    spec: ModelSpec
+    rhs: str
+    terms: list[tuple[str, ...]] | None  # the fast treatment-coding path, or None: formulaic
     factors: dict[str, list[str]]  # factor name -> levels (in model order)
     numeric: list[str]
     time_levels: list[str]
@@ -53,6 +56,17 @@ class Design:
     n_read: int = 0
     n_missing_response: int = 0
     n_missing_other: int = 0
+
+    @cached_property
+    def spec(self) -> ModelSpec:
+        """formulaic's model spec (built on first use: the fast path does not need it)."""
+        return Formula(self.rhs).get_model_matrix(self.data, na_action="raise").model_spec
+
+    def model_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """Model matrix of ``frame`` (same columns as ``X``), e.g. for a reference grid."""
+        if self.terms is not None:
+            return coding.model_matrix(frame, self.terms, self.factors)[0]
+        return np.asarray(self.spec.get_model_matrix(frame), dtype=float)
 
 
 _IDENT = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
@@ -76,7 +90,7 @@ def formula_variables(formula: str) -> tuple[str, list[str]]:
 
 
 def _levels_in_order(values: pd.Series, order: list[str] | None, name: str, source: str):
-    present = list(dict.fromkeys(values.astype(str)))
+    present = list(pd.unique(values.astype(str)))
     if order is None:
         return present
     order = [str(v) for v in order]
@@ -114,32 +128,43 @@ def build_design(
             f"{source}: column(s) {missing_cols} not found; the file has columns "
             f"{list(data.columns)}. Check the formula and the --subject/--time/--group options."
         )
-    df = data.copy()
+    cols = [c for c in dict.fromkeys(needed)]
+    df = data[cols].copy()
     n_read = len(df)
-    resp = pd.to_numeric(df[response], errors="coerce")
-    bad = resp.isna() & df[response].notna() & (df[response].astype(str).str.strip() != "")
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataValidationError(
-            f"{source}: line {i + 2} (data row {i + 1}), column {response!r}: "
-            f"value {df[response].iloc[i]!r} is not a number; the response must be numeric "
-            "(leave the cell empty for a missing value)"
-        )
+    raw = df[response]
+    resp = pd.to_numeric(raw, errors="coerce")
+    suspicious = resp.isna().to_numpy() & raw.notna().to_numpy()
+    if suspicious.any():
+        text = raw.astype(str).str.strip().to_numpy()
+        bad = suspicious & (text != "")
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataValidationError(
+                f"{source}: line {i + 2} (data row {i + 1}), column {response!r}: "
+                f"value {raw.iloc[i]!r} is not a number; the response must be numeric "
+                "(leave the cell empty for a missing value)"
+            )
     df[response] = resp
     if time:
-        dup = df.duplicated([subject, time], keep=False).to_numpy()
-        if dup.any():
-            lines = [int(i) + 2 for i in np.flatnonzero(dup)[:2]]
-            i = lines[0] - 2
+        s_codes = pd.factorize(df[subject])[0]
+        t_raw = pd.factorize(df[time])[0]
+        key = s_codes.astype(np.int64) * (t_raw.max() + 2) + t_raw
+        _, first, counts = np.unique(key, return_index=True, return_counts=True)
+        if (counts > 1).any():
+            dup_key = key[first[np.flatnonzero(counts > 1)[0]]]
+            rows = np.flatnonzero(key == dup_key)[:2]
+            i = int(rows[0])
             raise DataValidationError(
-                f"{source}: lines {lines[0]} and {lines[1]}: subject {df[subject].iloc[i]!r} "
-                f"has more than one row at {time} = {df[time].iloc[i]!r}; keep one row per "
-                "subject and time level"
+                f"{source}: lines {rows[0] + 2} and {rows[1] + 2}: subject "
+                f"{df[subject].iloc[i]!r} has more than one row at {time} = "
+                f"{df[time].iloc[i]!r}; keep one row per subject and time level"
             )
-    miss_resp = df[response].isna()
-    others = [c for c in dict.fromkeys([subject, *variables, time, group, *(random or [])]) if c]
-    miss_other = df[others].isna().any(axis=1) & ~miss_resp
-    df = df.loc[~miss_resp & ~miss_other].reset_index(drop=True)
+    miss_resp = resp.isna().to_numpy()
+    others = [c for c in cols if c != response]
+    miss_any = pd.isna(df[others].to_numpy()).any(axis=1) if others else np.zeros(n_read, bool)
+    miss_other = miss_any & ~miss_resp
+    keep = ~miss_resp & ~miss_other
+    df = df.loc[keep].reset_index(drop=True) if not keep.all() else df.reset_index(drop=True)
     if df.empty:
         raise DataValidationError(f"{source}: no rows with a non-missing response {response!r}")
 
@@ -149,28 +174,38 @@ def build_design(
         col = df[v]
         if v == time:
             levels = _levels_in_order(data[v].dropna(), time_order, v, source)
-            used = set(col.astype(str))
-            empty = [lv for lv in levels if lv not in used]
+        elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            numeric.append(v)
+            continue
+        else:
+            levels = sorted(pd.unique(col.astype(str)), key=_natural_key)
+        codes = pd.Index(levels).get_indexer(col.astype(str))
+        if v == time:
+            empty = [lv for i, lv in enumerate(levels) if not (codes == i).any()]
             if empty:
                 raise DataValidationError(
                     f"{source}: time level(s) {empty} of column {v!r} have no non-missing "
                     f"response; drop them from --time-order or from the data"
                 )
-            factors[v] = levels
-        elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            numeric.append(v)
-            continue
-        else:
-            factors[v] = sorted(dict.fromkeys(col.astype(str)), key=_natural_key)
-        df[v] = pd.Categorical(col.astype(str), categories=factors[v])
+        factors[v] = levels
+        df[v] = pd.Categorical.from_codes(codes, categories=levels)
 
     rhs = formula.split("~", 1)[1]
-    try:
-        mm = Formula(rhs).get_model_matrix(df, na_action="raise")
-    except Exception as exc:  # formulaic raises many types; name the formula
-        raise DataValidationError(f"{source}: cannot build the model {formula!r}: {exc}") from exc
-    X = np.asarray(mm, dtype=float)
-    names = list(mm.columns)
+    terms = coding.parse_terms(rhs, factors, numeric)
+    if terms is not None:
+        X, names, term_columns = coding.model_matrix(df, terms, factors)
+    else:
+        try:
+            mm = Formula(rhs).get_model_matrix(df, na_action="raise")
+        except Exception as exc:  # formulaic raises many types; name the formula
+            raise DataValidationError(
+                f"{source}: cannot build the model {formula!r}: {exc}"
+            ) from exc
+        X = np.asarray(mm, dtype=float)
+        names = list(mm.columns)
+        term_columns = {
+            str(t): list(range(sl.start, sl.stop)) for t, sl in mm.model_spec.term_slices.items()
+        }
     rank = np.linalg.matrix_rank(X)
     if rank < X.shape[1]:
         dep = _dependent_columns(X, names)
@@ -179,10 +214,6 @@ def build_design(
             f"{X.shape[1]} columns); column(s) {dep} are linear combinations of the others. "
             "Remove the redundant term or check for empty cells."
         )
-    term_columns: dict[str, list[int]] = {}
-    for term, sl in mm.model_spec.term_slices.items():
-        term_columns[str(term)] = list(range(sl.start, sl.stop))
-
     subj_codes, subj_levels = pd.factorize(df[subject], sort=False)
     t_codes = df[time].cat.codes.to_numpy() if time else np.zeros(len(df), dtype=int)
     g_codes = None
@@ -210,7 +241,8 @@ def build_design(
         column_names=names,
         response=response,
         data=df,
-        spec=mm.model_spec,
+        rhs=rhs,
+        terms=terms,
         factors=factors,
         numeric=numeric,
         time_levels=factors.get(time, []) if time else [],

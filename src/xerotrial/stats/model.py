@@ -26,6 +26,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from . import coding
 from .design import Design, build_design
 from .errors import ConvergenceError, ConvergenceWarning, DataValidationError
 from .inference import DF_METHODS, KRAdjustment, Test, kr_adjustment, t_tests, wald_test
@@ -132,8 +133,9 @@ def _start_values(design: Design, cov: MarginalCovariance, g_side: bool) -> np.n
     total = float(np.mean(r**2)) if len(r) else 1.0
     total = total if total > 0 else 1.0
     if g_side:
-        means = pd.Series(r).groupby(design.subject).transform("mean").to_numpy()
-        within = float(np.mean((r - means) ** 2)) * 1.0
+        counts = np.bincount(design.subject)
+        means = (np.bincount(design.subject, weights=r) / np.maximum(counts, 1))[design.subject]
+        within = float(np.mean((r - means) ** 2))
         z_var = (
             np.var(design.Z, axis=0) if design.Z is not None else np.ones(1)
         )
@@ -384,6 +386,16 @@ class MixedModelResult:
         ``terms`` names, per row, the model term whose df a fixed-df method uses (default: the
         last term with a non-zero coefficient, as SAS does for ESTIMATE statements).
         """
+        return pd.DataFrame(self._t_columns(L, df_method, terms))
+
+    def _t_columns(
+        self, L: np.ndarray, df_method: str, terms: list | None = None
+    ) -> dict[str, np.ndarray]:
+        """t tests of each row of L: estimate, se, df, t, p, lower, upper (95%).
+
+        ``terms`` names, per row, the model term whose df a fixed-df method uses (default: the
+        last term with a non-zero coefficient, as SAS does for ESTIMATE statements).
+        """
         _check_df(df_method)
         L = np.atleast_2d(np.asarray(L, dtype=float))
         kr = P = W = fixed = None
@@ -397,16 +409,15 @@ class MixedModelResult:
             terms = terms or [None] * len(L)
             pairs = zip(L, terms, strict=True)
             fixed = np.array([self._fixed_df_for(r[None, :], df_method, t) for r, t in pairs])
-        out = t_tests(L, self.beta, self.Phi, df_method, fixed, P, W, kr)
-        return pd.DataFrame(out)
+        return t_tests(L, self.beta, self.Phi, df_method, fixed, P, W, kr)
 
     def fixed_effects(self, df_method: str = "kenward-roger") -> pd.DataFrame:
         """Estimate, SE, df, t, p and 95% CI of each fixed-effect coefficient."""
         col_term = {c: t for t, cols in self.design.term_columns.items() for c in cols}
         p = len(self.beta)
-        table = self.t_table(np.eye(p), df_method, [col_term.get(j) for j in range(p)])
-        table.insert(0, "term", self.design.column_names)
-        return table
+        cols = {"term": self.design.column_names}
+        cols.update(self._t_columns(np.eye(p), df_method, [col_term.get(j) for j in range(p)]))
+        return pd.DataFrame(cols)
 
     def lsmeans(
         self, factor: str, by: str | None = None, df_method: str = "kenward-roger"
@@ -414,8 +425,9 @@ class MixedModelResult:
         """LS means of ``factor`` (within each level of ``by``), SAS/emmeans conventions."""
         L, keys = self._lsmeans_matrix(factor, by)
         term = _lsmeans_term(self.design, factor, by)
-        table = self.t_table(L, df_method, [term] * len(L))
-        return pd.concat([pd.DataFrame(keys), table], axis=1)
+        cols = {k: [key[k] for key in keys] for k in keys[0]}
+        cols.update(self._t_columns(L, df_method, [term] * len(L)))
+        return pd.DataFrame(cols)
 
     def contrasts_vs_reference(
         self,
@@ -453,12 +465,13 @@ class MixedModelResult:
     def _difference_table(self, factor, by, L, pairs, reference, df_method) -> pd.DataFrame:
         term = _lsmeans_term(self.design, factor, by)
         D = np.array([L[i] - L[j] for _, _, i, j in pairs]).reshape(len(pairs), L.shape[1])
-        table = self.t_table(D, df_method, [term] * len(pairs))
-        labels = [lv if reference is None else f"{lv} - {reference}" for lv, _, _, _ in pairs]
-        table.insert(0, "contrast", labels)
+        cols: dict = {
+            "contrast": [lv if reference is None else f"{lv} - {reference}" for lv, *_ in pairs]
+        }
         if by:
-            table.insert(1, by, [b for _, b, _, _ in pairs])
-        return table
+            cols[by] = [b for _, b, _, _ in pairs]
+        cols.update(self._t_columns(D, df_method, [term] * len(pairs)))
+        return pd.DataFrame(cols)
 
     def type3(self, df_method: str = "kenward-roger") -> pd.DataFrame:
         """Type III F tests per model term (joint tests of each term's contrasts)."""
@@ -475,40 +488,38 @@ class MixedModelResult:
         return pd.DataFrame(rows)
 
     # ------------------------------------------------------------------ reference grid
-    def _grid(self, numeric_delta: str | None = None) -> pd.DataFrame:
-        d = self.design
-        names = list(d.factors)
-        combos = list(itertools.product(*[d.factors[f] for f in names])) if names else [()]
-        grid = pd.DataFrame(combos, columns=names)
-        for f in names:
-            grid[f] = pd.Categorical(grid[f], categories=d.factors[f])
-        for v in d.numeric:
-            grid[v] = float(d.data[v].astype(float).mean())
-            if v == numeric_delta:
-                grid[v] = grid[v] + 1.0
-        return grid
+    @cached_property
+    def _grid_codes(self) -> np.ndarray:
+        """The reference grid: every combination of factor levels, as level codes (G x F)."""
+        sizes = [len(v) for v in self.design.factors.values()]
+        if not sizes:
+            return np.zeros((1, 0), dtype=int)
+        return np.array(list(itertools.product(*[range(k) for k in sizes])), dtype=int)
 
-    def _grid_matrix(self, grid: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.design.spec.get_model_matrix(grid), dtype=float)
+    def _grid_matrix(self, numeric_delta: str | None = None) -> np.ndarray:
+        """Model matrix of the reference grid, numeric covariates at their mean (+1 for the
+        one named by ``numeric_delta``, which gives slopes by differencing)."""
+        d = self.design
+        codes = self._grid_codes
+        means = {v: float(d.data[v].astype(float).mean()) for v in d.numeric}
+        if numeric_delta:
+            means[numeric_delta] += 1.0
+        if d.terms is not None:
+            cols = {f: codes[:, j] for j, f in enumerate(d.factors)}
+            cols.update({v: np.full(len(codes), m) for v, m in means.items()})
+            return coding.model_matrix_arrays(cols, len(codes), d.terms, d.factors)[0]
+        grid = pd.DataFrame(
+            {f: pd.Categorical.from_codes(codes[:, j], categories=d.factors[f])
+             for j, f in enumerate(d.factors)}
+        )
+        for v, m in means.items():
+            grid[v] = m
+        return d.model_matrix(grid)
 
     @cached_property
-    def _reference_grid(self) -> tuple[pd.DataFrame, np.ndarray]:
-        """The reference grid and its model matrix. With factors only, every grid row that
-        occurs in the data is that data row of X (model rows depend only on the row's values),
-        so formulaic is only needed for covariates or combinations absent from the data."""
-        d = self.design
-        grid = self._grid()
-        names = list(d.factors)
-        if not d.numeric and names:
-            codes = np.column_stack([d.data[f].cat.codes.to_numpy() for f in names])
-            gcodes = np.column_stack([grid[f].cat.codes.to_numpy() for f in names])
-            first: dict[tuple, int] = {}
-            for i, key in enumerate(map(tuple, codes)):
-                first.setdefault(key, i)
-            rows = [first.get(tuple(k)) for k in gcodes]
-            if all(r is not None for r in rows):
-                return grid, d.X[rows]
-        return grid, self._grid_matrix(grid)
+    def _reference_grid(self) -> tuple[np.ndarray, np.ndarray]:
+        """Grid level codes and their model matrix."""
+        return self._grid_codes, self._grid_matrix()
 
     def _lsmeans_matrix(self, factor: str, by: str | None):
         d = self.design
@@ -517,41 +528,43 @@ class MixedModelResult:
                 raise DataValidationError(
                     f"{f!r} is not a factor of the model; factors are {list(d.factors)}"
                 )
-        grid, Xg = self._reference_grid
+        codes, Xg = self._reference_grid
+        names = list(d.factors)
+        fj = names.index(factor)
+        bj = names.index(by) if by else None
         keys, rows = [], []
-        by_levels = d.factors[by] if by else [None]
-        for b in by_levels:
-            for lv in d.factors[factor]:
-                mask = grid[factor] == lv
+        for bi, b in enumerate(d.factors[by] if by else [None]):
+            for li, lv in enumerate(d.factors[factor]):
+                mask = codes[:, fj] == li
                 if by:
-                    mask &= grid[by] == b
-                rows.append(Xg[mask.to_numpy()].mean(axis=0))
+                    mask &= codes[:, bj] == bi
+                rows.append(Xg[mask].mean(axis=0))
                 keys.append({factor: lv, **({by: b} if by else {})})
         return np.array(rows), keys
 
     def _type3_matrix(self, term: str) -> np.ndarray:
         d = self.design
         tv = _term_variables(term, d)
-        tf = [v for v in d.factors if v in tv]
+        names = list(d.factors)
+        tf = [v for v in names if v in tv]
         tn = [v for v in d.numeric if v in tv]
-        grid, Xg = self._reference_grid
+        codes, Xg = self._reference_grid
         for v in tn:  # slopes: derivative of the prediction in the numeric variable
-            Xg = self._grid_matrix(self._grid(numeric_delta=v)) - Xg
+            Xg = self._grid_matrix(numeric_delta=v) - Xg
         if not tf:
             return Xg.mean(axis=0)[None, :]
-        cells = list(itertools.product(*[d.factors[f] for f in tf]))
+        cells = itertools.product(*[range(len(d.factors[f])) for f in tf])
         means = []
         for cell in cells:
-            mask = np.ones(len(grid), dtype=bool)
+            mask = np.ones(len(codes), dtype=bool)
             for f, lv in zip(tf, cell, strict=True):
-                mask &= (grid[f] == lv).to_numpy()
+                mask &= codes[:, names.index(f)] == lv
             means.append(Xg[mask].mean(axis=0))
-        means = np.array(means)
         C = np.ones((1, 1))
         for f in tf:
             k = len(d.factors[f])
             C = np.kron(C, np.hstack([np.eye(k - 1), -np.ones((k - 1, 1))]))
-        return C @ means
+        return C @ np.array(means)
 
     # ------------------------------------------------------------------ output
     def to_dict(

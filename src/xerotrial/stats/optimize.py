@@ -107,8 +107,9 @@ def newton_raphson(
                 for i in crossing:
                     cand[i] = 0.0
             if _feasible(cand, kinds):
+                # a full step is usually accepted: evaluate it with derivatives at once
                 try:
-                    new = engine.evaluate(cand, order=0)
+                    new = engine.evaluate(cand, order=2 if lam == 1.0 else 0)
                 except NotPositiveDefiniteError:
                     new = None
                 if new is not None and new.objective <= ev.objective + 1e-12 * abs(ev.objective):
@@ -123,7 +124,7 @@ def newton_raphson(
         if not accepted:
             break
         prev = ev.objective
-        ev = engine.evaluate(theta, order=2)
+        ev = new if new.hessian is not None else engine.evaluate(theta, order=2)
         history.append(ev.objective)
         if abs(prev - ev.objective) <= 1e-15 * max(abs(ev.objective), 1.0) and crit < 1e-14:
             break

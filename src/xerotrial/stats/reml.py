@@ -29,7 +29,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
 
 from ._einsum import einsum
 from .marginal import MarginalCovariance, Pattern
@@ -138,13 +137,14 @@ class RemlEngine:
         for pd in self.patterns:
             V, dV, d2V = self.cov.pattern_matrices(theta, pd.pattern)
             try:
-                c = linalg.cho_factor(V, lower=True, check_finite=False)
-            except linalg.LinAlgError:
+                chol = np.linalg.cholesky(V)
+            except np.linalg.LinAlgError:
                 raise NotPositiveDefiniteError("V is not positive definite") from None
-            diag = np.diag(c[0])
-            if not np.all(np.isfinite(diag)) or np.any(diag <= 0):
+            diag = np.diag(chol)
+            if not (diag > 0).all():  # also catches NaN
                 raise NotPositiveDefiniteError("V is not positive definite")
-            Vinv = linalg.cho_solve(c, np.eye(V.shape[0]), check_finite=False)
+            Linv = np.linalg.inv(chol)
+            Vinv = Linv.T @ Linv
             facs.append((V, dV, d2V, Vinv, 2.0 * float(np.sum(np.log(diag)))))
         return facs
 
@@ -158,17 +158,19 @@ class RemlEngine:
         yVy = 0.0
         logdet = 0.0
         for pd, (_, _, _, Vinv, ld) in zip(self.patterns, facs, strict=True):
-            M += einsum("ab,abij->ij", Vinv, pd.XX)
-            c += einsum("ab,abi->i", Vinv, pd.Xy)
-            yVy += float(np.sum(Vinv * pd.yy))
+            v = Vinv.ravel()
+            M += (v @ pd.XX.reshape(len(v), -1)).reshape(p, p)
+            c += v @ pd.Xy.reshape(len(v), -1)
+            yVy += float(v @ pd.yy.ravel())
             logdet += pd.m * ld
         try:
-            cm = linalg.cho_factor(M, lower=True, check_finite=False)
-        except linalg.LinAlgError:
+            cm = np.linalg.cholesky(M)
+        except np.linalg.LinAlgError:
             raise NotPositiveDefiniteError("X'V^-1X is not positive definite") from None
-        beta = linalg.cho_solve(cm, c, check_finite=False)
-        Phi = linalg.cho_solve(cm, np.eye(p), check_finite=False)
-        logdet_m = 2.0 * float(np.sum(np.log(np.diag(cm[0]))))
+        Linv = np.linalg.inv(cm)
+        Phi = Linv.T @ Linv
+        beta = Phi @ c
+        logdet_m = 2.0 * float(np.sum(np.log(np.diag(cm))))
         rVr = yVy - float(beta @ c)
         if self.method == "REML":
             obj = (self.N - p) * LOG2PI + logdet + logdet_m + rVr
@@ -189,9 +191,9 @@ class RemlEngine:
             + einsum("abi,i->ab", XXb, beta)
         )
         XR = pd.Xy - XXb  # sum_i X_ia r_ib
-        AA = einsum("ac,bd,cdij->abij", Vinv, Vinv, pd.XX)
+        AA = _sandwich(Vinv, pd.XX)
         Su = Vinv @ RR @ Vinv
-        AU = einsum("ac,bd,cdi->iab", Vinv, Vinv, XR)
+        AU = np.moveaxis(_sandwich(Vinv, XR), 2, 0)
         return AA, Su, AU
 
     def _derivatives(self, ev: Evaluation, facs, order: int) -> None:
@@ -204,34 +206,32 @@ class RemlEngine:
         hess_local = np.zeros((K, K))  # pattern-local parts of -tr(PVkPVl)
         quad = np.zeros((K, K))
         second = np.zeros((K, K))
+        p = self.p
         for pd, (_, dV, d2V, Vinv, _) in zip(self.patterns, facs, strict=True):
             AA, Su, AU = self._pattern_pieces(pd, Vinv, ev.beta)
-            H = einsum("abij,ij->ab", AA, Phi)
-            trVinvVk = einsum("ab,kab->k", Vinv, dV)
-            grad += pd.m * trVinvVk - einsum("ab,kab->k", Su, dV)
-            if reml:
-                grad -= einsum("ab,kab->k", H, dV)
+            nn = Vinv.size
+            AAf = AA.reshape(nn, p * p)
+            dVf = dV.reshape(K, nn)
+            H = (AAf @ Phi.ravel()).reshape(Vinv.shape)
+            w = pd.m * Vinv - Su - (H if reml else 0.0)
+            grad += dVf @ w.ravel()
             if order < 2:
                 continue
-            B += einsum("kab,abij->kij", dV, AA)
-            a += einsum("kab,iab->ki", dV, AU)
+            B += (dVf @ AAf).reshape(K, p, p)
+            a += dVf @ AU.reshape(p, nn).T
             D = Vinv @ dV  # (K, n, n): V^-1 V_k
-            hess_local += pd.m * einsum("kab,lba->kl", D, D)
-            # tr(V_k V^-1 V_l S_u) = tr(D_k' ... ) computed as sum over V_k (V^-1 V_l S_u)
-            VlSu = D @ Su  # V^-1 V_l S_u
-            quad += einsum("kab,lba->kl", dV, VlSu)
+            hess_local += pd.m * _trace_pairs(D, D)
+            quad += _trace_pairs(dV, D @ Su)  # tr(V_k V^-1 V_l S_u)
             if reml:
-                HVk = H @ dV
-                hess_local -= 2.0 * einsum("kab,lba->kl", HVk, D)
+                hess_local -= 2.0 * _trace_pairs(H @ dV, D)
             if d2V is not None:
-                w = pd.m * Vinv - Su - (H if reml else 0.0)
-                second += einsum("ab,klab->kl", w, d2V)
+                second += (d2V.reshape(K * K, nn) @ w.ravel()).reshape(K, K)
         ev.gradient = grad
         if order >= 2:
             PhiB = Phi @ B  # (K, p, p)
             trPP = hess_local.copy()
             if reml:
-                trPP += einsum("kij,lji->kl", PhiB, PhiB)
+                trPP += _trace_pairs(PhiB, PhiB)
             quad_full = quad - a @ Phi @ a.T
             hess = -trPP + 2.0 * quad_full + second
             ev.hessian = 0.5 * (hess + hess.T)
@@ -248,7 +248,7 @@ class RemlEngine:
         Q = np.zeros((K, K, p, p))
         R = np.zeros((K, K, p, p))
         for pd, (_, dV, d2V, Vinv, _) in zip(self.patterns, facs, strict=True):
-            AA = einsum("ac,bd,cdij->abij", Vinv, Vinv, pd.XX)
+            AA = _sandwich(Vinv, pd.XX)
             P -= einsum("kab,abij->kij", dV, AA)
             VkVinvVl = einsum("kab,bc,lcd->klad", dV, Vinv, dV)
             Q += einsum("klad,adij->klij", VkVinvVl, AA)
@@ -262,3 +262,17 @@ class RemlEngine:
         for pd in self.patterns:
             r = self.y[pd.rows] - self.X[pd.rows] @ beta
             yield pd, r
+
+
+def _sandwich(A: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """out[a, b, ...] = sum_cd A[a, c] A[b, d] T[c, d, ...] (A symmetric), by two matmuls."""
+    n = A.shape[0]
+    rest = T.shape[2:]
+    tmp = (A @ T.reshape(n, -1)).reshape(n, n, -1)  # (a, d, r)
+    out = A @ tmp  # (a, b, r): for each a, sum_d A[b, d] tmp[a, d, r]
+    return out.reshape((n, n, *rest))
+
+
+def _trace_pairs(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """out[k, l] = tr(A_k B_l) for stacks A (K, n, n) and B (L, n, n)."""
+    return A.reshape(len(A), -1) @ np.swapaxes(B, 1, 2).reshape(len(B), -1).T
