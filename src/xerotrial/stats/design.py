@@ -90,7 +90,7 @@ def formula_variables(formula: str) -> tuple[str, list[str]]:
 
 
 def _levels_in_order(values: pd.Series, order: list[str] | None, name: str, source: str):
-    present = list(pd.unique(values.astype(str)))
+    present = list(dict.fromkeys(str(v) for v in pd.unique(values)))
     if order is None:
         return present
     order = [str(v) for v in order]
@@ -128,10 +128,9 @@ def build_design(
             f"{source}: column(s) {missing_cols} not found; the file has columns "
             f"{list(data.columns)}. Check the formula and the --subject/--time/--group options."
         )
-    cols = [c for c in dict.fromkeys(needed)]
-    df = data[cols].copy()
-    n_read = len(df)
-    raw = df[response]
+    cols = list(dict.fromkeys(needed))
+    n_read = len(data)
+    raw = data[response]
     resp = pd.to_numeric(raw, errors="coerce")
     suspicious = resp.isna().to_numpy() & raw.notna().to_numpy()
     if suspicious.any():
@@ -144,10 +143,9 @@ def build_design(
                 f"value {raw.iloc[i]!r} is not a number; the response must be numeric "
                 "(leave the cell empty for a missing value)"
             )
-    df[response] = resp
     if time:
-        s_codes = pd.factorize(df[subject])[0]
-        t_raw = pd.factorize(df[time])[0]
+        s_codes = pd.factorize(data[subject])[0]
+        t_raw = pd.factorize(data[time])[0]
         key = s_codes.astype(np.int64) * (t_raw.max() + 2) + t_raw
         _, first, counts = np.unique(key, return_index=True, return_counts=True)
         if (counts > 1).any():
@@ -156,15 +154,18 @@ def build_design(
             i = int(rows[0])
             raise DataValidationError(
                 f"{source}: lines {rows[0] + 2} and {rows[1] + 2}: subject "
-                f"{df[subject].iloc[i]!r} has more than one row at {time} = "
-                f"{df[time].iloc[i]!r}; keep one row per subject and time level"
+                f"{data[subject].iloc[i]!r} has more than one row at {time} = "
+                f"{data[time].iloc[i]!r}; keep one row per subject and time level"
             )
     miss_resp = resp.isna().to_numpy()
     others = [c for c in cols if c != response]
-    miss_any = pd.isna(df[others].to_numpy()).any(axis=1) if others else np.zeros(n_read, bool)
+    miss_any = np.zeros(n_read, dtype=bool)
+    for c in others:
+        miss_any |= data[c].isna().to_numpy()
     miss_other = miss_any & ~miss_resp
     keep = ~miss_resp & ~miss_other
-    df = df.loc[keep].reset_index(drop=True) if not keep.all() else df.reset_index(drop=True)
+    df = data.loc[keep, cols].reset_index(drop=True)
+    df[response] = resp.to_numpy()[keep]
     if df.empty:
         raise DataValidationError(f"{source}: no rows with a non-missing response {response!r}")
 
