@@ -147,3 +147,19 @@ def test_glmmtmb_structures_polished(kind):
     for o, t in zip(res.fixed_effects("residual").to_dict("records"), exact["fixed"], strict=True):
         assert o["estimate"] == pytest.approx(t["estimate"], rel=1e-6, abs=1e-9)
         assert o["se"] == pytest.approx(t["se"], rel=1e-6)
+
+
+def test_type3_with_covariate_interaction_holds_covariate_at_zero():
+    """lmerTest type 3 (like SAS) tests 'arm' at base = 0 when arm:base is in the model."""
+    ref = json.loads((REF / "r_type3_covariate.json").read_text())
+    d = pd.read_csv(REF / "data" / "trial_like.csv")
+    res = fit(d, "y ~ arm * base + visit", subject="subject", time="visit",
+              covariance="random-intercept", kr_information="expected",
+              time_order=["day0", "day1", "day5", "day30", "day120"])
+    for method, key in (("satterthwaite", "Satterthwaite"), ("kenward-roger", "Kenward-Roger")):
+        t3 = res.type3(method).set_index("term")
+        for row in ref[key]:
+            ours = t3.loc[row["term"]]
+            assert ours["num_df"] == row["NumDF"]
+            assert ours["den_df"] == pytest.approx(row["DenDF"], rel=1e-4)
+            assert ours["F"] == pytest.approx(row["F"], rel=1e-4, abs=1e-6)

@@ -153,4 +153,7 @@ def test_between_within_un_gives_every_term_between_df(fev):
     assert t3.loc["RACE", "num_df"] == 2 and t3.loc["SEX", "num_df"] == 1
     assert t3.loc["RACE", "F"] == pytest.approx(36.92, abs=0.01)
     assert t3.loc["SEX", "F"] == pytest.approx(0.38, abs=0.01)
+    # no AVISIT or ARMCD main effects: the interaction tests all 8 cell means (SAS: 7 df)
+    assert t3.loc["AVISIT:ARMCD", "num_df"] == 7
+    assert t3.loc["AVISIT:ARMCD", "F"] == pytest.approx(66.12, abs=0.01)
     assert res.neg2_loglik == pytest.approx(3386.44987722, abs=5e-4)

@@ -496,12 +496,12 @@ class MixedModelResult:
             return np.zeros((1, 0), dtype=int)
         return np.array(list(itertools.product(*[range(k) for k in sizes])), dtype=int)
 
-    def _grid_matrix(self, numeric_delta: str | None = None) -> np.ndarray:
-        """Model matrix of the reference grid, numeric covariates at their mean (+1 for the
-        one named by ``numeric_delta``, which gives slopes by differencing)."""
+    def _grid_matrix(self, numeric_delta: str | None = None, at_zero: bool = False) -> np.ndarray:
+        """Model matrix of the reference grid, numeric covariates at their mean (at zero with
+        ``at_zero``; +1 for the one named by ``numeric_delta``, for slopes by differencing)."""
         d = self.design
         codes = self._grid_codes
-        means = {v: float(d.data[v].astype(float).mean()) for v in d.numeric}
+        means = {v: 0.0 if at_zero else float(d.data[v].astype(float).mean()) for v in d.numeric}
         if numeric_delta:
             means[numeric_delta] += 1.0
         if d.terms is not None:
@@ -543,25 +543,50 @@ class MixedModelResult:
         return np.array(rows), keys
 
     def _type3_matrix(self, term: str) -> np.ndarray:
+        """Rows of the Type 3 hypothesis of ``term``.
+
+        The contrasts among cell means split into components, one per subset of a term's
+        factors (with its numeric variables as slopes). A term's hypothesis holds its own
+        component plus every sub-component that is not a model term itself (so ``a:b`` without
+        ``a`` and ``b`` tests all cell differences, as SAS does); with a hierarchical model this
+        is the usual interaction contrast. Numeric covariates are held at zero, as in SAS
+        (emmeans's ``joint_tests`` holds them at their mean instead).
+        """
         d = self.design
         tv = _term_variables(term, d)
-        names = list(d.factors)
-        tf = [v for v in names if v in tv]
         tn = [v for v in d.numeric if v in tv]
-        codes, Xg = self._reference_grid
-        for v in tn:  # slopes: derivative of the prediction in the numeric variable
-            Xg = self._grid_matrix(numeric_delta=v) - Xg
-        if not tf:
+        tf = [v for v in d.factors if v in tv]
+        model_terms = {frozenset(_term_variables(t, d)) for t in d.term_columns}
+        rows = []
+        for k in range(len(tf) + 1):
+            for sub in itertools.combinations(tf, k):
+                comp = frozenset(tn) | frozenset(sub)
+                if not comp:
+                    continue  # the intercept
+                if comp != frozenset(tv) and comp in model_terms:
+                    continue
+                rows.append(self._component_contrasts(list(sub), tn))
+        return np.vstack(rows)
+
+    def _component_contrasts(self, factors: list[str], numerics: list[str]) -> np.ndarray:
+        """Difference contrasts among the (slope-)means of ``factors``' level combinations."""
+        d = self.design
+        names = list(d.factors)
+        codes = self._grid_codes
+        # SAS's Type 3 hypotheses hold covariates at zero (SAS does not centre them)
+        Xg = self._grid_matrix(at_zero=True)
+        for v in numerics:  # slopes: derivative of the prediction in the numeric variable
+            Xg = self._grid_matrix(numeric_delta=v, at_zero=True) - Xg
+        if not factors:
             return Xg.mean(axis=0)[None, :]
-        cells = itertools.product(*[range(len(d.factors[f])) for f in tf])
         means = []
-        for cell in cells:
+        for cell in itertools.product(*[range(len(d.factors[f])) for f in factors]):
             mask = np.ones(len(codes), dtype=bool)
-            for f, lv in zip(tf, cell, strict=True):
+            for f, lv in zip(factors, cell, strict=True):
                 mask &= codes[:, names.index(f)] == lv
             means.append(Xg[mask].mean(axis=0))
         C = np.ones((1, 1))
-        for f in tf:
+        for f in factors:
             k = len(d.factors[f])
             C = np.kron(C, np.hstack([np.eye(k - 1), -np.ones((k - 1, 1))]))
         return C @ np.array(means)
