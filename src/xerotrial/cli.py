@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_score import score_app
 from .stats.errors import XerotrialError
 from .stats.inference import DF_METHODS
 from .stats.model import COVARIANCES, fit
@@ -30,6 +31,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="xerotrial: data and statistics of a salivary-gland cell-therapy trial.",
 )
+app.add_typer(score_app, name="score")
 err = Console(stderr=True, soft_wrap=True)
 
 

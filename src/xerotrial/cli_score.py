@@ -1,0 +1,93 @@
+"""``xerotrial score``: questionnaire scores from an item file, as CSV.
+
+    xerotrial score qlq-hn35 ITEMS.csv [-o SCORES.csv]
+    xerotrial score xq ITEMS.csv [-o SCORES.csv]
+
+Input: a comma-separated file with a header row, an ``id`` column and the item columns
+(``hn31`` ... ``hn65`` or ``xq1`` ... ``xq8``); other columns are ignored. Every cell is read
+as text, so ids such as ``007`` come back unchanged; an empty cell is a missing answer.
+Output: ``id`` and the scores at full precision, an empty cell where a score is missing;
+to standard output unless ``-o`` is given. Any data problem (a value out of range, a
+non-integer, text, a missing column) prints ``error: FILE: line L (data row R), column C:
+...`` to standard error and exits with status 2. The rules are those of
+:mod:`xerotrial.trial.questionnaires`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from .stats.errors import XerotrialError
+from .trial.questionnaires import score_qlq_hn35, score_xq
+
+__all__ = ["score_app"]
+
+score_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Score questionnaires (EORTC QLQ-H&N35, Xerostomia Questionnaire) from item CSV files.",
+)
+_err = Console(stderr=True, soft_wrap=True)
+
+ItemsArg = Annotated[
+    Path, typer.Argument(metavar="ITEMS.csv", help="CSV file: id column plus item columns")
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", metavar="SCORES.csv", help="Write here, not to stdout"),
+]
+
+
+def _fail(message: str) -> None:
+    _err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _read_items(path: Path) -> pd.DataFrame:
+    """Every cell as text (empty = missing), so that the scorer sees what was typed."""
+    if not path.is_file():
+        _fail(f"{path}: no such file")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a user error here
+        _fail(f"{path}: cannot read it as a CSV file ({exc})")
+        raise AssertionError from exc  # unreachable
+    if len(frame.columns) == 1 and ";" in str(frame.columns[0]):
+        _fail(f"{path}: the header has ';' but no ',': save the file as comma-separated values")
+    return frame
+
+
+def _run(score: Callable[..., pd.DataFrame], items: Path, output: Path | None) -> None:
+    frame = _read_items(items)
+    try:
+        scores = score(frame, source=str(items))
+    except XerotrialError as exc:
+        _fail(str(exc))
+        return
+    if output is None:
+        sys.stdout.write(scores.to_csv(index=False, na_rep=""))
+        return
+    try:
+        scores.to_csv(output, index=False, na_rep="")
+    except OSError as exc:
+        _fail(f"{output}: cannot write it ({exc.strerror or exc})")
+
+
+@score_app.command("qlq-hn35")
+def qlq_hn35_command(items: ItemsArg, output: OutputOpt = None) -> None:
+    """EORTC QLQ-H&N35: columns id, hn31..hn65 -> id, HNPA, ..., HNWG (0-100)."""
+    _run(score_qlq_hn35, items, output)
+
+
+@score_app.command("xq")
+def xq_command(items: ItemsArg, output: OutputOpt = None) -> None:
+    """Xerostomia Questionnaire: id, xq1..xq8 -> id, xq_summary, xq_eating, xq_non_eating."""
+    _run(score_xq, items, output)
