@@ -23,8 +23,7 @@ from rich.table import Table
 
 from .cli_score import score_app
 from .stats.errors import XerotrialError
-from .stats.inference import DF_METHODS
-from .stats.model import COVARIANCES, fit
+from .stats.options import COVARIANCES, DF_METHODS
 
 app = typer.Typer(
     add_completion=False,
@@ -115,6 +114,8 @@ def fit_command(
         _fail("Kenward-Roger is defined for REML fits only; use --method REML or another --df")
     if (by or reference) and not lsmeans:
         _fail("--by and --reference need --lsmeans FACTOR")
+    from .stats.model import fit  # heavy imports only when fitting
+
     frame = _read_table(data)
     order = [s.strip() for s in time_order.split(",")] if time_order else None
     caught: list[str] = []

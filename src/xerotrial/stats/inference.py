@@ -31,17 +31,10 @@ import numpy as np
 from scipy import special, stats
 
 from ._einsum import einsum
+from .options import DF_METHODS
 
 __all__ = ["DF_METHODS", "Test", "KRAdjustment", "kr_adjustment", "t_tests", "wald_test"]
 
-DF_METHODS = (
-    "containment",
-    "between-within",
-    "residual",
-    "satterthwaite",
-    "kenward-roger",
-    "kenward-roger-linear",
-)
 
 
 @dataclass(frozen=True)

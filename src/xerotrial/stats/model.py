@@ -32,11 +32,11 @@ from .errors import ConvergenceError, ConvergenceWarning, DataValidationError
 from .inference import DF_METHODS, KRAdjustment, Test, kr_adjustment, t_tests, wald_test
 from .marginal import MarginalCovariance, RandomEffectsCovariance, RepeatedCovariance
 from .optimize import OptimizationResult, newton_raphson
+from .options import COVARIANCES
 from .reml import NotPositiveDefiniteError, RemlEngine
 
 __all__ = ["fit", "MixedModelResult", "COVARIANCES"]
 
-COVARIANCES = ("random-intercept", "un", "cs", "csh", "ar1", "arh1", "toep", "toeph", "adh", "diag")
 
 
 def fit(
