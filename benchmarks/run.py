@@ -762,6 +762,13 @@ def machine_info() -> dict:
     return info
 
 
+def _loadavg() -> float | None:
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return None
+
+
 def _version(dist: str) -> str | None:
     try:
         return importlib.metadata.version(dist)
@@ -896,6 +903,7 @@ def main(argv: list[str] | None = None) -> int:
         "ri-mid": mid_data(s.mid_subjects),
     }
     machine = machine_info()
+    machine["load_average_start"] = _loadavg()
     versions = {"python": python_versions(), "R": {}}
 
     log("Python timings")
@@ -920,6 +928,7 @@ def main(argv: list[str] | None = None) -> int:
         machine["R_LAPACK"] = r_info.get("R_LAPACK")
         if err:
             r_note = f"R run failed, R columns incomplete: {err}"
+    machine["load_average_end"] = _loadavg()
     order = {c: i for i, c in enumerate(CASE_TITLES)}
     timings.sort(key=lambda t: (order[t.case], t.tool != "xerotrial"))
 
@@ -935,6 +944,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"numpy BLAS: {blas or 'unknown'} ({machine['numpy_blas_source']})")
     if machine.get("R_BLAS"):
         print(f"R BLAS: {machine['R_BLAS']}; LAPACK: {machine['R_LAPACK']}")
+    la0, la1 = machine["load_average_start"], machine["load_average_end"]
+    if la0 is not None and la1 is not None:
+        # the benchmark itself adds about 1 to the load average at the end
+        busy = la0 > 0.5 * (cpus or 1) or la1 > 1.0 + 0.5 * (cpus or 1)
+        print(
+            f"load average (1 min) before/after: {la0:.2f} / {la1:.2f} (this run adds ~1)"
+            + ("  ! other work was running: timings may be noisy" if busy else "")
+        )
     if machine["thread_env"]:
         print(f"thread settings: {machine['thread_env']}")
     print(

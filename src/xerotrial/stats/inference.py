@@ -36,7 +36,6 @@ from .options import DF_METHODS
 __all__ = ["DF_METHODS", "Test", "KRAdjustment", "kr_adjustment", "t_tests", "wald_test"]
 
 
-
 @dataclass(frozen=True)
 class Test:
     """Result of testing L b = 0 (one row: a t test; several: an F test)."""
