@@ -1,0 +1,934 @@
+"""The trial protocol as data: visits and windows, doses, cohorts, criteria and thresholds.
+
+The protocol is read from a TOML file (the seed trial's, ``xerotrial/data/protocol.toml``, is
+bundled) and checked on load: a missing key, an unknown key, a bad operator or an inconsistent
+window raises :class:`~xerotrial.stats.errors.DataValidationError` naming the key.
+
+Study day 0 is the injection day. A study day maps to the visit whose *window* holds it; a day
+inside the window but outside the visit's *target* window is still that visit, flagged as a
+protocol deviation with the reason (so the last two patients, seen at about 3 months under the
+SARS-CoV-2 amendment, count as the 4-month visit). A day in no window is unmapped.
+
+Example
+-------
+>>> p = load_protocol()
+>>> [v.name for v in p.visits]
+['day0', 'day1', 'day5', 'day30', 'day120']
+>>> a = p.map_visit(92)
+>>> a.visit, a.planned_day, a.deviation
+('day120', 120, True)
+>>> p.volume_ml("left_submandibular"), p.volume_ml("parotid")
+(0.5, 1.0)
+>>> p.cohort_for(5), p.cohort_for(6)
+('CS5', 'CS10')
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xerotrial.stats.errors import DataValidationError
+
+__all__ = [
+    "COMPARISON_OPERATORS",
+    "GLANDS",
+    "GLAND_TYPES",
+    "OPERATORS",
+    "SALIVA_IONS",
+    "SALIVA_KINDS",
+    "Cohort",
+    "Dosing",
+    "Protocol",
+    "Rule",
+    "TrialInfo",
+    "Visit",
+    "VisitAssignment",
+    "Window",
+    "compare",
+    "load_protocol",
+    "normalize_gland",
+    "parse_protocol",
+]
+
+#: Operators a protocol rule may use; "between" is inclusive and takes ``[lower, upper]``.
+OPERATORS: tuple[str, ...] = (">", ">=", "<", "<=", "==", "!=", "in", "not in", "between")
+#: Operators that order numbers (the only ones a numeric threshold may use).
+COMPARISON_OPERATORS: tuple[str, ...] = (">", ">=", "<", "<=")
+#: Whole-saliva sample kinds: unstimulated and stimulated.
+SALIVA_KINDS: tuple[str, ...] = ("UWS", "SWS")
+#: Saliva ions measured, in mmol/L.
+SALIVA_IONS: tuple[str, ...] = ("Na", "K", "Cl", "PO4")
+#: Gland types of the major salivary glands.
+GLAND_TYPES: tuple[str, ...] = ("parotid", "submandibular")
+#: The four major salivary glands (canonical names) and their type.
+GLANDS: Mapping[str, str] = MappingProxyType(
+    {
+        "left_parotid": "parotid",
+        "right_parotid": "parotid",
+        "left_submandibular": "submandibular",
+        "right_submandibular": "submandibular",
+    }
+)
+
+_BUNDLED = "protocol.toml"
+
+
+# ------------------------------------------------------------------------------- helpers
+
+
+def _py(x: Any) -> Any:
+    """A numpy scalar as the Python scalar (for messages); anything else unchanged."""
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def _row_error(source: str, row: Any, column: str, value: Any, rule: str) -> DataValidationError:
+    """The error for one bad cell: names the source, row (index label), column, value, rule."""
+    row, value = _py(row), _py(value)
+    if _is_missing(value):
+        value = None
+    return DataValidationError(f"{source}: row {row!r}, column {column!r}, value {value!r}: {rule}")
+
+
+def _raise_first(
+    frame: pd.DataFrame,
+    mask: Any,
+    column: str,
+    source: str,
+    rule: str | Callable[[int], str],
+) -> None:
+    """Raise the row error of the first position where ``mask`` is True (if any).
+
+    ``rule`` is the message, or a function of the position that gives it.
+    """
+    bad = np.flatnonzero(np.asarray(mask, dtype=bool))
+    if len(bad):
+        i = int(bad[0])
+        msg = rule(i) if callable(rule) else rule
+        raise _row_error(source, frame.index[i], column, frame[column].iloc[i], msg)
+
+
+def _duplicate_pair(frame: pd.DataFrame, columns: list[str]) -> tuple[int, int] | None:
+    """Positions (first, second) of the first repeated combination of ``columns``, or None."""
+    later = np.flatnonzero(frame.duplicated(columns, keep="first").to_numpy())
+    if not len(later):
+        return None
+    second = int(later[0])
+    key = frame.iloc[second][columns]
+    same = np.ones(len(frame), dtype=bool)
+    for c in columns:
+        same &= (frame[c] == key[c]).to_numpy()
+    return int(np.flatnonzero(same)[0]), second
+
+
+def _require_columns(frame: pd.DataFrame, columns: Iterable[str], source: str) -> None:
+    """DataValidationError naming the first required column the frame lacks."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataValidationError(f"{source}: expected a pandas DataFrame, not {type(frame)}")
+    for c in columns:
+        if c not in frame.columns:
+            raise DataValidationError(
+                f"{source}: column {c!r} not found (columns: {list(map(str, frame.columns))})"
+            )
+
+
+def _key_columns(frame: pd.DataFrame, source: str) -> list[str]:
+    """``subject`` plus whichever of ``visit`` and ``study_day`` the frame has (one needed)."""
+    _require_columns(frame, ["subject"], source)
+    keys = ["subject"] + [c for c in ("visit", "study_day") if c in frame.columns]
+    if len(keys) == 1:
+        raise DataValidationError(
+            f"{source}: needs a column 'visit' or 'study_day' to say when each sample was taken"
+        )
+    for c in keys:
+        _raise_first(frame, frame[c].isna(), c, source, "required, must not be missing")
+    if "study_day" in frame.columns:
+        for row, v in frame["study_day"].items():
+            try:
+                _study_day(v)
+            except DataValidationError:
+                raise _row_error(
+                    source, row, "study_day", v, "must be a whole number of days"
+                ) from None
+    return keys
+
+
+def _numeric(
+    frame: pd.DataFrame, column: str, source: str, *, allow_missing: bool = False
+) -> pd.Series:
+    """Column as float; text, infinities or (unless allowed) missing values raise."""
+    raw = frame[column]
+    if pd.api.types.is_bool_dtype(raw):
+        raise _row_error(source, frame.index[0], column, raw.iloc[0], "must be a number")
+    num = pd.to_numeric(raw, errors="coerce").astype(float)
+    bad = (num.isna() & raw.notna()) | np.isinf(num)
+    if not allow_missing:
+        bad |= num.isna()
+    _raise_first(
+        frame,
+        bad,
+        column,
+        source,
+        lambda i: (
+            "required, must not be missing" if _is_missing(raw.iloc[i]) else "must be a number"
+        ),
+    )
+    return num
+
+
+def _kinds(frame: pd.DataFrame, source: str, column: str = "kind") -> pd.Series:
+    """Sample kinds upper-cased; anything but UWS/SWS raises."""
+    _require_columns(frame, [column], source)
+    out = []
+    for row, v in frame[column].items():
+        k = v.strip().upper() if isinstance(v, str) else v
+        if k not in SALIVA_KINDS:
+            raise _row_error(source, row, column, v, f"must be one of {list(SALIVA_KINDS)}")
+        out.append(k)
+    return pd.Series(out, index=frame.index, dtype=object)
+
+
+def _is_missing(x: Any) -> bool:
+    if x is None or x is pd.NA or x is pd.NaT:
+        return True
+    if isinstance(x, float | np.floating):
+        return math.isnan(x)
+    return False
+
+
+def _eq(x: Any, v: Any) -> bool:
+    if isinstance(x, str) and isinstance(v, str):
+        return x.strip().casefold() == v.strip().casefold()
+    if isinstance(x, str) or isinstance(v, str):
+        return False
+    return bool(x == v)
+
+
+def _compare_scalar(x: Any, op: str, value: Any) -> bool:
+    if _is_missing(x):
+        return False
+    if op == "==":
+        return _eq(x, value)
+    if op == "!=":
+        return not _eq(x, value)
+    if op == "in":
+        return any(_eq(x, v) for v in value)
+    if op == "not in":
+        return not any(_eq(x, v) for v in value)
+    if isinstance(x, str):
+        raise DataValidationError(f"cannot compare the text {x!r} with {op} {value!r}")
+    x = float(x)
+    if op == "between":
+        return bool(value[0] <= x <= value[1])
+    if op == ">":
+        return x > value
+    if op == ">=":
+        return x >= value
+    if op == "<":
+        return x < value
+    if op == "<=":
+        return x <= value
+    raise DataValidationError(f"unknown operator {op!r}; use one of {list(OPERATORS)}")
+
+
+def compare(x: Any, operator: str, value: Any) -> Any:
+    """Whether ``x <operator> value`` holds, elementwise for a Series or array.
+
+    Missing values (None, NaN, NA) never satisfy a rule (not even ``!=``); callers that need
+    "unknown" must test for missing values first. Text compares case-insensitively, ignoring
+    surrounding spaces. A scalar gives a ``bool``, a Series a boolean Series with its index,
+    anything else a boolean numpy array.
+
+    >>> compare(0.1, "<=", 0.1), compare(" Negative", "==", "negative")
+    (True, True)
+    >>> compare(pd.Series([0.05, float("nan"), 0.2]), "<=", 0.1).tolist()
+    [True, False, False]
+    """
+    if operator not in OPERATORS:
+        raise DataValidationError(f"unknown operator {operator!r}; use one of {list(OPERATORS)}")
+    if isinstance(x, pd.Series):
+        return pd.Series(
+            [_compare_scalar(v, operator, value) for v in x], index=x.index, dtype=bool
+        )
+    if isinstance(x, str) or np.ndim(x) == 0:
+        return _compare_scalar(x, operator, value)
+    arr = np.asarray(x, dtype=object)
+    out = [_compare_scalar(v, operator, value) for v in arr.ravel()]
+    return np.array(out, dtype=bool).reshape(arr.shape)
+
+
+def normalize_gland(name: Any) -> str:
+    """Canonical gland or gland-type name: lower case, spaces and hyphens as ``_``.
+
+    >>> normalize_gland("Left Parotid"), normalize_gland("right-submandibular")
+    ('left_parotid', 'right_submandibular')
+    """
+    if not isinstance(name, str):
+        raise DataValidationError(f"gland name {name!r} is not text")
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def _study_day(day: Any) -> int:
+    """An integer study day, or DataValidationError."""
+    if isinstance(day, bool | np.bool_) or _is_missing(day) or isinstance(day, str):
+        raise DataValidationError(f"study day {day!r} is not a whole number of days")
+    try:
+        f = float(day)
+    except (TypeError, ValueError):
+        raise DataValidationError(f"study day {day!r} is not a whole number of days") from None
+    if not math.isfinite(f) or f != int(f):
+        raise DataValidationError(f"study day {day!r} is not a whole number of days")
+    return int(f)
+
+
+# ------------------------------------------------------------------------------- classes
+
+
+@dataclass(frozen=True)
+class Window:
+    """Inclusive range of study days.
+
+    >>> Window(80, 150).contains(92), str(Window(80, 150))
+    (True, '[80, 150]')
+    """
+
+    lower: int
+    upper: int
+
+    def contains(self, day: int) -> bool:
+        """Whether ``lower <= day <= upper``."""
+        return self.lower <= day <= self.upper
+
+    def __str__(self) -> str:
+        return f"[{self.lower}, {self.upper}]"
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A planned visit: name (AVISIT), label, AVISITN, planned day, windows."""
+
+    name: str
+    label: str
+    avisitn: int
+    planned_day: int
+    window: Window
+    target: Window
+    baseline: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class VisitAssignment:
+    """Where a study day falls: the visit (None when unmapped), its planned day, and whether
+    the day is a protocol deviation (outside the target window, or unmapped) with the reason.
+    """
+
+    visit: str | None
+    planned_day: int | None
+    deviation: bool
+    reason: str
+    avisitn: int | None = None
+    study_day: int | None = None
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the day falls in a visit window."""
+        return self.visit is not None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named rule ``variable <operator> value`` (criterion or threshold).
+
+    >>> r = Rule("cd45", "<", 3.0, variable="cd45", unit="%")
+    >>> r.holds(2.9), r.holds(3.0), str(r)
+    (True, False, 'cd45 < 3.0 %')
+    """
+
+    name: str
+    operator: str
+    value: Any
+    variable: str = ""
+    unit: str = ""
+    description: str = ""
+
+    def holds(self, x: Any) -> Any:
+        """Whether the rule holds for ``x`` (see :func:`compare`)."""
+        return compare(x, self.operator, self.value)
+
+    def __str__(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{self.variable or self.name} {self.operator} {self.value!r}{unit}"
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Excipient cohort by enrolment order (``last_patient`` None = open-ended)."""
+
+    name: str
+    excipient: str
+    dmso_pct: float
+    first_patient: int
+    last_patient: int | None = None
+
+    def contains(self, order: int) -> bool:
+        """Whether the patient enrolled ``order``-th belongs to this cohort."""
+        return order >= self.first_patient and (
+            self.last_patient is None or order <= self.last_patient
+        )
+
+
+@dataclass(frozen=True)
+class Dosing:
+    """Cell dose per gland type, the glands treated and the suspension's concentration."""
+
+    concentration_million_per_ml: float
+    million_cells: Mapping[str, float]
+    glands: Mapping[str, str]
+
+    def _type(self, gland: Any) -> str:
+        g = normalize_gland(gland)
+        if g in self.glands:
+            return self.glands[g]
+        if g in self.million_cells:
+            return g
+        raise DataValidationError(
+            f"unknown gland {gland!r}; use one of {sorted(self.glands)} or a gland type "
+            f"{sorted(self.million_cells)}"
+        )
+
+    def cells_million(self, gland: str) -> float:
+        """Million cells injected into ``gland`` (a gland or a gland type)."""
+        return float(self.million_cells[self._type(gland)])
+
+    def volume_ml(self, gland: str) -> float:
+        """Volume injected into ``gland`` in mL: cells / concentration."""
+        return self.cells_million(gland) / self.concentration_million_per_ml
+
+    @property
+    def total_cells_million(self) -> float:
+        """Million cells over all treated glands."""
+        return float(sum(self.million_cells[t] for t in self.glands.values()))
+
+    @property
+    def total_volume_ml(self) -> float:
+        """Volume over all treated glands in mL."""
+        return self.total_cells_million / self.concentration_million_per_ml
+
+
+@dataclass(frozen=True)
+class TrialInfo:
+    """Identification of the trial."""
+
+    id: str
+    title: str
+    reference: str = ""
+    eudract: str = ""
+    sample_size: int | None = None
+    study_day_origin: str = "injection"
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The trial protocol (see the module docstring); build it with :func:`load_protocol`."""
+
+    trial: TrialInfo
+    visits: tuple[Visit, ...]
+    dosing: Dosing
+    cohorts: tuple[Cohort, ...]
+    inclusion: tuple[Rule, ...]
+    exclusion: tuple[Rule, ...]
+    release: tuple[Rule, ...]
+    hyposalivation: Mapping[str, Rule]
+    responder: Rule
+    hla_positive: Rule
+    collection_minutes: Mapping[str, float]
+    max_flow_ml_min: Mapping[str, float]
+    saliva_max_mmol_l: Mapping[str, float]
+    source: str = "<protocol>"
+
+    @property
+    def baseline_visit(self) -> Visit:
+        """The baseline visit (day 0)."""
+        return next(v for v in self.visits if v.baseline)
+
+    def visit(self, name: str) -> Visit:
+        """The visit called ``name``."""
+        for v in self.visits:
+            if v.name == name:
+                return v
+        raise DataValidationError(
+            f"{self.source}: unknown visit {name!r}; use one of {[v.name for v in self.visits]}"
+        )
+
+    def map_visit(self, study_day: Any, *, strict: bool = False) -> VisitAssignment:
+        """Map a study day (day 0 = injection) to a visit.
+
+        Inside a visit's target window: that visit, no deviation. Inside its window but
+        outside the target: that visit, ``deviation=True`` with the reason. In no window:
+        ``visit=None``, ``deviation=True`` (or DataValidationError when ``strict``).
+
+        >>> p = load_protocol()
+        >>> p.map_visit(30).deviation, p.map_visit(60).visit
+        (False, None)
+        >>> print(p.map_visit(92).reason)  # doctest: +NORMALIZE_WHITESPACE
+        study day 92 is outside the target window [106, 134] of visit day120 (4 months,
+        planned day 120), 14 day(s) early; accepted in its window [80, 150]
+        """
+        day = _study_day(study_day)
+        for v in self.visits:
+            if not v.window.contains(day):
+                continue
+            if v.target.contains(day):
+                return VisitAssignment(v.name, v.planned_day, False, "", v.avisitn, day)
+            off = (
+                f"{v.target.lower - day} day(s) early"
+                if day < v.target.lower
+                else f"{day - v.target.upper} day(s) late"
+            )
+            reason = (
+                f"study day {day} is outside the target window {v.target} of visit {v.name} "
+                f"({v.label}, planned day {v.planned_day}), {off}; accepted in its window "
+                f"{v.window}"
+            )
+            return VisitAssignment(v.name, v.planned_day, True, reason, v.avisitn, day)
+        windows = ", ".join(f"{v.name} {v.window}" for v in self.visits)
+        reason = f"study day {day} is outside every visit window ({windows})"
+        if strict:
+            raise DataValidationError(f"{self.source}: {reason}")
+        return VisitAssignment(None, None, True, reason, None, day)
+
+    def volume_ml(self, gland: str) -> float:
+        """Volume injected into a gland (or gland type) in mL.
+
+        >>> load_protocol().volume_ml("right_parotid")
+        1.0
+        """
+        return self.dosing.volume_ml(gland)
+
+    def cohort_for(self, enrolment_order: Any) -> str:
+        """Excipient cohort of the patient enrolled ``enrolment_order``-th (1-based).
+
+        >>> load_protocol().cohort_for(1)
+        'CS5'
+        """
+        if isinstance(enrolment_order, bool | np.bool_ | str) or _is_missing(enrolment_order):
+            raise DataValidationError(f"enrolment order {enrolment_order!r} is not a number")
+        try:
+            f = float(enrolment_order)
+        except (TypeError, ValueError):
+            raise DataValidationError(
+                f"enrolment order {enrolment_order!r} is not a number"
+            ) from None
+        if not math.isfinite(f) or f != int(f) or f < 1:
+            raise DataValidationError(
+                f"enrolment order {enrolment_order!r} must be a whole number >= 1"
+            )
+        for c in self.cohorts:
+            if c.contains(int(f)):
+                return c.name
+        raise DataValidationError(
+            f"{self.source}: enrolment order {int(f)} is in no cohort "
+            f"({[(c.name, c.first_patient, c.last_patient) for c in self.cohorts]})"
+        )
+
+    def with_hyposalivation(self, kind: str, operator: str, value: float) -> Protocol:
+        """A copy with another hyposalivation threshold for ``kind`` (UWS or SWS).
+
+        >>> p = load_protocol().with_hyposalivation("SWS", "<=", 0.7)
+        >>> p.hyposalivation["SWS"].holds(0.6)
+        True
+        """
+        kind = str(kind).strip().upper()
+        if kind not in SALIVA_KINDS:
+            raise DataValidationError(f"kind {kind!r} must be one of {list(SALIVA_KINDS)}")
+        if operator not in COMPARISON_OPERATORS:
+            raise DataValidationError(
+                f"hyposalivation operator {operator!r} must be one of {list(COMPARISON_OPERATORS)}"
+            )
+        if not _is_number(value):
+            raise DataValidationError(f"hyposalivation value {value!r} is not a number")
+        rules = dict(self.hyposalivation)
+        rules[kind] = replace(rules[kind], operator=operator, value=float(value))
+        return replace(self, hyposalivation=MappingProxyType(rules))
+
+
+# ------------------------------------------------------------------------------- parsing
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+class _Reader:
+    """Reads a parsed TOML document; every failure names the dotted key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, message: str) -> DataValidationError:
+        return DataValidationError(f"{self.source}: key {key!r}: {message}")
+
+    def table(self, d: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+        full = f"{path}.{key}" if path else key
+        if key not in d:
+            raise self.fail(full, "missing (a table is required)")
+        if not isinstance(d[key], Mapping):
+            raise self.fail(full, f"must be a table, not {type(d[key]).__name__}")
+        return d[key]
+
+    def tables(self, d: Mapping[str, Any], key: str, path: str) -> list[Mapping[str, Any]]:
+        full = f"{path}.{key}" if path else key
+        if key not in d:
+            raise self.fail(full, "missing (an array of tables [[...]] is required)")
+        val = d[key]
+        if not isinstance(val, list) or not val or not all(isinstance(t, Mapping) for t in val):
+            raise self.fail(full, "must be a non-empty array of tables [[...]]")
+        return val
+
+    def keys(self, d: Mapping[str, Any], allowed: Iterable[str], path: str) -> None:
+        unknown = sorted(set(d) - set(allowed))
+        if unknown:
+            raise self.fail(
+                f"{path}.{unknown[0]}" if path else unknown[0],
+                f"unknown key; allowed here: {sorted(allowed)}",
+            )
+
+    def get(self, d: Mapping[str, Any], key: str, path: str, kind: str, default: Any = ...) -> Any:
+        full = f"{path}.{key}" if path else key
+        if key not in d:
+            if default is ...:
+                article = "an" if kind[0] in "aeiou" else "a"
+                raise self.fail(full, f"missing ({article} {kind} is required)")
+            return default
+        v = d[key]
+        ok = {
+            "string": isinstance(v, str) and v.strip() != "",
+            "integer": isinstance(v, int) and not isinstance(v, bool),
+            "number": _is_number(v),
+            "positive number": _is_number(v) and v > 0,
+            "boolean": isinstance(v, bool),
+            "day range [lower, upper]": isinstance(v, list)
+            and len(v) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+            and v[0] <= v[1],
+        }[kind]
+        if not ok:
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise self.fail(full, f"must be {article} {kind}, not {v!r}")
+        return v
+
+    def rule(
+        self,
+        d: Mapping[str, Any],
+        path: str,
+        name: str | None = None,
+        operators: tuple[str, ...] = OPERATORS,
+    ) -> Rule:
+        allowed = {"name", "description", "variable", "operator", "value", "unit"}
+        if name is not None:
+            allowed.discard("name")
+        self.keys(d, allowed, path)
+        rname = name if name is not None else self.get(d, "name", path, "string")
+        op = self.get(d, "operator", path, "string")
+        if op not in operators:
+            raise self.fail(
+                f"{path}.operator", f"bad operator {op!r}; use one of {list(operators)}"
+            )
+        if "value" not in d:
+            raise self.fail(f"{path}.value", "missing (the rule's value is required)")
+        value = d["value"]
+        vkey = f"{path}.value"
+        if op in COMPARISON_OPERATORS and not _is_number(value):
+            raise self.fail(vkey, f"operator {op!r} needs a number, not {value!r}")
+        if op == "between" and not (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(_is_number(x) for x in value)
+            and value[0] <= value[1]
+        ):
+            raise self.fail(vkey, f"operator 'between' needs [lower, upper], not {value!r}")
+        if op in ("in", "not in"):
+            if not isinstance(value, list) or not value:
+                raise self.fail(vkey, f"operator {op!r} needs a non-empty list, not {value!r}")
+            value = tuple(value)
+        if op in ("==", "!=") and not isinstance(value, str | bool | int | float):
+            raise self.fail(vkey, f"operator {op!r} needs a text, number or boolean")
+        if op == "between":
+            value = (float(value[0]), float(value[1]))
+        elif op in COMPARISON_OPERATORS:
+            value = float(value)
+        return Rule(
+            name=rname,
+            operator=op,
+            value=value,
+            variable=self.get(d, "variable", path, "string", ""),
+            unit=self.get(d, "unit", path, "string", ""),
+            description=self.get(d, "description", path, "string", ""),
+        )
+
+    def per_key_numbers(
+        self, d: Mapping[str, Any], key: str, path: str, names: tuple[str, ...]
+    ) -> Mapping[str, float]:
+        t = self.table(d, key, path)
+        full = f"{path}.{key}"
+        self.keys(t, names, full)
+        return MappingProxyType({n: float(self.get(t, n, full, "positive number")) for n in names})
+
+
+def _parse_visits(r: _Reader, doc: Mapping[str, Any]) -> tuple[Visit, ...]:
+    visits = []
+    for i, t in enumerate(r.tables(doc, "visits", "")):
+        path = f"visits[{i}]"
+        r.keys(
+            t,
+            {"name", "label", "avisitn", "planned_day", "window", "target", "baseline", "note"},
+            path,
+        )
+        name = r.get(t, "name", path, "string")
+        planned = r.get(t, "planned_day", path, "integer")
+        window = Window(*r.get(t, "window", path, "day range [lower, upper]"))
+        target = Window(*r.get(t, "target", path, "day range [lower, upper]"))
+        if not (window.lower <= target.lower and target.upper <= window.upper):
+            raise r.fail(f"{path}.target", f"target {target} is not inside the window {window}")
+        if not target.contains(planned):
+            raise r.fail(f"{path}.planned_day", f"day {planned} is not in the target {target}")
+        visits.append(
+            Visit(
+                name=name,
+                label=r.get(t, "label", path, "string", name),
+                avisitn=r.get(t, "avisitn", path, "integer"),
+                planned_day=planned,
+                window=window,
+                target=target,
+                baseline=r.get(t, "baseline", path, "boolean", False),
+                note=r.get(t, "note", path, "string", ""),
+            )
+        )
+    for attr in ("name", "avisitn"):
+        seen: dict[Any, int] = {}
+        for i, v in enumerate(visits):
+            val = getattr(v, attr)
+            if val in seen:
+                raise r.fail(f"visits[{i}].{attr}", f"{val!r} repeats visits[{seen[val]}]")
+            seen[val] = i
+    n_base = sum(v.baseline for v in visits)
+    if n_base != 1:
+        raise r.fail("visits.baseline", f"exactly one visit must be the baseline, not {n_base}")
+    order = sorted(range(len(visits)), key=lambda i: visits[i].window.lower)
+    for a, b in zip(order, order[1:], strict=False):
+        if visits[b].window.lower <= visits[a].window.upper:
+            raise r.fail(
+                f"visits[{b}].window",
+                f"window {visits[b].window} of {visits[b].name!r} overlaps {visits[a].window} "
+                f"of {visits[a].name!r}",
+            )
+    return tuple(visits[i] for i in order)
+
+
+def _parse_dose(r: _Reader, doc: Mapping[str, Any]) -> Dosing:
+    dose = r.table(doc, "dose", "")
+    r.keys(dose, {"concentration_million_per_ml", "million_cells", "glands"}, "dose")
+    conc = r.get(dose, "concentration_million_per_ml", "dose", "positive number")
+    cells_t = r.table(dose, "million_cells", "dose")
+    r.keys(cells_t, GLAND_TYPES, "dose.million_cells")
+    cells = {k: float(r.get(cells_t, k, "dose.million_cells", "positive number")) for k in cells_t}
+    glands_t = r.table(dose, "glands", "dose")
+    if not glands_t:
+        raise r.fail("dose.glands", "no gland is treated")
+    r.keys(glands_t, GLANDS, "dose.glands")
+    glands = {}
+    for g in glands_t:
+        typ = r.get(glands_t, g, "dose.glands", "string")
+        if typ != GLANDS[g]:
+            raise r.fail(f"dose.glands.{g}", f"{g} is a {GLANDS[g]} gland, not {typ!r}")
+        if typ not in cells:
+            raise r.fail(f"dose.million_cells.{typ}", f"missing (gland {g} is a {typ} gland)")
+        glands[g] = typ
+    return Dosing(float(conc), MappingProxyType(cells), MappingProxyType(glands))
+
+
+def _parse_cohorts(r: _Reader, doc: Mapping[str, Any]) -> tuple[Cohort, ...]:
+    cohorts = []
+    for i, t in enumerate(r.tables(doc, "cohorts", "")):
+        path = f"cohorts[{i}]"
+        r.keys(t, {"name", "excipient", "dmso_pct", "first_patient", "last_patient"}, path)
+        first = r.get(t, "first_patient", path, "integer")
+        last = r.get(t, "last_patient", path, "integer", None)
+        if first < 1 or (last is not None and last < first):
+            raise r.fail(f"{path}.first_patient", f"bad enrolment range {first}..{last}")
+        dmso = r.get(t, "dmso_pct", path, "number")
+        if not 0 <= dmso <= 100:
+            raise r.fail(f"{path}.dmso_pct", f"must be between 0 and 100, not {dmso!r}")
+        cohorts.append(
+            Cohort(
+                name=r.get(t, "name", path, "string"),
+                excipient=r.get(t, "excipient", path, "string"),
+                dmso_pct=float(dmso),
+                first_patient=first,
+                last_patient=last,
+            )
+        )
+    cohorts.sort(key=lambda c: c.first_patient)
+    expected = 1
+    for i, c in enumerate(cohorts):
+        if c.first_patient != expected:
+            raise r.fail(
+                "cohorts",
+                f"cohort {c.name!r} starts at patient {c.first_patient}, expected {expected}: "
+                "cohorts must cover patients 1, 2, ... without gaps or overlaps",
+            )
+        if c.last_patient is None:
+            if i != len(cohorts) - 1:
+                raise r.fail("cohorts", f"only the last cohort may be open-ended, not {c.name!r}")
+            break
+        expected = c.last_patient + 1
+    return tuple(cohorts)
+
+
+def parse_protocol(doc: Mapping[str, Any], source: str = "<protocol>") -> Protocol:
+    """Build and check a :class:`Protocol` from a parsed TOML document (a nested dict).
+
+    >>> import tomllib
+    >>> parse_protocol(tomllib.loads("[trial]"), "my.toml")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xerotrial.stats.errors.DataValidationError: my.toml: key 'trial.id': missing (a string...
+    """
+    r = _Reader(source)
+    r.keys(
+        doc,
+        {
+            "trial",
+            "visits",
+            "dose",
+            "cohorts",
+            "eligibility",
+            "release",
+            "thresholds",
+            "sialometry",
+            "saliva",
+        },
+        "",
+    )
+    trial_t = r.table(doc, "trial", "")
+    r.keys(
+        trial_t, {"id", "title", "reference", "eudract", "sample_size", "study_day_origin"}, "trial"
+    )
+    sample_size = r.get(trial_t, "sample_size", "trial", "integer", None)
+    if sample_size is not None and sample_size < 1:
+        raise r.fail("trial.sample_size", f"must be >= 1, not {sample_size}")
+    trial = TrialInfo(
+        id=r.get(trial_t, "id", "trial", "string"),
+        title=r.get(trial_t, "title", "trial", "string"),
+        reference=r.get(trial_t, "reference", "trial", "string", ""),
+        eudract=r.get(trial_t, "eudract", "trial", "string", ""),
+        sample_size=sample_size,
+        study_day_origin=r.get(trial_t, "study_day_origin", "trial", "string", "injection"),
+    )
+    visits = _parse_visits(r, doc)
+    dosing = _parse_dose(r, doc)
+    cohorts = _parse_cohorts(r, doc)
+
+    elig = r.table(doc, "eligibility", "")
+    r.keys(elig, {"inclusion", "exclusion"}, "eligibility")
+    inclusion = tuple(
+        r.rule(t, f"eligibility.inclusion[{i}]")
+        for i, t in enumerate(r.tables(elig, "inclusion", "eligibility"))
+    )
+    exclusion = tuple(
+        r.rule(t, f"eligibility.exclusion[{i}]")
+        for i, t in enumerate(r.tables(elig, "exclusion", "eligibility"))
+    )
+    release = tuple(r.rule(t, f"release[{i}]") for i, t in enumerate(r.tables(doc, "release", "")))
+    for what, rules in (("eligibility", inclusion + exclusion), ("release", release)):
+        names = [x.name for x in rules]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise r.fail(what, f"rule name {dup[0]!r} is used more than once")
+
+    thr = r.table(doc, "thresholds", "")
+    r.keys(thr, {"hyposalivation", "responder", "hla_positive"}, "thresholds")
+    hypo_t = r.table(thr, "hyposalivation", "thresholds")
+    r.keys(hypo_t, SALIVA_KINDS, "thresholds.hyposalivation")
+    hypo = {}
+    for k in SALIVA_KINDS:
+        t = r.table(hypo_t, k, "thresholds.hyposalivation")
+        hypo[k] = r.rule(
+            t, f"thresholds.hyposalivation.{k}", f"hyposalivation_{k}", COMPARISON_OPERATORS
+        )
+    responder = r.rule(
+        r.table(thr, "responder", "thresholds"),
+        "thresholds.responder",
+        "responder",
+        COMPARISON_OPERATORS,
+    )
+    hla = r.rule(
+        r.table(thr, "hla_positive", "thresholds"),
+        "thresholds.hla_positive",
+        "hla_positive",
+        COMPARISON_OPERATORS,
+    )
+
+    sial = r.table(doc, "sialometry", "")
+    r.keys(sial, {"collection_minutes", "max_flow_ml_min"}, "sialometry")
+    saliva = r.table(doc, "saliva", "")
+    r.keys(saliva, {"max_mmol_l"}, "saliva")
+    return Protocol(
+        trial=trial,
+        visits=visits,
+        dosing=dosing,
+        cohorts=cohorts,
+        inclusion=inclusion,
+        exclusion=exclusion,
+        release=release,
+        hyposalivation=MappingProxyType(hypo),
+        responder=responder,
+        hla_positive=hla,
+        collection_minutes=r.per_key_numbers(
+            sial, "collection_minutes", "sialometry", SALIVA_KINDS
+        ),
+        max_flow_ml_min=r.per_key_numbers(sial, "max_flow_ml_min", "sialometry", SALIVA_KINDS),
+        saliva_max_mmol_l=r.per_key_numbers(saliva, "max_mmol_l", "saliva", SALIVA_IONS),
+        source=source,
+    )
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> Protocol:
+    text = resources.files("xerotrial").joinpath("data", _BUNDLED).read_text(encoding="utf-8")
+    return parse_protocol(tomllib.loads(text), f"xerotrial/data/{_BUNDLED}")
+
+
+def load_protocol(path: str | Path | None = None) -> Protocol:
+    """Read and check a protocol TOML file; ``None`` gives the bundled seed-trial protocol.
+
+    >>> p = load_protocol()
+    >>> p.trial.id, p.dosing.total_cells_million, p.dosing.total_volume_ml
+    ('NCT03874572', 150.0, 3.0)
+    >>> str(p.hyposalivation["UWS"]), str(p.responder)
+    ('flow_ml_min <= 0.1 mL/min', 'pct_change > 30.0 %')
+    """
+    if path is None:
+        return _bundled()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataValidationError(f"{p}: cannot read the protocol file: {exc}") from exc
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DataValidationError(f"{p}: not valid TOML: {exc}") from exc
+    return parse_protocol(doc, str(p))
