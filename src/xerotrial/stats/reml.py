@@ -51,7 +51,6 @@ class PatternData:
     XX: np.ndarray
     Xy: np.ndarray
     yy: np.ndarray
-    subjects: np.ndarray  # subject codes in this pattern
     rows: np.ndarray  # (m, n) row indices into the data, for residuals
 
 
@@ -96,6 +95,48 @@ class RemlEngine:
 
     # ------------------------------------------------------------------ set-up
     def _build_patterns(self, subject, time, group, Z) -> list[PatternData]:
+        groups = self._subject_patterns(subject, time, group, Z)
+        out = []
+        for pattern, rows in groups:
+            m, n = rows.shape
+            Xs = self.X[rows]  # (m, n, p)
+            ys = self.y[rows]  # (m, n)
+            B = Xs.reshape(m, n * self.p)
+            out.append(
+                PatternData(
+                    pattern=pattern,
+                    m=m,
+                    XX=(B.T @ B).reshape(n, self.p, n, self.p).transpose(0, 2, 1, 3).copy(),
+                    Xy=(B.T @ ys).reshape(n, self.p, n).transpose(0, 2, 1).copy(),
+                    yy=ys.T @ ys,
+                    rows=rows,
+                )
+            )
+        return out
+
+    @staticmethod
+    def _subject_patterns(subject, time, group, Z) -> list[tuple[Pattern, np.ndarray]]:
+        """Group subjects by pattern; each group's rows as an (m, n) index array in time order."""
+        if Z is None and len(time) and time.min() >= 0:
+            # R-side models: a subject's pattern is its set of time levels (and group)
+            _, subj = np.unique(subject, return_inverse=True)
+            S, T = int(subj.max()) + 1, int(time.max()) + 1
+            where = np.full((S, T), -1, dtype=np.int64)
+            where[subj, time] = np.arange(len(time))
+            if int((where >= 0).sum()) != len(time):
+                raise ValueError("a subject has two observations at one time level")
+            g = np.zeros(S, dtype=np.int64)
+            if group is not None:
+                g[subj] = group
+            keys = np.column_stack([g, where >= 0])
+            uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+            out = []
+            for u, key in enumerate(uniq):
+                times = np.flatnonzero(key[1:])
+                members = np.flatnonzero(inverse.ravel() == u)
+                out.append((Pattern(int(key[0]), tuple(int(t) for t in times)),
+                            where[np.ix_(members, times)]))
+            return out
         order = np.lexsort((time, subject))
         subj_sorted = subject[order]
         starts = np.flatnonzero(np.r_[True, subj_sorted[1:] != subj_sorted[:-1]])
@@ -112,23 +153,7 @@ class RemlEngine:
                 keys[key] = Pattern(g, t, zr)
                 buckets[key] = []
             buckets[key].append(rows)
-        out = []
-        for key, rows_list in buckets.items():
-            rows = np.stack(rows_list)  # (m, n)
-            Xs = self.X[rows]  # (m, n, p)
-            ys = self.y[rows]  # (m, n)
-            out.append(
-                PatternData(
-                    pattern=keys[key],
-                    m=rows.shape[0],
-                    XX=einsum("mai,mbj->abij", Xs, Xs),
-                    Xy=einsum("mai,mb->abi", Xs, ys),
-                    yy=einsum("ma,mb->ab", ys, ys),
-                    subjects=rows[:, 0],
-                    rows=rows,
-                )
-            )
-        return out
+        return [(keys[k], np.stack(v)) for k, v in buckets.items()]
 
     # ------------------------------------------------------------------ evaluation
     def _factor(self, theta):
@@ -256,12 +281,6 @@ class RemlEngine:
                 R += einsum("klad,adij->klij", d2V, AA)
         return P, Q, R
 
-    # ------------------------------------------------------------------ residuals
-    def residual_blocks(self, beta: np.ndarray):
-        """Yield (pattern data, residual matrix (m, n)) for every pattern."""
-        for pd in self.patterns:
-            r = self.y[pd.rows] - self.X[pd.rows] @ beta
-            yield pd, r
 
 
 def _sandwich(A: np.ndarray, T: np.ndarray) -> np.ndarray:
