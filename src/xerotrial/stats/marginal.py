@@ -107,7 +107,7 @@ class RandomEffectsCovariance(MarginalCovariance):
     def start(self, resid_cov, extra):
         total = extra["total_var"]
         within = extra.get("within_var", 0.5 * total)
-        between = max(total - within, 0.1 * total)
+        between = max(extra.get("between_var", total - within), 0.1 * total)
         g = []
         for i, j in self.pairs:
             if i != j:

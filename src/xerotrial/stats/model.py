@@ -128,31 +128,36 @@ def _group_labels(group: str | None, design: Design) -> list[str] | None:
 
 
 def _start_values(design: Design, cov: MarginalCovariance, g_side: bool) -> np.ndarray:
+    """Moment estimates from OLS residuals: a good start saves Newton iterations."""
     beta, *_ = np.linalg.lstsq(design.X, design.y, rcond=None)
     r = design.y - design.X @ beta
     total = float(np.mean(r**2)) if len(r) else 1.0
     total = total if total > 0 else 1.0
+    subj = design.subject
     if g_side:
-        counts = np.bincount(design.subject)
-        means = (np.bincount(design.subject, weights=r) / np.maximum(counts, 1))[design.subject]
-        within = float(np.mean((r - means) ** 2))
-        z_var = (
-            np.var(design.Z, axis=0) if design.Z is not None else np.ones(1)
-        )
-        return cov.start([], {"total_var": total, "within_var": within, "z_var": z_var})
+        counts = np.bincount(subj)
+        sub_mean = np.bincount(subj, weights=r) / np.maximum(counts, 1)
+        n_free = max(len(r) - len(counts), 1)
+        within = float(np.sum((r - sub_mean[subj]) ** 2)) / n_free
+        # ANOVA: var(subject means) = s2_u + s2 * mean(1/n_i)
+        between = float(np.mean(sub_mean**2)) - within * float(np.mean(1.0 / counts))
+        z_var = np.var(design.Z, axis=0) if design.Z is not None else np.ones(1)
+        return cov.start([], {"total_var": total, "within_var": within,
+                              "between_var": between, "z_var": z_var})
     t = len(design.time_levels)
-    n_groups = 1 if design.group is None else len(design.group_levels)
+    S = int(subj.max()) + 1
     covs = []
-    for g in range(n_groups):
-        rows = slice(None) if design.group is None else design.group == g
-        frame = pd.DataFrame(
-            {"s": design.subject[rows], "t": design.time[rows], "r": r[rows]}
-        ).pivot_table(index="s", columns="t", values="r")
-        frame = frame.reindex(columns=range(t))
-        c = frame.cov(min_periods=2).to_numpy()
-        v = np.nanmean(frame.to_numpy() ** 2, axis=0)
+    for g in range(1 if design.group is None else len(design.group_levels)):
+        rows = np.ones(len(r), bool) if design.group is None else design.group == g
+        R = np.zeros((S, t))
+        present = np.zeros((S, t), bool)
+        R[subj[rows], design.time[rows]] = r[rows]
+        present[subj[rows], design.time[rows]] = True
+        n = present.T.astype(float) @ present
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = np.where(n >= 2, (R.T @ R) / np.maximum(n - 1, 1), 0.0)
+            v = np.diag(R.T @ R) / np.diag(n)
         v = np.where(np.isfinite(v) & (v > 0), v, total)
-        c = np.where(np.isfinite(c), c, 0.0)
         np.fill_diagonal(c, v)
         covs.append(c)
     return cov.start(covs, {})

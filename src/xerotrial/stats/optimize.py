@@ -93,6 +93,8 @@ def newton_raphson(
         crit = float(abs(g @ step) / max(abs(ev.objective), 1e-300))
         if crit < tol:
             break
+        # near the optimum Newton converges quadratically: one more step reaches ~crit^2
+        final = crit < 1e-10 and it > scoring_steps
         full = np.zeros_like(theta)
         full[free] = step
         lam = 1.0
@@ -126,6 +128,8 @@ def newton_raphson(
         prev = ev.objective
         ev = new if new.hessian is not None else engine.evaluate(theta, order=2)
         history.append(ev.objective)
+        if final:
+            break
         if abs(prev - ev.objective) <= 1e-15 * max(abs(ev.objective), 1.0) and crit < 1e-14:
             break
     # final criterion at the returned point
