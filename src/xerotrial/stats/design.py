@@ -90,7 +90,7 @@ def formula_variables(formula: str) -> tuple[str, list[str]]:
 
 
 def _levels_in_order(values: pd.Series, order: list[str] | None, name: str, source: str):
-    present = list(dict.fromkeys(str(v) for v in pd.unique(values)))
+    present = list(dict.fromkeys(str(v) for v in pd.unique(values) if not pd.isna(v)))
     if order is None:
         return present
     order = [str(v) for v in order]
@@ -164,8 +164,9 @@ def build_design(
         miss_any |= data[c].isna().to_numpy()
     miss_other = miss_any & ~miss_resp
     keep = ~miss_resp & ~miss_other
-    df = data.loc[keep, cols].reset_index(drop=True)
-    df[response] = resp.to_numpy()[keep]
+    df = pd.DataFrame(
+        {c: (resp if c == response else data[c]).to_numpy()[keep] for c in cols}, copy=False
+    )
     if df.empty:
         raise DataValidationError(f"{source}: no rows with a non-missing response {response!r}")
 
@@ -174,13 +175,14 @@ def build_design(
     for v in dict.fromkeys([*variables, *([time] if time else [])]):
         col = df[v]
         if v == time:
-            levels = _levels_in_order(data[v].dropna(), time_order, v, source)
+            levels = _levels_in_order(data[v], time_order, v, source)
         elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
             numeric.append(v)
             continue
         else:
             levels = sorted(pd.unique(col.astype(str)), key=_natural_key)
-        codes = pd.Index(levels).get_indexer(col.astype(str))
+        raw_codes, uniques = pd.factorize(col)
+        codes = pd.Index(levels).get_indexer([str(u) for u in uniques])[raw_codes]
         if v == time:
             empty = [lv for i, lv in enumerate(levels) if not (codes == i).any()]
             if empty:
