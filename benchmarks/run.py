@@ -961,7 +961,10 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{k} {v}" for k, v in versions["python"].items())
     )
     if versions["R"]:
-        print("          " + ", ".join(f"{k} {v}" for k, v in versions["R"].items()))
+        print(
+            "          "
+            + ", ".join(v if k == "R" else f"{k} {v}" for k, v in versions["R"].items())
+        )
     print(
         "times: median of repeated runs after one warm-up; 'n' = samples (xK: each sample is K "
         "calls, averaged); ratio = tool median / xerotrial median for the same work"
