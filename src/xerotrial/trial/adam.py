@@ -41,17 +41,16 @@ import numpy as np
 import pandas as pd
 
 from xerotrial.stats.errors import DataValidationError
-from xerotrial.trial.protocol import (
-    Protocol,
-    _duplicate_pair,
-    _numeric,
-    _py,
-    _raise_first,
-    _require_columns,
-    _row_error,
-    _study_day,
-    load_protocol,
+from xerotrial.trial._checks import (
+    day_cell,
+    duplicate_pair,
+    numeric,
+    py,
+    raise_first,
+    require_columns,
+    row_error,
 )
+from xerotrial.trial.protocol import Protocol, load_protocol
 
 __all__ = [
     "BDS_COLUMNS",
@@ -133,17 +132,17 @@ def derive_bds(
     p = protocol if protocol is not None else load_protocol()
     if unmapped not in ("error", "drop", "keep"):
         raise DataValidationError(f"unmapped must be 'error', 'drop' or 'keep', not {unmapped!r}")
-    _require_columns(values, [subject_col, paramcd_col, aval_col], source)
+    require_columns(values, [subject_col, paramcd_col, aval_col], source)
     by_day = day_col in values.columns
     if not by_day and visit_col not in values.columns:
         raise DataValidationError(
             f"{source}: needs a study-day column {day_col!r} (or visit names in {visit_col!r})"
         )
     for c in (subject_col, paramcd_col):
-        _raise_first(values, values[c].isna(), c, source, "required, must not be missing")
+        raise_first(values, values[c].isna(), c, source, "required, must not be missing")
     for row, code in values[paramcd_col].items():
         if str(code) not in param_labels:
-            raise _row_error(
+            raise row_error(
                 source,
                 row,
                 paramcd_col,
@@ -162,19 +161,14 @@ def derive_bds(
     if by_day:
         cache = {}
         for i, (row, d) in enumerate(values[day_col].items()):
-            try:
-                day = _study_day(d)
-            except DataValidationError:
-                raise _row_error(
-                    source, row, day_col, d, "must be a whole number of days"
-                ) from None
+            day = day_cell(d, source, row, day_col)
             if day not in cache:
                 cache[day] = p.map_visit(day)
             a = cache[day]
             ady[i] = day
             if not a.mapped:
                 if unmapped == "error":
-                    raise _row_error(source, row, day_col, d, a.reason)
+                    raise row_error(source, row, day_col, d, a.reason)
                 keep[i] = unmapped == "keep"
                 continue
             avisit[i] = a.visit
@@ -188,7 +182,7 @@ def derive_bds(
             try:
                 v = p.visit(name)
             except DataValidationError as exc:
-                raise _row_error(source, row, visit_col, name, str(exc)) from None
+                raise row_error(source, row, visit_col, name, str(exc)) from None
             avisit[i] = v.name
             avisitn[i] = v.avisitn
             target[i] = v.planned_day
@@ -200,7 +194,7 @@ def derive_bds(
             "AVISIT": avisit,
             "AVISITN": avisitn,
             "ADY": ady,
-            "AVAL": _numeric(values, aval_col, source, allow_missing=True).to_numpy(),
+            "AVAL": numeric(values, aval_col, source, allow_missing=True).to_numpy(),
             "AWTARGET": target,
             "AWTDIFF": np.abs(ady - target),
             "AWDEVFL": devfl,
@@ -212,17 +206,17 @@ def derive_bds(
 
     cand = bds[(bds["AVISIT"] != "") & bds["AVAL"].notna()]
     same = ["USUBJID", "PARAMCD", "ADY"] if by_day else ["USUBJID", "PARAMCD", "AVISIT"]
-    pair = _duplicate_pair(cand, same)
+    pair = duplicate_pair(cand, same)
     if pair is not None:
         first, second = (int(cand["_pos"].iloc[i]) for i in pair)
         at = f"study day {cand['ADY'].iloc[pair[0]]:g}" if by_day else "visit"
-        raise _row_error(
+        raise row_error(
             source,
             values.index[second],
             aval_col,
             values[aval_col].iloc[second],
             f"a second value of this subject and parameter at the same {at} (also row "
-            f"{_py(values.index[first])!r}); keep one",
+            f"{py(values.index[first])!r}); keep one",
         )
     ranked = cand.assign(_later=-cand["ADY"].fillna(0)).sort_values(
         ["USUBJID", "PARAMCD", "AVISITN", "AWTDIFF", "_later"], na_position="last", kind="stable"
@@ -269,7 +263,7 @@ def derive_pct_change_param(
     2  uws_pct_change  UWS flow rate (% change from baseline)    day0   0.00  0.00
     3  uws_pct_change  UWS flow rate (% change from baseline)  day120  50.00  0.00
     """
-    _require_columns(bds, BDS_COLUMNS, "bds")
+    require_columns(bds, BDS_COLUMNS, "bds")
     src = bds[bds["PARAMCD"] == paramcd]
     if src.empty:
         raise DataValidationError(

@@ -55,7 +55,6 @@ Example
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -65,6 +64,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats.errors import DataValidationError
+from ._checks import cell_error, first_repeat, is_blank, number, require_all, whole, yes_no
 
 __all__ = [
     "EXCLUSION_FLAGS",
@@ -112,8 +112,6 @@ REASONS: Mapping[str, str] = MappingProxyType({
     "pregnancy": "pregnancy",
 })
 
-_YES_NO = {"yes": True, "y": True, "true": True, "1": True,
-           "no": False, "n": False, "false": False, "0": False}
 _ROMAN = {"1": "I", "2": "II", "3": "III", "4": "IV", "I": "I", "II": "II", "III": "III",
           "IV": "IV", "IVA": "IV", "IVB": "IV", "IVC": "IV"}
 _EXEMPT_CANCERS = ("oropharyngeal squamous cell carcinoma", "opscc", "basal cell carcinoma",
@@ -121,60 +119,6 @@ _EXEMPT_CANCERS = ("oropharyngeal squamous cell carcinoma", "opscc", "basal cell
 
 
 # --------------------------------------------------------------------------- cell checks
-
-
-def _where(source: str, pos: int, column: str) -> str:
-    row = pos + 1
-    in_memory = source == "data" or source.startswith("data (")
-    at = f"row {row}" if in_memory else f"line {row + 1} (data row {row})"
-    return f"{source}: {at}, column {column!r}"
-
-
-def _fail(source: str, pos: int, column: str, value: object, rule: str) -> DataValidationError:
-    return DataValidationError(f"{_where(source, pos, column)}, value {value!r}: {rule}")
-
-
-def _require(frame: object, columns: Iterable[str], source: str) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise DataValidationError(f"{source}: expected a DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"{source}: column(s) {missing} not found; the data has columns "
-            f"{[str(c) for c in frame.columns]}"
-        )
-    return frame
-
-
-def _is_missing(value: object) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    if isinstance(value, str):
-        return value.strip() == ""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isnan(value)
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool | np.bool_):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return None
-    if isinstance(value, numbers.Real) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def _flag(value: object) -> bool | None:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        return _YES_NO.get(value.strip().casefold())
-    return None
 
 
 def _stage(value: object) -> str | None:
@@ -215,7 +159,7 @@ def evaluate_eligibility(
     >>> evaluate_eligibility(pd.DataFrame([base]))["reasons"].item()
     ('other_cancer',)
     """
-    _require(screening, SCREENING_COLUMNS, source)
+    require_all(screening, SCREENING_COLUMNS, source)
     stages = {_stage(s) for s in allowed_stages}
     if None in stages:
         raise DataValidationError(f"allowed_stages must be UICC stages I-IV, got "
@@ -227,9 +171,9 @@ def evaluate_eligibility(
         v = dict(zip(SCREENING_COLUMNS, rec, strict=True))
 
         def bad(column: str, rule: str, _pos: int = pos, _v: dict = v) -> DataValidationError:
-            return _fail(source, _pos, column, _v[column], rule)
+            return cell_error(source, _pos, column, _v[column], rule)
 
-        if _is_missing(v["subject"]):
+        if is_blank(v["subject"], nat=False):
             raise bad("subject", "a screening id is required")
         subject = str(v["subject"]).strip()
         if subject in seen:
@@ -237,8 +181,8 @@ def evaluate_eligibility(
         seen[subject] = pos
         reasons: set[str] = set()
 
-        age = _number(v["age"])
-        if age is None or not age.is_integer() or age < 0:
+        age = whole(v["age"])
+        if age is None or age < 0:
             raise bad("age", "the age is a whole number of completed years")
         if not min_age <= age <= max_age:
             reasons.add("age")
@@ -247,13 +191,13 @@ def evaluate_eligibility(
             raise bad("uicc8_stage", "the UICC 8 stage is I, II, III, IV (IVA-IVC) or 1-4")
         if stage not in stages:
             reasons.add("stage")
-        years = _number(v["years_since_radiotherapy"])
+        years = number(v["years_since_radiotherapy"])
         if years is None or years < 0:
             raise bad("years_since_radiotherapy", "a number of years >= 0")
         flags = {}
         for col in ("relapse_since_radiotherapy", "objective_salivary_damage",
                     "subjective_salivary_damage", *EXCLUSION_FLAGS):
-            f = _flag(v[col])
+            f = yes_no(v[col])
             if f is None:
                 raise bad(col, "yes/no (y/n, true/false, 1/0) is required")
             flags[col] = f
@@ -273,12 +217,12 @@ def evaluate_eligibility(
 
 def _other_cancer(v: dict, bad, window: float) -> bool:
     ago, kind = v["other_cancer_years_ago"], v["other_cancer_type"]
-    if _is_missing(ago) and _is_missing(kind):
+    if is_blank(ago, nat=False) and is_blank(kind, nat=False):
         return False
-    if _is_missing(kind) or not isinstance(kind, str):
+    if is_blank(kind, nat=False) or not isinstance(kind, str):
         raise bad("other_cancer_type", "give the type of the other cancer (or leave both "
                                        "other-cancer cells empty)")
-    years = _number(ago)
+    years = number(ago)
     if years is None or years < 0:
         raise bad("other_cancer_years_ago", "years since the other cancer, a number >= 0 "
                                             "(leave both other-cancer cells empty for none)")
@@ -331,20 +275,20 @@ def screening_log(
     >>> log.screened, log.not_eligible, log.excluded_by_reason["smoking"], log.enrolled
     (3, 1, 1, 1)
     """
-    _require(results, ("subject", "eligible", "reasons"), source)
+    require_all(results, ("subject", "eligible", "reasons"), source)
     subjects = [str(s).strip() for s in results["subject"]]
-    first: dict[str, int] = {}
-    for pos, s in enumerate(subjects):
-        if first.setdefault(s, pos) != pos:
-            raise _fail(source, pos, "subject", s, "screening id given twice")
+    repeat = first_repeat(subjects)
+    if repeat is not None:
+        pos = repeat[1]
+        raise cell_error(source, pos, "subject", subjects[pos], "screening id given twice")
     eligible = dict(zip(subjects, (bool(e) for e in results["eligible"]), strict=True))
     counts = dict.fromkeys(REASONS, 0)
     for pos, (reasons, ok) in enumerate(zip(results["reasons"], results["eligible"],
                                              strict=True)):
         codes = tuple(reasons) if isinstance(reasons, tuple | list) else None
         if codes is None or any(c not in REASONS for c in codes) or bool(ok) == bool(codes):
-            raise _fail(source, pos, "reasons", reasons,
-                        "reasons are REASONS codes, empty exactly when eligible")
+            raise cell_error(source, pos, "reasons", reasons,
+                             "reasons are REASONS codes, empty exactly when eligible")
         for c in set(codes):
             counts[c] += 1
     enrolled = []

@@ -56,8 +56,6 @@ Example
 
 from __future__ import annotations
 
-import math
-import numbers
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -68,6 +66,16 @@ import numpy as np
 import pandas as pd
 
 from ..stats.errors import DataValidationError
+from ._checks import (
+    cell_error,
+    first_repeat,
+    ids,
+    is_blank,
+    natural_key,
+    number,
+    require_all,
+    whole,
+)
 
 __all__ = [
     "BROAD_ANTIGENS",
@@ -239,72 +247,15 @@ def serological_equivalent(allele: Allele | str) -> str | None:
 # --------------------------------------------------------------------------- cell checks
 
 
-def _where(source: str, pos: int, column: str) -> str:
-    row = pos + 1
-    in_memory = source == "data" or source.startswith("data (")
-    at = f"row {row}" if in_memory else f"line {row + 1} (data row {row})"
-    return f"{source}: {at}, column {column!r}"
-
-
-def _fail(source: str, pos: int, column: str, value: object, rule: str) -> DataValidationError:
-    return DataValidationError(f"{_where(source, pos, column)}, value {value!r}: {rule}")
-
-
-def _require(frame: object, columns: Iterable[str], source: str) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise DataValidationError(f"{source}: expected a DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"{source}: column(s) {missing} not found; the data has columns "
-            f"{[str(c) for c in frame.columns]}"
-        )
-    return frame
-
-
-def _is_missing(value: object) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    if isinstance(value, str):
-        return value.strip() == ""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isnan(value)
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool | np.bool_):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return None
-    if isinstance(value, numbers.Real) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def _ids(frame: pd.DataFrame, column: str, source: str) -> list[str]:
-    out = []
-    for pos, v in enumerate(frame[column].tolist()):
-        if _is_missing(v):
-            raise _fail(source, pos, column, v, "an id is required")
-        out.append(str(v).strip())
-    return out
-
-
 def _days(frame: pd.DataFrame, source: str) -> list[int]:
     out = []
     for pos, v in enumerate(frame["study_day"].tolist()):
-        x = _number(v)
-        if x is None or not x.is_integer():
-            raise _fail(source, pos, "study_day", v, "the study day is a whole number "
-                                                     "(day 0 = the injections)")
-        out.append(int(x))
+        day = whole(v)
+        if day is None:
+            raise cell_error(source, pos, "study_day", v, "the study day is a whole number "
+                                                          "(day 0 = the injections)")
+        out.append(day)
     return out
-
-
-def _natural(text: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
 
 
 # --------------------------------------------------------------------------- positivity
@@ -326,12 +277,12 @@ def derive_hla_positive(
     >>> derive_hla_positive(r)[["specificity", "locus", "mfi", "positive"]].values.tolist()
     [['B*13:02', 'B', 1000.0, False], ['DR7', 'DRB1', 1150.0, True]]
     """
-    _require(results, ("subject", "study_day", "specificity", "mfi"), source)
-    cut = _number(cutoff)
+    require_all(results, ("subject", "study_day", "specificity", "mfi"), source)
+    cut = number(cutoff)
     if cut is None:
         raise DataValidationError(f"{source}: the MFI cut-off must be a finite number, "
                                   f"got {cutoff!r}")
-    subjects = _ids(results, "subject", source)
+    subjects = ids(results, "subject", source)
     days = _days(results, source)
     specs, mfis = [], []
     for pos, (text, mfi) in enumerate(
@@ -340,18 +291,19 @@ def derive_hla_positive(
         try:
             specs.append(parse_specificity(text))
         except ValueError as exc:
-            raise _fail(source, pos, "specificity", text, str(exc)) from None
-        x = _number(mfi)
+            raise cell_error(source, pos, "specificity", text, str(exc)) from None
+        x = number(mfi)
         if x is None:
-            raise _fail(source, pos, "mfi", mfi, "the MFI is a finite number")
+            raise cell_error(source, pos, "mfi", mfi, "the MFI is a finite number")
         mfis.append(x)
-    seen: dict[tuple[str, int, str], int] = {}
-    for pos, key in enumerate(zip(subjects, days, (s.text for s in specs), strict=True)):
-        if key in seen:
-            raise _fail(source, pos, "specificity", key[2],
-                        f"bead already given on row {seen[key] + 1} for subject {key[0]} on "
-                        f"day {key[1]} (one MFI per bead and sample)")
-        seen[key] = pos
+    keys = list(zip(subjects, days, (s.text for s in specs), strict=True))
+    repeat = first_repeat(keys)
+    if repeat is not None:
+        first, pos = repeat
+        subject, day, text = keys[pos]
+        raise cell_error(source, pos, "specificity", text,
+                         f"bead already given on row {first + 1} for subject {subject} on "
+                         f"day {day} (one MFI per bead and sample)")
     out = results.copy()
     out["subject"] = pd.Series(subjects, index=results.index, dtype=object)
     out["study_day"] = np.asarray(days, dtype=np.int64)
@@ -369,29 +321,29 @@ def derive_hla_positive(
 
 def _donor_alleles(typing: pd.DataFrame, source: str) -> dict[str, dict[str, list[Allele]]]:
     """donor -> locus -> expressed alleles (null alleles dropped)."""
-    _require(typing, ("donor", "locus", "allele"), source)
-    donors = _ids(typing, "donor", source)
+    require_all(typing, ("donor", "locus", "allele"), source)
+    donors = ids(typing, "donor", source)
     out: dict[str, dict[str, list[Allele]]] = {}
     for pos, (donor, locus, allele) in enumerate(
         zip(donors, typing["locus"].tolist(), typing["allele"].tolist(), strict=True)
     ):
-        loc = str(locus).strip().upper().removeprefix("HLA-") if not _is_missing(locus) else ""
+        loc = "" if is_blank(locus, nat=False) else str(locus).strip().upper().removeprefix("HLA-")
         if loc not in HLA_LOCI:
-            raise _fail(source, pos, "locus", locus, "the locus is one of "
-                                                     + ", ".join(HLA_LOCI))
-        if _is_missing(allele):
-            raise _fail(source, pos, "allele", allele, "give the allele typed")
+            raise cell_error(source, pos, "locus", locus, "the locus is one of "
+                                                          + ", ".join(HLA_LOCI))
+        if is_blank(allele, nat=False):
+            raise cell_error(source, pos, "allele", allele, "give the allele typed")
         try:
             a = parse_allele(str(allele), loc)
         except ValueError as exc:
-            raise _fail(source, pos, "allele", allele, str(exc)) from None
+            raise cell_error(source, pos, "allele", allele, str(exc)) from None
         if a.locus != loc:
-            raise _fail(source, pos, "allele", allele, f"the allele is not at locus {loc}")
+            raise cell_error(source, pos, "allele", allele, f"the allele is not at locus {loc}")
         alleles = out.setdefault(donor, {}).setdefault(loc, [])
         alleles.append(a)
         if len(alleles) > 2:
-            raise _fail(source, pos, "allele", allele,
-                        f"donor {donor} has more than two alleles at {loc}")
+            raise cell_error(source, pos, "allele", allele,
+                             f"donor {donor} has more than two alleles at {loc}")
     return {d: {loc: [a for a in al if not a.null] for loc, al in loci.items()}
             for d, loci in out.items()}
 
@@ -399,18 +351,18 @@ def _donor_alleles(typing: pd.DataFrame, source: str) -> dict[str, dict[str, lis
 def _patient_donors(
     patient_donor: pd.DataFrame, known: Iterable[str], source: str
 ) -> dict[str, str]:
-    _require(patient_donor, ("subject", "donor"), source)
-    subjects = _ids(patient_donor, "subject", source)
-    donors = _ids(patient_donor, "donor", source)
+    require_all(patient_donor, ("subject", "donor"), source)
+    subjects = ids(patient_donor, "subject", source)
+    donors = ids(patient_donor, "donor", source)
     known = set(known)
     out: dict[str, str] = {}
     for pos, (subject, donor) in enumerate(zip(subjects, donors, strict=True)):
         if donor not in known:
-            raise _fail(source, pos, "donor", donor, "no HLA typing for this donor")
+            raise cell_error(source, pos, "donor", donor, "no HLA typing for this donor")
         if out.get(subject, donor) != donor:
-            raise _fail(source, pos, "donor", donor,
-                        f"subject {subject} already has donor {out[subject]}: a patient "
-                        "receives cells from one donor")
+            raise cell_error(source, pos, "donor", donor,
+                             f"subject {subject} already has donor {out[subject]}: a patient "
+                             "receives cells from one donor")
         out[subject] = donor
     return out
 
@@ -512,18 +464,18 @@ def derive_dsa(
     tested = _tested_samples(out, samples, source)
     for pos, (subject, day) in enumerate(zip(out["subject"], out["study_day"], strict=True)):
         if subject not in donors:
-            raise _fail(source, pos, "subject", subject, "no donor given for this subject "
-                                                         "in patient_donor")
+            raise cell_error(source, pos, "subject", subject, "no donor given for this subject "
+                                                              "in patient_donor")
         if day < baseline_day:
-            raise _fail(source, pos, "study_day", day, f"samples before the baseline "
-                                                       f"(day {baseline_day}) are not expected")
+            raise cell_error(source, pos, "study_day", day,
+                             f"samples before the baseline (day {baseline_day}) are not expected")
     levels, matched = [], []
     for pos, (subject, text) in enumerate(zip(out["subject"], out["specificity"], strict=True)):
         donor = donors[subject]
         try:
             lv, al = _match(parse_specificity(text), typing[donor], resolution, donor)
         except DataValidationError as exc:
-            raise _fail(source, pos, "specificity", text, str(exc)) from None
+            raise cell_error(source, pos, "specificity", text, str(exc)) from None
         levels.append(lv)
         matched.append(al)
     out["donor"] = out["subject"].map(donors)
@@ -555,8 +507,8 @@ def _tested_samples(
     tested = set(zip(positive["subject"], positive["study_day"], strict=True))
     if samples is not None:
         src = f"{source} (samples)"
-        _require(samples, ("subject", "study_day"), src)
-        tested |= set(zip(_ids(samples, "subject", src), _days(samples, src), strict=True))
+        require_all(samples, ("subject", "study_day"), src)
+        tested |= set(zip(ids(samples, "subject", src), _days(samples, src), strict=True))
     return tested
 
 
@@ -596,7 +548,7 @@ def tabulate_table4(
          P1     A*02:01 True pre-existing                   0     3500.0      5200.0       2100.0
     """
     need = ("subject", "study_day", "specificity", "mfi", "positive", "dsa", "onset")
-    _require(dsa, need, source)
+    require_all(dsa, need, source)
     if layout not in ("long", "wide"):
         raise DataValidationError(f"layout must be 'long' or 'wide', got {layout!r}")
     pos = dsa[dsa["positive"].astype(bool)]
@@ -614,7 +566,7 @@ def tabulate_table4(
         table = pd.concat([table, pd.DataFrame(empty, columns=_LONG)], ignore_index=True)
     order = sorted(
         range(len(table)),
-        key=lambda i: (_natural(str(table["subject"].iat[i])), int(table["study_day"].iat[i]),
+        key=lambda i: (natural_key(str(table["subject"].iat[i])), int(table["study_day"].iat[i]),
                        not table["dsa"].iat[i],
                        -np.nan_to_num(table["mfi"].iat[i], nan=-np.inf),
                        str(table["specificity"].iat[i])),
@@ -638,6 +590,6 @@ def _wide(dsa: pd.DataFrame, pos: pd.DataFrame) -> pd.DataFrame:
                *(f"mfi_day_{d}" for d in days)]
     table = pd.DataFrame(rows, columns=columns)
     order = sorted(range(len(table)), key=lambda i: (
-        _natural(str(table["subject"].iat[i])), not table["dsa"].iat[i],
+        natural_key(str(table["subject"].iat[i])), not table["dsa"].iat[i],
         table["first_positive_day"].iat[i], str(table["specificity"].iat[i])))
     return table.iloc[order].reset_index(drop=True)

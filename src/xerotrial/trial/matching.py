@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +45,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from ..stats.errors import DataValidationError
+from ._checks import cell_error, is_blank, natural_key, number, require_all
 
 __all__ = ["MATCH_COLUMNS", "MatchResult", "match_controls"]
 
@@ -78,42 +77,6 @@ class MatchResult:
 # --------------------------------------------------------------------------- cell checks
 
 
-def _where(source: str, pos: int, column: str) -> str:
-    row = pos + 1
-    in_memory = source == "data" or source.startswith("data (")
-    at = f"row {row}" if in_memory else f"line {row + 1} (data row {row})"
-    return f"{source}: {at}, column {column!r}"
-
-
-def _fail(source: str, pos: int, column: str, value: object, rule: str) -> DataValidationError:
-    return DataValidationError(f"{_where(source, pos, column)}, value {value!r}: {rule}")
-
-
-def _require(frame: object, columns: Iterable[str], source: str) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise DataValidationError(f"{source}: expected a DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"{source}: column(s) {missing} not found; the data has columns "
-            f"{[str(c) for c in frame.columns]}"
-        )
-    return frame
-
-
-def _is_missing(value: object) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    if isinstance(value, str):
-        return value.strip() == ""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isnan(value)
-
-
-def _natural(text: str) -> tuple:
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p)
-                 for p in re.split(r"(\d+)", text) if p)
-
-
 @dataclass(frozen=True)
 class _People:
     ids: list[str]
@@ -123,35 +86,29 @@ class _People:
 
 
 def _people(frame: pd.DataFrame, source: str) -> _People:
-    _require(frame, MATCH_COLUMNS, source)
+    require_all(frame, MATCH_COLUMNS, source)
     ids, ages, keys, shown = [], [], [], []
     seen: dict[str, int] = {}
     for pos, (sid, age, *cats) in enumerate(
         frame[list(MATCH_COLUMNS)].itertuples(index=False, name=None)
     ):
-        if _is_missing(sid):
-            raise _fail(source, pos, "subject", sid, "an id is required")
+        if is_blank(sid, nat=False):
+            raise cell_error(source, pos, "subject", sid, "an id is required")
         key = str(sid).strip()
         if key in seen:
-            raise _fail(source, pos, "subject", sid, f"id already on row {seen[key] + 1}")
+            raise cell_error(source, pos, "subject", sid, f"id already on row {seen[key] + 1}")
         seen[key] = pos
-        x = age
-        if isinstance(x, str):
-            try:
-                x = float(x.strip())
-            except ValueError:
-                x = None
-        if isinstance(x, bool | np.bool_) or not isinstance(x, numbers.Real) \
-                or not math.isfinite(x) or x < 0:
-            raise _fail(source, pos, "age", age, "the age is a number of years >= 0")
+        x = number(age)
+        if x is None or x < 0:
+            raise cell_error(source, pos, "age", age, "the age is a number of years >= 0")
         for col, v in zip(_CATEGORIES, cats, strict=True):
-            if _is_missing(v):
-                raise _fail(source, pos, col, v, f"{col} is required for matching")
+            if is_blank(v, nat=False):
+                raise cell_error(source, pos, col, v, f"{col} is required for matching")
         ids.append(key)
-        ages.append(float(x))
+        ages.append(x)
         shown.append(tuple(str(v).strip() for v in cats))
         keys.append(tuple(" ".join(str(v).split()).casefold() for v in cats))
-    order = sorted(range(len(ids)), key=lambda i: _natural(ids[i]))
+    order = sorted(range(len(ids)), key=lambda i: natural_key(ids[i]))
     return _People([ids[i] for i in order], np.asarray([ages[i] for i in order], dtype=float),
                    [keys[i] for i in order], [shown[i] for i in order])
 

@@ -38,15 +38,11 @@ Example
 
 from __future__ import annotations
 
-import math
-import numbers
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from ..stats.errors import DataValidationError
+from ._checks import cell_error, first_repeat, ids, is_blank, number, require_all
 
 __all__ = [
     "BATCH_COLUMNS",
@@ -111,67 +107,21 @@ class FailedCriterion:
 # --------------------------------------------------------------------------- cell checks
 
 
-def _where(source: str, pos: int, column: str) -> str:
-    row = pos + 1
-    in_memory = source == "data" or source.startswith("data (")
-    at = f"row {row}" if in_memory else f"line {row + 1} (data row {row})"
-    return f"{source}: {at}, column {column!r}"
-
-
-def _fail(source: str, pos: int, column: str, value: object, rule: str) -> DataValidationError:
-    return DataValidationError(f"{_where(source, pos, column)}, value {value!r}: {rule}")
-
-
-def _require(frame: object, columns: Iterable[str], source: str) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise DataValidationError(f"{source}: expected a DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"{source}: column(s) {missing} not found; the data has columns "
-            f"{[str(c) for c in frame.columns]}"
-        )
-    return frame
-
-
-def _is_missing(value: object) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    if isinstance(value, str):
-        return value.strip() == ""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isnan(value)
-
-
-def _ids(frame: pd.DataFrame, column: str, source: str) -> list[str]:
-    out = []
-    for pos, v in enumerate(frame[column].tolist()):
-        if _is_missing(v):
-            raise _fail(source, pos, column, v, "an id is required")
-        out.append(str(v).strip())
-    return out
-
-
 def _percent(value: object, pos: int, column: str, source: str) -> float | None:
-    if _is_missing(value):
+    if is_blank(value, nat=False):
         return None
-    x = value
-    if isinstance(x, str):
-        try:
-            x = float(x.strip().removesuffix("%"))
-        except ValueError:
-            x = None
-    if isinstance(x, bool | np.bool_) or not isinstance(x, numbers.Real) \
-            or not 0 <= float(x) <= 100:
-        raise _fail(source, pos, column, value, "a percentage is a number 0-100")
-    return float(x)
+    x = number(value.strip().removesuffix("%") if isinstance(value, str) else value)
+    if x is None or not 0 <= x <= 100:
+        raise cell_error(source, pos, column, value, "a percentage is a number 0-100")
+    return x
 
 
 def _test(value: object, pos: int, column: str, source: str) -> str | None:
-    if _is_missing(value):
+    if is_blank(value, nat=False):
         return None
     key = value.strip().casefold() if isinstance(value, str) else None
     if key not in _RESULTS:
-        raise _fail(source, pos, column, value, "a test result is 'negative' or 'positive'")
+        raise cell_error(source, pos, column, value, "a test result is 'negative' or 'positive'")
     return "positive" if _RESULTS[key] else "negative"
 
 
@@ -202,14 +152,14 @@ def evaluate_release(
     donor_serology: positive, required negative
     """
     limits = limits or ReleaseLimits()
-    _require(batches, BATCH_COLUMNS, source)
-    ids = _ids(batches, "batch", source)
-    donors = _ids(batches, "donor", source)
-    seen: dict[str, int] = {}
-    for pos, b in enumerate(ids):
-        if b in seen:
-            raise _fail(source, pos, "batch", b, f"batch id already on row {seen[b] + 1}")
-        seen[b] = pos
+    require_all(batches, BATCH_COLUMNS, source)
+    batch_ids = ids(batches, "batch", source)
+    donors = ids(batches, "donor", source)
+    repeat = first_repeat(batch_ids)
+    if repeat is not None:
+        first, pos = repeat
+        raise cell_error(source, pos, "batch", batch_ids[pos],
+                         f"batch id already on row {first + 1}")
     rows = []
     for pos, rec in enumerate(batches[list(BATCH_COLUMNS)].itertuples(index=False, name=None)):
         values = dict(zip(BATCH_COLUMNS, rec, strict=True))
@@ -225,7 +175,7 @@ def evaluate_release(
             result = _test(values[col], pos, col, source)
             if result != "negative":
                 failures.append(FailedCriterion(col, result, "=", "negative"))
-        rows.append({"batch": ids[pos], "donor": donors[pos], "passed": not failures,
+        rows.append({"batch": batch_ids[pos], "donor": donors[pos], "passed": not failures,
                      "failures": tuple(failures)})
     return pd.DataFrame(rows, columns=["batch", "donor", "passed", "failures"])
 
@@ -256,30 +206,30 @@ value 'B2': patient P1 received cells from two donors: D1 (batch B1) and D2 (bat
 patient receives cells from one donor
     """
     bsrc, asrc = f"{source} (batches)", f"{source} (administrations)"
-    _require(batches, ("batch", "donor"), bsrc)
-    _require(administrations, ("subject", "batch"), asrc)
+    require_all(batches, ("batch", "donor"), bsrc)
+    require_all(administrations, ("subject", "batch"), asrc)
     donor_of: dict[str, tuple[str, int]] = {}
-    for pos, (b, d) in enumerate(zip(_ids(batches, "batch", bsrc), _ids(batches, "donor", bsrc),
+    for pos, (b, d) in enumerate(zip(ids(batches, "batch", bsrc), ids(batches, "donor", bsrc),
                                      strict=True)):
         if b in donor_of and donor_of[b][0] != d:
             first, row = donor_of[b]
-            raise _fail(bsrc, pos, "donor", d,
-                        f"batch {b} is listed with donors {first} (row {row + 1}) and {d}; "
-                        "each batch holds cells from one donor")
+            raise cell_error(bsrc, pos, "donor", d,
+                             f"batch {b} is listed with donors {first} (row {row + 1}) and {d}; "
+                             "each batch holds cells from one donor")
         donor_of.setdefault(b, (d, pos))
     given: dict[str, tuple[str, str]] = {}
     used: dict[str, list[str]] = {}
-    subjects = _ids(administrations, "subject", asrc)
-    for pos, (s, b) in enumerate(zip(subjects, _ids(administrations, "batch", asrc),
+    subjects = ids(administrations, "subject", asrc)
+    for pos, (s, b) in enumerate(zip(subjects, ids(administrations, "batch", asrc),
                                      strict=True)):
         if b not in donor_of:
-            raise _fail(asrc, pos, "batch", b, "batch not in the batch table")
+            raise cell_error(asrc, pos, "batch", b, "batch not in the batch table")
         d = donor_of[b][0]
         if s in given and given[s][0] != d:
             d0, b0 = given[s]
-            raise _fail(asrc, pos, "batch", b,
-                        f"patient {s} received cells from two donors: {d0} (batch {b0}) and "
-                        f"{d} (batch {b}); each patient receives cells from one donor")
+            raise cell_error(asrc, pos, "batch", b,
+                             f"patient {s} received cells from two donors: {d0} (batch {b0}) and "
+                             f"{d} (batch {b}); each patient receives cells from one donor")
         given.setdefault(s, (d, b))
         if b not in used.setdefault(s, []):
             used[s].append(b)

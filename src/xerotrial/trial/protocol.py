@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from xerotrial.stats.errors import DataValidationError
+from xerotrial.trial._checks import is_missing, parse_study_day
 
 __all__ = [
     "COMPARISON_OPERATORS",
@@ -88,125 +89,6 @@ _BUNDLED = "protocol.toml"
 # ------------------------------------------------------------------------------- helpers
 
 
-def _py(x: Any) -> Any:
-    """A numpy scalar as the Python scalar (for messages); anything else unchanged."""
-    return x.item() if isinstance(x, np.generic) else x
-
-
-def _row_error(source: str, row: Any, column: str, value: Any, rule: str) -> DataValidationError:
-    """The error for one bad cell: names the source, row (index label), column, value, rule."""
-    row, value = _py(row), _py(value)
-    if _is_missing(value):
-        value = None
-    return DataValidationError(f"{source}: row {row!r}, column {column!r}, value {value!r}: {rule}")
-
-
-def _raise_first(
-    frame: pd.DataFrame,
-    mask: Any,
-    column: str,
-    source: str,
-    rule: str | Callable[[int], str],
-) -> None:
-    """Raise the row error of the first position where ``mask`` is True (if any).
-
-    ``rule`` is the message, or a function of the position that gives it.
-    """
-    bad = np.flatnonzero(np.asarray(mask, dtype=bool))
-    if len(bad):
-        i = int(bad[0])
-        msg = rule(i) if callable(rule) else rule
-        raise _row_error(source, frame.index[i], column, frame[column].iloc[i], msg)
-
-
-def _duplicate_pair(frame: pd.DataFrame, columns: list[str]) -> tuple[int, int] | None:
-    """Positions (first, second) of the first repeated combination of ``columns``, or None."""
-    later = np.flatnonzero(frame.duplicated(columns, keep="first").to_numpy())
-    if not len(later):
-        return None
-    second = int(later[0])
-    key = frame.iloc[second][columns]
-    same = np.ones(len(frame), dtype=bool)
-    for c in columns:
-        same &= (frame[c] == key[c]).to_numpy()
-    return int(np.flatnonzero(same)[0]), second
-
-
-def _require_columns(frame: pd.DataFrame, columns: Iterable[str], source: str) -> None:
-    """DataValidationError naming the first required column the frame lacks."""
-    if not isinstance(frame, pd.DataFrame):
-        raise DataValidationError(f"{source}: expected a pandas DataFrame, not {type(frame)}")
-    for c in columns:
-        if c not in frame.columns:
-            raise DataValidationError(
-                f"{source}: column {c!r} not found (columns: {list(map(str, frame.columns))})"
-            )
-
-
-def _key_columns(frame: pd.DataFrame, source: str) -> list[str]:
-    """``subject`` plus whichever of ``visit`` and ``study_day`` the frame has (one needed)."""
-    _require_columns(frame, ["subject"], source)
-    keys = ["subject"] + [c for c in ("visit", "study_day") if c in frame.columns]
-    if len(keys) == 1:
-        raise DataValidationError(
-            f"{source}: needs a column 'visit' or 'study_day' to say when each sample was taken"
-        )
-    for c in keys:
-        _raise_first(frame, frame[c].isna(), c, source, "required, must not be missing")
-    if "study_day" in frame.columns:
-        for row, v in frame["study_day"].items():
-            try:
-                _study_day(v)
-            except DataValidationError:
-                raise _row_error(
-                    source, row, "study_day", v, "must be a whole number of days"
-                ) from None
-    return keys
-
-
-def _numeric(
-    frame: pd.DataFrame, column: str, source: str, *, allow_missing: bool = False
-) -> pd.Series:
-    """Column as float; text, infinities or (unless allowed) missing values raise."""
-    raw = frame[column]
-    if pd.api.types.is_bool_dtype(raw):
-        raise _row_error(source, frame.index[0], column, raw.iloc[0], "must be a number")
-    num = pd.to_numeric(raw, errors="coerce").astype(float)
-    bad = (num.isna() & raw.notna()) | np.isinf(num)
-    if not allow_missing:
-        bad |= num.isna()
-    _raise_first(
-        frame,
-        bad,
-        column,
-        source,
-        lambda i: (
-            "required, must not be missing" if _is_missing(raw.iloc[i]) else "must be a number"
-        ),
-    )
-    return num
-
-
-def _kinds(frame: pd.DataFrame, source: str, column: str = "kind") -> pd.Series:
-    """Sample kinds upper-cased; anything but UWS/SWS raises."""
-    _require_columns(frame, [column], source)
-    out = []
-    for row, v in frame[column].items():
-        k = v.strip().upper() if isinstance(v, str) else v
-        if k not in SALIVA_KINDS:
-            raise _row_error(source, row, column, v, f"must be one of {list(SALIVA_KINDS)}")
-        out.append(k)
-    return pd.Series(out, index=frame.index, dtype=object)
-
-
-def _is_missing(x: Any) -> bool:
-    if x is None or x is pd.NA or x is pd.NaT:
-        return True
-    if isinstance(x, float | np.floating):
-        return math.isnan(x)
-    return False
-
-
 def _eq(x: Any, v: Any) -> bool:
     if isinstance(x, str) and isinstance(v, str):
         return x.strip().casefold() == v.strip().casefold()
@@ -216,7 +98,7 @@ def _eq(x: Any, v: Any) -> bool:
 
 
 def _compare_scalar(x: Any, op: str, value: Any) -> bool:
-    if _is_missing(x):
+    if is_missing(x):
         return False
     if op == "==":
         return _eq(x, value)
@@ -277,19 +159,6 @@ def normalize_gland(name: Any) -> str:
     if not isinstance(name, str):
         raise DataValidationError(f"gland name {name!r} is not text")
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
-
-
-def _study_day(day: Any) -> int:
-    """An integer study day, or DataValidationError."""
-    if isinstance(day, bool | np.bool_) or _is_missing(day) or isinstance(day, str):
-        raise DataValidationError(f"study day {day!r} is not a whole number of days")
-    try:
-        f = float(day)
-    except (TypeError, ValueError):
-        raise DataValidationError(f"study day {day!r} is not a whole number of days") from None
-    if not math.isfinite(f) or f != int(f):
-        raise DataValidationError(f"study day {day!r} is not a whole number of days")
-    return int(f)
 
 
 # ------------------------------------------------------------------------------- classes
@@ -486,7 +355,7 @@ class Protocol:
         study day 92 is outside the target window [106, 134] of visit day120 (4 months,
         planned day 120), 14 day(s) early; accepted in its window [80, 150]
         """
-        day = _study_day(study_day)
+        day = parse_study_day(study_day)
         for v in self.visits:
             if not v.window.contains(day):
                 continue
@@ -523,7 +392,7 @@ class Protocol:
         >>> load_protocol().cohort_for(1)
         'CS5'
         """
-        if isinstance(enrolment_order, bool | np.bool_ | str) or _is_missing(enrolment_order):
+        if isinstance(enrolment_order, bool | np.bool_ | str) or is_missing(enrolment_order):
             raise DataValidationError(f"enrolment order {enrolment_order!r} is not a number")
         try:
             f = float(enrolment_order)

@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats.errors import DataValidationError
+from ._checks import is_blank, require_all, where
 
 __all__ = [
     "HN35_ITEMS",
@@ -118,9 +119,8 @@ _XQ_CODINGS = [(0, 10, "0 = none ... 10 = worst")] * 8
 
 
 def _where(source: str, i: int, column: str) -> str:
-    row = i + 1
-    at = f"row {row}" if source == "data" else f"line {row + 1} (data row {row})"
-    return f"{source}: {at}, column {column!r}"
+    """As :func:`._checks.where`, but only the default source ``"data"`` is in memory."""
+    return where(source, i, column, in_memory=source == "data")
 
 
 def _show(value: object) -> str:
@@ -133,14 +133,6 @@ def _show(value: object) -> str:
 
 def _show_text(value: object) -> str:
     return repr(value.strip()) if isinstance(value, str) else repr(value)
-
-
-def _is_missing(value: object) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, str):
-        return value.strip() == ""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isnan(value)
 
 
 def _as_float(value: object) -> float | None:
@@ -168,7 +160,7 @@ def _column_values(
         raw = series.to_numpy(dtype=object)
         x = np.full(len(raw), np.nan)
         for i, v in enumerate(raw):
-            if _is_missing(v):
+            if is_blank(v):
                 continue
             f = _as_float(v)
             if f is None:
@@ -194,14 +186,7 @@ def _item_matrix(
 ) -> np.ndarray:
     """Rows x items float matrix, NaN = missing; raises on the first bad cell, scanning
     rows, then columns within a row."""
-    if not isinstance(items, pd.DataFrame):
-        raise DataValidationError(f"{source}: expected a DataFrame, got {type(items).__name__}")
-    missing = [c for c in columns if c not in items.columns]
-    if missing:
-        raise DataValidationError(
-            f"{source}: column(s) {missing} not found; the file has columns "
-            f"{[str(c) for c in items.columns]}"
-        )
+    require_all(items, columns, source, what="file")
     dup = [c for c in columns if int((items.columns == c).sum()) > 1]
     if dup:
         raise DataValidationError(f"{source}: column(s) {dup} appear more than once")

@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats.errors import DataValidationError
+from ._checks import cell_error, is_blank, number, require_all, whole, yes_no
 from .ctcae import CTCAE_VERSION, lookup_term
 
 __all__ = [
@@ -117,11 +118,6 @@ RELATEDNESS: Mapping[str, bool] = {
     "false": False,
 }
 
-_YES_NO: dict[str, bool] = {
-    "yes": True, "y": True, "true": True, "1": True,
-    "no": False, "n": False, "false": False, "0": False,
-}
-
 #: The paper's Table 2 labels for the CTCAE terms its events are coded to. Pain at the
 #: injection site is coded to the CTCAE term "Pain" (G1 mild pain, spec 3.2), since the paper
 #: grades it 1 with pain-term grades 1-3.
@@ -138,70 +134,9 @@ _TABLE_COLUMNS = ["block", "label", "level", "N", "Sum", "Proportion"]
 # --------------------------------------------------------------------------- cell checks
 
 
-def _where(source: str, pos: int, column: str) -> str:
-    row = pos + 1
-    in_memory = source == "data" or source.startswith("data (")
-    at = f"row {row}" if in_memory else f"line {row + 1} (data row {row})"
-    return f"{source}: {at}, column {column!r}"
-
-
-def _fail(source: str, pos: int, column: str, value: object, rule: str) -> DataValidationError:
-    return DataValidationError(f"{_where(source, pos, column)}, value {value!r}: {rule}")
-
-
-def _is_missing(value: object) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, str):
-        return value.strip() == ""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isnan(value)
-
-
-def _require(frame: object, columns: tuple[str, ...], source: str) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise DataValidationError(f"{source}: expected a DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"{source}: column(s) {missing} not found; the data has columns "
-            f"{[str(c) for c in frame.columns]}"
-        )
-    return frame
-
-
-def _number(value: object) -> float | None:
-    """The finite number in a cell (3, 0.15, "0.15"), else None; booleans are not numbers."""
-    if isinstance(value, bool | np.bool_):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return None
-    if isinstance(value, numbers.Real) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def _whole(value: object) -> int | None:
-    """The integer in a cell holding a whole number (3, 3.0, "3"), else None."""
-    x = _number(value)
-    return int(x) if x is not None and x.is_integer() else None
-
-
-def _flag(value: object) -> bool | None:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        return _YES_NO.get(value.strip().casefold())
-    return None
-
-
 def _criteria(value: object) -> tuple[str, ...] | None:
     """Canonical E2A criteria in a cell, in E2A order; None when one is not recognised."""
-    if _is_missing(value):
+    if is_blank(value):
         return ()
     if not isinstance(value, str):
         return None
@@ -241,29 +176,29 @@ def validate_adverse_events(
     sae_criteria    (hospitalisation,)
     related                      False
     """
-    _require(ae, AE_COLUMNS, source)
+    require_all(ae, AE_COLUMNS, source)
     rows: dict[str, list] = {c: [] for c in (*AE_COLUMNS, "soc", "meddra_code")}
     for pos, rec in enumerate(ae[list(AE_COLUMNS)].itertuples(index=False, name=None)):
         subject, term, grade, serious, criteria, related, onset = rec
 
         def bad(column: str, value: object, rule: str, _pos: int = pos) -> DataValidationError:
-            return _fail(source, _pos, column, value, rule)
+            return cell_error(source, _pos, column, value, rule)
 
-        if _is_missing(subject):
+        if is_blank(subject):
             raise bad("subject", subject, "every AE needs a subject id")
-        if _is_missing(term) or not isinstance(term, str):
+        if is_blank(term) or not isinstance(term, str):
             raise bad("term", term, f"give a CTCAE v{CTCAE_VERSION} term")
         try:
             t = lookup_term(term)
         except KeyError as exc:
             raise bad("term", term, exc.args[0]) from None
-        g = _whole(grade)
+        g = whole(grade)
         if g is None:
             raise bad("grade", grade, "the CTCAE grade is a whole number 1-5")
         if not t.allows(g):
             raise bad("grade", grade, f"CTCAE v{CTCAE_VERSION} {t.term!r} has no grade {g} "
                                       f"(allowed grades: {t.grades_text()})")
-        s = _flag(serious)
+        s = yes_no(serious)
         if s is None:
             raise bad("serious", serious, "seriousness is yes/no (true/false, 1/0)")
         crit = _criteria(criteria)
@@ -287,7 +222,7 @@ def validate_adverse_events(
         if r is None:
             raise bad("related", related, "relatedness is one of: "
                                           + ", ".join(sorted(RELATEDNESS)))
-        day = _whole(onset)
+        day = whole(onset)
         if day is None:
             raise bad("onset_day", onset, "the onset study day is a whole number "
                                           "(day 0 = the day of the injections)")
@@ -393,7 +328,7 @@ def tabulate_table2(
     [['Adverse events, not study related', 1], ['Fatigue', 1], ['Grade 1', 0], \
 ['Grade 2', 1], ['Grade 3', 0]]
     """
-    n = _whole(n_subjects)
+    n = whole(n_subjects)
     if n is None or n < 1:
         raise DataValidationError(f"{source}: n_subjects must be a whole number >= 1 "
                                   f"(the safety population), got {n_subjects!r}")
@@ -476,23 +411,23 @@ def derive_dry_mouth_grade(
     [3, 2, 2]
     """
     cols = (uws,) if symptom_grade is None else (uws, symptom_grade)
-    _require(data, cols, source)
+    require_all(data, cols, source)
     grades: list[object] = []
     for pos, (flow, *sym) in enumerate(data[list(cols)].itertuples(index=False, name=None)):
         g: int | None = None
-        if not _is_missing(flow):
-            x = _number(flow)
+        if not is_blank(flow):
+            x = number(flow)
             if x is None:
-                raise _fail(source, pos, uws, flow, "the UWS flow is a number (mL/min)")
+                raise cell_error(source, pos, uws, flow, "the UWS flow is a number (mL/min)")
             try:
                 g = dry_mouth_grade_from_uws(x, g1_above=g1_above, g3_below=g3_below)
             except DataValidationError as exc:
-                raise _fail(source, pos, uws, flow, str(exc)) from None
-        if sym and not _is_missing(sym[0]):
-            s = _whole(sym[0])
+                raise cell_error(source, pos, uws, flow, str(exc)) from None
+        if sym and not is_blank(sym[0]):
+            s = whole(sym[0])
             if s is None or not 0 <= s <= 3:
-                raise _fail(source, pos, symptom_grade or "", sym[0],
-                            "the symptom grade is 0 (none) or a dry mouth grade 1-3")
+                raise cell_error(source, pos, symptom_grade or "", sym[0],
+                                 "the symptom grade is 0 (none) or a dry mouth grade 1-3")
             g = s if g is None else max(g, s)
         grades.append(pd.NA if g is None else g)
     result = data.copy()

@@ -27,18 +27,16 @@ import numpy as np
 import pandas as pd
 
 from xerotrial.stats.errors import DataValidationError
-from xerotrial.trial.protocol import (
-    SALIVA_IONS,
-    SALIVA_KINDS,
-    Protocol,
-    _duplicate_pair,
-    _key_columns,
-    _kinds,
-    _numeric,
-    _py,
-    _row_error,
-    load_protocol,
+from xerotrial.trial._checks import (
+    duplicate_pair,
+    key_columns,
+    numeric,
+    one_of,
+    py,
+    row_error,
+    upper_text,
 )
+from xerotrial.trial.protocol import SALIVA_IONS, SALIVA_KINDS, Protocol, load_protocol
 
 __all__ = ["ION_ALIASES", "ION_LABELS", "SALIVA_PARAM_LABELS", "derive_saliva_ions", "ion_code"]
 
@@ -113,8 +111,8 @@ def derive_saliva_ions(
     0  SWS  Cl          25.9
     """
     p = protocol if protocol is not None else load_protocol()
-    keys = _key_columns(samples, source)
-    kind = _kinds(samples, source)
+    keys = key_columns(samples, source)
+    kind = one_of(samples, "kind", source, SALIVA_KINDS, upper_text)
     frame = samples.copy()
     frame["kind"] = kind
     if "ion" in samples.columns or "value_mmol_l" in samples.columns:
@@ -123,14 +121,8 @@ def derive_saliva_ions(
                 raise DataValidationError(
                     f"{source}: long format needs both 'ion' and 'value_mmol_l'; {c!r} is missing"
                 )
-        codes = []
-        for row, v in samples["ion"].items():
-            code = ion_code(v)
-            if code is None:
-                raise _row_error(source, row, "ion", v, f"must be one of {list(SALIVA_IONS)}")
-            codes.append(code)
-        frame["ion"] = codes
-        frame["value_mmol_l"] = _numeric(
+        frame["ion"] = one_of(samples, "ion", source, SALIVA_IONS, ion_code).to_numpy()
+        frame["value_mmol_l"] = numeric(
             samples, "value_mmol_l", source, allow_missing=True
         ).to_numpy()
         frame["_column"] = "value_mmol_l"
@@ -157,7 +149,7 @@ def derive_saliva_ions(
         for j, code in enumerate(c for c in SALIVA_IONS if c in cols):
             part = frame[[*keys, "kind"]].copy()
             part["ion"] = code
-            part["value_mmol_l"] = _numeric(
+            part["value_mmol_l"] = numeric(
                 samples, cols[code], source, allow_missing=True
             ).to_numpy()
             part["_column"] = cols[code]
@@ -173,7 +165,7 @@ def derive_saliva_ions(
         ion = long.at[i, "ion"]
         limit = p.saliva_max_mmol_l[ion]
         if v < 0 or v > limit:
-            raise _row_error(
+            raise row_error(
                 source,
                 long.at[i, "_row"],
                 long.at[i, "_column"],
@@ -181,16 +173,16 @@ def derive_saliva_ions(
                 f"{ion} must be between 0 and {limit:g} mmol/L (the plausible maximum; check "
                 "the unit)",
             )
-    pair = _duplicate_pair(long, [*keys, "kind", "ion"])
+    pair = duplicate_pair(long, [*keys, "kind", "ion"])
     if pair is not None:
         first, second = pair
-        raise _row_error(
+        raise row_error(
             source,
             long.at[second, "_row"],
             long.at[second, "_column"],
             long.at[second, "value_mmol_l"],
             f"{long.at[second, 'ion']} of this sample ({', '.join(map(str, keys))}, kind) was "
-            f"already given in row {_py(long.at[first, '_row'])!r}; keep one value per sample "
+            f"already given in row {py(long.at[first, '_row'])!r}; keep one value per sample "
             "and ion",
         )
     long["paramcd"] = long["kind"].str.lower() + "_" + long["ion"].str.lower() + "_mmol_l"

@@ -25,17 +25,17 @@ import numpy as np
 import pandas as pd
 
 from xerotrial.stats.errors import DataValidationError
-from xerotrial.trial.protocol import (
-    GLANDS,
-    _duplicate_pair,
-    _key_columns,
-    _numeric,
-    _py,
-    _raise_first,
-    _require_columns,
-    _row_error,
-    normalize_gland,
+from xerotrial.trial._checks import (
+    duplicate_pair,
+    key_columns,
+    numeric,
+    one_of,
+    py,
+    raise_first,
+    require_columns,
+    row_error,
 )
+from xerotrial.trial.protocol import GLANDS, normalize_gland
 
 __all__ = [
     "EXCRETION_RANGE",
@@ -62,6 +62,10 @@ SCINT_PARAM_LABELS: dict[str, str] = {
 _GROUPS = {"all": ("parotid", "submandibular"), "pg": ("parotid",), "smg": ("submandibular",)}
 
 
+def _gland_name(name: object) -> str | None:
+    return normalize_gland(name) if isinstance(name, str) else None
+
+
 def derive_scintigraphy(
     records: pd.DataFrame, source: str = "data", *, require_all_glands: bool = False
 ) -> pd.DataFrame:
@@ -85,36 +89,29 @@ def derive_scintigraphy(
        scint_uptake_all  scint_excretion_smg
     0               2.0                  NaN
     """
-    _require_columns(records, ["gland", "uptake_score", "excretion_fraction_pct"], source)
-    keys = _key_columns(records, source)
-    gland_type = []
-    glands = []
-    for row, g in records["gland"].items():
-        name = normalize_gland(g) if isinstance(g, str) else None
-        if name not in GLANDS:
-            raise _row_error(source, row, "gland", g, f"must be one of {list(GLANDS)}")
-        glands.append(name)
-        gland_type.append(GLANDS[name])
-    uptake = _numeric(records, "uptake_score", source, allow_missing=True)
+    require_columns(records, ["gland", "uptake_score", "excretion_fraction_pct"], source)
+    keys = key_columns(records, source)
+    glands = one_of(records, "gland", source, GLANDS, _gland_name).tolist()
+    uptake = numeric(records, "uptake_score", source, allow_missing=True)
     lo, hi = UPTAKE_RANGE
     bad = uptake.notna() & ((uptake < lo) | (uptake > hi) | (uptake != np.floor(uptake)))
-    _raise_first(records, bad, "uptake_score", source, f"must be an integer score {lo} to {hi}")
-    excretion = _numeric(records, "excretion_fraction_pct", source, allow_missing=True)
+    raise_first(records, bad, "uptake_score", source, f"must be an integer score {lo} to {hi}")
+    excretion = numeric(records, "excretion_fraction_pct", source, allow_missing=True)
     elo, ehi = EXCRETION_RANGE
     bad = excretion.notna() & ((excretion < elo) | (excretion > ehi))
-    _raise_first(
+    raise_first(
         records, bad, "excretion_fraction_pct", source, f"must be a percentage {elo:g} to {ehi:g}"
     )
 
     frame = records[keys].copy()
     frame["_gland"] = glands
-    frame["_type"] = gland_type
+    frame["_type"] = [GLANDS[g] for g in glands]
     frame["_uptake"] = uptake.to_numpy()
     frame["_excretion"] = excretion.to_numpy()
-    pair = _duplicate_pair(frame, [*keys, "_gland"])
+    pair = duplicate_pair(frame, [*keys, "_gland"])
     if pair is not None:
-        first, second = (_py(records.index[i]) for i in pair)
-        raise _row_error(
+        first, second = (py(records.index[i]) for i in pair)
+        raise row_error(
             source,
             second,
             "gland",

@@ -28,14 +28,18 @@ import numpy as np
 import pandas as pd
 
 from xerotrial.stats.errors import DataValidationError
+from xerotrial.trial._checks import (
+    key_columns,
+    numeric,
+    one_of,
+    raise_first,
+    require_columns,
+    upper_text,
+)
 from xerotrial.trial.protocol import (
     COMPARISON_OPERATORS,
+    SALIVA_KINDS,
     Protocol,
-    _key_columns,
-    _kinds,
-    _numeric,
-    _raise_first,
-    _require_columns,
     compare,
     load_protocol,
 )
@@ -73,21 +77,21 @@ def derive_flow_rate(
     0  UWS     10.0         0.09            True
     """
     p = protocol if protocol is not None else load_protocol()
-    _require_columns(samples, ["subject", "kind", "cup_before_g", "cup_after_g"], source)
-    _key_columns(samples, source)
-    kind = _kinds(samples, source)
-    before = _numeric(samples, "cup_before_g", source)
-    after = _numeric(samples, "cup_after_g", source)
+    require_columns(samples, ["subject", "kind", "cup_before_g", "cup_after_g"], source)
+    key_columns(samples, source)
+    kind = one_of(samples, "kind", source, SALIVA_KINDS, upper_text)
+    before = numeric(samples, "cup_before_g", source)
+    after = numeric(samples, "cup_after_g", source)
     for col, values in (("cup_before_g", before), ("cup_after_g", after)):
-        _raise_first(samples, values < 0, col, source, "a weight must be >= 0 g")
+        raise_first(samples, values < 0, col, source, "a weight must be >= 0 g")
     if "minutes" in samples.columns:
-        minutes = _numeric(samples, "minutes", source)
-        _raise_first(samples, minutes <= 0, "minutes", source, "must be > 0 minutes")
+        minutes = numeric(samples, "minutes", source)
+        raise_first(samples, minutes <= 0, "minutes", source, "must be > 0 minutes")
     else:
         minutes = kind.map(p.collection_minutes).astype(float)
     net = (after - before).round(9)
     b, n, m = before.to_numpy(), net.to_numpy(), minutes.to_numpy()
-    _raise_first(
+    raise_first(
         samples,
         n < 0,
         "cup_after_g",
@@ -100,7 +104,7 @@ def derive_flow_rate(
     flow = net / minutes
     f, k = flow.to_numpy(), kind.to_numpy()
     limit = kind.map(p.max_flow_ml_min).to_numpy(dtype=float)
-    _raise_first(
+    raise_first(
         samples,
         f > limit,
         "cup_after_g",
