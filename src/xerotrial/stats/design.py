@@ -43,7 +43,7 @@ class Design:
     Z: np.ndarray | None
     column_names: list[str]
     response: str
-    data: pd.DataFrame  # rows used, with categorical columns
+    columns: dict[str, np.ndarray]  # rows used: factor level codes, numbers, raw subject ids
     rhs: str
     terms: list[tuple[str, ...]] | None  # the fast treatment-coding path, or None: formulaic
     factors: dict[str, list[str]]  # factor name -> levels (in model order)
@@ -56,6 +56,17 @@ class Design:
     n_read: int = 0
     n_missing_response: int = 0
     n_missing_other: int = 0
+
+    @cached_property
+    def data(self) -> pd.DataFrame:
+        """The rows used, factors as categoricals (built on first use)."""
+        out = {}
+        for name, values in self.columns.items():
+            if name in self.factors:
+                out[name] = pd.Categorical.from_codes(values, categories=self.factors[name])
+            else:
+                out[name] = values
+        return pd.DataFrame(out)
 
     @cached_property
     def spec(self) -> ModelSpec:
@@ -131,8 +142,10 @@ def build_design(
     cols = list(dict.fromkeys(needed))
     n_read = len(data)
     raw = data[response]
-    resp = pd.to_numeric(raw, errors="coerce")
-    suspicious = resp.isna().to_numpy() & raw.notna().to_numpy()
+    resp = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    arrays = {c: data[c].to_numpy() for c in cols if c != response}  # one conversion each
+    miss_resp = np.isnan(resp)
+    suspicious = miss_resp & ~pd.isna(raw.to_numpy())
     if suspicious.any():
         text = raw.astype(str).str.strip().to_numpy()
         bad = suspicious & (text != "")
@@ -144,8 +157,8 @@ def build_design(
                 "(leave the cell empty for a missing value)"
             )
     if time:
-        s_codes = pd.factorize(data[subject])[0]
-        t_raw = pd.factorize(data[time])[0]
+        s_codes = pd.factorize(arrays[subject])[0]
+        t_raw = pd.factorize(arrays[time])[0]
         key = s_codes.astype(np.int64) * (t_raw.max() + 2) + t_raw
         _, first, counts = np.unique(key, return_index=True, return_counts=True)
         if (counts > 1).any():
@@ -154,33 +167,31 @@ def build_design(
             i = int(rows[0])
             raise DataValidationError(
                 f"{source}: lines {rows[0] + 2} and {rows[1] + 2}: subject "
-                f"{data[subject].iloc[i]!r} has more than one row at {time} = "
-                f"{data[time].iloc[i]!r}; keep one row per subject and time level"
+                f"{arrays[subject][i]!r} has more than one row at {time} = "
+                f"{arrays[time][i]!r}; keep one row per subject and time level"
             )
-    miss_resp = resp.isna().to_numpy()
-    others = [c for c in cols if c != response]
     miss_any = np.zeros(n_read, dtype=bool)
-    for c in others:
-        miss_any |= data[c].isna().to_numpy()
+    for c in arrays:
+        miss_any |= pd.isna(arrays[c])
     miss_other = miss_any & ~miss_resp
     keep = ~miss_resp & ~miss_other
-    df = pd.DataFrame(
-        {c: (resp if c == response else data[c]).to_numpy()[keep] for c in cols}, copy=False
-    )
-    if df.empty:
+    if not keep.any():
         raise DataValidationError(f"{source}: no rows with a non-missing response {response!r}")
+    used = {c: a[keep] for c, a in arrays.items()}
+    n_used = int(keep.sum())
 
     factors: dict[str, list[str]] = {}
     numeric: list[str] = []
     for v in dict.fromkeys([*variables, *([time] if time else [])]):
-        col = df[v]
+        col = used[v]
         if v == time:
-            levels = _levels_in_order(data[v], time_order, v, source)
-        elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            levels = _levels_in_order(arrays[v], time_order, v, source)
+        elif col.dtype.kind in "iuf":
             numeric.append(v)
+            used[v] = col.astype(float)
             continue
         else:
-            levels = sorted(pd.unique(col.astype(str)), key=_natural_key)
+            levels = sorted({str(u) for u in pd.unique(col)}, key=_natural_key)
         raw_codes, uniques = pd.factorize(col)
         codes = pd.Index(levels).get_indexer([str(u) for u in uniques])[raw_codes]
         if v == time:
@@ -191,13 +202,17 @@ def build_design(
                     f"response; drop them from --time-order or from the data"
                 )
         factors[v] = levels
-        df[v] = pd.Categorical.from_codes(codes, categories=levels)
+        used[v] = codes
 
     rhs = formula.split("~", 1)[1]
     terms = coding.parse_terms(rhs, factors, numeric)
     if terms is not None:
-        X, names, term_columns = coding.model_matrix(df, terms, factors)
+        X, names, term_columns = coding.model_matrix_arrays(used, n_used, terms, factors)
     else:
+        df = pd.DataFrame(
+            {v: pd.Categorical.from_codes(used[v], categories=factors[v]) if v in factors
+             else used[v] for v in dict.fromkeys(variables)}
+        )
         try:
             mm = Formula(rhs).get_model_matrix(df, na_action="raise")
         except Exception as exc:  # formulaic raises many types; name the formula
@@ -217,13 +232,14 @@ def build_design(
             f"{X.shape[1]} columns); column(s) {dep} are linear combinations of the others. "
             "Remove the redundant term or check for empty cells."
         )
-    subj_codes, subj_levels = pd.factorize(df[subject], sort=False)
-    t_codes = df[time].cat.codes.to_numpy() if time else np.zeros(len(df), dtype=int)
+    subj_codes, subj_levels = pd.factorize(used[subject], sort=False)
+    t_codes = used[time] if time else np.zeros(n_used, dtype=int)
     g_codes = None
     g_levels = None
     if group:
-        g_levels = sorted(dict.fromkeys(df[group].astype(str)), key=_natural_key)
-        g_codes = pd.Categorical(df[group].astype(str), categories=g_levels).codes.astype(int)
+        g_text = np.array([str(g) for g in used[group]], dtype=object)
+        g_levels = sorted(set(g_text), key=_natural_key)
+        g_codes = pd.Index(g_levels).get_indexer(g_text).astype(int)
         per_subject = pd.Series(g_codes).groupby(subj_codes).nunique()
         if (per_subject > 1).any():
             raise DataValidationError(
@@ -232,10 +248,12 @@ def build_design(
             )
     Z = None
     if random is not None:
-        cols = [np.ones(len(df))] + [pd.to_numeric(df[r]).to_numpy(float) for r in random]
-        Z = np.column_stack(cols)
+        zcols = [np.ones(n_used)] + [pd.to_numeric(used[r]).astype(float) for r in random]
+        Z = np.column_stack(zcols)
+    model_columns = {v: used[v] for v in dict.fromkeys([*variables, *([time] if time else [])])}
+    model_columns[subject] = used[subject]
     return Design(
-        y=df[response].to_numpy(float),
+        y=resp[keep],
         X=X,
         subject=np.asarray(subj_codes),
         time=np.asarray(t_codes, dtype=int),
@@ -243,7 +261,7 @@ def build_design(
         Z=Z,
         column_names=names,
         response=response,
-        data=df,
+        columns=model_columns,
         rhs=rhs,
         terms=terms,
         factors=factors,

@@ -506,7 +506,7 @@ class MixedModelResult:
         ``at_zero``; +1 for the one named by ``numeric_delta``, for slopes by differencing)."""
         d = self.design
         codes = self._grid_codes
-        means = {v: 0.0 if at_zero else float(d.data[v].astype(float).mean()) for v in d.numeric}
+        means = {v: 0.0 if at_zero else float(np.mean(d.columns[v])) for v in d.numeric}
         if numeric_delta:
             means[numeric_delta] += 1.0
         if d.terms is not None:

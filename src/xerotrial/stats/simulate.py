@@ -1,0 +1,529 @@
+"""Simulation-based power of a randomized repeated-measures trial (AT-MSC vs placebo).
+
+Each simulated trial draws ``n`` placebo and ``round(n * allocation)`` active subjects with
+multivariate normal outcomes over the visits (mean difference ``effect`` per visit, covariance
+from per-visit SDs and a correlation), optional monotone dropout and an optional baseline
+covariate, and analyses them with the engine's mixed model ``y ~ arm * visit (+ baseline)``
+and the chosen covariance and df method: the t test of the arm difference at the last visit
+(or a chosen weighted combination of the per-visit differences). Power is the share of trials
+with p < alpha; a trial whose fit did not converge counts as "not significant" and is reported
+in ``n_failed`` (never dropped).
+
+Trials are simulated and fitted in chunks (``batched.py``: all replicates of a chunk fitted at
+once). Chunk ``k`` of the power at ``n`` per arm draws from ``np.random.default_rng([seed, n,
+k])``, and results are concatenated in chunk order, so the numbers do not depend on how the
+chunks are spread over processes or a Dask cluster.
+
+Example
+-------
+>>> design = TrialDesign(visits=3, effect=(0.0, 0.0, 0.5), sd=(1.0,), correlation=0.5)
+>>> res = run_power(design, [10], n_sims=50, seed=1, workers=1)
+>>> res.results[0].n_sims, 0.0 <= res.results[0].power <= 1.0
+(50, True)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from .batched import (
+    BATCHED_COVARIANCES,
+    BatchedCovariance,
+    contrast_tests,
+    newton_raphson_batched,
+    pattern_statistics,
+    start_values,
+)
+from .errors import DataValidationError
+from .options import DF_METHODS
+
+__all__ = [
+    "TrialDesign",
+    "ChunkResult",
+    "PowerPoint",
+    "PowerResult",
+    "simulate_data",
+    "simulate_chunk",
+    "run_power",
+    "smallest_n",
+]
+
+CORRELATIONS = ("cs", "ar1", "un", "random-intercept")
+
+
+@dataclass(frozen=True)
+class TrialDesign:
+    """The assumptions of a simulated trial and its analysis.
+
+    Data: ``visits``; ``effect`` (active - placebo mean per visit; one value or one per visit);
+    ``placebo_mean`` (one or per visit); ``sd`` (one or per visit) with ``correlation`` under
+    ``correlation_structure`` ``cs`` or ``ar1``, or a full ``correlation_matrix``
+    (``correlation_structure="un"``), or ``random-intercept`` with ``intercept_sd`` and
+    ``residual_sd``; ``dropout`` (one or per visit): the probability that a subject still in
+    the trial leaves before that visit (the first visit is always observed; one value applies
+    to every later visit); ``allocation`` active subjects per placebo subject; an optional
+    baseline covariate (``baseline_slope`` times a N(0, ``baseline_sd``^2) value).
+
+    Analysis: ``covariance`` (``un``, ``cs``, ``ar1``, ``random-intercept``), ``df_method``,
+    ``contrast`` (weights of the per-visit arm differences; default: the last visit),
+    ``alpha`` (two-sided).
+
+    >>> d = TrialDesign(visits=4, effect=(0, 0, 0, 0.05), sd=(0.1,), correlation=0.6)
+    >>> d.covariance_matrix()[0, 1].round(4), d.retention().tolist()
+    (np.float64(0.006), [1.0, 1.0, 1.0, 1.0])
+    """
+
+    visits: int = 4
+    effect: tuple[float, ...] = (0.0, 0.0, 0.0, 0.05)
+    sd: tuple[float, ...] = (0.1,)
+    correlation: float = 0.6
+    correlation_structure: str = "cs"
+    correlation_matrix: tuple[tuple[float, ...], ...] | None = None
+    intercept_sd: float | None = None
+    residual_sd: float | None = None
+    placebo_mean: tuple[float, ...] = (0.0,)
+    dropout: tuple[float, ...] = (0.0,)
+    allocation: float = 1.0
+    baseline_slope: float | None = None
+    baseline_sd: float = 1.0
+    covariance: str = "un"
+    df_method: str = "kenward-roger"
+    contrast: tuple[float, ...] | None = None
+    alpha: float = 0.05
+
+    def __post_init__(self) -> None:
+        T = self.visits
+        if T < 1:
+            raise DataValidationError("visits must be at least 1")
+        for name in ("effect", "sd", "placebo_mean"):
+            v = getattr(self, name)
+            if len(v) not in (1, T):
+                raise DataValidationError(
+                    f"{name} takes one value or one per visit ({T}); got {len(v)}"
+                )
+        if len(self.dropout) not in (1, T - 1, T) and T > 1:
+            raise DataValidationError(
+                f"dropout takes one value or one per visit ({T}); got {len(self.dropout)}"
+            )
+        if any(not 0.0 <= d < 1.0 for d in self.dropout):
+            raise DataValidationError("dropout probabilities must lie in [0, 1)")
+        if any(not s > 0 for s in self.sd):
+            raise DataValidationError("sd must be positive")
+        if self.correlation_structure not in CORRELATIONS:
+            raise DataValidationError(
+                f"correlation structure {self.correlation_structure!r} is not one of "
+                f"{', '.join(CORRELATIONS)}"
+            )
+        if self.covariance not in BATCHED_COVARIANCES:
+            raise DataValidationError(
+                f"covariance {self.covariance!r} is not one of {', '.join(BATCHED_COVARIANCES)}"
+            )
+        if self.df_method not in DF_METHODS:
+            raise DataValidationError(
+                f"df method {self.df_method!r} is not one of {', '.join(DF_METHODS)}"
+            )
+        if not 0.0 < self.alpha < 1.0:
+            raise DataValidationError("alpha must lie in (0, 1)")
+        if not self.allocation > 0:
+            raise DataValidationError("allocation must be positive")
+        if self.contrast is not None and len(self.contrast) != T:
+            raise DataValidationError(f"contrast takes one weight per visit ({T})")
+        if self.contrast is not None and not any(self.contrast):
+            raise DataValidationError("contrast weights are all zero")
+        cm = self.correlation_matrix
+        if self.correlation_structure == "un" and cm is None:
+            raise DataValidationError("correlation structure 'un' needs a correlation matrix")
+        if self.correlation_structure == "random-intercept" and (
+            self.intercept_sd is None or self.residual_sd is None
+        ):
+            raise DataValidationError("random-intercept data need intercept_sd and residual_sd")
+        if self.correlation_structure in ("cs", "ar1") and not -1 < self.correlation < 1:
+            raise DataValidationError("correlation must lie in (-1, 1)")
+        try:
+            np.linalg.cholesky(self.covariance_matrix())
+        except np.linalg.LinAlgError:
+            raise DataValidationError(
+                "the covariance over visits is not positive definite"
+            ) from None
+
+    # ------------------------------------------------------------------ derived
+    def _per_visit(self, v: Sequence[float]) -> np.ndarray:
+        a = np.asarray(v, dtype=float)
+        return np.full(self.visits, a[0]) if len(a) == 1 else a
+
+    def correlation_over_visits(self) -> np.ndarray:
+        """The T x T correlation matrix of the outcomes."""
+        T = self.visits
+        cs = self.correlation_structure
+        if cs == "random-intercept":
+            v = self.intercept_sd**2 + self.residual_sd**2
+            return np.full((T, T), self.intercept_sd**2 / v) + np.eye(T) * self.residual_sd**2 / v
+        if cs == "un":
+            return np.asarray(self.correlation_matrix, dtype=float)
+        idx = np.arange(T)
+        lag = np.abs(idx[:, None] - idx[None, :])
+        if cs == "ar1":
+            return self.correlation ** lag.astype(float)
+        return np.where(lag == 0, 1.0, self.correlation)
+
+    def sds(self) -> np.ndarray:
+        """Per-visit SDs of the outcome."""
+        if self.correlation_structure == "random-intercept":
+            return np.full(self.visits, math.hypot(self.intercept_sd, self.residual_sd))
+        return self._per_visit(self.sd)
+
+    def covariance_matrix(self) -> np.ndarray:
+        """The T x T covariance of one subject's outcomes (given the baseline covariate)."""
+        s = self.sds()
+        return self.correlation_over_visits() * np.outer(s, s)
+
+    def hazards(self) -> np.ndarray:
+        """Per visit, the probability of leaving before it (0 at the first visit)."""
+        T = self.visits
+        d = np.asarray(self.dropout, dtype=float)
+        if len(d) == 1:
+            return np.r_[0.0, np.full(T - 1, d[0])]
+        return np.r_[0.0, d] if len(d) == T - 1 else np.r_[0.0, d[1:]]
+
+    def retention(self) -> np.ndarray:
+        """Expected share of subjects observed at each visit."""
+        return np.cumprod(1.0 - self.hazards())
+
+    def weights(self) -> np.ndarray:
+        """Weights of the per-visit arm differences that form the tested contrast."""
+        if self.contrast is None:
+            w = np.zeros(self.visits)
+            w[-1] = 1.0
+            return w
+        return np.asarray(self.contrast, dtype=float)
+
+    def true_difference(self) -> float:
+        """The value of the tested contrast under the design."""
+        return float(self.weights() @ self._per_visit(self.effect))
+
+    def n_active(self, n: int) -> int:
+        """Active subjects for ``n`` placebo subjects."""
+        return max(int(round(n * self.allocation)), 1)
+
+    def to_dict(self) -> dict:
+        """Plain-JSON view of the design."""
+        return asdict(self)
+
+
+@dataclass
+class SimData:
+    """One chunk of simulated trials: X (S, T, p) or (R, S, T, p), y (R, S, T), level (R, S)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    level: np.ndarray
+    arm: np.ndarray
+    baseline: np.ndarray | None
+    L: np.ndarray
+    rank_between: int
+
+    def frame(self, r: int):
+        """Replicate ``r`` as a long data frame (id, arm, visit, y[, baseline]), for ``fit``."""
+        import pandas as pd
+
+        R, S, T = self.y.shape
+        sid, vis = np.meshgrid(np.arange(S), np.arange(T), indexing="ij")
+        keep = vis < self.level[r][:, None]
+        out = pd.DataFrame({
+            "id": sid[keep],
+            "arm": np.where(self.arm[sid[keep]] == 1, "active", "control"),
+            "visit": [f"v{t + 1}" for t in vis[keep]],
+            "y": self.y[r][keep],
+        })
+        if self.baseline is not None:
+            out["baseline"] = self.baseline[r][sid[keep]]
+        return out
+
+
+def _design_rows(T: int, arm: np.ndarray) -> np.ndarray:
+    """Per subject, the T x p rows of y ~ arm * visit (treatment coding, visit 1 and control
+    the references): intercept, arm, visit 2..T, arm:visit 2..T."""
+    S = len(arm)
+    p = 2 * T
+    X = np.zeros((S, T, p))
+    X[:, :, 0] = 1.0
+    X[:, :, 1] = arm[:, None]
+    for t in range(1, T):
+        X[:, t, 1 + t] = 1.0
+        X[:, t, T + t] = arm
+    return X
+
+
+def simulate_data(design: TrialDesign, n: int, size: int, rng: np.random.Generator) -> SimData:
+    """Draw ``size`` trials with ``n`` placebo subjects.
+
+    >>> d = TrialDesign(visits=3, effect=(0.0,), dropout=(0.2,))
+    >>> sim = simulate_data(d, 5, 2, np.random.default_rng(0))
+    >>> sim.y.shape, sim.X.shape, sim.level.max() <= 3
+    ((2, 10, 3), (10, 3, 6), np.True_)
+    """
+    T = design.visits
+    n1 = design.n_active(n)
+    arm = np.r_[np.zeros(n), np.ones(n1)]
+    S = len(arm)
+    mu = design._per_visit(design.placebo_mean)[None, :] + arm[:, None] * design._per_visit(
+        design.effect
+    )[None, :]
+    Lc = np.linalg.cholesky(design.covariance_matrix())
+    z = rng.standard_normal((size, S, T))
+    y = mu[None] + z @ Lc.T
+    X = _design_rows(T, arm)
+    rank_between = 2
+    base = None
+    if design.baseline_slope is not None:
+        base = rng.standard_normal((size, S)) * design.baseline_sd
+        y += design.baseline_slope * base[:, :, None]
+        X = np.concatenate(
+            [np.broadcast_to(X, (size, *X.shape)),
+             np.broadcast_to(base[:, :, None, None], (size, S, T, 1))], axis=3
+        )
+        rank_between = 3
+    h = design.hazards()
+    if T > 1 and (h > 0).any():
+        u = rng.random((size, S, T - 1))
+        stay = u >= h[None, None, 1:]
+        level = 1 + np.cumprod(stay, axis=2).sum(axis=2)
+    else:
+        level = np.full((size, S), T)
+    w = design.weights()
+    L = np.zeros(X.shape[-1])
+    L[1] = w.sum()
+    L[T + 1 : 2 * T] = w[1:]
+    return SimData(X, y, level, arm, base, L, rank_between)
+
+
+def _fixed_df(design: TrialDesign, N: np.ndarray, S: int, p: int, rank_b: int) -> np.ndarray:
+    """The df of the fixed-df methods for the tested contrast, as ``fit`` assigns them (the
+    last model term in the contrast: arm:visit, or arm for a first-visit-only contrast)."""
+    within_term = bool(np.any(design.weights()[1:] != 0))
+    m = design.df_method
+    if m == "residual" or (m == "containment" and design.covariance != "random-intercept"):
+        return N - p
+    if m == "containment":  # a term not contained in the subject: N - rank([X Z])
+        return N - S - (p - rank_b)
+    # between-within
+    if design.covariance == "un" or not within_term:
+        return np.full_like(N, float(S - rank_b))
+    return N - S - (p - rank_b)
+
+
+@dataclass
+class ChunkResult:
+    """One chunk's per-trial results (in replicate order)."""
+
+    n: int
+    chunk: int
+    p: np.ndarray
+    estimate: np.ndarray
+    se: np.ndarray
+    df: np.ndarray
+    converged: np.ndarray
+    seconds: float
+
+
+def simulate_chunk(design: TrialDesign, n: int, chunk: int, size: int, seed: int) -> ChunkResult:
+    """Simulate and fit chunk ``chunk`` (``size`` trials) of the power at ``n`` per arm.
+
+    The random stream is ``np.random.default_rng([seed, n, chunk])``.
+
+    >>> d = TrialDesign(visits=2, effect=(0.0, 1.0), sd=(1.0,), correlation=0.3)
+    >>> out = simulate_chunk(d, 8, 0, 20, seed=3)
+    >>> out.p.shape, bool(out.converged.all())
+    ((20,), True)
+    """
+    t0 = time.perf_counter()
+    rng = np.random.default_rng([seed, n, chunk])
+    sim = simulate_data(design, n, size, rng)
+    tests, conv = analyse(design, sim)
+    return ChunkResult(n, chunk, tests["p"], tests["estimate"], tests["se"], tests["df"], conv,
+                       time.perf_counter() - t0)
+
+
+def analyse(design: TrialDesign, sim: SimData) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Fit every replicate of ``sim`` (batched REML) and test the contrast.
+
+    Returns the test columns (estimate, se, df, t, p) and the convergence flags.
+
+    >>> d = TrialDesign(visits=2, effect=(0.0, 1.0), sd=(1.0,), correlation=0.3)
+    >>> tests, ok = analyse(d, simulate_data(d, 6, 3, np.random.default_rng(1)))
+    >>> sorted(tests), ok.tolist()
+    (['df', 'estimate', 'p', 'se', 't'], [True, True, True])
+    """
+    st = pattern_statistics(sim.X, sim.y, sim.level)
+    cov = BatchedCovariance(design.covariance, design.visits)
+    with np.errstate(all="ignore"):
+        fr = newton_raphson_batched(st, cov, start_values(st, cov))
+        fixed = None
+        if design.df_method in ("residual", "containment", "between-within"):
+            fixed = _fixed_df(design, st.N, st.S, st.p, sim.rank_between)
+        tests = contrast_tests(st, cov, fr, sim.L, design.df_method, fixed)
+    conv = fr.converged & np.isfinite(tests["p"])
+    return tests, conv
+
+
+@dataclass
+class PowerPoint:
+    """Power at one n per arm (``n_per_arm`` placebo subjects)."""
+
+    n_per_arm: int
+    power: float
+    mc_se: float
+    n_sims: int
+    n_failed: int
+
+
+@dataclass
+class PowerResult:
+    """The power curve, with timing."""
+
+    design: TrialDesign
+    results: list[PowerPoint]
+    seconds: float
+    fits_per_second: float
+    seed: int
+    chunk_size: int
+    chunks: list[ChunkResult] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict:
+        """``{"results": [...], "fits_per_second": ...}`` as ``xerotrial power --json``."""
+        return {"results": [asdict(r) for r in self.results],
+                "fits_per_second": self.fits_per_second}
+
+
+def _tasks(n_list: Sequence[int], n_sims: int, chunk_size: int) -> list[tuple[int, int, int]]:
+    out = []
+    for n in n_list:
+        for k in range(math.ceil(n_sims / chunk_size)):
+            out.append((int(n), k, min(chunk_size, n_sims - k * chunk_size)))
+    return out
+
+
+def _run_local(design, tasks, seed, workers, callback):
+    if workers <= 1 or len(tasks) == 1:
+        out = []
+        for n, k, size in tasks:
+            out.append(simulate_chunk(design, n, k, size, seed))
+            callback(size)
+        return out
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    results: dict[int, ChunkResult] = {}
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        futs = {ex.submit(simulate_chunk, design, n, k, size, seed): i
+                for i, (n, k, size) in enumerate(tasks)}
+        for f in as_completed(futs):
+            results[futs[f]] = f.result()
+            callback(results[futs[f]].p.size)
+    return [results[i] for i in range(len(tasks))]
+
+
+def _run_dask(design, tasks, seed, address, callback):
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise DataValidationError(
+            "--dask needs dask.distributed: pip install 'dask[distributed]'"
+        ) from None
+    cluster = None
+    if address == "local":
+        cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
+                               processes=True, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(address, timeout=10)
+        except OSError as exc:
+            raise DataValidationError(f"cannot reach the Dask scheduler {address}: {exc}") from None
+    try:
+        futs = [client.submit(simulate_chunk, design, n, k, size, seed, pure=False)
+                for n, k, size in tasks]
+        index = {f.key: i for i, f in enumerate(futs)}
+        results: dict[int, ChunkResult] = {}
+        for f in as_completed(futs):
+            res = f.result()
+            results[index[f.key]] = res
+            callback(res.p.size)
+        return [results[i] for i in range(len(tasks))]
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_power(
+    design: TrialDesign,
+    n_per_arm: Sequence[int],
+    n_sims: int = 1000,
+    seed: int = 1,
+    chunk_size: int = 500,
+    workers: int | None = None,
+    dask: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> PowerResult:
+    """Simulated power at each n per arm: in this process (``workers=1``), local processes
+    (default: one per core) or a Dask cluster (``dask="local"`` or a scheduler address).
+
+    The numbers depend only on the design, ``n_sims``, ``seed`` and ``chunk_size``.
+
+    >>> d = TrialDesign(visits=2, effect=(0.0, 0.0), sd=(1.0,), correlation=0.5)
+    >>> run_power(d, [6], n_sims=40, seed=2, workers=1).results[0].n_failed
+    0
+    """
+    if n_sims < 1:
+        raise DataValidationError("the number of simulations must be at least 1")
+    if chunk_size < 1:
+        raise DataValidationError("chunk size must be at least 1")
+    if not n_per_arm or any(int(n) < 2 for n in n_per_arm):
+        raise DataValidationError("n per arm must be at least 2")
+    tasks = _tasks(n_per_arm, n_sims, chunk_size)
+    callback = progress or (lambda _n: None)
+    t0 = time.perf_counter()
+    if dask:
+        chunks = _run_dask(design, tasks, seed, dask, callback)
+    else:
+        w = os.cpu_count() or 1 if workers is None else workers
+        chunks = _run_local(design, tasks, seed, min(w, len(tasks)), callback)
+    seconds = time.perf_counter() - t0
+    points = []
+    for n in n_per_arm:
+        mine = [c for c in chunks if c.n == int(n)]
+        p = np.concatenate([c.p for c in mine])
+        conv = np.concatenate([c.converged for c in mine])
+        reject = conv & (p < design.alpha)
+        power = float(reject.mean())
+        points.append(PowerPoint(int(n), power, math.sqrt(power * (1 - power) / len(p)), len(p),
+                                 int((~conv).sum())))
+    total = len(n_per_arm) * n_sims
+    return PowerResult(design, points, seconds, total / seconds if seconds > 0 else math.inf,
+                       seed, chunk_size, chunks)
+
+
+def smallest_n(result: PowerResult, target: float) -> int | None:
+    """The smallest n per arm of the curve whose simulated power reaches ``target``.
+
+    >>> d = TrialDesign(visits=2, effect=(0.0, 2.0), sd=(1.0,), correlation=0.5)
+    >>> smallest_n(run_power(d, [4, 12], n_sims=40, seed=2, workers=1), 0.5)
+    12
+    """
+    ok = [r.n_per_arm for r in result.results if r.power >= target]
+    return min(ok) if ok else None
+
+
+def with_n_sims(design: TrialDesign, **changes) -> TrialDesign:
+    """A copy of ``design`` with fields changed (validated again).
+
+    >>> with_n_sims(TrialDesign(), alpha=0.1).alpha
+    0.1
+    """
+    return replace(design, **changes)
