@@ -193,7 +193,8 @@ def build_design(
         else:
             levels = sorted({str(u) for u in pd.unique(col)}, key=_natural_key)
         raw_codes, uniques = pd.factorize(col)
-        codes = pd.Index(levels).get_indexer([str(u) for u in uniques])[raw_codes]
+        lookup = {lv: i for i, lv in enumerate(levels)}
+        codes = np.array([lookup.get(str(u), -1) for u in uniques], dtype=np.int64)[raw_codes]
         if v == time:
             empty = [lv for i, lv in enumerate(levels) if not (codes == i).any()]
             if empty:
@@ -239,7 +240,8 @@ def build_design(
     if group:
         g_text = np.array([str(g) for g in used[group]], dtype=object)
         g_levels = sorted(set(g_text), key=_natural_key)
-        g_codes = pd.Index(g_levels).get_indexer(g_text).astype(int)
+        g_lookup = {lv: i for i, lv in enumerate(g_levels)}
+        g_codes = np.array([g_lookup[g] for g in g_text], dtype=int)
         per_subject = pd.Series(g_codes).groupby(subj_codes).nunique()
         if (per_subject > 1).any():
             raise DataValidationError(
