@@ -70,7 +70,7 @@ def newton_raphson(
     engine: RemlEngine,
     theta0: np.ndarray,
     max_iter: int = 200,
-    scoring_steps: int = 3,
+    scoring_steps: int = 1,
     tol: float = 1e-20,
 ) -> OptimizationResult:
     """Minimise -2 log-likelihood over the covariance parameters starting from ``theta0``."""
