@@ -273,12 +273,13 @@ class RemlEngine:
         Q = np.zeros((K, K, p, p))
         R = np.zeros((K, K, p, p))
         for pd, (_, dV, d2V, Vinv, _) in zip(self.patterns, facs, strict=True):
-            AA = _sandwich(Vinv, pd.XX)
-            P -= einsum("kab,abij->kij", dV, AA)
-            VkVinvVl = einsum("kab,bc,lcd->klad", dV, Vinv, dV)
-            Q += einsum("klad,adij->klij", VkVinvVl, AA)
+            nn = Vinv.size
+            AAf = _sandwich(Vinv, pd.XX).reshape(nn, p * p)
+            P -= (dV.reshape(K, nn) @ AAf).reshape(K, p, p)
+            VkVinvVl = (dV @ Vinv)[:, None] @ dV[None]  # (K, K, n, n)
+            Q += (VkVinvVl.reshape(K * K, nn) @ AAf).reshape(K, K, p, p)
             if d2V is not None:
-                R += einsum("klad,adij->klij", d2V, AA)
+                R += (d2V.reshape(K * K, nn) @ AAf).reshape(K, K, p, p)
         return P, Q, R
 
 
