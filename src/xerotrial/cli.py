@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_power import power as power_command
 from .cli_score import score_app
 from .stats.errors import XerotrialError
 from .stats.options import COVARIANCES, DF_METHODS
@@ -31,6 +32,7 @@ app = typer.Typer(
     help="xerotrial: data and statistics of a salivary-gland cell-therapy trial.",
 )
 app.add_typer(score_app, name="score")
+app.command("power")(power_command)
 err = Console(stderr=True, soft_wrap=True)
 
 

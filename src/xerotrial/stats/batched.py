@@ -368,18 +368,18 @@ def _derivatives(st, cov, ev: BatchEvaluation, facs, dV, d2V) -> None:
         m = st.m[j]
         dVk = dV[:, :, :k, :k]
         RR, XR = _residual_cross(st, j, beta)
-        AA = _sandwich(Vinv, st.XX[j])  # (R, k, k, p, p)
-        Su = Vinv @ RR @ Vinv
-        AU = _sandwich(Vinv, XR)  # (R, k, k, p)
         kk = k * k
-        AAf = AA.reshape(R, kk, p * p)
-        H = (AAf @ Phi.reshape(R, p * p, 1)).reshape(R, k, k)
+        XXf = st.XX[j].reshape(R, kk, p * p)
+        # sum_ab dV_k[a,b] (V^-1 X_i)_a (V^-1 X_i)_b' = sum_cd (V^-1 dV_k V^-1)[c,d] X_ic X_id'
+        D = Vinv[:, None] @ dVk  # (R, K, k, k): V^-1 V_k
+        G = (D @ Vinv[:, None]).reshape(R, K, kk)
+        Su = Vinv @ RR @ Vinv
+        H = Vinv @ (XXf @ Phi.reshape(R, p * p, 1)).reshape(R, k, k) @ Vinv
         w = m[:, None, None] * Vinv - Su - H
         dVf = dVk.reshape(R, K, kk)
         grad += (dVf @ w.reshape(R, kk, 1))[..., 0]
-        B += (dVf @ AAf).reshape(R, K, p, p)
-        a += dVf @ AU.reshape(R, kk, p)
-        D = Vinv[:, None] @ dVk  # (R, K, k, k)
+        B += (G @ XXf).reshape(R, K, p, p)
+        a += G @ XR.reshape(R, kk, p)
         hess_local += m[:, None, None] * _trace_pairs(D, D)
         quad += _trace_pairs(dVk, D @ Su[:, None])
         hess_local -= 2.0 * _trace_pairs(H[:, None] @ dVk, D)
@@ -605,11 +605,11 @@ def contrast_tests(
         Rq = np.zeros((R, K, K))
         for j, k in enumerate(st.k):
             Vinv, _, _ = _chol_inv(V[:, :k, :k])
-            AA = _sandwich(Vinv, st.XX[j])
-            AAu = np.einsum("rabij,rj->rabi", AA, u)
             dVk = dV[:, :, :k, :k]
-            Pu -= np.einsum("rkab,rabi->rki", dVk, AAu)
-            uAAu = np.einsum("rabi,ri->rab", AAu, u)
+            XXu = np.einsum("rabij,rj->rabi", st.XX[j], u)
+            G = Vinv[:, None] @ dVk @ Vinv[:, None]
+            Pu -= np.einsum("rkab,rabi->rki", G, XXu)
+            uAAu = Vinv @ np.einsum("rabi,ri->rab", XXu, u) @ Vinv
             VkVinvVl = (dVk @ Vinv[:, None])[:, :, None] @ dVk[:, None]
             Qq += np.einsum("rklad,rad->rkl", VkVinvVl, uAAu)
             if d2V is not None:

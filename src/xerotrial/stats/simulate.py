@@ -28,7 +28,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -437,8 +437,11 @@ def _run_dask(design, tasks, seed, address, callback):
         ) from None
     cluster = None
     if address == "local":
-        cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
-                               processes=True, dashboard_address=None)
+        try:
+            cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
+                                   processes=True, dashboard_address=":0")
+        except RuntimeError as exc:
+            raise DataValidationError(f"cannot start a local Dask cluster: {exc}") from None
         client = Client(cluster)
     else:
         try:
@@ -492,7 +495,7 @@ def run_power(
     if dask:
         chunks = _run_dask(design, tasks, seed, dask, callback)
     else:
-        w = os.cpu_count() or 1 if workers is None else workers
+        w = (os.cpu_count() or 1) if workers is None else workers
         chunks = _run_local(design, tasks, seed, min(w, len(tasks)), callback)
     seconds = time.perf_counter() - t0
     points = []
@@ -512,18 +515,10 @@ def run_power(
 def smallest_n(result: PowerResult, target: float) -> int | None:
     """The smallest n per arm of the curve whose simulated power reaches ``target``.
 
-    >>> d = TrialDesign(visits=2, effect=(0.0, 2.0), sd=(1.0,), correlation=0.5)
-    >>> smallest_n(run_power(d, [4, 12], n_sims=40, seed=2, workers=1), 0.5)
-    12
+    >>> d = TrialDesign(visits=2, effect=(0.0, 1.0), sd=(1.0,), correlation=0.5)
+    >>> smallest_n(run_power(d, [4, 30], n_sims=40, seed=2, workers=1), 0.8)
+    30
     """
     ok = [r.n_per_arm for r in result.results if r.power >= target]
     return min(ok) if ok else None
 
-
-def with_n_sims(design: TrialDesign, **changes) -> TrialDesign:
-    """A copy of ``design`` with fields changed (validated again).
-
-    >>> with_n_sims(TrialDesign(), alpha=0.1).alpha
-    0.1
-    """
-    return replace(design, **changes)

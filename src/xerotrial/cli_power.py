@@ -1,0 +1,352 @@
+"""``xerotrial power``: simulation-based power (and sample size) of the phase II trial.
+
+Register with ``app.command("power")(power)`` in ``cli.py``.
+
+Example
+-------
+    xerotrial power --n-per-arm 20,30 --visits 4 --effect 0,0,0,0.05 --sd 0.1 \\
+        --correlation 0.6 --dropout 0.1 --covariance un --df kenward-roger \\
+        --sims 2000 --seed 1 --json
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .stats.errors import XerotrialError
+from .stats.options import DF_METHODS
+
+__all__ = ["power", "parse_list", "build_design"]
+
+err = Console(stderr=True, soft_wrap=True)
+
+MODEL_COVARIANCES = ("un", "cs", "ar1", "random-intercept")
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def parse_list(text: str | None, name: str, kind: type = float) -> list | None:
+    """Comma-separated numbers (``"0,0,0.05"``) as a list; None stays None.
+
+    >>> parse_list("20, 30", "--n-per-arm", int)
+    [20, 30]
+    """
+    if text is None:
+        return None
+    try:
+        out = [kind(v.strip()) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise XerotrialError(f"{name} {text!r}: expected comma-separated numbers") from None
+    if not out:
+        raise XerotrialError(f"{name} is empty")
+    if any(isinstance(v, float) and not math.isfinite(v) for v in out):
+        raise XerotrialError(f"{name} {text!r}: values must be finite")
+    return out
+
+
+def _as_list(v: Any) -> list | None:
+    if v is None:
+        return None
+    return list(v) if isinstance(v, list | tuple) else [v]
+
+
+def build_design(settings: dict[str, Any]):
+    """A ``TrialDesign`` from merged settings (TOML keys or flags; lists for per-visit values).
+
+    >>> d = build_design({"visits": 3, "effect": [0, 0, 0.5], "sd": [1.0], "correlation": 0.5})
+    >>> d.visits, d.effect
+    (3, (0.0, 0.0, 0.5))
+    """
+    from .stats.simulate import TrialDesign
+
+    fields = TrialDesign.__dataclass_fields__
+    unknown = sorted(set(settings) - set(fields))
+    if unknown:
+        raise XerotrialError(f"unknown design setting(s): {', '.join(unknown)}")
+    kw: dict[str, Any] = {}
+    for k, v in settings.items():
+        if v is None:
+            continue
+        if k in ("effect", "sd", "placebo_mean", "dropout", "contrast"):
+            kw[k] = tuple(float(x) for x in _as_list(v))
+        elif k == "correlation_matrix":
+            kw[k] = tuple(tuple(float(x) for x in row) for row in v)
+        else:
+            kw[k] = v
+    if "visits" not in kw:
+        for k in ("effect", "sd", "placebo_mean"):
+            if k in kw and len(kw[k]) > 1:
+                kw["visits"] = len(kw[k])
+                break
+    return TrialDesign(**kw)
+
+
+def _from_data(path: Path, formula: str, subject: str, time: str, arm: str,
+               reference: str | None, covariance: str) -> dict[str, Any]:
+    """Assumptions from a fitted data set: per-visit LS-mean differences and the covariance."""
+    import numpy as np
+    import pandas as pd
+
+    from .stats.model import fit
+
+    if not path.exists():
+        raise XerotrialError(f"{path}: no such file")
+    frame = pd.read_excel(path) if path.suffix.lower() in (".xlsx", ".xls") else pd.read_csv(path)
+    res = fit(frame, formula, subject=subject, time=time, covariance=covariance,
+              source=str(path))
+    tab = res.contrasts_vs_reference(arm, reference, by=time, df_method="kenward-roger")
+    if len(tab) != len(res.design.time_levels):
+        raise XerotrialError(
+            f"--from-data needs exactly two arms in {arm!r}"
+        )
+    V = res.covariance_matrix(0)
+    sd = np.sqrt(np.diag(V))
+    return {
+        "visits": len(res.design.time_levels),
+        "effect": [float(v) for v in tab["estimate"]],
+        "sd": [float(v) for v in sd],
+        "correlation_structure": "un",
+        "correlation_matrix": (V / np.outer(sd, sd)).tolist(),
+    }
+
+
+def _plot(path: Path, result, target: float | None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ns = [r.n_per_arm for r in result.results]
+    pw = [r.power for r in result.results]
+    se = [r.mc_se for r in result.results]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.errorbar(ns, pw, yerr=[2 * s for s in se], marker="o", capsize=3,
+                label="simulated power (+/- 2 MC SE)")
+    if target is not None:
+        ax.axhline(target, color="grey", linestyle="--", label=f"target {target:g}")
+    ax.set_xlabel("n per arm")
+    ax.set_ylabel("power")
+    ax.set_ylim(0, 1)
+    d = result.design
+    ax.set_title(f"{d.covariance}, {d.df_method}, alpha {d.alpha:g}")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def power(
+    n_per_arm: Annotated[
+        str | None, typer.Option(help="n per arm (placebo), one value or a list: 20,30,40")
+    ] = None,
+    visits: Annotated[int | None, typer.Option(help="Number of visits")] = None,
+    effect: Annotated[
+        str | None, typer.Option(help="Active - placebo mean difference: one value or per visit")
+    ] = None,
+    sd: Annotated[str | None, typer.Option(help="Outcome SD: one value or per visit")] = None,
+    correlation: Annotated[
+        float | None, typer.Option(help="Correlation between visits (cs or ar1)")
+    ] = None,
+    correlation_structure: Annotated[
+        str | None, typer.Option(help="Correlation of the simulated data: cs or ar1")
+    ] = None,
+    intercept_sd: Annotated[
+        float | None, typer.Option(help="Simulate a random intercept with this SD (+ residual)")
+    ] = None,
+    residual_sd: Annotated[
+        float | None, typer.Option(help="Residual SD with --intercept-sd")
+    ] = None,
+    dropout: Annotated[
+        str | None,
+        typer.Option(help="Per-visit probability of leaving before a visit (one or per visit)"),
+    ] = None,
+    allocation: Annotated[
+        float | None, typer.Option(help="Active subjects per placebo subject")
+    ] = None,
+    baseline_slope: Annotated[
+        float | None, typer.Option(help="Add a baseline covariate with this slope (data + model)")
+    ] = None,
+    baseline_sd: Annotated[float | None, typer.Option(help="SD of the baseline covariate")] = None,
+    covariance: Annotated[
+        str | None, typer.Option(help=f"Analysis model: {', '.join(MODEL_COVARIANCES)}")
+    ] = None,
+    df: Annotated[
+        str | None, typer.Option("--df", help=f"One of: {', '.join(DF_METHODS)}")
+    ] = None,
+    contrast: Annotated[
+        str | None,
+        typer.Option(help="Weights of the per-visit differences (default: the last visit)"),
+    ] = None,
+    alpha: Annotated[float | None, typer.Option(help="Two-sided significance level")] = None,
+    sims: Annotated[int | None, typer.Option(help="Simulated trials per n")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed")] = None,
+    chunk_size: Annotated[
+        int | None, typer.Option(help="Trials per chunk (part of the random stream)")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Local processes (default: one per core)")
+    ] = None,
+    dask: Annotated[
+        str | None, typer.Option(help="Dask cluster: 'local' or a scheduler tcp://HOST:PORT")
+    ] = None,
+    target_power: Annotated[
+        float | None, typer.Option(help="Report the smallest n per arm reaching this power")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML file of design settings (flags override it)")
+    ] = None,
+    from_data: Annotated[
+        Path | None, typer.Option(help="Take effect and covariance from a fitted data set")
+    ] = None,
+    formula: Annotated[
+        str | None, typer.Option(help="With --from-data: e.g. 'y ~ arm*visit'")
+    ] = None,
+    subject: Annotated[str | None, typer.Option(help="With --from-data: subject column")] = None,
+    time: Annotated[str | None, typer.Option(help="With --from-data: visit column")] = None,
+    arm: Annotated[str | None, typer.Option(help="With --from-data: treatment column")] = None,
+    reference: Annotated[
+        str | None, typer.Option(help="With --from-data: the placebo level of --arm")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write the power curve to a .png or .svg file")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Simulated power of the AT-MSC vs placebo trial, analysed with the engine's mixed model."""
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
+        _fail(f"--plot {plot}: the file name must end in .png or .svg")
+    if target_power is not None and not 0 < target_power < 1:
+        _fail("--target-power must lie in (0, 1)")
+    if covariance is not None and covariance not in MODEL_COVARIANCES:
+        _fail(f"--covariance {covariance!r} is not one of: {', '.join(MODEL_COVARIANCES)}")
+    if df is not None and df not in DF_METHODS:
+        _fail(f"--df {df!r} is not one of: {', '.join(DF_METHODS)}")
+    if sims is not None and sims < 1:
+        _fail("--sims must be at least 1")
+    try:
+        settings: dict[str, Any] = {}
+        run: dict[str, Any] = {}
+        if config is not None:
+            if not config.exists():
+                raise XerotrialError(f"{config}: no such file")
+            try:
+                settings = tomllib.loads(config.read_text())
+            except tomllib.TOMLDecodeError as exc:
+                raise XerotrialError(f"{config}: not valid TOML ({exc})") from None
+            for k in ("n_per_arm", "sims", "seed", "chunk_size", "target_power"):
+                if k in settings:
+                    run[k] = settings.pop(k)
+        if from_data is not None:
+            missing = [n for n, v in (("--formula", formula), ("--subject", subject),
+                                      ("--time", time), ("--arm", arm)) if not v]
+            if missing:
+                raise XerotrialError(f"--from-data needs {', '.join(missing)}")
+            settings.update(_from_data(from_data, formula, subject, time, arm, reference,
+                                       covariance or "un"))
+        flags = {
+            "visits": visits,
+            "effect": parse_list(effect, "--effect"),
+            "sd": parse_list(sd, "--sd"),
+            "correlation": correlation,
+            "correlation_structure": correlation_structure,
+            "intercept_sd": intercept_sd,
+            "residual_sd": residual_sd,
+            "dropout": parse_list(dropout, "--dropout"),
+            "allocation": allocation,
+            "baseline_slope": baseline_slope,
+            "baseline_sd": baseline_sd,
+            "covariance": covariance,
+            "df_method": df,
+            "contrast": parse_list(contrast, "--contrast"),
+            "alpha": alpha,
+        }
+        if intercept_sd is not None and correlation_structure is None:
+            flags["correlation_structure"] = "random-intercept"
+        settings.update({k: v for k, v in flags.items() if v is not None})
+        if correlation is not None and "correlation_structure" not in flags:
+            settings.pop("correlation_matrix", None)
+        design = build_design(settings)
+        ns = parse_list(n_per_arm, "--n-per-arm", int) or _as_list(run.get("n_per_arm"))
+        if not ns:
+            raise XerotrialError("give --n-per-arm (one value or a list)")
+        n_sims = sims if sims is not None else int(run.get("sims", 1000))
+        the_seed = seed if seed is not None else int(run.get("seed", 1))
+        size = chunk_size if chunk_size is not None else int(run.get("chunk_size", 500))
+        target = target_power if target_power is not None else run.get("target_power")
+
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        from .stats.simulate import run_power, smallest_n
+
+        total = len(ns) * n_sims
+        with Progress(
+            TextColumn("simulating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as bar:
+            task = bar.add_task("power", total=total)
+            result = run_power(design, [int(n) for n in ns], n_sims=n_sims, seed=the_seed,
+                               chunk_size=size, workers=workers, dask=dask,
+                               progress=lambda k: bar.advance(task, k))
+    except (XerotrialError, ValueError) as exc:
+        _fail(str(exc))
+        raise AssertionError from exc  # unreachable
+    n_req = smallest_n(result, target) if target is not None else None
+    if plot is not None:
+        _plot(plot, result, target)
+    if as_json:
+        out = result.to_dict()
+        if target is not None:
+            out["target_power"] = target
+            out["n_per_arm_required"] = n_req
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    _print(result, target, n_req)
+
+
+def _print(result, target: float | None, n_req: int | None) -> None:
+    con = Console()
+    d = result.design
+    con.print(
+        f"[bold]Simulated power[/]: {d.visits} visits, model {d.covariance}, df {d.df_method}, "
+        f"alpha {d.alpha:g}, contrast value {d.true_difference():.6g}; seed {result.seed}"
+    )
+    t = Table(show_edge=False, header_style="bold")
+    for col in ("n per arm", "power", "MC SE", "95% MC interval", "sims", "failed fits"):
+        t.add_column(col, justify="right")
+    for r in result.results:
+        lo, hi = max(r.power - 1.96 * r.mc_se, 0), min(r.power + 1.96 * r.mc_se, 1)
+        t.add_row(str(r.n_per_arm), f"{r.power:.4f}", f"{r.mc_se:.4f}", f"{lo:.3f}-{hi:.3f}",
+                  str(r.n_sims), str(r.n_failed))
+    con.print(t)
+    con.print(f"{result.fits_per_second:,.0f} fits per second ({result.seconds:.2f} s)")
+    if target is not None:
+        if n_req is None:
+            con.print(f"No n per arm in the list reaches power {target:g}.")
+        else:
+            con.print(f"Smallest n per arm with power >= {target:g}: [bold]{n_req}[/]")
