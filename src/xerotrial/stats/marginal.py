@@ -51,6 +51,7 @@ class MarginalCovariance:
     kinds: list[str]
     linear: bool
     label: str
+    uses_time: bool = True  # False: V_i depends only on Z_i, not on which times were observed
 
     def pattern_matrices(
         self, theta: np.ndarray, pattern: Pattern
@@ -68,6 +69,7 @@ class RandomEffectsCovariance(MarginalCovariance):
     """G unstructured over ``n_random`` random-effect columns plus a residual variance."""
 
     linear = True
+    uses_time = False
 
     def __init__(self, n_random: int = 1, random_names: list[str] | None = None) -> None:
         self.q = n_random

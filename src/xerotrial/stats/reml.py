@@ -95,7 +95,7 @@ class RemlEngine:
 
     # ------------------------------------------------------------------ set-up
     def _build_patterns(self, subject, time, group, Z) -> list[PatternData]:
-        groups = self._subject_patterns(subject, time, group, Z)
+        groups = self._subject_patterns(subject, time, group, Z, self.cov.uses_time)
         out = []
         for pattern, rows in groups:
             m, n = rows.shape
@@ -115,8 +115,13 @@ class RemlEngine:
         return out
 
     @staticmethod
-    def _subject_patterns(subject, time, group, Z) -> list[tuple[Pattern, np.ndarray]]:
-        """Group subjects by pattern; each group's rows as an (m, n) index array in time order."""
+    def _subject_patterns(
+        subject, time, group, Z, uses_time: bool = True
+    ) -> list[tuple[Pattern, np.ndarray]]:
+        """Group subjects by pattern; each group's rows as an (m, n) index array in time order.
+
+        When V_i does not depend on the observed times (random effects), subjects with the
+        same Z_i rows share a pattern whatever their visits."""
         if Z is None and len(time) and time.min() >= 0:
             # R-side models: a subject's pattern is its set of time levels (and group)
             _, subj = np.unique(subject, return_inverse=True)
@@ -146,7 +151,7 @@ class RemlEngine:
         for s, e in zip(starts, ends, strict=True):
             rows = order[s:e]
             g = int(group[rows[0]]) if group is not None else 0
-            t = tuple(int(v) for v in time[rows])
+            t = tuple(int(v) for v in time[rows]) if uses_time else tuple(range(len(rows)))
             zr = Z[rows] if Z is not None else None
             key = (g, t, zr.tobytes() if zr is not None else b"")
             if key not in keys:
