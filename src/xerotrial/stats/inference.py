@@ -59,7 +59,7 @@ class KRAdjustment:
 
 def kr_adjustment(Phi: np.ndarray, W: np.ndarray, P, Q, R, linear: bool) -> KRAdjustment:
     """Phi_A = Phi + 2 Phi Lambda Phi, Lambda = sum_ij W_ij (Q_ij - P_i Phi P_j - R_ij / 4)."""
-    PPhiP = einsum("iab,bc,jcd->ijad", P, Phi, P)
+    PPhiP = (P @ Phi)[:, None] @ P[None]  # (K, K, p, p): P_i Phi P_j
     inner = Q - PPhiP
     if not linear:
         inner = inner - 0.25 * R

@@ -235,7 +235,10 @@ class MixedModelResult:
         """Asymptotic covariance of the free covariance parameters: 2 H^-1, with H the observed
         Hessian of -2 log-likelihood (as SAS and lmerTest)."""
         H = self.opt.evaluation.hessian[np.ix_(self.free, self.free)]
-        return 2.0 * np.linalg.pinv(H)
+        try:
+            return 2.0 * np.linalg.inv(H)
+        except np.linalg.LinAlgError:
+            return 2.0 * np.linalg.pinv(H)
 
     @cached_property
     def _theta_cov_kr(self) -> np.ndarray:

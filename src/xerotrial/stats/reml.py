@@ -162,7 +162,18 @@ class RemlEngine:
 
     # ------------------------------------------------------------------ evaluation
     def _factor(self, theta):
-        """Per pattern: V, dV, d2V, V^-1, log|V|. Raises NotPositiveDefiniteError."""
+        """Per pattern: V, dV, d2V, V^-1, log|V|. Raises NotPositiveDefiniteError.
+
+        The last result is kept, so inference at the estimate reuses the final factorisation.
+        """
+        key = theta.tobytes()
+        if getattr(self, "_last_key", None) == key:
+            return self._last_facs
+        facs = self._factor_new(theta)
+        self._last_key, self._last_facs = key, facs
+        return facs
+
+    def _factor_new(self, theta):
         facs = []
         for pd in self.patterns:
             V, dV, d2V = self.cov.pattern_matrices(theta, pd.pattern)
