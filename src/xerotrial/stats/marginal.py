@@ -93,15 +93,23 @@ class RandomEffectsCovariance(MarginalCovariance):
         return g
 
     def pattern_matrices(self, theta, pattern):
-        Z = pattern.Z
-        n = Z.shape[0]
-        eye = np.eye(n)
-        V = Z @ self.G(theta) @ Z.T + theta[-1] * eye
-        dV = np.empty((len(theta), n, n))
-        for k, e in enumerate(self._dG):
-            dV[k] = Z @ e @ Z.T
-        dV[-1] = eye
+        # V is linear in theta: V = sum_k theta_k dV_k, with dV fixed for the pattern
+        dV = self._derivative_stack(pattern)
+        V = np.tensordot(theta, dV, axes=1)
         return V, dV, None
+
+    def _derivative_stack(self, pattern: Pattern) -> np.ndarray:
+        cache = self.__dict__.setdefault("_dv_cache", {})
+        key = id(pattern)
+        if key not in cache:
+            Z = pattern.Z
+            n = Z.shape[0]
+            dV = np.empty((len(self.param_names), n, n))
+            for k, e in enumerate(self._dG):
+                dV[k] = Z @ e @ Z.T
+            dV[-1] = np.eye(n)
+            cache[key] = (pattern, dV)  # keep the pattern alive so its id stays unique
+        return cache[key][1]
 
     def full_matrix(self, theta, group=0):  # pragma: no cover - needs Z; see model
         raise NotImplementedError

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._einsum import einsum
 from .marginal import MarginalCovariance, Pattern
 
 __all__ = ["RemlEngine", "Evaluation", "PatternData"]
@@ -224,13 +223,10 @@ class RemlEngine:
 
     def _pattern_pieces(self, pd: PatternData, Vinv: np.ndarray, beta: np.ndarray):
         """AA = sum_i A_i (x) A_i with A_i = V^-1 X_i, S_u = sum u_i u_i', AU = sum A_i (x) u_i."""
-        XXb = einsum("abij,j->abi", pd.XX, beta)
-        RR = (
-            pd.yy
-            - einsum("abi,i->ab", pd.Xy, beta)
-            - einsum("bai,i->ab", pd.Xy, beta)
-            + einsum("abi,i->ab", XXb, beta)
-        )
+        n, p = Vinv.shape[0], len(beta)
+        XXb = (pd.XX.reshape(-1, p) @ beta).reshape(n, n, p)
+        Xyb = (pd.Xy.reshape(-1, p) @ beta).reshape(n, n)
+        RR = pd.yy - Xyb - Xyb.T + (XXb.reshape(-1, p) @ beta).reshape(n, n)
         XR = pd.Xy - XXb  # sum_i X_ia r_ib
         AA = _sandwich(Vinv, pd.XX)
         Su = Vinv @ RR @ Vinv
