@@ -530,6 +530,12 @@ class MixedModelResult:
         return self._grid_codes, self._grid_matrix()
 
     def _lsmeans_matrix(self, factor: str, by: str | None):
+        cache = self.__dict__.setdefault("_lsm_cache", {})
+        if (factor, by) not in cache:
+            cache[(factor, by)] = self._lsmeans_matrix_new(factor, by)
+        return cache[(factor, by)]
+
+    def _lsmeans_matrix_new(self, factor: str, by: str | None):
         d = self.design
         for f in (factor, by):
             if f is not None and f not in d.factors:

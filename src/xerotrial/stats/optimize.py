@@ -48,14 +48,16 @@ class OptimizationResult:
 
 
 def _feasible(theta: np.ndarray, kinds: list[str]) -> bool:
-    for v, k in zip(theta, kinds, strict=True):
-        if k == "var" and not v > 0:
-            return False
-        if k == "gvar" and v < 0:
-            return False
-        if k == "corr" and not -1 < v < 1:
-            return False
-    return bool(np.all(np.isfinite(theta)))
+    kinds_arr = np.asarray(kinds)
+    var = theta[kinds_arr == "var"]
+    gvar = theta[kinds_arr == "gvar"]
+    corr = theta[kinds_arr == "corr"]
+    return bool(
+        np.all(np.isfinite(theta))
+        and np.all(var > 0)
+        and np.all(gvar >= 0)
+        and np.all(np.abs(corr) < 1)
+    )
 
 
 def _solve(H: np.ndarray, g: np.ndarray) -> np.ndarray | None:
