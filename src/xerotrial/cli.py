@@ -23,6 +23,7 @@ from rich.table import Table
 
 from .cli_power import power as power_command
 from .cli_score import score_app
+from .cli_store import store_app
 from .stats.errors import XerotrialError
 from .stats.options import COVARIANCES, DF_METHODS
 
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 app.add_typer(score_app, name="score")
 app.command("power")(power_command)
+app.add_typer(store_app)
 err = Console(stderr=True, soft_wrap=True)
 
 

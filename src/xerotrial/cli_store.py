@@ -1,0 +1,248 @@
+"""``xerotrial init | import | template | edit | audit | export``: the trial store's commands.
+
+Thin wrappers over :mod:`xerotrial.store`; every command takes ``--db URL`` (default
+``trial.db`` in the current folder). Errors (bad file, unknown form, no store) exit with
+status 2 and ``error: ...`` on stderr.
+
+Example
+-------
+    xerotrial init
+    xerotrial template participants -o participants.csv
+    xerotrial import participants participants.csv --user ana
+    xerotrial edit sialometry --key subject=P01 --key visit=day0 --key kind=UWS \\
+        --set cup_after_g=12.95 --reason "re-weighed cup" --user ana
+    xerotrial audit verify
+    xerotrial export adam --out analysis --format xpt
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
+
+from .stats.errors import XerotrialError
+
+__all__ = ["audit_app", "store_app"]
+
+store_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                        help="The trial store: init, import, template, edit, audit, export.")
+audit_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                        help="The audit trail: verify its hash chain, show its entries.")
+store_app.add_typer(audit_app, name="audit")
+_err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Store URL (sqlite:///FILE, postgresql+psycopg://...) or an "
+                              "SQLite file; default trial.db"),
+]
+
+
+def _fail(message: str) -> None:
+    _err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
+    raise typer.Exit(code=2)
+
+
+def _run(fn):  # noqa: ANN001, ANN202 - a thunk
+    """Call ``fn``; a user-facing error exits 2 with its message."""
+    try:
+        return fn()
+    except XerotrialError as exc:
+        _fail(str(exc))
+    except SQLAlchemyError as exc:
+        _fail(f"database error: {getattr(exc, 'orig', None) or exc}")
+    except OSError as exc:
+        _fail(str(exc))
+    raise AssertionError  # unreachable
+
+
+def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            _fail(f"{option} {item!r}: write COLUMN=VALUE")
+        out[name.strip()] = value
+    return out
+
+
+@store_app.command("init")
+def init_command(
+    db: DbOption = None,
+    protocol: Annotated[Path | None, typer.Option(help="Protocol TOML kept in the store")] = None,
+) -> None:
+    """Create a store, or migrate it to the newest schema (idempotent)."""
+    from .store.migrate import init_store
+
+    if protocol is not None and not protocol.is_file():
+        _fail(f"{protocol}: no such file")
+    from sqlalchemy.engine import make_url
+
+    url = _run(lambda: init_store(db, protocol))
+    typer.echo(f"store ready: {make_url(url).render_as_string(hide_password=True)}")
+
+
+@store_app.command("import")
+def import_command(
+    form: Annotated[str, typer.Argument(help="Form name (xerotrial template --list), or "
+                                             "'redcap' for a REDCap export")],
+    file: Annotated[Path, typer.Argument(help="CSV or Excel (.xlsx) file")],
+    db: DbOption = None,
+    reason: Annotated[str | None, typer.Option(help="Why (default: import of FILE)")] = None,
+    user: Annotated[str | None, typer.Option(help="Who (default: the login name)")] = None,
+    dictionary: Annotated[Path | None, typer.Option(
+        help="REDCap data dictionary (CSV), for FORM redcap")] = None,
+) -> None:
+    """Validate a case report form file and import it, all or nothing."""
+    from .store.engine import open_store
+    from .store.forms import FORMS
+    from .store.importer import import_file
+
+    if form != "redcap" and form not in FORMS:
+        _fail(f"unknown form {form!r}; forms: {', '.join(FORMS)}, redcap")
+    if form == "redcap":
+        from .store.redcap import import_redcap
+
+        if dictionary is None:
+            _fail("a REDCap import needs --dictionary DATA_DICTIONARY.csv")
+        engine = _run(lambda: open_store(db))
+        results = _run(lambda: import_redcap(engine, file, dictionary, user=user,
+                                             reason=reason))
+    else:
+        engine = _run(lambda: open_store(db))
+        results = [_run(lambda: import_file(engine, form, file, user=user, reason=reason))]
+    for r in results:
+        typer.echo(f"{r.form}: {r.inserted} row(s) imported, {r.unchanged} unchanged "
+                   f"({r.source})")
+
+
+@store_app.command("template")
+def template_command(
+    form: Annotated[str | None, typer.Argument(help="Form name")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write "
+                                                "(default: standard output)")] = None,
+    list_forms: Annotated[bool, typer.Option("--list", help="Name and document the forms")] = (
+        False
+    ),
+) -> None:
+    """Write an empty template (the header) of a form, or list the forms."""
+    from .store.forms import FORMS
+
+    if list_forms:
+        for spec in FORMS.values():
+            typer.echo(spec.describe())
+        return
+    if form is None:
+        _fail("name a form, or use --list")
+    if form not in FORMS:
+        _fail(f"unknown form {form!r}; forms: {', '.join(FORMS)}")
+    header = ",".join(FORMS[form].columns) + "\n"
+    if output is None:
+        sys.stdout.write(header)
+        return
+    _run(lambda: output.write_text(header, encoding="utf-8"))
+    typer.echo(f"wrote {output}")
+
+
+@store_app.command("edit")
+def edit_command(
+    form: Annotated[str, typer.Argument(help="Form name")],
+    key: Annotated[list[str], typer.Option("--key", help="COLUMN=VALUE of the row's key "
+                                                         "(repeat for each key column)")],
+    reason: Annotated[str, typer.Option(help="Why the correction is made (required)")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="COLUMN=VALUE to change "
+                                                   "(repeatable; empty VALUE clears)")] = None,
+    delete: Annotated[bool, typer.Option("--delete", help="Delete the row")] = False,
+    db: DbOption = None,
+    user: Annotated[str | None, typer.Option(help="Who (default: the login name)")] = None,
+) -> None:
+    """Correct (or delete) one stored row, with a reason, under the audit trail."""
+    from .store.edit import delete_row, edit_row
+    from .store.engine import open_store
+
+    keys = _pairs(key, "--key")
+    changes = _pairs(set_, "--set")
+    if delete == bool(changes):
+        _fail("give either --set COLUMN=VALUE ... or --delete")
+    engine = _run(lambda: open_store(db))
+    if delete:
+        _run(lambda: delete_row(engine, form, keys, reason=reason, user=user))
+        typer.echo(f"{form} {keys}: deleted")
+        return
+    res = _run(lambda: edit_row(engine, form, keys, changes, reason=reason, user=user))
+    if not res.changed:
+        typer.echo(f"{form} {keys}: nothing changed")
+    for c, (old, new) in res.changed.items():
+        typer.echo(f"{form} {keys}: {c} {old!r} -> {new!r}")
+
+
+@audit_app.command("verify")
+def audit_verify_command(db: DbOption = None) -> None:
+    """Check the audit chain and that the stored rows match it; exit 1 if tampered with."""
+    from .store.audit import verify
+    from .store.engine import open_store
+
+    engine = _run(lambda: open_store(db))
+    report = _run(lambda: verify(engine))
+    if report.ok:
+        typer.echo(f"audit trail intact: {report.entries} entries, data agree")
+        return
+    for p in report.problems:
+        _err.print(f"[bold red]tampering:[/] {escape(p)}", markup=True)
+    _err.print(f"audit trail NOT intact: {len(report.problems)} problem(s) in "
+               f"{report.entries} entries")
+    raise typer.Exit(code=1)
+
+
+@audit_app.command("show")
+def audit_show_command(
+    db: DbOption = None,
+    table: Annotated[str | None, typer.Option(help="Only entries of this form")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the last N entries")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+) -> None:
+    """List the audit trail, oldest first."""
+    from .store.audit import show
+    from .store.engine import open_store
+
+    engine = _run(lambda: open_store(db))
+    frame = _run(lambda: show(engine, table=table, limit=limit))
+    for rec in frame.to_dict("records"):
+        if as_json:
+            typer.echo(json.dumps(rec, ensure_ascii=False))
+            continue
+        typer.echo(f"#{rec['seq']} {rec['ts']} {rec['user_name']} {rec['action']} "
+                   f"{rec['table_name']} {rec['row_key']} reason={rec['reason']!r} "
+                   f"source={rec['source']}")
+        if rec["old_values"] is not None:
+            typer.echo(f"    old: {rec['old_values']}")
+        if rec["new_values"] is not None:
+            typer.echo(f"    new: {rec['new_values']}")
+
+
+@store_app.command("export")
+def export_command(
+    what: Annotated[str, typer.Argument(help="raw (the forms) or adam (analysis datasets)")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder")],
+    db: DbOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or xpt")] = "csv",
+) -> None:
+    """Export the raw forms or the analysis datasets."""
+    from .store.engine import open_store
+    from .store.export import FORMATS, export_adam, export_raw
+
+    if what not in ("raw", "adam"):
+        _fail(f"export {what!r}: use raw or adam")
+    if fmt not in FORMATS:
+        _fail(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}")
+    engine = _run(lambda: open_store(db))
+    fn = export_raw if what == "raw" else export_adam
+    paths = _run(lambda: fn(engine, out, fmt))
+    typer.echo(f"wrote {len(paths)} file(s) to {out}")

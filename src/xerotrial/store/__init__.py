@@ -1,0 +1,61 @@
+"""The trial store: SQLite by default, PostgreSQL by URL; validated import, audit, exports.
+
+Modules, one job each: ``forms`` (the case report forms and their rules), ``schema`` (the
+tables), ``engine`` (URL -> engine, write locks), ``migrate`` (Alembic, ``init``),
+``importer`` (all-or-nothing import), ``edit`` (corrections), ``audit`` (hash-chained trail),
+``export`` (CSV / Parquet / XPT, raw and analysis datasets), ``redcap`` (REDCap exports).
+
+Example
+-------
+>>> import tempfile, os, pandas as pd
+>>> db = os.path.join(tempfile.mkdtemp(), "trial.db")
+>>> _ = init_store(db)
+>>> engine = open_store(db)
+>>> people = pd.DataFrame({"subject": ["P01"], "site": ["S1"], "group": ["patient"],
+...                        "sex": ["F"], "age_years": ["61"]})
+>>> import_frame(engine, "participants", people, user="ana").inserted
+1
+>>> verify(engine).ok
+True
+"""
+
+from __future__ import annotations
+
+from .audit import AuditReport, show, verify
+from .edit import EditResult, delete_row, edit_row
+from .engine import DEFAULT_DB, make_engine, open_store, resolve_url, write_transaction
+from .errors import ImportRejectedError, StoreError
+from .export import adam_datasets, export_adam, export_raw, read_form
+from .forms import FORMS, Field, FormSpec, Problem
+from .importer import ImportResult, import_file, import_frame
+from .migrate import init_store
+from .redcap import import_redcap
+
+__all__ = [
+    "DEFAULT_DB",
+    "FORMS",
+    "AuditReport",
+    "EditResult",
+    "Field",
+    "FormSpec",
+    "ImportRejectedError",
+    "ImportResult",
+    "Problem",
+    "StoreError",
+    "adam_datasets",
+    "delete_row",
+    "edit_row",
+    "export_adam",
+    "export_raw",
+    "import_file",
+    "import_frame",
+    "import_redcap",
+    "init_store",
+    "make_engine",
+    "open_store",
+    "read_form",
+    "resolve_url",
+    "show",
+    "verify",
+    "write_transaction",
+]

@@ -1,0 +1,1 @@
+"""Alembic migrations of the trial store (run by ``xerotrial init``; see ``store/migrate.py``)."""

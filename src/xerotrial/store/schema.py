@@ -1,0 +1,103 @@
+"""The store's tables (SQLAlchemy 2): one table per form, the audit trail and metadata.
+
+Form tables are built from :data:`xerotrial.store.forms.FORMS`: a surrogate ``id``, the
+form's columns with their SQL types, a unique constraint on the form's key, and foreign keys
+for references (participant, visit, donor, batch). The database itself enforces them, so
+even a writer that bypasses the importer cannot store a sample of an unknown visit.
+
+Example
+-------
+>>> sorted(c.name for c in TABLES["visits"].columns)
+['id', 'study_day', 'subject', 'visit', 'visit_date']
+>>> AUDIT.name
+'audit_log'
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Double,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeEngine
+
+from .forms import FORMS, Field, FormSpec
+
+__all__ = ["AUDIT", "META", "METADATA", "TABLES", "sql_type"]
+
+METADATA = MetaData(
+    naming_convention={
+        "uq": "uq_%(table_name)s_key",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def sql_type(f: Field) -> TypeEngine:
+    """The SQL type of a field.
+
+    >>> sql_type(FORMS["sialometry"].field("minutes"))
+    Double()
+    """
+    return {
+        "text": String(200) if f.name != "failed_criteria" else Text(),
+        "int": Integer(),
+        "float": Double(),
+        "bool": Boolean(),
+        "date": Date(),
+    }[f.kind]
+
+
+def _table(spec: FormSpec) -> Table:
+    cols: list = [Column("id", Integer, primary_key=True, autoincrement=True)]
+    cols += [Column(f.name, sql_type(f), nullable=not f.required) for f in spec.fields]
+    cons: list = [UniqueConstraint(*spec.key)]
+    if spec.visit_columns is not None:
+        cons.append(ForeignKeyConstraint(list(spec.visit_columns),
+                                         ["visits.subject", "visits.visit"]))
+    elif spec.participant_column is not None:
+        cons.append(ForeignKeyConstraint([spec.participant_column], ["participants.subject"]))
+    for col, (form, target) in spec.refs.items():
+        if form != spec.name:
+            cons.append(ForeignKeyConstraint([col], [f"{form}.{target}"]))
+    return Table(spec.name, METADATA, *cols, *cons)
+
+
+#: The form tables by form name.
+TABLES: dict[str, Table] = {name: _table(spec) for name, spec in FORMS.items()}
+
+#: Append-only audit trail; each entry's ``hash`` covers its content and ``prev_hash``.
+AUDIT = Table(
+    "audit_log",
+    METADATA,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("ts", String(40), nullable=False),
+    Column("user_name", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("action", String(10), nullable=False),
+    Column("table_name", String(64), nullable=False),
+    Column("row_key", Text, nullable=False),
+    Column("old_values", Text),
+    Column("new_values", Text),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+#: Key/value facts about the store (protocol TOML, creation time).
+META = Table(
+    "store_meta",
+    METADATA,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,149 @@
+"""The store's command-line contracts: init, import, template, edit, audit, export.
+
+Run through ``xerotrial.cli.app`` when it registers the store commands, else through
+``xerotrial.cli_store.store_app`` (the same commands).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from xerotrial.cli_store import store_app
+
+from .store.sample import SAMPLE, write_sample
+
+
+def _app():
+    from xerotrial.cli import app
+
+    names = {c.name for c in app.registered_commands}
+    names |= {c.name for g in app.registered_groups for c in g.typer_instance.registered_commands}
+    return app if "import" in names else store_app
+
+
+APP = _app()
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(APP, list(args))
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _error(res, code: int = 2) -> str:
+    assert res.exit_code == code, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    assert "Traceback" not in res.output
+    return res.output
+
+
+def test_full_workflow_on_default_store(here: Path) -> None:
+    res = run("init")
+    assert res.exit_code == 0, res.output
+    assert (here / "trial.db").exists()
+    files = write_sample(here / "in")
+    for form, path in files.items():
+        res = run("import", form, str(path), "--user", "ana", "--reason", "first entry")
+        assert res.exit_code == 0, res.output
+        assert "imported" in res.output
+    res = run("import", "visits", str(files["visits"]))
+    assert res.exit_code == 0 and "0 row(s) imported, 5 unchanged" in res.output
+    res = run("edit", "sialometry", "--key", "subject=P01", "--key", "visit=day0", "--key",
+              "kind=UWS", "--set", "cup_after_g=12.95", "--reason", "re-weighed", "--user", "bo")
+    assert res.exit_code == 0, res.output
+    assert "cup_after_g 12.9 -> 12.95" in res.output
+    res = run("audit", "verify")
+    assert res.exit_code == 0 and "38 entries" in res.output
+    res = run("audit", "show", "--limit", "1")
+    assert res.exit_code == 0 and "bo update sialometry" in res.output and "re-weighed" in (
+        res.output)
+    res = run("audit", "show", "--json", "--table", "donors")
+    assert res.exit_code == 0 and res.output.count("\n") == 1
+    for what in ("raw", "adam"):
+        for fmt in ("csv", "parquet", "xpt"):
+            res = run("export", what, "--db", "trial.db", "--out", f"out/{what}/{fmt}",
+                      "--format", fmt)
+            assert res.exit_code == 0, res.output
+    assert (here / "out/raw/csv/sialometry.csv").read_text().splitlines()[0] == (
+        "subject,visit,kind,cup_before_g,cup_after_g,minutes")
+    assert (here / "out/adam/xpt/adflow.xpt").exists()
+    res = run("edit", "hla_antibodies", "--key", "subject=P01", "--key", "study_day=30",
+              "--key", "specificity=A*02:01", "--delete", "--reason", "mix-up")
+    assert res.exit_code == 0 and "deleted" in res.output
+
+
+def test_template(here: Path) -> None:
+    res = run("template", "--list")
+    assert res.exit_code == 0
+    for form in SAMPLE:
+        assert f"\n{form}: " in "\n" + res.output
+    res = run("template", "sialometry")
+    assert res.output == "subject,visit,kind,cup_before_g,cup_after_g,minutes\n"
+    res = run("template", "xq", "-o", "xq.csv")
+    assert res.exit_code == 0
+    assert (here / "xq.csv").read_text() == "subject,visit," + ",".join(
+        f"xq{i}" for i in range(1, 9)) + "\n"
+    assert "unknown form 'nope'" in _error(run("template", "nope"))
+    assert "name a form" in _error(run("template"))
+
+
+def test_errors_exit_2(here: Path) -> None:
+    write_sample(here / "in")
+    assert "no store at trial.db" in _error(run("import", "participants", "in/participants.csv"))
+    assert "no store" in _error(run("audit", "verify", "--db", "other.db"))
+    assert "no store" in _error(run("export", "raw", "--out", "x"))
+    assert run("init", "--db", "sqlite:///trial.db").exit_code == 0
+    assert "unknown form 'patients'" in _error(run("import", "patients", "in/x.csv"))
+    assert "no such file" in _error(run("import", "participants", "missing.csv"))
+    (here / "bad.xlsx").write_text("not a spreadsheet")
+    assert "cannot read it" in _error(run("import", "participants", "bad.xlsx"))
+    bad = SAMPLE["participants"] + "P03,S1,patient,Q,12,,\n"
+    (here / "bad.csv").write_text(bad)
+    out = _error(run("import", "participants", "bad.csv"))
+    assert "rejected, nothing was imported (2 problems)" in out
+    assert "row 4, column 'sex'" in out and "row 4, column 'age_years'" in out
+    assert "needs a reason" in _error(run("edit", "participants", "--key", "subject=P01",
+                                          "--set", "age_years=3", "--reason", ""))
+    assert "--set" in _error(run("edit", "participants", "--key", "subject=P01",
+                                 "--reason", "x"))
+    assert "raw or adam" in _error(run("export", "sdtm", "--out", "x"))
+    assert "--format" in _error(run("export", "raw", "--out", "x", "--format", "sas"))
+    assert "no such file" in _error(run("init", "--protocol", "nope.toml"))
+    assert "--dictionary" in _error(run("import", "redcap", "in/participants.csv"))
+    res = run("import", "participants", "in/participants.csv", "--db", "postgresql+psycopg://"
+              "nobody@127.0.0.1:1/none")
+    assert "cannot open the store" in _error(res)
+
+
+def test_audit_verify_reports_tampering(here: Path) -> None:
+    run("init")
+    files = write_sample(here / "in")
+    run("import", "participants", str(files["participants"]))
+    import sqlite3
+
+    con = sqlite3.connect("trial.db")
+    con.execute("UPDATE participants SET age_years = 99 WHERE subject = 'P01'")
+    con.commit()
+    con.close()
+    out = _error(run("audit", "verify"), code=1)
+    assert "age_years differ from the audit trail" in out
+
+
+def test_protocol_option(here: Path) -> None:
+    from xerotrial.trial.protocol import _bundled  # noqa: F401 - the bundled file exists
+
+    src = Path(__file__).parents[1] / "src/xerotrial/data/protocol.toml"
+    res = run("init", "--protocol", str(src))
+    assert res.exit_code == 0, res.output
+    (here / "broken.toml").write_text("[trial]\nid = 3\n")
+    assert _error(run("init", "--protocol", "broken.toml"))
+    assert os.path.exists("trial.db")
