@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_common import err, fail
 from .cli_power import power as power_command
 from .cli_score import score_app
 from .cli_store import store_app
@@ -35,12 +36,7 @@ app = typer.Typer(
 app.add_typer(score_app, name="score")
 app.command("power")(power_command)
 app.add_typer(store_app)
-err = Console(stderr=True, soft_wrap=True)
 
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code=2)
 
 
 def _clean(obj):
@@ -56,13 +52,13 @@ def _clean(obj):
 
 def _read_table(path: Path) -> pd.DataFrame:
     if not path.exists():
-        _fail(f"{path}: no such file")
+        fail(f"{path}: no such file")
     try:
         if path.suffix.lower() in (".xlsx", ".xls"):
             return pd.read_excel(path)
         return pd.read_csv(path)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a user error here
-        _fail(f"{path}: cannot read it as a table ({exc})")
+        fail(f"{path}: cannot read it as a table ({exc})")
     raise AssertionError  # unreachable
 
 
@@ -109,15 +105,15 @@ def fit_command(
 ) -> None:
     """Fit a repeated-measures mixed model (REML) and print estimates, LS means and contrasts."""
     if covariance not in COVARIANCES:
-        _fail(f"--covariance {covariance!r} is not one of: {', '.join(COVARIANCES)}")
+        fail(f"--covariance {covariance!r} is not one of: {', '.join(COVARIANCES)}")
     if df not in DF_METHODS:
-        _fail(f"--df {df!r} is not one of: {', '.join(DF_METHODS)}")
+        fail(f"--df {df!r} is not one of: {', '.join(DF_METHODS)}")
     if method.upper() not in ("REML", "ML"):
-        _fail(f"--method {method!r} is not REML or ML")
+        fail(f"--method {method!r} is not REML or ML")
     if method.upper() == "ML" and df.startswith("kenward-roger"):
-        _fail("Kenward-Roger is defined for REML fits only; use --method REML or another --df")
+        fail("Kenward-Roger is defined for REML fits only; use --method REML or another --df")
     if (by or reference) and not lsmeans:
-        _fail("--by and --reference need --lsmeans FACTOR")
+        fail("--by and --reference need --lsmeans FACTOR")
     from .stats.model import fit  # heavy imports only when fitting
 
     frame = _read_table(data)
@@ -140,7 +136,7 @@ def fit_command(
             out = res.to_dict(df_method=df, lsmeans=lsmeans, by=by, reference=reference)
         caught = [str(x.message) for x in w]
     except XerotrialError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for msg in caught:
         err.print(f"[yellow]warning:[/] {msg}", highlight=False)
     out["warnings"] = caught

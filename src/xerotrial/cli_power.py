@@ -22,19 +22,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_common import err, fail
 from .stats.errors import XerotrialError
 from .stats.options import DF_METHODS
 
 __all__ = ["power", "parse_list", "build_design"]
 
-err = Console(stderr=True, soft_wrap=True)
 
 MODEL_COVARIANCES = ("un", "cs", "ar1", "random-intercept")
 
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code=2)
 
 
 def parse_list(text: str | None, name: str, kind: type = float) -> list | None:
@@ -226,15 +222,15 @@ def power(
 ) -> None:
     """Simulated power of the AT-MSC vs placebo trial, analysed with the engine's mixed model."""
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
-        _fail(f"--plot {plot}: the file name must end in .png or .svg")
+        fail(f"--plot {plot}: the file name must end in .png or .svg")
     if target_power is not None and not 0 < target_power < 1:
-        _fail("--target-power must lie in (0, 1)")
+        fail("--target-power must lie in (0, 1)")
     if covariance is not None and covariance not in MODEL_COVARIANCES:
-        _fail(f"--covariance {covariance!r} is not one of: {', '.join(MODEL_COVARIANCES)}")
+        fail(f"--covariance {covariance!r} is not one of: {', '.join(MODEL_COVARIANCES)}")
     if df is not None and df not in DF_METHODS:
-        _fail(f"--df {df!r} is not one of: {', '.join(DF_METHODS)}")
+        fail(f"--df {df!r} is not one of: {', '.join(DF_METHODS)}")
     if sims is not None and sims < 1:
-        _fail("--sims must be at least 1")
+        fail("--sims must be at least 1")
     try:
         settings: dict[str, Any] = {}
         run: dict[str, Any] = {}
@@ -314,7 +310,7 @@ def power(
                                chunk_size=size, workers=workers, dask=dask,
                                progress=lambda k: bar.advance(task, k))
     except (XerotrialError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
         raise AssertionError from exc  # unreachable
     n_req = smallest_n(result, target) if target is not None else None
     if plot is not None:

@@ -22,9 +22,8 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
-from rich.markup import escape
 
+from .cli_common import fail
 from .stats.errors import XerotrialError
 from .trial.questionnaires import score_qlq_hn35, score_xq
 
@@ -35,7 +34,6 @@ score_app = typer.Typer(
     no_args_is_help=True,
     help="Score questionnaires (EORTC QLQ-H&N35, Xerostomia Questionnaire) from item CSV files.",
 )
-_err = Console(stderr=True, soft_wrap=True)
 
 ItemsArg = Annotated[
     Path, typer.Argument(metavar="ITEMS.csv", help="CSV file: id column plus item columns")
@@ -46,22 +44,18 @@ OutputOpt = Annotated[
 ]
 
 
-def _fail(message: str) -> None:
-    _err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    raise typer.Exit(code=2)
-
 
 def _read_items(path: Path) -> pd.DataFrame:
     """Every cell as text (empty = missing), so that the scorer sees what was typed."""
     if not path.is_file():
-        _fail(f"{path}: no such file")
+        fail(f"{path}: no such file")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except Exception as exc:  # noqa: BLE001 - any reader failure is a user error here
-        _fail(f"{path}: cannot read it as a CSV file ({exc})")
+        fail(f"{path}: cannot read it as a CSV file ({exc})")
         raise AssertionError from exc  # unreachable
     if len(frame.columns) == 1 and ";" in str(frame.columns[0]):
-        _fail(f"{path}: the header has ';' but no ',': save the file as comma-separated values")
+        fail(f"{path}: the header has ';' but no ',': save the file as comma-separated values")
     return frame
 
 
@@ -70,7 +64,7 @@ def _run(score: Callable[..., pd.DataFrame], items: Path, output: Path | None) -
     try:
         scores = score(frame, source=str(items))
     except XerotrialError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     if output is None:
         sys.stdout.write(scores.to_csv(index=False, na_rep=""))
@@ -78,7 +72,7 @@ def _run(score: Callable[..., pd.DataFrame], items: Path, output: Path | None) -
     try:
         scores.to_csv(output, index=False, na_rep="")
     except OSError as exc:
-        _fail(f"{output}: cannot write it ({exc.strerror or exc})")
+        fail(f"{output}: cannot write it ({exc.strerror or exc})")
 
 
 @score_app.command("qlq-hn35")

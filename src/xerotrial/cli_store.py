@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
+from .cli_common import err, fail
 from .stats.errors import XerotrialError
 
 __all__ = ["audit_app", "store_app"]
@@ -36,7 +36,6 @@ store_app = typer.Typer(add_completion=False, no_args_is_help=True,
 audit_app = typer.Typer(add_completion=False, no_args_is_help=True,
                         help="The audit trail: verify its hash chain, show its entries.")
 store_app.add_typer(audit_app, name="audit")
-_err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 DbOption = Annotated[
     str | None,
@@ -45,21 +44,17 @@ DbOption = Annotated[
 ]
 
 
-def _fail(message: str) -> None:
-    _err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
-    raise typer.Exit(code=2)
-
 
 def _run(fn):  # noqa: ANN001, ANN202 - a thunk
     """Call ``fn``; a user-facing error exits 2 with its message."""
     try:
         return fn()
     except XerotrialError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except SQLAlchemyError as exc:
-        _fail(f"database error: {getattr(exc, 'orig', None) or exc}")
+        fail(f"database error: {getattr(exc, 'orig', None) or exc}")
     except OSError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     raise AssertionError  # unreachable
 
 
@@ -68,7 +63,7 @@ def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
     for item in items or []:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            _fail(f"{option} {item!r}: write COLUMN=VALUE")
+            fail(f"{option} {item!r}: write COLUMN=VALUE")
         out[name.strip()] = value
     return out
 
@@ -82,7 +77,7 @@ def init_command(
     from .store.migrate import init_store
 
     if protocol is not None and not protocol.is_file():
-        _fail(f"{protocol}: no such file")
+        fail(f"{protocol}: no such file")
     from sqlalchemy.engine import make_url
 
     url = _run(lambda: init_store(db, protocol))
@@ -106,12 +101,12 @@ def import_command(
     from .store.importer import import_file
 
     if form != "redcap" and form not in FORMS:
-        _fail(f"unknown form {form!r}; forms: {', '.join(FORMS)}, redcap")
+        fail(f"unknown form {form!r}; forms: {', '.join(FORMS)}, redcap")
     if form == "redcap":
         from .store.redcap import import_redcap
 
         if dictionary is None:
-            _fail("a REDCap import needs --dictionary DATA_DICTIONARY.csv")
+            fail("a REDCap import needs --dictionary DATA_DICTIONARY.csv")
         engine = _run(lambda: open_store(db))
         results = _run(lambda: import_redcap(engine, file, dictionary, user=user,
                                              reason=reason))
@@ -140,9 +135,9 @@ def template_command(
             typer.echo(spec.describe())
         return
     if form is None:
-        _fail("name a form, or use --list")
+        fail("name a form, or use --list")
     if form not in FORMS:
-        _fail(f"unknown form {form!r}; forms: {', '.join(FORMS)}")
+        fail(f"unknown form {form!r}; forms: {', '.join(FORMS)}")
     header = ",".join(FORMS[form].columns) + "\n"
     if output is None:
         sys.stdout.write(header)
@@ -170,7 +165,7 @@ def edit_command(
     keys = _pairs(key, "--key")
     changes = _pairs(set_, "--set")
     if delete == bool(changes):
-        _fail("give either --set COLUMN=VALUE ... or --delete")
+        fail("give either --set COLUMN=VALUE ... or --delete")
     engine = _run(lambda: open_store(db))
     if delete:
         _run(lambda: delete_row(engine, form, keys, reason=reason, user=user))
@@ -195,8 +190,8 @@ def audit_verify_command(db: DbOption = None) -> None:
         typer.echo(f"audit trail intact: {report.entries} entries, data agree")
         return
     for p in report.problems:
-        _err.print(f"[bold red]tampering:[/] {escape(p)}", markup=True)
-    _err.print(f"audit trail NOT intact: {len(report.problems)} problem(s) in "
+        err.print(f"[bold red]tampering:[/] {escape(p)}", markup=True)
+    err.print(f"audit trail NOT intact: {len(report.problems)} problem(s) in "
                f"{report.entries} entries")
     raise typer.Exit(code=1)
 
@@ -239,9 +234,9 @@ def export_command(
     from .store.export import FORMATS, export_adam, export_raw
 
     if what not in ("raw", "adam"):
-        _fail(f"export {what!r}: use raw or adam")
+        fail(f"export {what!r}: use raw or adam")
     if fmt not in FORMATS:
-        _fail(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}")
+        fail(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}")
     engine = _run(lambda: open_store(db))
     fn = export_raw if what == "raw" else export_adam
     paths = _run(lambda: fn(engine, out, fmt))
