@@ -62,7 +62,7 @@ def test_full_workflow_on_default_store(here: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "cup_after_g 12.9 -> 12.95" in res.output
     res = run("audit", "verify")
-    assert res.exit_code == 0 and "38 entries" in res.output
+    assert res.exit_code == 0 and "40 entries" in res.output
     res = run("audit", "show", "--limit", "1")
     assert res.exit_code == 0 and "bo update sialometry" in res.output and "re-weighed" in (
         res.output)
@@ -106,6 +106,7 @@ def test_errors_exit_2(here: Path) -> None:
     assert "no such file" in _error(run("import", "participants", "missing.csv"))
     (here / "bad.xlsx").write_text("not a spreadsheet")
     assert "cannot read it" in _error(run("import", "participants", "bad.xlsx"))
+    assert run("import", "sites", "in/sites.csv").exit_code == 0
     bad = SAMPLE["participants"] + "P03,S1,patient,Q,12,,\n"
     (here / "bad.csv").write_text(bad)
     out = _error(run("import", "participants", "bad.csv"))
@@ -127,6 +128,7 @@ def test_errors_exit_2(here: Path) -> None:
 def test_audit_verify_reports_tampering(here: Path) -> None:
     run("init")
     files = write_sample(here / "in")
+    run("import", "sites", str(files["sites"]))
     run("import", "participants", str(files["participants"]))
     import sqlite3
 
@@ -147,3 +149,29 @@ def test_protocol_option(here: Path) -> None:
     (here / "broken.toml").write_text("[trial]\nid = 3\n")
     assert _error(run("init", "--protocol", "broken.toml"))
     assert os.path.exists("trial.db")
+
+
+def test_init_upgrades_a_store_of_revision_0001(here: Path) -> None:
+    from alembic import command
+
+    from xerotrial.store.engine import make_engine, open_store, write_transaction
+    from xerotrial.store.export import read_form
+    from xerotrial.store.migrate import _config, current_revision
+
+    engine = make_engine("sqlite:///trial.db")
+    with write_transaction(engine) as conn:
+        cfg = _config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.exec_driver_sql("INSERT INTO participants (subject, site, \"group\", sex, age_years)"
+                             " VALUES ('P01', 'S1', 'patient', 'F', 61)")
+    engine.dispose()
+    assert current_revision("trial.db") == "0001"
+    res = run("init")
+    assert res.exit_code == 0, res.output
+    assert current_revision("trial.db") == "0002"
+    engine = open_store("trial.db")
+    assert read_form(engine, "sites")["site"].tolist() == ["S1"]
+    engine.dispose()
+    res = run("template", "sites")
+    assert res.output == "site,name,country\n"

@@ -1,4 +1,8 @@
-"""A small, synthetic trial for the store's tests: one CSV text per form."""
+"""A small, synthetic trial for the store's tests: one CSV text per form, in import order.
+
+The participants file has its columns in another order than the template (allowed), and
+C01 writes race and education in another case (stored as the form's spelling).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,14 @@ HN35 = ",".join(f"hn{i}" for i in range(31, 66))
 XQ = ",".join(f"xq{i}" for i in range(1, 9))
 
 SAMPLE: dict[str, str] = {
-    "participants": """subject,site,group,sex,age_years,matched_to,enrolment_order
-P01,S1,patient,F,61,,1
-P02,S1,patient,M,58,,2
-C01,S1,control,F,60,P01,
+    "sites": """site,name,country
+S1,Rigshospitalet,DK
+S2,,
+""",
+    "participants": """subject,site,group,sex,age_years,matched_to,enrolment_order,race,education
+P01,S1,patient,F,61,,1,White,high
+P02,S1,patient,M,58,,2,White,medium
+C01,S1,control,F,60,P01,,white,High
 """,
     "screening": """screening_id,subject,screening_date,eligible,failed_criteria
 SCR001,P01,2024-01-10,yes,
@@ -50,8 +58,8 @@ P01,day30,4,4,4,4,,3,3,3
 AE1,P01,Pain,1,no,,related,0
 AE2,P02,Stroke,3,yes,hospitalisation,not related,82
 """,
-    "donors": """donor,sex,age_years,hla_a_1,hla_a_2,hla_b_1,hla_b_2,hla_c_1,hla_c_2,hla_drb1_1,hla_drb1_2,hla_dqb1_1,hla_dqb1_2
-D1,F,35,A*02:01,A*24:02,B*07:02,B*08:01,C*07:02,C*07:01,DRB1*15:01,DRB1*03:01,DQB1*06:02,DQB1*02:01
+    "donors": """donor,sex,age_years,hla_a_1,hla_a_2,hla_b_1,hla_b_2,hla_c_1,hla_c_2,hla_drb1_1,hla_drb1_2,hla_dqb1_1,hla_dqb1_2,hla_drb3_1,hla_drb3_2,hla_drb4_1,hla_drb4_2,hla_drb5_1,hla_drb5_2,hla_dqa1_1,hla_dqa1_2,hla_dpa1_1,hla_dpa1_2,hla_dpb1_1,hla_dpb1_2
+D1,F,35,A*02:01,A*24:02,B*07:02,B*08:01,C*07:02,C*07:01,DRB1*15:01,DRB1*03:01,DQB1*06:02,DQB1*02:01,DRB3*01:01,,,,DRB5*01:01,,DQA1*01:02,DQA1*05:01,DPA1*01:03,DPA1*01:03,DPB1*04:01,DPB1*02:01
 """,  # noqa: E501
     "batches": """batch,donor,viability,cd90,cd105,cd73,cd45,hla_dr,sterility,mycoplasma,endotoxin,donor_serology
 B1,D1,92.0,99.1,97.5,99.8,0.4,1.0,negative,negative,negative,negative

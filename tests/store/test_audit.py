@@ -27,7 +27,9 @@ def test_chain_links_every_entry(full_store: Engine) -> None:
     assert log["prev_hash"].iloc[0] == GENESIS
     assert (log["prev_hash"].iloc[1:].to_numpy() == log["hash"].iloc[:-1].to_numpy()).all()
     assert set(log["action"]) == {"insert"} and set(log["user_name"]) == {"tester"}
-    assert json.loads(log["new_values"].iloc[0])["subject"] == "P01"
+    assert json.loads(log["new_values"].iloc[0])["site"] == "S1"  # the sites come first
+    first_participant = log[log["table_name"] == "participants"].iloc[0]
+    assert json.loads(first_participant["new_values"])["subject"] == "P01"
     assert len(show(full_store, table="visits")) == 5
     assert len(show(full_store, limit=3)) == 3
 
@@ -43,7 +45,8 @@ def test_database_refuses_changes_to_the_log(full_store: Engine) -> None:
 @pytest.mark.parametrize(
     ("sql", "expect"),
     [
-        ("UPDATE audit_log SET new_values = replace(new_values, '61', '62') WHERE seq = 1",
+        # entry 3: participant P01 (after the two sites), aged 61
+        ("UPDATE audit_log SET new_values = replace(new_values, '61', '62') WHERE seq = 3",
          "does not match its hash"),
         ("UPDATE audit_log SET user_name = 'mallory' WHERE seq = 5", "does not match its hash"),
         ("DELETE FROM audit_log WHERE seq = 7", "entry 7 is missing"),
@@ -81,7 +84,7 @@ def test_edits_keep_the_chain(full_store: Engine) -> None:
     edit_row(full_store, "visits", {"subject": "P01", "visit": "day30"}, {"study_day": "30"},
              reason="date transcription error", user="monitor")
     report = verify(full_store)
-    assert report.ok and report.entries == 38
+    assert report.ok and report.entries == 40
     last = show(full_store, limit=1).iloc[0]
     assert (last["action"], last["user_name"], last["reason"]) == (
         "update", "monitor", "date transcription error")

@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["", ".forms", ".schema", ".engine", ".errors", ".audit", ".migrate", ".importer",
-           ".edit", ".export", ".redcap"]
+           ".edit", ".export", ".redcap", ".inputs"]
 
 
 @pytest.mark.parametrize("name", MODULES)

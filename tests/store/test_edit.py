@@ -22,7 +22,7 @@ def test_edit_changes_and_traces(full_store: Engine) -> None:
     assert sial.loc[row, "cup_after_g"].item() == 12.95
     again = edit_row(full_store, "sialometry", SIAL, {"cup_after_g": "12.95"}, reason="again")
     assert again.changed == {}
-    assert len(show(full_store)) == 38 and verify(full_store).ok
+    assert len(show(full_store)) == 40 and verify(full_store).ok
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def test_bad_edits_change_nothing(full_store, key, changes, reason, error, match
     with pytest.raises(error, match=match):
         edit_row(full_store, "sialometry", key, changes, reason=reason)
     assert read_form(full_store, "sialometry").equals(before)
-    assert len(show(full_store)) == 37
+    assert len(show(full_store)) == 39
 
 
 def test_edit_checks_references(full_store: Engine) -> None:

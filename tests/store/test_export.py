@@ -29,6 +29,15 @@ def test_round_trip_is_identical(full_store: Engine, tmp_path: Path) -> None:
         import_file(copy, p.stem, p, user="copy")
     for form in FORMS:
         assert read_form(copy, form).equals(read_form(full_store, form)), form
+    # the columns of revision 0002 travel too
+    assert read_form(copy, "sites").values.tolist() == [["S1", "Rigshospitalet", "DK"],
+                                                        ["S2", None, None]]
+    people = read_form(copy, "participants").set_index("subject")
+    assert people.loc["C01", ["race", "education"]].tolist() == ["White", "high"]
+    donor = read_form(copy, "donors").iloc[0]
+    assert (donor["hla_drb3_1"], donor["hla_drb4_1"], donor["hla_dqa1_2"],
+            donor["hla_dpa1_1"], donor["hla_dpb1_2"]) == (
+        "DRB3*01:01", None, "DQA1*05:01", "DPA1*01:03", "DPB1*02:01")
     # and once more: the export of the copy is byte-identical
     again = export_raw(copy, tmp_path / "raw2")
     assert [p.read_bytes() for p in again] == [p.read_bytes() for p in paths]
@@ -53,6 +62,25 @@ def test_xpt_names_and_values(full_store: Engine, tmp_path: Path) -> None:
     assert frame["CUPAFTG"].tolist() == read_form(full_store, "sialometry")["cup_after_g"].tolist()
     mapping = pd.read_csv(tmp_path / "xpt_names.csv")
     assert (mapping["xpt_name"].str.len() <= 8).all()
+    for form in FORMS:  # every template column is mapped, each to its own name
+        rows = mapping[mapping["dataset"] == form]
+        assert rows["column"].tolist() == list(FORMS[form].columns), form
+        assert rows["xpt_name"].is_unique, form
+    names = dict(zip(mapping["column"] + "@" + mapping["dataset"], mapping["xpt_name"],
+                     strict=True))
+    assert [names[f"{c}@participants"] for c in ("race", "education")] == ["RACE", "EDUC"]
+    assert [names[f"{c}@sites"] for c in ("site", "name", "country")] == [
+        "SITE", "NAME", "COUNTRY"]
+    assert [names[f"hla_{c}@donors"] for c in ("drb3_1", "drb4_2", "drb5_1", "dqa1_2",
+                                               "dpa1_1", "dpb1_2")] == [
+        "DRB3_1", "DRB4_2", "DRB5_1", "DQA1_2", "DPA1_1", "DPB1_2"]
+    donors, meta = pyreadstat.read_xport(str(tmp_path / "donors.xpt"))
+    assert donors.loc[0, "DPB1_2"] == "DPB1*02:01" and donors.loc[0, "DRB4_1"] == ""
+    assert meta.column_labels[list(donors.columns).index("DPB1_2")] == "hla_dpb1_2"
+    people, _ = pyreadstat.read_xport(str(tmp_path / "participants.xpt"))
+    assert people["EDUC"].tolist() == read_form(full_store, "participants")["education"].tolist()
+    sites, meta = pyreadstat.read_xport(str(tmp_path / "sites.xpt"))
+    assert meta.table_name == "SITES" and sites["SITE"].tolist() == ["S1", "S2"]
     export_adam(full_store, tmp_path / "adam", "xpt")
     adflow, _ = pyreadstat.read_xport(str(tmp_path / "adam" / "adflow.xpt"))
     assert "PARAMCD" in adflow.columns

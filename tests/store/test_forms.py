@@ -50,8 +50,16 @@ def test_cell_rules(field: Field, raw: str, value: object, rule: str | None) -> 
         assert broken is not None and rule in broken and got is None
 
 
+#: The forms the issue names, and the sites form added with revision 0002.
+ISSUE_FORMS = ("participants", "screening", "visits", "sialometry", "saliva_ions", "qlq_hn35",
+               "xq", "adverse_events", "donors", "batches", "administrations",
+               "hla_antibodies", "scintigraphy", "safety_labs")
+
+
 def test_templates_and_xpt_names() -> None:
-    assert len(FORMS) == 14
+    assert len(FORMS) == 15
+    assert set(ISSUE_FORMS) | {"sites"} == set(FORMS)
+    assert list(FORMS)[:2] == ["sites", "participants"]  # import order
     for name, spec in FORMS.items():
         assert list(template_frame(name).columns) == list(spec.columns)
         assert set(spec.key) <= set(spec.columns)
@@ -67,6 +75,17 @@ def _replace(text: str, old: str, new: str) -> str:
 
 # (form, old text, new text, column, substring of the rule); the prerequisites are imported.
 BAD_ROWS = [
+    ("sites", "S2,,", ",Herlev,DK", "site", "required"),
+    ("participants", "P02,S1,patient,M,58", "P02,S9,patient,M,58", "site",
+     "unknown in the sites form"),
+    ("participants", "2,White,medium", "2,Martian,medium", "race", "one of"),
+    ("participants", "2,White,medium", "2,White,phd", "education", "one of: low, medium, high"),
+    ("donors", "DRB3*01:01,,", "DRB3*01:0X,,", "hla_drb3_1", "not an HLA allele"),
+    ("donors", "DRB3*01:01,,", "DRB4*01:01,,", "hla_drb3_1", "not an HLA-DRB3 allele"),
+    ("donors", "DQA1*01:02,DQA1*05:01", "DQA1*01:02,DQB1*05:01", "hla_dqa1_2",
+     "not an HLA-DQA1 allele"),
+    ("donors", "DPB1*04:01,DPB1*02:01", "DPB1*04:01,DPB1*0x:01", "hla_dpb1_2", ""),
+    ("donors", "DPA1*01:03,DPA1*01:03", "DPA1*01:03,Cw7", "hla_dpa1_2", "not an HLA allele"),
     ("participants", "P02,S1,patient,M,58", "P02,S1,patient,X,58", "sex", "one of"),
     ("participants", "P02,S1,patient,M,58", "P02,S1,patient,M,12", "age_years", ">= 18"),
     ("participants", "C01,S1,control,F,60,P01", "C01,S1,control,F,60,", "matched_to",
@@ -158,7 +177,8 @@ def test_header_rules(store, tmp_path: Path) -> None:
     assert (0, "age_years", "required column missing") in got
 
 
-def test_duplicates_in_file(store, tmp_path: Path) -> None:
+def test_duplicates_in_file(store, sample_files, tmp_path: Path) -> None:
+    import_file(store, "sites", sample_files["sites"])
     path = tmp_path / "p.csv"
     path.write_text("subject,site,group,sex,age_years\nP01,S1,patient,F,61\n"
                     "P02,S1,patient,F,61\nP01,S1,patient,F,62\n")
@@ -167,3 +187,24 @@ def test_duplicates_in_file(store, tmp_path: Path) -> None:
     (p,) = info.value.problems
     assert (p.row, p.column, p.value) == (3, "subject", "P01")
     assert "duplicate: row 1" in p.rule
+
+
+def test_every_typed_locus_has_two_validated_columns() -> None:
+    from xerotrial.trial.immunology import HLA_LOCI
+
+    donors = FORMS["donors"]
+    hla = [c for c in donors.columns if c.startswith("hla_")]
+    assert hla == [f"hla_{locus.lower()}_{i}" for locus in HLA_LOCI for i in (1, 2)]
+    assert set(HLA_LOCI) >= {"A", "B", "C", "DRB1", "DRB3", "DRB4", "DRB5", "DQA1", "DQB1",
+                             "DPA1", "DPB1"}
+    assert {donors.field(c).xpt_name for c in hla} >= {"DRB3_1", "DQA1_2", "DPA1_1", "DPB1_2"}
+    for locus, example in (("DRB5", "DRB5*01:01"), ("DPB1", "04:01"), ("DQA1", "DQA1*05:05")):
+        check = donors.row_checks[0]
+        assert check({f"hla_{locus.lower()}_1": example}, None) == []
+
+
+def test_sample_race_and_education_are_stored_as_the_form_spells_them(full_store) -> None:
+    from xerotrial.store.export import read_form
+
+    people = read_form(full_store, "participants").set_index("subject")
+    assert people.loc["C01", ["race", "education"]].tolist() == ["White", "high"]

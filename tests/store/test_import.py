@@ -32,14 +32,14 @@ def test_whole_trial_imports_and_verifies(full_store: Engine) -> None:
         n = conn.execute(select(func.count()).select_from(AUDIT)).scalar()
         rows = sum(conn.execute(select(func.count()).select_from(t)).scalar()
                    for t in TABLES.values())
-    assert n == rows == 37
+    assert n == rows == 39
     assert verify(full_store).ok
     sial = read_form(full_store, "sialometry")
     assert sial.loc[0, "cup_after_g"] == 14.5 and sial.loc[0, "kind"] == "SWS"
 
 
 def test_one_bad_row_at_the_end_leaves_no_trace(store: Engine, sample_files, tmp_path) -> None:
-    for form in ("participants", "visits"):
+    for form in ("sites", "participants", "visits"):
         import_file(store, form, sample_files[form], user="t")
     before = _snapshot(store)
     good = SAMPLE["sialometry"]
@@ -55,6 +55,7 @@ def test_one_bad_row_at_the_end_leaves_no_trace(store: Engine, sample_files, tmp
 
 
 def test_every_problem_is_listed(store: Engine, sample_files, tmp_path) -> None:
+    import_file(store, "sites", sample_files["sites"])
     import_file(store, "participants", sample_files["participants"])
     path = tmp_path / "v.csv"
     path.write_text("subject,visit,study_day,visit_date\nP01,day0,x,\nP01,day9,0,\n"
@@ -91,7 +92,8 @@ def test_new_rows_are_added_to_existing_ones(full_store, tmp_path) -> None:
     assert verify(full_store).ok
 
 
-def test_excel_import(store: Engine, tmp_path: Path) -> None:
+def test_excel_import(store: Engine, sample_files, tmp_path: Path) -> None:
+    import_file(store, "sites", sample_files["sites"])
     frame = pd.DataFrame({"subject": ["P01", "C01"], "site": ["S1", "S1"],
                           "group": ["patient", "control"], "sex": ["F", "F"],
                           "age_years": [61, 60], "matched_to": [None, "P01"],

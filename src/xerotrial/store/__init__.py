@@ -3,7 +3,8 @@
 Modules, one job each: ``forms`` (the case report forms and their rules), ``schema`` (the
 tables), ``engine`` (URL -> engine, write locks), ``migrate`` (Alembic, ``init``),
 ``importer`` (all-or-nothing import), ``edit`` (corrections), ``audit`` (hash-chained trail),
-``export`` (CSV / Parquet / XPT, raw and analysis datasets), ``redcap`` (REDCap exports).
+``export`` (CSV / Parquet / XPT, raw and analysis datasets), ``redcap`` (REDCap exports),
+``inputs`` (the trial functions' inputs: matching, donor HLA typing, patient-donor).
 
 Example
 -------
@@ -11,6 +12,8 @@ Example
 >>> db = os.path.join(tempfile.mkdtemp(), "trial.db")
 >>> _ = init_store(db)
 >>> engine = open_store(db)
+>>> import_frame(engine, "sites", pd.DataFrame({"site": ["S1"]}), user="ana").inserted
+1
 >>> people = pd.DataFrame({"subject": ["P01"], "site": ["S1"], "group": ["patient"],
 ...                        "sex": ["F"], "age_years": ["61"]})
 >>> import_frame(engine, "participants", people, user="ana").inserted
@@ -28,6 +31,7 @@ from .errors import ImportRejectedError, StoreError
 from .export import adam_datasets, export_adam, export_raw, read_form
 from .forms import FORMS, Field, FormSpec, Problem
 from .importer import ImportResult, import_file, import_frame
+from .inputs import donor_typing, matching_frames, patient_donor
 from .migrate import init_store
 from .redcap import import_redcap
 
@@ -44,6 +48,7 @@ __all__ = [
     "StoreError",
     "adam_datasets",
     "delete_row",
+    "donor_typing",
     "edit_row",
     "export_adam",
     "export_raw",
@@ -52,7 +57,9 @@ __all__ = [
     "import_redcap",
     "init_store",
     "make_engine",
+    "matching_frames",
     "open_store",
+    "patient_donor",
     "read_form",
     "resolve_url",
     "show",

@@ -13,6 +13,7 @@ Example
 >>> from xerotrial.store.importer import import_frame
 >>> db = os.path.join(tempfile.mkdtemp(), "trial.db"); _ = init_store(db)
 >>> eng = open_store(db)
+>>> _ = import_frame(eng, "sites", pd.DataFrame({"site": ["S1"]}), user="ana")
 >>> rows = pd.DataFrame({"subject": ["P01"], "site": ["S1"], "group": ["patient"],
 ...                      "sex": ["F"], "age_years": ["61"]})
 >>> _ = import_frame(eng, "participants", rows, user="ana")

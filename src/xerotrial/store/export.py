@@ -27,7 +27,7 @@ Example
 >>> from xerotrial.store.engine import open_store
 >>> d = tempfile.mkdtemp(); _ = init_store(os.path.join(d, "trial.db"))
 >>> [p.name for p in export_raw(open_store(os.path.join(d, "trial.db")), d)][:2]
-['participants.csv', 'screening.csv']
+['sites.csv', 'participants.csv']
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ FORMATS: tuple[str, ...] = ("csv", "parquet", "xpt")
 
 #: XPT member names (<= 8 characters) of the forms and analysis datasets.
 XPT_MEMBERS: dict[str, str] = {
-    "participants": "PARTIC", "screening": "SCREEN", "visits": "VISITS",
+    "sites": "SITES", "participants": "PARTIC", "screening": "SCREEN", "visits": "VISITS",
     "sialometry": "SIALO", "saliva_ions": "IONS", "qlq_hn35": "QLQHN35", "xq": "XQ",
     "adverse_events": "AE", "donors": "DONORS", "batches": "BATCHES",
     "administrations": "ADMIN", "hla_antibodies": "HLAAB", "scintigraphy": "SCINT",

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from xerotrial.stats.errors import DataValidationError
-from xerotrial.trial.immunology import parse_allele, parse_specificity
+from xerotrial.trial.immunology import HLA_LOCI, parse_allele, parse_specificity
 from xerotrial.trial.product import evaluate_release
 from xerotrial.trial.protocol import GLANDS, SALIVA_KINDS, Protocol, normalize_gland
 from xerotrial.trial.questionnaires import HN35_ITEMS, XQ_ITEMS, score_qlq_hn35, score_xq
@@ -43,11 +43,15 @@ from xerotrial.trial.saliva import derive_saliva_ions, ion_code
 from xerotrial.trial.sialometry import derive_flow_rate
 
 __all__ = [
+    "EDUCATION_LEVELS",
     "FORMS",
     "Field",
     "FormSpec",
+    "HLA_EXAMPLES",
     "Problem",
+    "RACES",
     "SAFETY_LAB_UNITS",
+    "hla_columns",
     "parse_cell",
     "format_value",
     "template_frame",
@@ -358,9 +362,13 @@ def _alleles(row: dict[str, Any], protocol: Protocol) -> list[tuple[str, Any, st
             continue
         locus = name[4:].rsplit("_", 1)[0].upper()
         try:
-            parse_allele(value, locus)
+            allele = parse_allele(value, locus)
         except (DataValidationError, ValueError) as exc:
             out.append((name, value, str(exc)))
+            continue
+        if allele.locus != locus:
+            out.append((name, value, f"not an HLA-{locus} allele (this column is locus "
+                                     f"{locus}; {allele} is at {allele.locus})"))
     return out
 
 
@@ -419,6 +427,40 @@ SAFETY_LAB_UNITS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Race categories of the participants form (CDISC SDTM RACE terms, written in mixed case).
+RACES: tuple[str, ...] = (
+    "White",
+    "Black or African American",
+    "Asian",
+    "American Indian or Alaska Native",
+    "Native Hawaiian or Other Pacific Islander",
+    "Multiple",
+    "Other",
+    "Unknown",
+)
+
+#: Education levels of the participants form: highest level completed, ISCED 2011 grouped
+#: as Eurostat does (low: levels 0-2, up to lower secondary; medium: 3-4, upper secondary and
+#: post-secondary non-tertiary; high: 5-8, tertiary).
+EDUCATION_LEVELS: tuple[str, ...] = ("low", "medium", "high")
+
+#: An example allele of every HLA locus the donors were typed at (``immunology.HLA_LOCI``).
+HLA_EXAMPLES: dict[str, str] = {
+    "A": "A*02:01", "B": "B*07:02", "C": "C*07:02", "DRB1": "DRB1*15:01",
+    "DRB3": "DRB3*02:02", "DRB4": "DRB4*01:03", "DRB5": "DRB5*01:01", "DQA1": "DQA1*01:02",
+    "DQB1": "DQB1*06:02", "DPA1": "DPA1*01:03", "DPB1": "DPB1*04:01",
+}
+
+
+def hla_columns(locus: str) -> tuple[str, str]:
+    """The donors form's two columns of an HLA locus.
+
+    >>> hla_columns("DRB3")
+    ('hla_drb3_1', 'hla_drb3_2')
+    """
+    return f"hla_{locus.lower()}_1", f"hla_{locus.lower()}_2"
+
+
 def _items(names: tuple[str, ...], lo: int, hi: int, yes_no_from: int | None = None):
     out = []
     for n in names:
@@ -429,21 +471,36 @@ def _items(names: tuple[str, ...], lo: int, hi: int, yes_no_from: int | None = N
 
 _FORM_LIST: tuple[FormSpec, ...] = (
     FormSpec(
+        "sites", "trial sites (centres)",
+        (
+            _id("site", "site code (participants refer to it)"),
+            Field("name", "text", doc="name of the site"),
+            Field("country", "text", doc="country, e.g. DK or Denmark"),
+        ),
+        ("site",), participant_column=None,
+    ),
+    FormSpec(
         "participants", "patients and healthy controls, with the matching",
         (
             SUBJECT,
-            _id("site", "site code"),
+            _id("site", "site code (sites form)"),
             Field("group", "text", required=True, choices=("patient", "control")),
             Field("sex", "text", required=True, choices=("F", "M")),
             Field("age_years", "int", required=True, lo=18, hi=100, unit="years",
                   xpt="AGEYEARS"),
+            Field("race", "text", choices=RACES,
+                  doc="CDISC race term; controls are matched on it (with age +-5 years, sex "
+                      "and education)"),
+            Field("education", "text", choices=EDUCATION_LEVELS, xpt="EDUC",
+                  doc="highest level completed, ISCED 2011 0-2 low, 3-4 medium, 5-8 high; "
+                      "controls are matched on it"),
             Field("matched_to", "text", doc="controls: the patient they are matched to",
                   xpt="MATCHTO"),
             Field("enrolment_order", "int", lo=1, doc="patients: order of enrolment",
                   xpt="ENRORDER"),
         ),
         ("subject",), participant_column=None,
-        refs={"matched_to": ("participants", "subject")},
+        refs={"site": ("sites", "site"), "matched_to": ("participants", "subject")},
         row_checks=(_participant,),
     ),
     FormSpec(
@@ -525,11 +582,10 @@ _FORM_LIST: tuple[FormSpec, ...] = (
             Field("sex", "text", choices=("F", "M")),
             Field("age_years", "int", lo=16, hi=100, unit="years", xpt="AGEYEARS"),
             *(
-                Field(f"hla_{locus}_{i}", "text", xpt=f"{locus.upper()}_{i}",
-                      doc=f"HLA-{locus.upper()} allele {i}, e.g. {example}")
-                for locus, example in (("a", "A*02:01"), ("b", "B*07:02"), ("c", "C*07:02"),
-                                       ("drb1", "DRB1*15:01"), ("dqb1", "DQB1*06:02"))
-                for i in (1, 2)
+                Field(column, "text", xpt=f"{locus}_{i}",
+                      doc=f"HLA-{locus} allele {i}, e.g. {HLA_EXAMPLES[locus]}")
+                for locus in HLA_LOCI
+                for i, column in enumerate(hla_columns(locus), start=1)
             ),
         ),
         ("donor",), participant_column=None, row_checks=(_alleles,),

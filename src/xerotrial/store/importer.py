@@ -22,6 +22,9 @@ Example
 >>> from xerotrial.store.migrate import init_store
 >>> from xerotrial.store.engine import open_store
 >>> db = os.path.join(tempfile.mkdtemp(), "trial.db"); _ = init_store(db)
+>>> sites = pd.DataFrame({"site": ["S1"], "name": ["Rigshospitalet"], "country": ["DK"]})
+>>> import_frame(open_store(db), "sites", sites, source="s.csv", user="ana")
+ImportResult(form='sites', source='s.csv', inserted=1, unchanged=0)
 >>> rows = pd.DataFrame({"subject": ["P01"], "site": ["S1"], "group": ["patient"],
 ...                      "sex": ["F"], "age_years": ["61"]})
 >>> import_frame(open_store(db), "participants", rows, source="p.csv", user="ana")
@@ -200,7 +203,8 @@ def _store_checks(
             v = values.get(col)
             if v is not None and v not in refs[col]:
                 problems.append(Problem(source, i, col, v, f"unknown in the {form} form"))
-            elif v is not None and spec.name == "participants" and v not in patients:
+            elif (v is not None and spec.name == "participants" and col == "matched_to"
+                  and v not in patients):
                 problems.append(Problem(source, i, col, v, "a control is matched to a patient"))
         key = tuple(values[k] for k in spec.key)
         old = stored.get(key)
