@@ -8,6 +8,7 @@ Example
 -------
     xerotrial init
     xerotrial template participants -o participants.csv
+    xerotrial import sites sites.csv --user ana          # sites first: participants refer to them
     xerotrial import participants participants.csv --user ana
     xerotrial edit sialometry --key subject=P01 --key visit=day0 --key kind=UWS \\
         --set cup_after_g=12.95 --reason "re-weighed cup" --user ana
@@ -42,7 +43,6 @@ DbOption = Annotated[
     typer.Option("--db", help="Store URL (sqlite:///FILE, postgresql+psycopg://...) or an "
                               "SQLite file; default trial.db"),
 ]
-
 
 
 def _run(fn):  # noqa: ANN001, ANN202 - a thunk
