@@ -96,7 +96,7 @@ def newton_raphson(
         if crit < tol:
             break
         # near the optimum Newton converges quadratically: one more step reaches ~crit^2
-        final = crit < 1e-10 and it > scoring_steps
+        final = crit < 1e-8 and it > scoring_steps
         full = np.zeros_like(theta)
         full[free] = step
         lam = 1.0
