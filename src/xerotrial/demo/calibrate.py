@@ -272,59 +272,6 @@ def _cell_step(fixed: np.ndarray, steps: np.ndarray, lo: int, hi: int):
     return propose
 
 
-def flow_loss(paramcd: str, step: float, responders: int) -> Callable[[np.ndarray], float]:
-    """Loss of a flow-rate unit matrix (10 x 5) against its two rows, responders, cohorts.
-
-    >>> f = flow_loss("sws_ml_min", 0.002, 3)
-    >>> bool(f(np.full((10, 5), 330)) > 0)
-    True
-    """
-    pct_code = paramcd.replace("_ml_min", "_pct_change")
-
-    def loss(u: np.ndarray) -> float:
-        f = u * step
-        b = row_badness(paramcd, balanced_stats(f))
-        pct = 100.0 * (u / u[:, :1] - 1.0)
-        b += row_badness(pct_code, balanced_stats(pct))
-        b += abs(int((pct[:, 4] > 30).sum()) - responders)
-        if paramcd == "uws_ml_min":
-            b += int((pct[list(LOW_UWS), 4] > 30).sum())
-        b += max(0.0, 0.6 - cohort_interaction_p(f, COHORT)) * 10
-        return b
-
-    return loss
-
-
-def calibrate_flow(paramcd: str, rng: np.random.Generator) -> np.ndarray:
-    """Integer units (0.01 g of saliva per collection) of UWS or SWS, subjects x 5 visits.
-
-    >>> u = calibrate_flow("uws_ml_min", np.random.default_rng(1))  # doctest: +SKIP
-    >>> u.shape, int(u[4, 0]), int(u[9, 0])  # doctest: +SKIP
-    ((10, 5), 50, 50)
-    """
-    uws = paramcd == "uws_ml_min"
-    step, resp = (0.001, 5) if uws else (0.002, 3)
-    base_mean, base_sd = (0.15, 0.05) if uws else (0.66, 0.3)
-    growth = np.array([0, 0.05, 0.1, 0.25, 0.45]) if uws else np.array([0, .05, .1, .15, .18])
-    loss = flow_loss(paramcd, step, resp)
-    best = None
-    for _ in range(20):
-        base = np.clip(rng.normal(base_mean, base_sd, 10), base_mean / 2, base_mean * 2)
-        fixed = np.zeros((10, 5), bool)
-        if uws:
-            base[list(LOW_UWS)] = 0.05
-            fixed[list(LOW_UWS), 0] = True
-        ratio = 1 + growth[None, :] + rng.normal(0, 0.15, (10, 5)) * (growth[None, :] > 0)
-        u0 = np.maximum(np.rint(base[:, None] * ratio / step), 5).astype(int)
-        u0[fixed] = 50
-        big = 3 if uws else 6
-        steps = np.r_[np.arange(-big, 0), np.arange(1, big + 1)]
-        best, f = anneal(u0, loss, _cell_step(fixed, steps, 5, 5000), rng, max_steps=30_000)
-        if f == 0.0:
-            return best
-    raise RuntimeError(f"calibration of {paramcd} did not converge")
-
-
 #: Questionnaire outcomes: (units max, score per unit, initial visit means in units).
 SCORES: dict[str, tuple[int, float]] = {
     "xq_summary": (80, 1.25),
