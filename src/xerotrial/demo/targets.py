@@ -29,6 +29,7 @@ __all__ = [
     "decimals",
     "rounds_to",
     "p_close",
+    "mismatches",
 ]
 
 
@@ -172,3 +173,32 @@ PAPER_INCONSISTENCIES: dict[tuple[str, str], str] = {
         "cannot print as 1.4; the CI and the LS means are met and the difference is 1.5"
     ),
 }
+
+
+def mismatches(paramcd: str, computed: dict, skip: set[str] | frozenset = frozenset()) -> dict:
+    """Which of a computed Table 3 row's numbers miss the printed ones: each LS mean, SE,
+    difference and CI bound must round to the printed value, p be within 30% of the table's or
+    the text's p. Fields in ``skip`` (and the row's known paper inconsistencies) are left out.
+
+    >>> row = TABLE3["uws_ml_min"]
+    >>> mismatches("uws_ml_min", {"baseline": 0.126, "baseline_se": 0.022, "follow_up": 0.184,
+    ...     "follow_up_se": 0.022, "difference": 0.058, "lower": 0.026, "upper": 0.09,
+    ...     "p": 0.0008})
+    {}
+    """
+    row = TABLE3[paramcd]
+    skip = set(skip) | {f for (c, f) in PAPER_INCONSISTENCIES if c == paramcd}
+    printed = {
+        "baseline": row.baseline.estimate,
+        "baseline_se": row.baseline.se,
+        "follow_up": row.follow_up.estimate,
+        "follow_up_se": row.follow_up.se,
+        "difference": row.difference,
+        "lower": row.lower,
+        "upper": row.upper,
+    }
+    bad = {k: (computed[k], v) for k, v in printed.items()
+           if k not in skip and not rounds_to(computed[k], v)}
+    if "p" not in skip and not any(p_close(computed["p"], q) for q in (row.p, *row.p_alt)):
+        bad["p"] = (computed["p"], (row.p, *row.p_alt))
+    return bad
