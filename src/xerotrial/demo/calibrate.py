@@ -36,7 +36,9 @@ from .targets import PAPER_INCONSISTENCIES, TABLE3, TEXT_1_MONTH, decimals, roun
 
 __all__ = [
     "Stats",
+    "balanced_components",
     "balanced_stats",
+    "greedy_repair",
     "cohort_interaction_p",
     "ri_reml",
     "row_badness",
@@ -82,10 +84,11 @@ def _tcrit(df: float) -> float:
     return _TC[df]
 
 
-def balanced_stats(y: np.ndarray) -> Stats:
-    """Closed-form REML random-intercept results for complete data ``y`` (subjects x visits).
+def balanced_components(y: np.ndarray) -> tuple[np.ndarray, float, float, int]:
+    """Two-way ANOVA of complete data ``y`` (subjects x visits): visit means, residual
+    variance, subject variance (unclipped: may be negative) and residual df.
 
-    >>> balanced_stats(np.array([[1.0, 2.0], [3.0, 5.0]])).df
+    >>> balanced_components(np.array([[1.0, 2.0], [3.0, 5.0]]))[3]
     1
     """
     n, t = y.shape
@@ -94,11 +97,49 @@ def balanced_stats(y: np.ndarray) -> Stats:
     df = (n - 1) * (t - 1)
     s2 = float((r**2).sum() / df)
     mss = t * float(((rm - gm) ** 2).sum()) / (n - 1)
-    s2u = max((mss - s2) / t, 0.0)
+    return cm, s2, (mss - s2) / t, df
+
+
+def greedy_repair(cur: np.ndarray, loss, cells, move, rounds: int) -> np.ndarray | None:
+    """Best-improvement search over single-cell moves of -1, +1, -5, +5 grid units.
+
+    ``move(value, step)`` gives the moved value or None when the move is not allowed. Returns
+    the repaired array once ``loss`` is 0, or None when no move helps or ``rounds`` run out.
+    """
+    fc = loss(cur)
+    for _ in range(rounds):
+        if fc == 0.0:
+            return cur
+        best, fb = None, fc
+        for c in cells:
+            for k in (-1, 1, -5, 5):
+                moved = move(cur[c], k)
+                if moved is None:
+                    continue
+                v = cur.copy()
+                v[c] = moved
+                fv = loss(v)
+                if fv < fb:
+                    best, fb = v, fv
+        if best is None:
+            return None
+        cur, fc = best, fb
+    return None
+
+
+def balanced_stats(y: np.ndarray) -> Stats:
+    """Closed-form REML random-intercept results for complete data ``y`` (subjects x visits).
+
+    >>> balanced_stats(np.array([[1.0, 2.0], [3.0, 5.0]])).df
+    1
+    """
+    n, t = y.shape
+    cm, s2, s2u_raw, df = balanced_components(y)
+    s2u = max(s2u_raw, 0.0)
     se_m = math.sqrt((s2u + s2) / n)
     se_d = math.sqrt(2 * s2 / n)
     return Stats(cm, np.full(t, se_m), cm - cm[0], np.r_[0.0, np.full(t - 1, se_d)], df,
-                 (mss - s2) / t, s2)
+                 s2u_raw, s2)
 
 
 def cohort_interaction_p(y: np.ndarray, group: np.ndarray) -> float:

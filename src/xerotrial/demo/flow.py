@@ -33,6 +33,7 @@ from functools import cache
 import numpy as np
 from scipy import optimize, special, stats
 
+from .calibrate import balanced_components
 from .targets import PAPER_INCONSISTENCIES, RESPONDERS, TABLE3, TEXT_1_MONTH, decimals
 
 __all__ = ["VISITS", "GRID", "LOW_UWS", "closed_form", "items", "badness", "calibrate_flow",
@@ -51,12 +52,7 @@ _T36 = float(stats.t.ppf(0.975, 36))
 def closed_form(y: np.ndarray) -> dict:
     """Balanced random-intercept REML (= ANOVA) results of ``y`` (subjects x visits)."""
     n, t = y.shape
-    rm, cm, gm = y.mean(1), y.mean(0), y.mean()
-    r = y - rm[:, None] - cm[None, :] + gm
-    df = (n - 1) * (t - 1)
-    s2 = float((r**2).sum() / df)
-    mss = t * float(((rm - gm) ** 2).sum()) / (n - 1)
-    s2u = (mss - s2) / t
+    cm, s2, s2u, df = balanced_components(y)
     se_m = math.sqrt(max(s2u + s2, 0.0) / n)
     se_d = math.sqrt(2 * s2 / n)
     tc = _T36 if df == 36 else float(stats.t.ppf(0.975, df))

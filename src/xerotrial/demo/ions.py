@@ -29,7 +29,7 @@ from functools import cache
 import numpy as np
 from scipy import optimize
 
-from .calibrate import ri_reml, row_badness
+from .calibrate import greedy_repair, ri_reml, row_badness
 from .scintigraphy import _row_resid
 from .targets import TABLE3
 
@@ -81,24 +81,15 @@ def calibrate_ion_row(paramcd: str, seed: int = 2022, tries: int = 10) -> np.nda
         cur = np.rint(build(sol.x) * 100)
         if np.nanmin(cur) <= 0:
             continue
-        fc = f(cur)
-        for _ in range(200):
-            if fc == 0.0:
-                return cur / 100.0
-            best, fb = None, fc
-            for c in cells:
-                for k in (-1, 1, -5, 5):
-                    v = cur.copy()
-                    v[c] += k
-                    if v[c] < 100 * MIN_MMOL_L:
-                        continue
-                    fv = f(v)
-                    if fv < fb:
-                        best, fb = v, fv
-            if best is None:
-                break
-            cur, fc = best, fb
+        fixed = greedy_repair(cur, f, cells, _ion_move, rounds=200)
+        if fixed is not None:
+            return fixed / 100.0
     raise RuntimeError(f"calibration of {paramcd} did not converge")
+
+
+def _ion_move(value: float, step: int) -> float | None:
+    moved = value + step
+    return moved if moved >= 100 * MIN_MMOL_L else None
 
 
 @cache

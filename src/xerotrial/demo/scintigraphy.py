@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from .calibrate import Stats, anneal, balanced_stats, gland_means, row_badness
+from .calibrate import Stats, anneal, balanced_stats, gland_means, greedy_repair, row_badness
 from .targets import PAPER_INCONSISTENCIES, TABLE3, decimals
 
 __all__ = [
@@ -162,21 +162,9 @@ def calibrate_excretion(seed: int = 2022, tries: int = 10) -> np.ndarray:
 
         sol = optimize.least_squares(res, x0, method="trf", max_nfev=3000, diff_step=1e-6)
         cur = np.clip(np.rint(build(sol.x) * 10), 0, 1000)
-        fc = f(cur)
-        for _ in range(300):
-            if fc == 0.0:
-                return np.round(cur / 10.0, 1)
-            best, fb = None, fc
-            for c in cells:
-                for k in (-1, 1, -5, 5):
-                    v = cur.copy()
-                    v[c] = min(max(v[c] + k, 0), 1000)
-                    fv = f(v)
-                    if fv < fb:
-                        best, fb = v, fv
-            if best is None:
-                break
-            cur, fc = best, fb
+        fixed = greedy_repair(cur, f, cells, lambda v, k: min(max(v + k, 0), 1000), rounds=300)
+        if fixed is not None:
+            return np.round(fixed / 10.0, 1)
     raise RuntimeError("calibration of the excretion fractions did not converge")
 
 
