@@ -66,6 +66,7 @@ def test_visits_match_the_paper(p):
         ("day5", 5, 5),
         ("day30", 30, 30),
         ("day120", 120, 120),
+        ("year2", 730, 730),  # the 2-year safety follow-up of four patients
     ]
     assert p.baseline_visit.name == "day0"
     assert p.visit("day120").label == "4 months"

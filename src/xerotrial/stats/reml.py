@@ -88,6 +88,15 @@ class RemlEngine:
         self.method = method.upper()
         if self.method not in ("REML", "ML"):
             raise ValueError("method must be 'REML' or 'ML'")
+        # The sufficient statistics hold y minus its least-squares fit X b0: REML and ML are
+        # invariant to that shift (beta moves by b0), and without it y'V^-1 y - beta'c
+        # cancels catastrophically when the mean is large next to the residual SD (a mean of
+        # 25 and an SD of 0.02 leave -2 log L with noise above the last Newton decrements).
+        if self.N and np.isfinite(self.y).all() and np.isfinite(self.X).all():
+            self._beta0 = np.linalg.lstsq(self.X, self.y, rcond=None)[0]
+        else:
+            self._beta0 = np.zeros(self.p)
+        self._y_work = self.y - self.X @ self._beta0
         self.patterns = self._build_patterns(
             np.asarray(subject), np.asarray(time), group, Z
         )
@@ -99,7 +108,7 @@ class RemlEngine:
         for pattern, rows in groups:
             m, n = rows.shape
             Xs = self.X[rows]  # (m, n, p)
-            ys = self.y[rows]  # (m, n)
+            ys = self._y_work[rows]  # (m, n)
             B = Xs.reshape(m, n * self.p)
             out.append(
                 PatternData(
@@ -216,7 +225,7 @@ class RemlEngine:
             obj = (self.N - p) * LOG2PI + logdet + logdet_m + rVr
         else:
             obj = self.N * LOG2PI + logdet + rVr
-        ev = Evaluation(theta, float(obj), beta, Phi, logdet_m)
+        ev = Evaluation(theta, float(obj), beta + self._beta0, Phi, logdet_m)
         if order >= 1:
             self._derivatives(ev, facs, order)
         return ev
@@ -245,7 +254,7 @@ class RemlEngine:
         second = np.zeros((K, K))
         p = self.p
         for pd, (_, dV, d2V, Vinv, _) in zip(self.patterns, facs, strict=True):
-            AA, Su, AU = self._pattern_pieces(pd, Vinv, ev.beta)
+            AA, Su, AU = self._pattern_pieces(pd, Vinv, ev.beta - self._beta0)
             nn = Vinv.size
             AAf = AA.reshape(nn, p * p)
             dVf = dV.reshape(K, nn)

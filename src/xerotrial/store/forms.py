@@ -408,7 +408,7 @@ def _id(name: str, doc: str = "", xpt: str | None = None) -> Field:
 
 
 SUBJECT = _id("subject", "participant id")
-VISIT = _id("visit", "protocol visit name (day0, day1, day5, day30, day120)")
+VISIT = _id("visit", "protocol visit name (day0, day1, day5, day30, day120, year2)")
 KIND = Field("kind", "text", required=True, choices=SALIVA_KINDS,
              doc="UWS unstimulated / SWS stimulated whole saliva")
 

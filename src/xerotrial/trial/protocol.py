@@ -13,7 +13,7 @@ Example
 -------
 >>> p = load_protocol()
 >>> [v.name for v in p.visits]
-['day0', 'day1', 'day5', 'day30', 'day120']
+['day0', 'day1', 'day5', 'day30', 'day120', 'year2']
 >>> a = p.map_visit(92)
 >>> a.visit, a.planned_day, a.deviation
 ('day120', 120, True)

@@ -1,0 +1,124 @@
+"""Number formatting for the report: the paper's rounding, half away from zero.
+
+Values are first rounded to 9 decimals (to drop binary noise such as ``0.125000000001``),
+then rounded half away from zero (``Decimal`` ``ROUND_HALF_UP``). Negative numbers use the
+minus sign U+2212. Missing values (None, NaN) print as an empty string.
+
+Example
+-------
+>>> format_number(0.125, 2), format_number(-2.675, 2), format_number(0.0123456)
+('0.13', '−2.68', '0.0123')
+>>> format_p(0.00094), format_p(0.0099), format_p(0.34), format_p(0.7), format_p(3e-5)
+('.0009', '.0099', '.34', '.70', '<.0001')
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+from numbers import Integral, Real
+from typing import Any
+
+__all__ = ["MINUS", "format_ci", "format_number", "format_p", "is_missing", "round_half_up"]
+
+#: The minus sign used in the HTML (U+2212).
+MINUS = "\u2212"
+
+
+def is_missing(x: Any) -> bool:
+    """True for None, NaN and pandas' NA/NaT.
+
+    >>> is_missing(None), is_missing(float("nan")), is_missing(0.0), is_missing("")
+    (True, True, False, False)
+    """
+    if x is None:
+        return True
+    try:
+        return bool(x != x)  # NaN, NaT and pd.NA (whose != raises / is ambiguous)
+    except (TypeError, ValueError):
+        return True
+
+
+def round_half_up(x: float, decimals: int) -> Decimal:
+    """``x`` rounded to ``decimals`` places, half away from zero (after rounding to 9 places).
+
+    >>> round_half_up(2.675, 2), round_half_up(-0.5, 0), round_half_up(1234.5, -1)
+    (Decimal('2.68'), Decimal('-1'), Decimal('1.23E+3'))
+    """
+    d = Decimal(repr(round(float(x), 9)))
+    return d.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+def _text(d: Decimal) -> str:
+    if d == 0:
+        d = abs(d)  # no "−0.00"
+    s = format(d, "f")
+    return MINUS + s[1:] if s.startswith("-") else s
+
+
+def _sig_decimals(x: float, digits: int) -> int:
+    """Decimals that show ``digits`` significant digits of ``x`` (never negative)."""
+    if x == 0:
+        return 0
+    return max(0, digits - 1 - math.floor(math.log10(abs(x))))
+
+
+def format_number(x: Any, decimals: int | None = None) -> str:
+    """``x`` with ``decimals`` places; without, 3 significant digits (integral values and
+    integers as integers). Non-numbers are returned as ``str(x)``.
+
+    >>> format_number(53.46, 1), format_number(10.0), format_number(7), format_number(1234.56)
+    ('53.5', '10', '7', '1235')
+    >>> format_number(-0.0001, 2), format_number(float("nan")), format_number("CS5")
+    ('0.00', '', 'CS5')
+    """
+    if is_missing(x):
+        return ""
+    if isinstance(x, bool) or not isinstance(x, Real):
+        return str(x)
+    if isinstance(x, Integral):
+        return _text(Decimal(int(x))) if decimals is None else _text(round_half_up(x, decimals))
+    x = float(x)
+    if math.isinf(x):
+        return MINUS + "∞" if x < 0 else "∞"
+    if decimals is None:
+        if x == round(x) and abs(x) < 1e15:
+            return _text(Decimal(int(round(x))))
+        # the number of decimals comes from the value rounded to 3 significant digits
+        first = round_half_up(x, _sig_decimals(x, 3))
+        decimals = _sig_decimals(float(first), 3)
+    return _text(round_half_up(x, decimals))
+
+
+def format_ci(lower: Any, upper: Any, decimals: int | None = None) -> str:
+    """A confidence interval as the paper prints it: ``"a to b"``.
+
+    >>> format_ci(-33.567, -11.684, 2)
+    '−33.57 to −11.68'
+    """
+    if is_missing(lower) and is_missing(upper):
+        return ""
+    return f"{format_number(lower, decimals)} to {format_number(upper, decimals)}"
+
+
+def format_p(p: Any) -> str:
+    """A p-value as the paper prints it: 2 significant digits, at most 4 decimals, no leading
+    zero; ``"<.0001"`` below 1e-4 and ``">.99"`` when it rounds to 1.
+
+    >>> [format_p(p) for p in (0.00094, 0.0005, 0.017, 0.0995, 0.52, 0.999, None)]
+    ['.0009', '.0005', '.017', '.10', '.52', '>.99', '']
+    """
+    if is_missing(p):
+        return ""
+    p = float(p)
+    if p < 1e-4:
+        return "<.0001"
+    r = float(round_half_up(p, _sig_decimals(p, 2)))  # 2 significant digits first
+    decimals = min(4, max(2, _sig_decimals(r, 2)))
+    d = round_half_up(p, decimals)
+    if d >= 1:
+        return ">.99"
+    if d < Decimal("0.0001"):
+        return "<.0001"
+    s = format(d, "f")
+    return s[1:] if s.startswith("0") else s
