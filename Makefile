@@ -14,11 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Until the full trial report exists: the prespecified model on the bundled (synthetic) example.
+# The synthetic demo trial: case report forms -> trial store -> analysis -> demo-output/report.html
 demo: $(STAMP)
-	$(BIN)/xerotrial fit src/xerotrial/data/example_uws.csv --formula "uws ~ visit" \
-		--subject subject --time visit --covariance random-intercept --df kenward-roger \
-		--lsmeans visit --reference day0
+	$(BIN)/xerotrial demo --out demo-output
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

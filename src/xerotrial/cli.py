@@ -23,6 +23,7 @@ from rich.table import Table
 
 from .cli_common import err, fail
 from .cli_power import power as power_command
+from .cli_report import demo_command, report_command
 from .cli_score import score_app
 from .cli_store import store_app
 from .stats.errors import XerotrialError
@@ -36,6 +37,8 @@ app = typer.Typer(
 app.add_typer(score_app, name="score")
 app.command("power")(power_command)
 app.add_typer(store_app)
+app.command("report")(report_command)
+app.command("demo")(demo_command)
 
 
 

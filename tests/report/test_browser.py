@@ -54,8 +54,16 @@ def driver():
     drv.quit()
 
 
-def test_report_renders_without_console_errors(driver, report_dir: Path, tmp_path: Path):
+@pytest.fixture(params=["sample", "demo"])
+def any_report_dir(request: pytest.FixtureRequest) -> Path:
+    """The sample report of this folder, and the real synthetic demo trial's report."""
+    return request.getfixturevalue("report_dir" if request.param == "sample" else "demo_output")
+
+
+def test_report_renders_without_console_errors(driver, any_report_dir: Path, tmp_path: Path):
     from selenium.webdriver.common.by import By
+
+    report_dir = any_report_dir
 
     start = time.perf_counter()
     driver.get((report_dir / "report.html").resolve().as_uri())

@@ -71,7 +71,7 @@ __all__ = [
 PATIENTS: tuple[str, ...] = tuple(f"P{i:02d}" for i in range(1, 11))
 #: Healthy control ids.
 CONTROLS: tuple[str, ...] = tuple(f"C{i:02d}" for i in range(1, 11))
-SITE = ("RH", "Rigshospitalet, Copenhagen", "DK")
+SITE = ("RH", "Rigshospitalet, Copenhagen -- SYNTHETIC DEMO DATA", "DK")
 FIRST_INJECTION = dt.date(2019, 4, 29)
 LAST_INJECTION = dt.date(2020, 1, 8)
 #: Seen at about 3 months instead of 4 (SARS-CoV-2 protocol amendment).
@@ -261,7 +261,7 @@ def _schedule(seed: int) -> dict[str, dict[str, int]]:
                 "day120": int(rng.integers(90, 93) if s in THREE_MONTHS
                               else rng.integers(115, 126))}
         if s in YEAR2_PATIENTS:
-            days[YEAR2] = int(rng.integers(700, 761))
+            days[YEAR2] = int(rng.integers(730, 761))  # "followed for at least 2 years"
         out[s] = days
     return out
 

@@ -1,0 +1,87 @@
+"""``xerotrial report`` and ``xerotrial demo``: a trial store to its report folder.
+
+* ``xerotrial report --db URL --out DIR`` analyses any trial store with the prespecified plan
+  and writes DIR/report.html, DIR/tables/, DIR/figures/ and DIR/data/.
+* ``xerotrial demo --out DIR`` first builds the **synthetic** demo trial (CRF files in
+  DIR/crf/, imported into a fresh DIR/trial.db), then does the same.
+
+Both show a progress bar on standard error and print the report's path last.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.engine import make_url
+
+from .cli_common import err
+from .cli_store import DbOption, _run
+
+__all__ = ["report_command", "demo_command"]
+
+OutOption = Annotated[Path, typer.Option("--out", help="Folder for the report (created).")]
+
+
+def _progress(total: int) -> tuple[Progress, Callable[[str], None]]:
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                   console=err, transient=False)
+    task = bar.add_task("starting", total=total)
+
+    def step(text: str) -> None:
+        bar.update(task, description=text, advance=1)
+
+    return bar, step
+
+
+def _report(engine, source: str, out: Path, step: Callable[[str], None],  # noqa: ANN001
+            synthetic: bool | None = None) -> Path:
+    from .analysis.build import build_report_data
+    from .report.write import write_report
+
+    data = build_report_data(engine, source, synthetic=synthetic, step=step)
+    step("writing the report")
+    return write_report(data, out)
+
+
+def report_command(
+    db: DbOption = None,
+    out: OutOption = Path("report"),
+    synthetic: Annotated[bool | None, typer.Option(
+        "--synthetic/--not-synthetic",
+        help="Label the report as synthetic data (default: as the store's sites say).")] = None,
+) -> None:
+    """Analyse a trial store as the statistical analysis plan says and write the report."""
+    from .store.engine import open_store, resolve_url
+
+    url = resolve_url(db)
+    source = make_url(url).render_as_string(hide_password=True)
+    bar, step = _progress(6)
+    with bar:
+        path = _run(lambda: _report(open_store(url), source, out, step, synthetic))
+    typer.echo(str(path.resolve()))
+
+
+def demo_command(
+    out: OutOption = Path("demo-output"),
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 2022,
+) -> None:
+    """Build the synthetic demo trial (CRFs -> trial store) and write its report."""
+    from .demo.build import build_demo_store
+
+    start = time.perf_counter()
+    bar, step = _progress(23)
+    with bar:
+        def job() -> Path:
+            engine = build_demo_store(out, seed, step=step)
+            return _report(engine, f"{out / 'trial.db'} (synthetic demo, seed {seed})", out,
+                           step, synthetic=True)
+
+        path = _run(job)
+    err.print(f"demo built and analysed in {time.perf_counter() - start:.0f} s; "
+              f"store {out / 'trial.db'}, case report forms {out / 'crf'}")
+    typer.echo(str(path.resolve()))
