@@ -21,9 +21,12 @@ from sqlalchemy.engine import make_url
 
 from .cli_common import err
 from .cli_store import DbOption, _run
+from .store.forms import FORMS
 
 __all__ = ["report_command", "demo_command"]
 
+#: Steps of build_report_data (4) and the writing of the folder (1).
+_REPORT_STEPS = 5
 OutOption = Annotated[Path, typer.Option("--out", help="Folder for the report (created).")]
 
 
@@ -60,7 +63,7 @@ def report_command(
 
     url = resolve_url(db)
     source = make_url(url).render_as_string(hide_password=True)
-    bar, step = _progress(6)
+    bar, step = _progress(_REPORT_STEPS)
     with bar:
         path = _run(lambda: _report(open_store(url), source, out, step, synthetic))
     typer.echo(str(path.resolve()))
@@ -74,7 +77,7 @@ def demo_command(
     from .demo.build import build_demo_store
 
     start = time.perf_counter()
-    bar, step = _progress(23)
+    bar, step = _progress(1 + len(FORMS) + _REPORT_STEPS)
     with bar:
         def job() -> Path:
             engine = build_demo_store(out, seed, step=step)

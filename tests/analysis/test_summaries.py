@@ -35,13 +35,12 @@ from xerotrial.demo.generate import (
     PATIENT_BATCH,
     PATIENTS,
     demo_forms,
-    write_demo_forms,
 )
 from xerotrial.report.data import TABLE1_COLUMNS
 from xerotrial.stats.errors import DataValidationError
 from xerotrial.store.engine import open_store
 from xerotrial.store.export import adam_datasets, read_form
-from xerotrial.store.importer import import_file, import_frame
+from xerotrial.store.importer import import_frame
 from xerotrial.store.migrate import init_store
 from xerotrial.trial.eligibility import REASONS
 from xerotrial.trial.protocol import load_protocol
@@ -49,14 +48,10 @@ from xerotrial.trial.safety import PAPER_TABLE2_LABELS, tabulate_table2
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Path]]:
-    """A fresh SQLite store with every demo form imported from the written CSV files."""
-    folder = tmp_path_factory.mktemp("summaries")
-    db = folder / "trial.db"
-    init_store(db)
+def store(demo_output: Path) -> Iterator[tuple[Engine, Path]]:
+    """The demo's store: every demo form imported from the written CSV files (read only)."""
+    db = demo_output / "trial.db"
     engine = open_store(db)
-    for p in write_demo_forms(folder / "csv"):
-        import_file(engine, p.stem, p, user="demo")
     yield engine, db
     engine.dispose()
 

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from ..report.data import ReportData, Section
 from ..store.export import read_form
 from ..store.inputs import donor_typing, patient_donor
+from ..trial.eligibility import REASONS
 from ..trial.immunology import derive_dsa
 from . import efficacy, summaries
 from .efficacy import FOLLOW_UP, OUTCOMES, SAP_VISITS
@@ -137,7 +138,8 @@ def build_report_data(engine: Engine, source: str, *, synthetic: bool | None = N
     table1 = summaries.table1(engine)
     table2 = summaries.table2(engine)
     table4 = summaries.table4(engine)
-    consort = summaries.consort(engine)
+    consort = dict(summaries.consort(engine))
+    consort["reasons"] = {REASONS.get(k, k): n for k, n in consort["reasons"].items()}
     panels = tuple(p for p in FIGURE2_PANELS if (adeff["PARAMCD"] == p[0]).any())
     fig_codes = [p[0] for p in panels]
     traj = adeff[adeff["PARAMCD"].isin(fig_codes) & (adeff["ANL01FL"] == "Y")

@@ -95,11 +95,8 @@ def newton_raphson(
         crit = float(abs(g @ step) / max(abs(ev.objective), 1e-300))
         if crit < tol:
             break
-        # near the optimum Newton converges quadratically: one more step from a Newton
-        # decrement g'H^-1 g below 1e-8 reaches ~1e-16. The decrement, unlike SAS's relative
-        # criterion, does not change when the response is shifted or scaled (-2 log L only
-        # shifts), so the estimates are then equivariant to the last digits.
-        final = abs(g @ step) < 1e-8 and it > scoring_steps
+        # near the optimum Newton converges quadratically: one more step reaches ~crit^2
+        final = crit < 1e-8 and it > scoring_steps
         full = np.zeros_like(theta)
         full[free] = step
         lam = 1.0
