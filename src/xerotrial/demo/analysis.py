@@ -1,7 +1,8 @@
 """Table 3 of the paper from long-form values, by the prespecified model (synthetic demo).
 
-The paper's SAP: per outcome a REML model with a participant random intercept and visit as a
-fixed factor, SAS's containment df, LS means by visit and each visit minus baseline.
+A thin adapter for the calibration tests: values with columns subject, visit and AVAL go
+through :func:`xerotrial.analysis.efficacy.fit_outcome`, the same code as the report, and
+come back under the names of :func:`xerotrial.demo.targets.mismatches`.
 
 Example
 -------
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..stats.model import fit
+from ..analysis.efficacy import fit_outcome
 
 __all__ = ["table3_row"]
 
@@ -26,24 +27,14 @@ def table3_row(values: pd.DataFrame, visits: list[str], follow_up: str = "day120
     """LS means and SEs at baseline and ``follow_up``, their difference with 95% CI, p and df,
     plus every visit's contrast against baseline (``contrasts``, a DataFrame by visit).
 
-    ``values`` has columns subject, visit and AVAL (rows with a missing AVAL are left out).
+    ``values`` has columns subject, visit and AVAL (rows with a missing AVAL are left out);
+    ``n`` counts the subjects with a value at both visits.
     """
-    res = fit(values, "AVAL ~ visit", subject="subject", time="visit",
-              covariance="random-intercept", time_order=visits)
-    ls = res.lsmeans("visit", df_method="containment").set_index("visit")
-    con = res.contrasts_vs_reference("visit", visits[0], df_method="containment")
-    con.index = [c.split(" - ")[0] for c in con["contrast"]]
-    c = con.loc[follow_up]
-    return {
-        "n": int(values.dropna(subset=["AVAL"])["subject"].nunique()),
-        "baseline": float(ls.loc[visits[0], "estimate"]),
-        "baseline_se": float(ls.loc[visits[0], "se"]),
-        "follow_up": float(ls.loc[follow_up, "estimate"]),
-        "follow_up_se": float(ls.loc[follow_up, "se"]),
-        "difference": float(c["estimate"]),
-        "lower": float(c["lower"]),
-        "upper": float(c["upper"]),
-        "p": float(c["p"]),
-        "df": float(c["df"]),
-        "contrasts": con,
-    }
+    bds = pd.DataFrame({"USUBJID": values["subject"], "PARAMCD": "value",
+                        "AVISIT": values["visit"], "AVAL": values["AVAL"]})
+    f = fit_outcome(bds, "value", tuple(visits), follow_up)
+    r = f.row
+    return {"n": r["n"], "baseline": r["baseline_lsmean"], "baseline_se": r["baseline_se"],
+            "follow_up": r["followup_lsmean"], "follow_up_se": r["followup_se"],
+            "difference": r["difference"], "lower": r["ci_lower"], "upper": r["ci_upper"],
+            "p": r["p_value"], "df": f.df, "contrasts": f.contrasts.set_index("visit")}

@@ -105,6 +105,14 @@ def _x(df: pd.DataFrame) -> pd.Series:
     return x
 
 
+def _sqrt_days(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.sqrt(np.abs(x))
+
+
+def _square_days(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.square(x)
+
+
 def _colours(subjects: list[str]) -> dict[str, tuple]:
     from matplotlib import colormaps
 
@@ -129,6 +137,8 @@ def trajectory_figure(
     colours = _colours(subjects)
     handles = {}
     for i, (ax, (code, title, ylabel)) in enumerate(zip(axes, panels, strict=True)):
+        # square-root time axis: days 0, 1 and 5 stay apart next to 30 and 120
+        ax.set_xscale("function", functions=(_sqrt_days, _square_days))
         t = trajectories[trajectories["PARAMCD"] == code].assign(_x=lambda d: _x(d))
         t = t.dropna(subset=["_x", "AVAL"])
         for subj, g in t.groupby(t["USUBJID"].astype(str), sort=True):
@@ -165,9 +175,9 @@ def trajectory_figure(
             handles.setdefault("LS mean (95% CI)", line)
             ax.set_xticks(sorted(set(m["_x"].round(6))))
         ax.set_title(title, fontsize=9.5)
-        ax.set_xlabel("Days after injection")
+        ax.set_xlabel("Days after injection (square-root scale)")
         ax.set_ylabel(ylabel)
-        ax.set_xlim(left=-5)
+        ax.set_xlim(left=-0.3)
         ax.grid(True, lw=0.4, alpha=0.4)
         ax.spines[["top", "right"]].set_visible(False)
         ax.text(
