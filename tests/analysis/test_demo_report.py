@@ -176,3 +176,29 @@ def test_decimals_of_outcomes_are_the_papers() -> None:
         assert decimals(row.lower) == ci and decimals(row.upper) == ci, o.paramcd
         assert decimals(row.difference) == d, o.paramcd
         assert se in {decimals(row.baseline.se), decimals(row.follow_up.se)}, o.paramcd
+
+
+def test_report_of_a_store_with_flow_rates_only(demo_output: Path, tmp_path: Path) -> None:
+    """A trial store part-way (no AEs, HLA, questionnaires yet) still gets its report."""
+    db = f"sqlite:///{tmp_path / 'part.db'}"
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--db", db]).exit_code == 0
+    for form in ("sites", "participants", "visits", "sialometry"):
+        result = runner.invoke(app, ["import", form, str(demo_output / "crf" / f"{form}.csv"),
+                                     "--db", db])
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["report", "--db", db, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    t3 = pd.read_csv(tmp_path / "out" / "tables" / "table3.csv")
+    assert t3["outcome"].tolist() == TABLE3_NAMES[:4]
+    full = pd.read_csv(demo_output / "tables" / "table3.csv").head(4)
+    pd.testing.assert_frame_equal(t3, full, rtol=1e-12)
+
+
+def test_report_of_an_empty_store_says_why(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'empty.db'}"
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--db", db]).exit_code == 0
+    result = runner.invoke(app, ["report", "--db", db, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "no patients" in result.output

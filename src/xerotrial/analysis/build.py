@@ -24,6 +24,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from ..report.data import ReportData, Section
+from ..stats.errors import DataValidationError
 from ..store.export import read_form
 from ..store.inputs import donor_typing, patient_donor
 from ..trial.eligibility import REASONS
@@ -90,7 +91,14 @@ def build_report_data(engine: Engine, source: str, *, synthetic: bool | None = N
 
     say("deriving the analysis datasets (ADSL, ADEFF)")
     adsl = summaries.subject_level(engine)
+    if not (adsl["GROUP"] == "patient").any():
+        raise DataValidationError(
+            f"{source}: the store holds no patients (participants form): nothing to report")
     adeff = efficacy.derive_adeff(engine)
+    if adeff.empty:
+        raise DataValidationError(
+            f"{source}: the store holds no efficacy data of patients (sialometry, saliva_ions, "
+            "qlq_hn35, xq or scintigraphy forms): nothing to analyse")
     say("fitting the mixed models of Table 3")
     t3, fits = efficacy.table3(adeff)
     labels = {o.paramcd: o.label for o in OUTCOMES}
@@ -140,7 +148,8 @@ def build_report_data(engine: Engine, source: str, *, synthetic: bool | None = N
     table4 = summaries.table4(engine)
     consort = dict(summaries.consort(engine))
     consort["reasons"] = {REASONS.get(k, k): n for k, n in consort["reasons"].items()}
-    panels = tuple(p for p in FIGURE2_PANELS if (adeff["PARAMCD"] == p[0]).any())
+    panels = tuple(p for p in FIGURE2_PANELS if (adeff["PARAMCD"] == p[0]).any()) or tuple(
+        (f.paramcd, labels[f.paramcd], labels[f.paramcd]) for f in fits[:3])
     fig_codes = [p[0] for p in panels]
     traj = adeff[adeff["PARAMCD"].isin(fig_codes) & (adeff["ANL01FL"] == "Y")
                  & adeff["AVISIT"].isin(list(SAP_VISITS))]

@@ -43,7 +43,7 @@ import pandas as pd
 from scipy import stats
 from sqlalchemy import Engine
 
-from xerotrial.report.data import TABLE1_COLUMNS
+from xerotrial.report.data import TABLE1_COLUMNS, TABLE2_COLUMNS
 from xerotrial.report.fmt import format_number
 from xerotrial.stats.errors import DataValidationError
 from xerotrial.store.export import adam_datasets, read_form
@@ -299,6 +299,8 @@ def table2(engine: Engine) -> pd.DataFrame:
     if outside:
         raise DataValidationError(f"adverse_events: AEs of subjects who were not treated: "
                                   f"{', '.join(outside)}")
+    if not safety:  # nobody treated yet: an empty table, not an error
+        return pd.DataFrame(columns=list(TABLE2_COLUMNS))
     ae = ae[ae["onset_day"].astype(int) <= _late_day(protocol)].reset_index(drop=True)
     return tabulate_table2(ae, len(safety), labels=PAPER_TABLE2_LABELS,
                            source="adverse_events")
@@ -310,6 +312,9 @@ def table4(engine: Engine) -> pd.DataFrame:
     protocol's positivity cut-off, the donors' typing and each patient's donor."""
     protocol = _protocol(engine)
     results = read_form(engine, "hla_antibodies")
+    if results.empty:
+        return pd.DataFrame(columns=["subject", "specificity", "dsa", "onset",
+                                     "first_positive_day"])
     samples = results[["subject", "study_day"]].drop_duplicates()
     rule = protocol.hla_positive
     if rule.operator != ">":
