@@ -35,7 +35,13 @@
 #               LS means emmeans(fit, ~visit) (lme default mode "containment" = nlme's
 #               fixDF), each visit minus day0 contrast(..., "trt.vs.ctrl", adjust = "none"),
 #               cross-checked against the lme coefficients (summary(fit)$tTable).
-#               The optimizer is run with tight tolerances (see LME_CONTROL).
+#               The optimizer is run with tight tolerances (see LME_CONTROL), yet stops up to
+#               ~1e-6 (relative) from the REML optimum in var_subject / var_residual; so each
+#               model is also evaluated at the exact optimum (reml_exact, block "exact").
+#               df: visit contrasts get nlme's containment df (N - subjects - visit params),
+#               as SAS and xerotrial. LS means: emmeans gives the smallest df of the terms
+#               involved (the intercept's subjects - 1); SAS's LSMEANS (and xerotrial) use the
+#               visit term's df, which the "exact" block uses.
 #   wilcoxon    pairs day0 / day120 as observed: wilcox.test(day120, day0, paired = TRUE)
 #               with R's defaults; medians and quartiles of all observed values of each
 #               visit with quantile(type = 2) (= SAS PCTLDEF=5)
@@ -62,6 +68,12 @@ read_crf <- function(name) {
   read.csv(file.path(demo_dir, "crf", paste0(name, ".csv")), stringsAsFactors = FALSE,
            na.strings = "", check.names = FALSE)
 }
+
+# fingerprint of the inputs: the tests check that the demo still makes the same CRF files
+crf_files <- c("participants", "visits", "sialometry", "saliva_ions", "xq", "qlq_hn35",
+               "scintigraphy")
+crf_md5 <- setNames(unname(tools::md5sum(file.path(demo_dir, "crf", paste0(crf_files, ".csv")))),
+                    paste0(crf_files, ".csv"))
 
 # ------------------------------------------------------------------ participants and visits
 people <- read_crf("participants")
@@ -296,12 +308,16 @@ for (o in OUTCOMES) {
   cons <- data.frame(visit = cs$visit, estimate = cs$estimate, se = cs$SE, df = cs$df,
                      lower = cs$lower.CL, upper = cs$upper.CL, t = cs$t.ratio, p = cs$p.value,
                      stringsAsFactors = FALSE)
-  # the exact REML optimum and its LS means / contrasts (df: nlme's containment df)
   X <- model.matrix(AVAL ~ visit, d)
   ex <- reml_exact(d$AVAL, X, d$subject)
+  # the exact REML optimum and its LS means / contrasts. Contrast df: nlme's containment df
+  # (= emmeans'). LS-mean df: the df of the visit term (SAS's LSMEANS convention, which
+  # xerotrial follows); emmeans instead takes the smallest df of the terms involved, i.e.
+  # the intercept's between-subject df (#subjects - 1), see lsmeans above.
+  df_visit <- unname(fit$fixDF$terms["visit"])
   ex_ls <- lapply(setNames(lv, lv), function(v) {
     L <- c(1, as.numeric(lv[-1] == v))
-    exact_estimate(ex, L, lsm$df[lsm$visit == v])
+    exact_estimate(ex, L, df_visit)
   })
   ex_con <- lapply(setNames(lv[-1], lv[-1]), function(v) {
     L <- c(0, as.numeric(lv[-1] == v))
@@ -318,6 +334,7 @@ for (o in OUTCOMES) {
     visits = I(lv), n_obs = nrow(d), n_subjects = nlevels(d$subject),
     var_subject = vc[1], var_residual = vc[2],
     reml_loglik = as.numeric(logLik(fit)),
+    df_visit_term = df_visit, df_intercept = unname(fit$fixDF$terms["(Intercept)"]),
     warnings = I(f$warnings),
     max_abs_diff_emmeans_vs_coefficients = coef_check,
     table3 = list(n = length(both), baseline_lsmean = b$estimate, baseline_se = b$se,
@@ -447,9 +464,11 @@ result <- list(
     visits = I(visit_order), baseline = BASE, follow_up = FOLLOW_UP,
     patients = I(patients), controls = I(controls),
     cohorts = as.list(cohort_of[patients]),
+    crf_md5 = as.list(crf_md5),
     flow_net_weight_rounding_max_rel_effect = flow_rounding_effect,
     notes = I(c(
-      "LS means and contrasts: emmeans on nlme::lme, df mode 'containment' (emmeans' default for lme = nlme's fixDF: N - #subjects - #within-subject fixed parameters for terms varying within subjects)",
+      "models.*.lsmeans / contrasts_vs_day0: emmeans on nlme::lme, df mode 'containment' (emmeans' default for lme: nlme's fixDF; a visit contrast gets the visit term's df N - #subjects - #visit parameters, an LS mean the smallest df of its terms, i.e. the intercept's #subjects - 1)",
+      "models.*.exact: the same model at the exact REML optimum (1-D root of the analytic derivative of the profiled REML likelihood in g = var_subject / var_residual; g = 0 on the boundary); LS means with the visit term's df (SAS LSMEANS with DDFM=CONTAIN, as xerotrial), contrasts with nlme's df",
       "contrasts: contrast(emm, 'trt.vs.ctrl', ref = 1, adjust = 'none'); max_abs_diff_emmeans_vs_coefficients compares them with summary(lme)$tTable",
       "wilcoxon: wilcox.test(day120, day0, paired = TRUE) with R's defaults (exact for n < 50 without ties/zeros, else normal approximation with continuity correction); quartiles quantile(type = 2) of all observed values of each visit",
       "cohorts: anova.lme(type = 'marginal'), visit:cohort row; cohort CS5 = enrolment_order <= 5",
