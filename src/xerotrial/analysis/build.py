@@ -24,6 +24,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from ..report.data import ReportData, Section
+from ..report.fmt import format_number
 from ..stats.errors import DataValidationError
 from ..store.export import read_form
 from ..store.inputs import donor_typing, patient_donor
@@ -65,6 +66,33 @@ def _adhla(engine: Engine) -> pd.DataFrame:
     return dsa.rename(columns={"subject": "USUBJID"})
 
 
+def _long_label(o: efficacy.Outcome) -> str:
+    """A Table 3 label that stands alone ("Scintigraphic uptake score: PG")."""
+    if not o.group:
+        return o.label
+    return f"{o.group.split(' (')[0].split(',')[0]}: {o.label}"
+
+
+def _wilcoxon_display(w: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    """The sensitivity table as printed: "median (Q1, Q3)" with the outcome's decimals."""
+    dec = {o.paramcd: o.decimals[0] + 1 for o in OUTCOMES}
+
+    def mq(r: pd.Series, when: str) -> str:
+        f = [format_number(r[f"{when}_{k}"], dec.get(r["outcome"])) for k in
+             ("median", "q1", "q3")]
+        return f"{f[0]} ({f[1]}, {f[2]})"
+
+    return pd.DataFrame({
+        "Outcome": w["outcome"].map(labels).fillna(w["outcome"]),
+        "Pairs": w["n_pairs"],
+        "Baseline, median (Q1, Q3)": [mq(r, "baseline") for _, r in w.iterrows()],
+        "4 months, median (Q1, Q3)": [mq(r, "followup") for _, r in w.iterrows()],
+        "V": w["V"].map(lambda v: format_number(v, 1)),
+        "P": w["p_value"],
+        "Test": w["method"].str.replace("Wilcoxon signed rank ", "", regex=False),
+    })
+
+
 def _decimals(o: efficacy.Outcome) -> dict[str, int]:
     m, se, d, ci = o.decimals
     return {"baseline_lsmean": m, "followup_lsmean": m, "baseline_se": se, "followup_se": se,
@@ -102,26 +130,29 @@ def build_report_data(engine: Engine, source: str, *, synthetic: bool | None = N
     say("fitting the mixed models of Table 3")
     t3, fits = efficacy.table3(adeff)
     labels = {o.paramcd: o.label for o in OUTCOMES}
+    long_labels = {o.paramcd: _long_label(o) for o in OUTCOMES}
     groups = {o.paramcd: o.group for o in OUTCOMES if o.group}
     say("sensitivity analyses, responders, cohorts")
     cohorts = adsl.loc[adsl["COHORT"].astype(str) != "", ["USUBJID", "COHORT"]]
+    wilcoxon = efficacy.wilcoxon_sensitivity(adeff)
     cohort_table = efficacy.cohort_comparison(adeff, cohorts.set_index("USUBJID")["COHORT"])
     sections = [
         Section("one_month", "Results at 1 month (day 30)",
-                _labelled(efficacy.one_month(fits), labels),
+                _labelled(efficacy.one_month(fits), long_labels),
                 "LS mean at day 30 and its change from baseline (95% CI, p), same model as "
                 "Table 3.", "adeff", {"lsmean": 2, "se": 3, "difference": 2, "ci_lower": 2,
                                       "ci_upper": 2, "df": 0}),
         Section("wilcoxon", "Sensitivity analysis: as observed, baseline vs 4 months",
-                _labelled(efficacy.wilcoxon_sensitivity(adeff), labels),
+                _labelled(wilcoxon, long_labels),
                 "Medians (Q1, Q3; SAS PCTLDEF=5) of the observed values and the Wilcoxon "
                 "signed-rank test on the pairs (exact without ties, else normal with "
-                "continuity correction, as R's wilcox.test).", "adeff"),
+                "continuity correction, as R's wilcox.test).", "adeff",
+                display=_wilcoxon_display(wilcoxon, long_labels)),
         Section("responders", "Responders at 4 months (> 30% increase from baseline)",
-                _labelled(efficacy.responders(adeff), labels),
+                _labelled(efficacy.responders(adeff), long_labels),
                 "Participants whose flow rate rose by more than 30% from baseline.", "adeff",
                 {"proportion": 2}),
-        Section("cohorts", "CS5 versus CS10 (5% vs 10% DMSO)", _labelled(cohort_table, labels),
+        Section("cohorts", "CS5 versus CS10 (5% vs 10% DMSO)", _labelled(cohort_table, long_labels),
                 "Cohort-by-visit interaction of the Table 3 model with cohort added "
                 "(F test, containment df).", "adeff", {"F": 2, "num_df": 0, "den_df": 0}),
         Section("long_term", "Long-term safety follow-up (2 years)",
@@ -177,7 +208,7 @@ def build_report_data(engine: Engine, source: str, *, synthetic: bool | None = N
                             _labelled(contrasts_all.drop(columns=["contrast"], errors="ignore")
                                       .rename(columns={"PARAMCD": "outcome"})
                                       [["outcome", "visit", "estimate", "se", "df", "lower",
-                                        "upper", "p"]], labels),
+                                        "upper", "p"]], long_labels),
                             "Each visit minus baseline, same models as Table 3.", "adeff"))
     datasets = {"adsl": adsl, "adeff": adeff, "adae": _adae(engine), "adhla": _adhla(engine),
                 "lsmeans": lsmeans_all}

@@ -63,7 +63,9 @@ class Section:
     ``key`` is the HTML id and the CSV name (``tables/<key>.csv``); ``table`` is shown as is,
     numbers with ``decimals[column]`` places or 3 significant digits (columns named ``p``,
     ``p_value`` or ``P`` like the paper's p-values); ``dataset`` names the analysis dataset
-    it came from (lineage link when ``ReportData.lineage`` has no entry for ``key``).
+    it came from (lineage link when ``ReportData.lineage`` has no entry for ``key``);
+    ``display``, when given, is what the HTML shows instead of ``table`` (e.g. "median (Q1,
+    Q3)" texts), while ``tables/<key>.csv`` keeps the unrounded ``table``.
     """
 
     key: str
@@ -72,6 +74,7 @@ class Section:
     note: str = ""
     dataset: str | None = None
     decimals: Mapping[str, int] = field(default_factory=dict)
+    display: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -331,7 +331,7 @@ def render_html(
     t4_head, t4_rows = _table4(data)
     sections = []
     for s in data.sections:
-        head, rows = format_table(s.table, s.decimals)
+        head, rows = format_table(s.table if s.display is None else s.display, s.decimals)
         sections.append(
             {
                 "key": s.key,
