@@ -92,10 +92,15 @@ class RemlEngine:
         # invariant to that shift (beta moves by b0), and without it y'V^-1 y - beta'c
         # cancels catastrophically when the mean is large next to the residual SD (a mean of
         # 25 and an SD of 0.02 leave -2 log L with noise above the last Newton decrements).
+        # Any b0 will do (its own rounding cancels exactly), so the normal equations suffice.
+        self._beta0 = np.zeros(self.p)
         if self.N and np.isfinite(self.y).all() and np.isfinite(self.X).all():
-            self._beta0 = np.linalg.lstsq(self.X, self.y, rcond=None)[0]
-        else:
-            self._beta0 = np.zeros(self.p)
+            try:
+                self._beta0 = np.linalg.solve(self.X.T @ self.X, self.X.T @ self.y)
+            except np.linalg.LinAlgError:
+                self._beta0 = np.full(self.p, np.nan)
+            if not np.isfinite(self._beta0).all():
+                self._beta0 = np.linalg.lstsq(self.X, self.y, rcond=None)[0]
         self._y_work = self.y - self.X @ self._beta0
         self.patterns = self._build_patterns(
             np.asarray(subject), np.asarray(time), group, Z
