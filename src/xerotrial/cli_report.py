@@ -19,8 +19,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.engine import make_url
 
-from .cli_common import err
-from .cli_store import DbOption, _run
+from .cli_common import err, run_or_fail
+from .cli_store import DbOption
 from .store.forms import FORMS
 
 __all__ = ["report_command", "demo_command"]
@@ -65,7 +65,7 @@ def report_command(
     source = make_url(url).render_as_string(hide_password=True)
     bar, step = _progress(_REPORT_STEPS)
     with bar:
-        path = _run(lambda: _report(open_store(url), source, out, step, synthetic))
+        path = run_or_fail(lambda: _report(open_store(url), source, out, step, synthetic))
     typer.echo(str(path.resolve()))
 
 
@@ -84,7 +84,7 @@ def demo_command(
             return _report(engine, f"{out / 'trial.db'} (synthetic demo, seed {seed})", out,
                            step, synthetic=True)
 
-        path = _run(job)
+        path = run_or_fail(job)
     err.print(f"demo built and analysed in {time.perf_counter() - start:.0f} s; "
               f"store {out / 'trial.db'}, case report forms {out / 'crf'}")
     typer.echo(str(path.resolve()))

@@ -25,10 +25,8 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from sqlalchemy.exc import SQLAlchemyError
 
-from .cli_common import err, fail
-from .stats.errors import XerotrialError
+from .cli_common import err, fail, run_or_fail
 
 __all__ = ["audit_app", "store_app"]
 
@@ -43,19 +41,6 @@ DbOption = Annotated[
     typer.Option("--db", help="Store URL (sqlite:///FILE, postgresql+psycopg://...) or an "
                               "SQLite file; default trial.db"),
 ]
-
-
-def _run(fn):  # noqa: ANN001, ANN202 - a thunk
-    """Call ``fn``; a user-facing error exits 2 with its message."""
-    try:
-        return fn()
-    except XerotrialError as exc:
-        fail(str(exc))
-    except SQLAlchemyError as exc:
-        fail(f"database error: {getattr(exc, 'orig', None) or exc}")
-    except OSError as exc:
-        fail(str(exc))
-    raise AssertionError  # unreachable
 
 
 def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
@@ -80,7 +65,7 @@ def init_command(
         fail(f"{protocol}: no such file")
     from sqlalchemy.engine import make_url
 
-    url = _run(lambda: init_store(db, protocol))
+    url = run_or_fail(lambda: init_store(db, protocol))
     typer.echo(f"store ready: {make_url(url).render_as_string(hide_password=True)}")
 
 
@@ -107,12 +92,12 @@ def import_command(
 
         if dictionary is None:
             fail("a REDCap import needs --dictionary DATA_DICTIONARY.csv")
-        engine = _run(lambda: open_store(db))
-        results = _run(lambda: import_redcap(engine, file, dictionary, user=user,
+        engine = run_or_fail(lambda: open_store(db))
+        results = run_or_fail(lambda: import_redcap(engine, file, dictionary, user=user,
                                              reason=reason))
     else:
-        engine = _run(lambda: open_store(db))
-        results = [_run(lambda: import_file(engine, form, file, user=user, reason=reason))]
+        engine = run_or_fail(lambda: open_store(db))
+        results = [run_or_fail(lambda: import_file(engine, form, file, user=user, reason=reason))]
     for r in results:
         typer.echo(f"{r.form}: {r.inserted} row(s) imported, {r.unchanged} unchanged "
                    f"({r.source})")
@@ -142,7 +127,7 @@ def template_command(
     if output is None:
         sys.stdout.write(header)
         return
-    _run(lambda: output.write_text(header, encoding="utf-8"))
+    run_or_fail(lambda: output.write_text(header, encoding="utf-8"))
     typer.echo(f"wrote {output}")
 
 
@@ -166,12 +151,12 @@ def edit_command(
     changes = _pairs(set_, "--set")
     if delete == bool(changes):
         fail("give either --set COLUMN=VALUE ... or --delete")
-    engine = _run(lambda: open_store(db))
+    engine = run_or_fail(lambda: open_store(db))
     if delete:
-        _run(lambda: delete_row(engine, form, keys, reason=reason, user=user))
+        run_or_fail(lambda: delete_row(engine, form, keys, reason=reason, user=user))
         typer.echo(f"{form} {keys}: deleted")
         return
-    res = _run(lambda: edit_row(engine, form, keys, changes, reason=reason, user=user))
+    res = run_or_fail(lambda: edit_row(engine, form, keys, changes, reason=reason, user=user))
     if not res.changed:
         typer.echo(f"{form} {keys}: nothing changed")
     for c, (old, new) in res.changed.items():
@@ -184,8 +169,8 @@ def audit_verify_command(db: DbOption = None) -> None:
     from .store.audit import verify
     from .store.engine import open_store
 
-    engine = _run(lambda: open_store(db))
-    report = _run(lambda: verify(engine))
+    engine = run_or_fail(lambda: open_store(db))
+    report = run_or_fail(lambda: verify(engine))
     if report.ok:
         typer.echo(f"audit trail intact: {report.entries} entries, data agree")
         return
@@ -207,8 +192,8 @@ def audit_show_command(
     from .store.audit import show
     from .store.engine import open_store
 
-    engine = _run(lambda: open_store(db))
-    frame = _run(lambda: show(engine, table=table, limit=limit))
+    engine = run_or_fail(lambda: open_store(db))
+    frame = run_or_fail(lambda: show(engine, table=table, limit=limit))
     for rec in frame.to_dict("records"):
         if as_json:
             typer.echo(json.dumps(rec, ensure_ascii=False))
@@ -237,7 +222,7 @@ def export_command(
         fail(f"export {what!r}: use raw or adam")
     if fmt not in FORMATS:
         fail(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}")
-    engine = _run(lambda: open_store(db))
+    engine = run_or_fail(lambda: open_store(db))
     fn = export_raw if what == "raw" else export_adam
-    paths = _run(lambda: fn(engine, out, fmt))
+    paths = run_or_fail(lambda: fn(engine, out, fmt))
     typer.echo(f"wrote {len(paths)} file(s) to {out}")

@@ -27,9 +27,7 @@ from ..report.data import ReportData, Section
 from ..report.fmt import format_number
 from ..stats.errors import DataValidationError
 from ..store.export import read_form
-from ..store.inputs import donor_typing, patient_donor
 from ..trial.eligibility import REASONS
-from ..trial.immunology import derive_dsa
 from . import efficacy, summaries
 from .efficacy import FOLLOW_UP, OUTCOMES, SAP_VISITS
 
@@ -50,20 +48,12 @@ def is_synthetic(engine: Engine) -> bool:
     return any("SYNTHETIC" in str(n).upper() for n in sites["name"] if n is not None)
 
 
-def _adae(engine: Engine) -> pd.DataFrame:
-    """The adverse events as recorded (one row per event), USUBJID first."""
-    ae = read_form(engine, "adverse_events").rename(columns={"subject": "USUBJID"})
-    return ae[["USUBJID", *[c for c in ae.columns if c != "USUBJID"]]]
-
-
-def _adhla(engine: Engine) -> pd.DataFrame:
-    """Every HLA antibody result with its positivity and DSA status (``derive_dsa``)."""
-    results = read_form(engine, "hla_antibodies")
-    if results.empty:
+def _with_usubjid(frame: pd.DataFrame | None) -> pd.DataFrame:
+    """A dataset with the subject column renamed USUBJID and first."""
+    if frame is None:
         return pd.DataFrame({"USUBJID": []})
-    results["mfi"] = pd.to_numeric(results["mfi"])
-    dsa = derive_dsa(results, donor_typing(engine), patient_donor(engine), source="store")
-    return dsa.rename(columns={"subject": "USUBJID"})
+    out = frame.rename(columns={"subject": "USUBJID"})
+    return out[["USUBJID", *[c for c in out.columns if c != "USUBJID"]]]
 
 
 def _long_label(o: efficacy.Outcome) -> str:
@@ -210,8 +200,9 @@ def build_report_data(engine: Engine, source: str, *, synthetic: bool | None = N
                                       [["outcome", "visit", "estimate", "se", "df", "lower",
                                         "upper", "p"]], long_labels),
                             "Each visit minus baseline, same models as Table 3.", "adeff"))
-    datasets = {"adsl": adsl, "adeff": adeff, "adae": _adae(engine), "adhla": _adhla(engine),
-                "lsmeans": lsmeans_all}
+    datasets = {"adsl": adsl, "adeff": adeff,
+                "adae": _with_usubjid(summaries.adverse_events(engine)),
+                "adhla": _with_usubjid(summaries.hla_results(engine)), "lsmeans": lsmeans_all}
     if synthetic is None:
         synthetic = is_synthetic(engine)
     title = "xerotrial report: allogeneic AT-MSCs for radiation-induced xerostomia"

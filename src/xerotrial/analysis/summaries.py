@@ -60,7 +60,9 @@ __all__ = [
     "ADSL_COLUMNS",
     "LONG_TERM_VISIT",
     "PRIMARY_VISIT",
+    "adverse_events",
     "consort",
+    "hla_results",
     "long_term_followup",
     "protocol_deviations",
     "release",
@@ -279,7 +281,8 @@ def table1(engine: Engine) -> pd.DataFrame:
 # --------------------------------------------------------------------------- Table 2 / 4
 
 
-def _adverse_events(engine: Engine) -> pd.DataFrame:
+def adverse_events(engine: Engine) -> pd.DataFrame:
+    """The adverse events as recorded, one row per event (blank SAE criteria as "")."""
     ae = read_form(engine, "adverse_events")
     ae["sae_criteria"] = ae["sae_criteria"].where(ae["sae_criteria"].notna(), "")
     return ae
@@ -294,7 +297,7 @@ def table2(engine: Engine) -> pd.DataFrame:
     protocol = _protocol(engine)
     adsl = subject_level(engine)
     safety = set(adsl.loc[adsl["SAFFL"] == "Y", "USUBJID"])
-    ae = _adverse_events(engine)
+    ae = adverse_events(engine)
     outside = sorted(set(ae["subject"]) - safety)
     if outside:
         raise DataValidationError(f"adverse_events: AEs of subjects who were not treated: "
@@ -306,22 +309,30 @@ def table2(engine: Engine) -> pd.DataFrame:
                            source="adverse_events")
 
 
-def table4(engine: Engine) -> pd.DataFrame:
-    """Table 4: the patients' positive HLA antibodies with their MFI at every sample day, the
-    DSA flag and the onset (``tabulate_table4(derive_dsa(...), layout="wide")``), with the
-    protocol's positivity cut-off, the donors' typing and each patient's donor."""
+def hla_results(engine: Engine) -> pd.DataFrame | None:
+    """Every HLA antibody result with its positivity, DSA flag and onset (``derive_dsa`` with
+    the protocol's positivity cut-off, the donors' typing and each patient's donor); None
+    when the store has no results."""
     protocol = _protocol(engine)
     results = read_form(engine, "hla_antibodies")
     if results.empty:
-        return pd.DataFrame(columns=["subject", "specificity", "dsa", "onset",
-                                     "first_positive_day"])
+        return None
     samples = results[["subject", "study_day"]].drop_duplicates()
     rule = protocol.hla_positive
     if rule.operator != ">":
         raise DataValidationError(f"the protocol's hla_positive rule is {rule}; derive_dsa "
                                   "takes a cut-off 'mfi > value'")
-    dsa = derive_dsa(results, donor_typing(engine), patient_donor(engine),
-                     cutoff=float(rule.value), samples=samples, source="hla_antibodies")
+    return derive_dsa(results, donor_typing(engine), patient_donor(engine),
+                      cutoff=float(rule.value), samples=samples, source="hla_antibodies")
+
+
+def table4(engine: Engine) -> pd.DataFrame:
+    """Table 4: the patients' positive HLA antibodies with their MFI at every sample day, the
+    DSA flag and the onset (``tabulate_table4(hla_results(engine), layout="wide")``)."""
+    dsa = hla_results(engine)
+    if dsa is None:
+        return pd.DataFrame(columns=["subject", "specificity", "dsa", "onset",
+                                     "first_positive_day"])
     return tabulate_table4(dsa, layout="wide", source="hla_antibodies")
 
 
@@ -380,7 +391,7 @@ def long_term_followup(engine: Engine) -> pd.DataFrame:
     protocol = _protocol(engine)
     adsl = subject_level(engine)
     followed = adsl[(adsl["GROUP"] == "patient") & (adsl["FU2YFL"] == "Y")]
-    ae = _adverse_events(engine)
+    ae = adverse_events(engine)
     if len(ae):
         ae = validate_adverse_events(ae, "adverse_events")
     late = _late_day(protocol)

@@ -17,7 +17,9 @@ kept (``p_alt``); either may be met.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+
+from ..report.fmt import round_half_up
 
 __all__ = [
     "Estimate",
@@ -50,10 +52,7 @@ def rounds_to(value: float, printed: str) -> bool:
     >>> rounds_to(-0.05, "-0.1"), rounds_to(0.0449, "0.0")
     (True, True)
     """
-    d = decimals(printed)
-    q = Decimal(repr(round(float(value), 9))).quantize(
-        Decimal(1).scaleb(-d), rounding=ROUND_HALF_UP
-    )
+    q = round_half_up(value, decimals(printed))
     return q == Decimal(printed) or (q == 0 and Decimal(printed) == 0)
 
 
