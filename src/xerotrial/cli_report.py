@@ -71,17 +71,16 @@ def report_command(
 
 def demo_command(
     out: OutOption = Path("demo-output"),
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 2022,
 ) -> None:
-    """Build the synthetic demo trial (CRFs -> trial store) and write its report."""
+    """Build the synthetic demo trial (its bundled CRFs -> trial store) and write its report."""
     from .demo.build import build_demo_store
 
     start = time.perf_counter()
     bar, step = _progress(1 + len(FORMS) + _REPORT_STEPS)
     with bar:
         def job() -> Path:
-            engine = build_demo_store(out, seed, step=step)
-            return _report(engine, f"{out / 'trial.db'} (synthetic demo, seed {seed})", out,
+            engine = build_demo_store(out, step=step)
+            return _report(engine, f"{out / 'trial.db'} (synthetic demo)", out,
                            step, synthetic=True)
 
         path = run_or_fail(job)

@@ -13,6 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from demo_calibration.generate import (
+    BATCH_DONOR,
+    CONTROLS,
+    PATIENT_BATCH,
+    PATIENTS,
+    demo_forms,
+)
 from scipy import stats
 from sqlalchemy import Engine
 
@@ -28,13 +35,6 @@ from xerotrial.analysis.summaries import (
     table1,
     table2,
     table4,
-)
-from xerotrial.demo.generate import (
-    BATCH_DONOR,
-    CONTROLS,
-    PATIENT_BATCH,
-    PATIENTS,
-    demo_forms,
 )
 from xerotrial.report.data import TABLE1_COLUMNS
 from xerotrial.stats.errors import DataValidationError

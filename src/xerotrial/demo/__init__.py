@@ -1,9 +1,7 @@
-"""A **synthetic** demo trial calibrated to reproduce the seed paper's Table 3.
+"""A **synthetic** demo trial whose analysis reproduces the seed paper's Table 3.
 
-No value in this package comes from a real patient. :mod:`.calibrate` searches, from a seed,
-for raw case-report-form values (cup weights, questionnaire answers, scintigraphy per gland,
-saliva ions) whose analysis by xerotrial's own engine prints the paper's numbers;
-the flow rates are constructed in closed form by :mod:`.flow`;
-:mod:`.generate` turns them into CRF-like tables and :mod:`.analysis` recomputes Table 3
-from those tables through the trial derivations and :func:`xerotrial.stats.model.fit`.
+No value in this package comes from a real patient. The demo's case report forms are fixed
+package data (``xerotrial/data/demo_crf``), made once by the maintainer's seeded calibration
+(``tools/demo_calibration``); :mod:`.build` imports them into a fresh store, and
+:mod:`.targets` holds the paper's printed numbers with the few that contradict each other.
 """

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -285,8 +284,3 @@ def import_file(
         raise StoreError(f"unknown form {form!r}; forms: {', '.join(FORMS)}")
     return import_frame(engine, form, read_table(path), source=str(path), user=user,
                         reason=reason)
-
-
-def key_of(spec: FormSpec, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The key columns of a row."""
-    return {k: values[k] for k in spec.key}

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special, stats
 
-from .targets import PAPER_INCONSISTENCIES, TABLE3, TEXT_1_MONTH, decimals, rounds_to
+from xerotrial.demo.targets import PAPER_INCONSISTENCIES, TABLE3, TEXT_1_MONTH, decimals, rounds_to
 
 __all__ = [
     "Stats",
@@ -328,73 +328,6 @@ def anneal(
 
 # ------------------------------------------------------------------------- the outcomes
 
-#: Subjects P01..P10; CS5 for P01-P05, CS10 for P06-P10 (0/1).
-COHORT = np.array([0] * 5 + [1] * 5)
-#: P05 and P10 (0-based rows 4 and 9) have a baseline UWS of 0.05 mL/min (paper).
-LOW_UWS = (4, 9)
-
-
-def _cell_step(fixed: np.ndarray, steps: np.ndarray, lo: int, hi: int):
-    free = np.argwhere(~fixed)
-
-    def propose(s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        out = s.copy()
-        idx = tuple(free[rng.integers(len(free))])
-        k = rng.choice(steps)
-        out[idx] = min(max(out[idx] + k, lo), hi)
-        if rng.random() < 0.5:  # a paired move that keeps the column (visit) total
-            other = list(idx)
-            other[0] = int(rng.integers(s.shape[0]))
-            o = tuple(other)
-            if not fixed[o] and o != idx:
-                out[o] = min(max(out[o] - (out[idx] - s[idx]), lo), hi)
-        return out
-
-    return propose
-
-
-#: Questionnaire outcomes: (units max, score per unit, initial visit means in units).
-SCORES: dict[str, tuple[int, float]] = {
-    "xq_summary": (80, 1.25),
-    "HNDR": (3, 100 / 3),
-    "HNSS": (3, 100 / 3),
-    "HNSW": (12, 100 / 12),
-}
-
-
-def calibrate_score(paramcd: str, rng: np.random.Generator) -> np.ndarray:
-    """Integer units of a questionnaire score (score = units * step), subjects x 5 visits.
-
-    >>> u = calibrate_score("HNDR", np.random.default_rng(1))  # doctest: +SKIP
-    >>> u.shape, int(u.min()) >= 0, int(u.max()) <= 3  # doctest: +SKIP
-    ((10, 5), True, True)
-    """
-    top, step = SCORES[paramcd]
-    row = TABLE3[paramcd]
-    b0, b1 = float(row.baseline.estimate), float(row.follow_up.estimate)
-    means = np.array([b0, b0, b0 + (b1 - b0) * 0.4, b0 + (b1 - b0) * 0.8, b1]) / step
-    sd = float(row.baseline.se) * math.sqrt(10) / step
-
-    def loss(u: np.ndarray) -> float:
-        return row_badness(paramcd, balanced_stats(u * step))
-
-    steps = np.array([-2, -1, 1, 2]) if top > 3 else np.array([-1, 1])
-    for _ in range(30):
-        subj = rng.normal(0, sd * 0.8, (10, 1))
-        u0 = np.clip(np.rint(means[None, :] + subj + rng.normal(0, sd * 0.5, (10, 5))), 0, top)
-        best, f = anneal(u0.astype(int), loss, _cell_step(np.zeros((10, 5), bool), steps, 0, top),
-                         rng, max_steps=20_000)
-        if f == 0.0:
-            return best
-    raise RuntimeError(f"calibration of {paramcd} did not converge")
-
-
-#: Glands, in this order on the last axis: left/right parotid, left/right submandibular.
-GLANDS = ("left_parotid", "right_parotid", "left_submandibular", "right_submandibular")
-#: Gland not evaluable (NaN): P03's right submandibular gland at 4 months.
-SCINT_MISSING = (2, 1, 3)
-
-
 def gland_means(g: np.ndarray) -> dict[str, np.ndarray]:
     """Per subject and visit mean over all glands, parotids, submandibulars (NaN-aware).
 
@@ -407,43 +340,6 @@ def gland_means(g: np.ndarray) -> dict[str, np.ndarray]:
         "pg": np.nanmean(g[:, :, :2], axis=2),
         "smg": np.nanmean(g[:, :, 2:], axis=2),
     }
-
-
-def calibrate_scint(measure: str, rng: np.random.Generator) -> np.ndarray:
-    """Gland-level uptake scores (integers 0-4) or excretion fractions (units of 0.1 %).
-
-    Scintigraphy is done at baseline and 4 months only: shape subjects x 2 x 4 glands.
-
-    >>> g = calibrate_scint("uptake", np.random.default_rng(1))  # doctest: +SKIP
-    >>> g.shape, bool(np.isnan(g[2, 1, 3]))  # doctest: +SKIP
-    ((10, 2, 4), True)
-    """
-    uptake = measure == "uptake"
-    scale = 1.0 if uptake else 0.1
-    codes = [f"scint_{measure}_{k}" for k in ("all", "pg", "smg")]
-    mask = np.zeros((10, 2, 4), bool)
-    mask[SCINT_MISSING] = True
-
-    def loss(u: np.ndarray) -> float:
-        g = np.where(mask, np.nan, u * scale)
-        m = gland_means(g)
-        return sum(row_badness(c, balanced_stats(m[k]))
-                   for c, k in zip(codes, ("all", "pg", "smg"), strict=True))
-
-    lo, hi = (0, 4) if uptake else (0, 1000)
-    steps = np.array([-1, 1]) if uptake else np.r_[np.arange(-30, 0), np.arange(1, 31)]
-    pg0 = float(TABLE3[codes[1]].baseline.estimate) / scale
-    smg0 = float(TABLE3[codes[2]].baseline.estimate) / scale
-    sd = float(TABLE3[codes[0]].baseline.se) * math.sqrt(10) / scale
-    for _ in range(30):
-        subj = rng.normal(0, sd, (10, 1, 1))
-        centre = np.array([pg0, pg0, smg0, smg0])[None, None, :]
-        u0 = np.clip(np.rint(centre + subj + rng.normal(0, sd * 0.3, (10, 1, 4))), lo, hi)
-        u0 = np.repeat(u0, 2, axis=1).astype(int)
-        best, f = anneal(u0, loss, _cell_step(mask, steps, lo, hi), rng, max_steps=30_000)
-        if f == 0.0:
-            return np.where(mask, np.nan, best * scale)
-    raise RuntimeError(f"calibration of scintigraphy {measure} did not converge")
 
 
 #: Ion sample patterns (subjects x [day0, day120], True = measured). UWS: P05 too little

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from demo_calibration import calibrate
+from demo_calibration.analysis import table3_row
 
-from xerotrial.demo import calibrate
-from xerotrial.demo.analysis import table3_row
 from xerotrial.demo.targets import TABLE3, mismatches
 
 #: Rows whose baseline/4-month SE ratio needs another missing-data pattern: they are built by

@@ -7,8 +7,8 @@ from functools import cache
 import numpy as np
 import pandas as pd
 import pytest
+from demo_calibration import flow
 
-from xerotrial.demo import flow
 from xerotrial.demo.targets import RESPONDERS, TEXT_1_MONTH, mismatches, p_close, rounds_to
 from xerotrial.stats.model import fit
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..analysis.efficacy import fit_outcome
+from xerotrial.analysis.efficacy import fit_outcome
 
 __all__ = ["table3_row"]
 

@@ -29,9 +29,10 @@ from functools import cache
 import numpy as np
 from scipy import optimize
 
+from xerotrial.demo.targets import TABLE3
+
 from .calibrate import greedy_repair, ri_reml, row_badness
 from .scintigraphy import _row_resid
-from .targets import TABLE3
 
 __all__ = ["ION_PATTERNS", "MIN_MMOL_L", "RHO", "calibrate_ion_row", "ion_data"]
 

@@ -7,9 +7,9 @@ from functools import cache
 import numpy as np
 import pandas as pd
 import pytest
+from demo_calibration import scintigraphy
+from demo_calibration.analysis import table3_row
 
-from xerotrial.demo import scintigraphy
-from xerotrial.demo.analysis import table3_row
 from xerotrial.demo.targets import TABLE3, mismatches
 from xerotrial.trial.scintigraphy import derive_scintigraphy
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from demo_calibration import ions
+from demo_calibration.analysis import table3_row
 
-from xerotrial.demo import ions
-from xerotrial.demo.analysis import table3_row
 from xerotrial.demo.targets import TABLE3, mismatches
 
 VISITS = ["day0", "day120"]

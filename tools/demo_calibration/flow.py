@@ -33,8 +33,9 @@ from functools import cache
 import numpy as np
 from scipy import optimize, special, stats
 
+from xerotrial.demo.targets import PAPER_INCONSISTENCIES, RESPONDERS, TABLE3, TEXT_1_MONTH, decimals
+
 from .calibrate import balanced_components
-from .targets import PAPER_INCONSISTENCIES, RESPONDERS, TABLE3, TEXT_1_MONTH, decimals
 
 __all__ = ["VISITS", "GRID", "LOW_UWS", "closed_form", "items", "badness", "calibrate_flow",
            "flow_data"]

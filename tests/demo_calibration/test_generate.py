@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from demo_calibration import generate
+from demo_calibration.flow import LOW_UWS, flow_data
+from demo_calibration.generate import CONTROLS, PATIENTS, demo_forms, write_demo_forms
+from demo_calibration.questionnaires import questionnaire_items
+from demo_calibration.scintigraphy import scintigraphy_records
 from sqlalchemy import Engine
 
 from tests.trial.test_safety import paper_ae
-from xerotrial.demo import generate
-from xerotrial.demo.flow import LOW_UWS, flow_data
-from xerotrial.demo.generate import CONTROLS, PATIENTS, demo_forms, write_demo_forms
-from xerotrial.demo.questionnaires import questionnaire_items
-from xerotrial.demo.scintigraphy import scintigraphy_records
 from xerotrial.store import audit
 from xerotrial.store.engine import open_store
 from xerotrial.store.export import adam_datasets, read_form

@@ -41,8 +41,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from xerotrial.demo.targets import PAPER_INCONSISTENCIES, TABLE3, decimals
+
 from .calibrate import Stats, anneal, balanced_stats, gland_means, greedy_repair, row_badness
-from .targets import PAPER_INCONSISTENCIES, TABLE3, decimals
 
 __all__ = [
     "GLANDS",
