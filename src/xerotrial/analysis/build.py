@@ -146,7 +146,7 @@ def build_report_data(engine: Engine, source: str, *, synthetic: bool | None = N
                 "Cohort-by-visit interaction of the Table 3 model with cohort added "
                 "(F test, containment df).", "adeff", {"F": 2, "num_df": 0, "den_df": 0}),
         Section("long_term", "Long-term safety follow-up (2 years)",
-                summaries.long_term_followup(engine),
+                summaries.long_term_followup(engine, adsl),
                 "Patients seen at the 2-year follow-up: adverse events after the 4-month "
                 "visit and treatment-related serious adverse events.", "adsl"),
         Section("deviations", "Visits outside their target window",
@@ -164,10 +164,10 @@ def build_report_data(engine: Engine, source: str, *, synthetic: bool | None = N
                                 "Reported by the REML engine; the estimates are still shown.",
                                 "adeff"))
     say("summaries: Tables 1, 2 and 4, CONSORT")
-    table1 = summaries.table1(engine)
-    table2 = summaries.table2(engine)
+    table1 = summaries.table1(engine, adsl)
+    table2 = summaries.table2(engine, adsl)
     table4 = summaries.table4(engine)
-    consort = dict(summaries.consort(engine))
+    consort = dict(summaries.consort(engine, adsl))
     consort["reasons"] = {REASONS.get(k, k): n for k, n in consort["reasons"].items()}
     panels = tuple(p for p in FIGURE2_PANELS if (adeff["PARAMCD"] == p[0]).any()) or tuple(
         (f.paramcd, labels[f.paramcd], labels[f.paramcd]) for f in fits[:3])
