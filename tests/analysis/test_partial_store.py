@@ -215,5 +215,10 @@ def test_strict_schedule_and_visit_numbers_from_the_protocol(demo_output: Path,
     assert (unscheduled["handling"] == "left out of the outcome's model").all()
     assert "AVISIT in day0, day30, day120" in d.lineage["table3:xq_summary"][1]
     lsm = d.figure2_lsmeans
+    assert set(lsm.loc[lsm["PARAMCD"] == "xq_summary", "AVISIT"]) == {"day0", "day30", "day120"}
+    shown = d.figure2[d.figure2["PARAMCD"] == "xq_summary"]  # the points of the model
+    assert set(shown["AVISIT"]) == {"day0", "day30", "day120"}
+    assert set(d.figure2.loc[d.figure2["PARAMCD"] == "uws_ml_min", "AVISIT"]) == set(
+        p.analysis.efficacy_visits)
     assert set(lsm.loc[lsm["AVISIT"] == "day30", "AVISITN"]) == {31.0}
     assert set(lsm.loc[lsm["AVISIT"] == "day120", "AVISITN"]) == {120.0}

@@ -232,8 +232,11 @@ def build_report_data(engine: Engine, source: str, *, synthetic: bool | None = N
         (code, labels[code], labels[code])
         for code in list(dict.fromkeys([*models.fits, *present]))[:3])
     fig_codes = [p[0] for p in panels]
-    traj = adeff[adeff["PARAMCD"].isin(fig_codes) & (adeff["ANL01FL"] == "Y")
-                 & adeff["AVISIT"].isin(list(plan.efficacy_visits))]
+    shown = {(code, v) for code in fig_codes
+             for v in efficacy.outcome_visits(adeff, code, protocol).model}
+    traj = adeff[(adeff["ANL01FL"] == "Y") & pd.Series(
+        [(c, v) in shown for c, v in zip(adeff["PARAMCD"], adeff["AVISIT"], strict=True)],
+        index=adeff.index, dtype=bool)]
     visitn = {v.name: float(v.avisitn) for v in protocol.visits}
     lsm = pd.concat([pd.DataFrame(columns=["PARAMCD", "visit", "estimate", "se", "lower",
                                            "upper"])]
