@@ -28,6 +28,7 @@ from xerotrial.analysis import summaries
 from xerotrial.analysis.summaries import (
     ADSL_COLUMNS,
     consort,
+    data_cutoff,
     long_term_followup,
     protocol_deviations,
     release,
@@ -61,6 +62,11 @@ def engine(store) -> Engine:
     return store[0]
 
 
+@pytest.fixture(scope="module")
+def adsl(engine) -> pd.DataFrame:
+    return subject_level(engine)
+
+
 def _copy(db: Path, to: Path) -> Engine:
     """A copy of the store (SQLite backup API, so the WAL is included)."""
     src, dst = sqlite3.connect(db), sqlite3.connect(to)
@@ -81,8 +87,7 @@ def _row(table: pd.DataFrame, characteristic: str) -> pd.Series:
 # ----------------------------------------------------------------------------- ADSL
 
 
-def test_subject_level(engine):
-    adsl = subject_level(engine)
+def test_subject_level(engine, adsl):
     assert list(adsl.columns) == list(ADSL_COLUMNS) and len(adsl) == 20
     assert adsl["USUBJID"].tolist() == [*PATIENTS, *CONTROLS]
     pat = adsl.set_index("USUBJID").loc[list(PATIENTS)]
@@ -104,13 +109,17 @@ def test_subject_level(engine):
     assert ctrl["MATCHED_TO"].to_dict() == people.loc[list(CONTROLS), "matched_to"].to_dict()
     assert (pat["MATCHED_TO"] == "").all()
     assert adsl["AGE"].dtype == "Int64"
+    # the data cut-off: the last date in the store (the last 2-year visit), on every row
+    last = max(read_form(engine, "visits")["visit_date"])
+    assert (adsl["DCUTDT"] == last).all() and last == data_cutoff(engine)
+    assert last > dt.date(2021, 1, 1)
 
 
 # ----------------------------------------------------------------------------- Table 1
 
 
-def test_table1_demographics(engine):
-    t = table1(engine)
+def test_table1_demographics(engine, adsl):
+    t = table1(engine, adsl)
     assert list(t.columns) == list(TABLE1_COLUMNS)
     assert set(t["section"]) == {"Demographics", "Saliva at baseline"}
     n = _row(t, "Participants")
@@ -129,8 +138,8 @@ def test_table1_demographics(engine):
     assert t.loc[t["section"] == "Demographics", "p_value"].isna().all()
 
 
-def test_table1_saliva_at_baseline(engine):
-    t = table1(engine)
+def test_table1_saliva_at_baseline(engine, adsl):
+    t = table1(engine, adsl)
     saliva = t[t["section"] == "Saliva at baseline"]
     assert len(saliva) == 2 + 8 and (saliva["statistic"] == "mean (SD)").all()
     assert np.isfinite(saliva["p_value"].to_numpy(float)).all()
@@ -144,7 +153,7 @@ def test_table1_saliva_at_baseline(engine):
     assert len(ions) == 8 and (ions["p_value"] > 0.05).all()
 
 
-def test_welch_p_by_hand(engine):
+def test_welch_p_by_hand(engine, adsl):
     """The UWS row's p is Welch's t-test, written out with scipy.stats.t."""
     flow = adam_datasets(engine)["adflow"]
     base = flow[(flow["PARAMCD"] == "uws_ml_min") & (flow["ABLFL"] == "Y")]
@@ -155,7 +164,7 @@ def test_welch_p_by_hand(engine):
     t_stat = (a.mean() - b.mean()) / math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     p = 2 * stats.t.sf(abs(t_stat), df)
-    row = _row(table1(engine), "UWS flow rate, mL/min")
+    row = _row(table1(engine, adsl), "UWS flow rate, mL/min")
     assert row["p_value"] == pytest.approx(p, rel=1e-10)
     assert row["controls"] == f"{b.mean():.2f} ({b.std(ddof=1):.2f})"
 
@@ -170,8 +179,8 @@ def _sum(table: pd.DataFrame, block: str, label: str, after: str | None = None) 
     return int(rows.loc[rows["label"] == label, "Sum"].iloc[0])
 
 
-def test_table2_is_the_papers(engine):
-    t = table2(engine)
+def test_table2_is_the_papers(engine, adsl):
+    t = table2(engine, adsl)
     pd.testing.assert_frame_equal(t, tabulate_table2(paper_ae(), 10, labels=PAPER_TABLE2_LABELS))
     assert (t["N"] == 10).all()
     assert _sum(t, "related", "Grade 1", after="Pain at injection site") == 10
@@ -196,12 +205,13 @@ def test_table4_dsa_story(engine):
 # ----------------------------------------------------------------------------- CONSORT etc.
 
 
-def test_consort(engine):
-    c = consort(engine)
+def test_consort(engine, adsl):
+    c = consort(engine, adsl)
     got = [c[k] for k in ("screened", "not_eligible", "enrolled")]
     got += [c["cohorts"]["CS5"], c["cohorts"]["CS10"]]
     got += [c[k] for k in ("followed_up", "analysed", "controls", "long_term")]
     assert got == [17, 7, 10, 5, 5, 10, 10, 10, 4]
+    assert c["followed_up_label"] == "4 months"  # the protocol's primary visit
     assert list(c["cohorts"]) == ["CS5", "CS10"]
     screening = demo_forms()["screening"]
     codes = [x for t in screening["failed_criteria"].dropna() for x in t.split(";")]
@@ -209,8 +219,8 @@ def test_consort(engine):
     assert sum(c["reasons"].values()) >= c["not_eligible"]
 
 
-def test_long_term_followup(engine):
-    lt = long_term_followup(engine)
+def test_long_term_followup(engine, adsl):
+    lt = long_term_followup(engine, adsl)
     assert lt["USUBJID"].tolist() == ["P01", "P02", "P03", "P04"]
     assert (lt["LASTDY"] >= 700).all()
     assert (lt[["N_AE_LATE", "N_SAE_LATE", "N_SAE_RELATED"]] == 0).all().all()
@@ -258,8 +268,9 @@ def test_late_events_leave_table2_for_the_long_term_follow_up(store, tmp_path):
              "sae_criteria": "hospitalisation", "related": "possible", "onset_day": 700},
         ])
         import_frame(engine, "adverse_events", late, user="demo")
-        pd.testing.assert_frame_equal(table2(engine), table2(store[0]))
-        lt = long_term_followup(engine).set_index("USUBJID")
+        adsl = subject_level(engine)
+        pd.testing.assert_frame_equal(table2(engine, adsl), table2(store[0], adsl))
+        lt = long_term_followup(engine, adsl).set_index("USUBJID")
         counts = lt[["N_AE_LATE", "N_SAE_LATE", "N_SAE_RELATED"]]
         assert counts.loc["P02"].tolist() == [1, 1, 0]
         assert counts.loc["P03"].tolist() == [2, 1, 1]
@@ -269,7 +280,7 @@ def test_late_events_leave_table2_for_the_long_term_follow_up(store, tmp_path):
                                  "related": "not related", "onset_day": 0}])
         import_frame(engine, "adverse_events", control, user="demo")
         with pytest.raises(DataValidationError, match="not treated: C01"):
-            table2(engine)
+            table2(engine, adsl)
     finally:
         engine.dispose()
 
@@ -279,11 +290,12 @@ def test_empty_store(tmp_path):
     init_store(db)
     engine = open_store(db)
     try:
-        assert len(subject_level(engine)) == 0
-        c = consort(engine)
+        adsl = subject_level(engine)
+        assert len(adsl) == 0 and data_cutoff(engine) is None
+        c = consort(engine, adsl)
         assert c["screened"] == c["enrolled"] == c["long_term"] == 0
         assert c["cohorts"] == {"CS5": 0, "CS10": 0}
-        assert protocol_deviations(engine).empty and long_term_followup(engine).empty
+        assert protocol_deviations(engine).empty and long_term_followup(engine, adsl).empty
         assert release(engine).empty
     finally:
         engine.dispose()

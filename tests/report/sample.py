@@ -174,6 +174,7 @@ def make_data(synthetic: bool = True) -> ReportData:
             "enrolled": 10,
             "cohorts": {"CS5": 5, "CS10": 5},
             "followed_up": 10,
+            "followed_up_label": "4 months",
             "analysed": 10,
             "controls": 10,
             "long_term": 4,

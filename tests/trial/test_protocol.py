@@ -398,6 +398,31 @@ def _set(d: dict, path: list, value) -> dict:
         (["sialometry", "max_flow_ml_min", "SWS"], KeyError, "max_flow_ml_min.SWS", "missing"),
         (["saliva", "max_mmol_l", "Ca"], 5.0, "saliva.max_mmol_l.Ca", "unknown key"),
         (["saliva"], KeyError, "saliva", "missing"),
+        (["schedule"], KeyError, "schedule", "missing"),
+        (["schedule"], {}, "schedule", "no form is scheduled"),
+        (["schedule"], [], "schedule", "must be a table"),
+        (["schedule", "xq"], "day0", "schedule.xq", "non-empty list of visit names"),
+        (["schedule", "xq"], [], "schedule.xq", "non-empty list"),
+        (["schedule", "xq", 1], "day60", "schedule.xq[1]", "unknown visit 'day60'"),
+        (["schedule", "xq", 1], 30, "schedule.xq[1]", "unknown visit 30"),
+        (["schedule", "xq", 2], "day0", "schedule.xq[2]", "listed twice"),
+        (["schedule", "Sialometry"], ["day0"], "schedule.Sialometry", "lower case"),
+        (["analysis"], KeyError, "analysis", "missing"),
+        (["analysis", "primary"], KeyError, "analysis.primary", "missing"),
+        (["analysis", "primary"], "day60", "analysis.primary", "unknown visit 'day60'"),
+        (["analysis", "primary"], "day0", "analysis.primary", "must be a follow-up visit"),
+        (["analysis", "primary"], "year2", "analysis.primary", "must be a follow-up visit"),
+        (["analysis", "early"], "", "analysis.early", "must be a string"),
+        (["analysis", "early"], "day0", "analysis.early", "must be a follow-up visit"),
+        (["analysis", "long_term"], "day120", "analysis.long_term", "is an efficacy visit"),
+        (["analysis", "long_term"], "year3", "analysis.long_term", "unknown visit"),
+        (["analysis", "efficacy_visits"], KeyError, "analysis.efficacy_visits", "missing"),
+        (["analysis", "efficacy_visits"], ["day0"], "analysis.efficacy_visits", "at least 2"),
+        (["analysis", "efficacy_visits"], ["day1", "day120"], "analysis.efficacy_visits",
+         "must start with the baseline visit 'day0'"),
+        (["analysis", "efficacy_visits", 1], "day6", "analysis.efficacy_visits[1]", "unknown"),
+        (["analysis", "unscheduled"], "keep", "analysis.unscheduled", "'include', 'exclude'"),
+        (["analysis", "visits"], [], "analysis.visits", "unknown key"),
     ],
 )
 def test_parse_errors_name_the_key(path, value, key, message):
@@ -423,3 +448,67 @@ def test_parse_optional_keys_default():
     assert q.trial.sample_size is None and q.trial.reference == ""
     assert q.visit("day1").label == "day1"
     assert math.isclose(q.cohorts[1].dmso_pct, 10.0)
+
+
+# ------------------------------------------------------------------------------ schedule
+
+
+def test_schedule_of_the_bundled_protocol(p):
+    every = ("day0", "day1", "day5", "day30", "day120")
+    assert dict(p.schedule) == {
+        "sialometry": every,
+        "saliva_ions": ("day0", "day120"),
+        "xq": ("day0", "day30", "day120"),  # the paper's p-values: a three-visit model
+        "qlq_hn35": ("day0", "day30", "day120"),
+        "scintigraphy": ("day0", "day120"),
+        "safety_labs": ("day0", "day30", "day120"),
+        "hla_antibodies": ("day0", "day30", "day120"),
+    }
+    assert p.scheduled("adverse_events") == ()
+    assert not any("year2" in due for due in p.schedule.values())  # safety follow-up only
+
+
+def test_schedule_names_forms_of_the_store_with_visits(p):
+    from xerotrial.store.forms import FORMS
+
+    for form in p.schedule:
+        columns = FORMS[form].columns
+        assert "visit" in columns or "study_day" in columns, form
+
+
+def test_schedule_is_kept_in_visit_order():
+    d = doc()
+    d["schedule"]["xq"] = ["day120", "day0", "day30"]
+    assert parse_protocol(d).scheduled("xq") == ("day0", "day30", "day120")
+
+
+def test_analysis_plan_of_the_bundled_protocol(p):
+    a = p.analysis
+    assert a.efficacy_visits == ("day0", "day1", "day5", "day30", "day120")
+    assert (a.primary, a.early, a.long_term) == ("day120", "day30", "year2")
+    assert (p.visit(a.primary).label, p.visit(a.early).label) == ("4 months", "1 month")
+    assert a.unscheduled == "include"
+
+
+def test_analysis_optional_keys():
+    d = doc()
+    for k in ("early", "long_term", "unscheduled"):
+        del d["analysis"][k]
+    a = parse_protocol(d).analysis
+    assert (a.early, a.long_term, a.unscheduled) == (None, None, "exclude")
+
+
+def test_a_plan_with_other_visits():
+    d = doc()
+    d["analysis"].update(efficacy_visits=["day30", "day0", "day120"], primary="day30",
+                         early="day120")
+    a = parse_protocol(d).analysis
+    assert a.efficacy_visits == ("day0", "day30", "day120") and a.primary == "day30"
+
+
+def test_no_form_at_a_follow_up_visit():
+    d = doc()
+    d["schedule"] = {"sialometry": ["day0"], "safety_labs": ["year2"]}
+    with pytest.raises(DataValidationError, match="key 'schedule': no form is scheduled at a "
+                                                  "follow-up visit"):
+        parse_protocol(d)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 
 import numpy as np
@@ -265,6 +266,21 @@ def test_responder_scalars_and_options():
         derive_responder(0.1, 0.2, operator="in")
     with pytest.raises(DataValidationError, match="threshold_pct"):
         derive_responder(0.1, 0.2, threshold_pct=float("nan"))
+
+
+def test_responder_rule_comes_from_the_protocol():
+    p = load_protocol()
+    ten = dataclasses.replace(p, responder=dataclasses.replace(p.responder, value=10.0))
+    assert derive_responder(0.10, 0.115) is False  # bundled: > 30 %
+    assert derive_responder(0.10, 0.115, protocol=ten) is True
+    assert derive_responder(0.10, 0.11, protocol=ten) is False  # exactly 10 %: not above
+    at_least = dataclasses.replace(ten, responder=dataclasses.replace(ten.responder,
+                                                                       operator=">="))
+    assert derive_responder(0.10, 0.11, protocol=at_least) is True
+    assert derive_responder(0.10, 0.115, threshold_pct=20, protocol=ten) is False  # given wins
+    other = dataclasses.replace(p, responder=dataclasses.replace(p.responder, variable="chg"))
+    with pytest.raises(DataValidationError, match="variable = 'pct_change'"):
+        derive_responder(0.1, 0.2, protocol=other)
 
 
 def test_paper_like_responders():

@@ -1,18 +1,28 @@
-"""The prespecified efficacy analysis: Table 3, the 1-month results, the Wilcoxon sensitivity
-analysis, responders and CS5 versus CS10.
+"""The prespecified efficacy analysis: Table 3, the early look (1 month), the Wilcoxon
+sensitivity analysis, responders and CS5 versus CS10, on the visits of the store's protocol.
 
 Statistical analysis plan (the paper's Methods): per outcome a REML repeated-measures model
-with the participant as random effect (random intercept) and visit (5 levels: day 0, 1, 5,
-30, 120) as a fixed factor; SAS's containment degrees of freedom; LS means +- SE by visit;
-each visit minus baseline with its 95% CI and p. Percent change from baseline is analysed
-the same way as its own parameter (AVAL = PCHG, 0 at baseline). Sensitivity: the data "as
-observed", baseline versus 4 months, by the Wilcoxon signed-rank test, with medians and
-interquartile ranges (SAS's default quartiles, PCTLDEF=5). Responders: percent change from
-baseline > 30% at 4 months. CS5 versus CS10: the cohort-by-visit interaction of the same
-model with cohort added (F test, containment df).
+with the participant as random effect (random intercept) and visit as a fixed factor; SAS's
+containment degrees of freedom; LS means +- SE by visit; each visit minus baseline with its
+95% CI and p. Percent change from baseline is analysed the same way as its own parameter
+(AVAL = PCHG, 0 at baseline). Sensitivity: the data "as observed", baseline versus the
+primary follow-up, by the Wilcoxon signed-rank test, with medians and interquartile ranges
+(SAS's default quartiles, PCTLDEF=5). Responders: the protocol's ``[thresholds.responder]``
+rule (:func:`xerotrial.trial.sialometry.derive_responder`) at the primary follow-up. CS5
+versus CS10: the cohort-by-visit interaction of the same model with cohort added (F test,
+containment df).
+
+The visits come from the protocol (:class:`xerotrial.trial.protocol.AnalysisPlan`): the
+model's ``efficacy_visits`` (bundled: day 0, 1, 5, 30, 120), the ``primary`` follow-up
+(day 120, 4 months) and the ``early`` look (day 30, 1 month). Each outcome's model uses the
+efficacy visits at which its form is scheduled (``[schedule]``) and has data
+(:func:`outcome_visits`); data at a visit where the form is not scheduled are included or
+left out as ``[analysis] unscheduled`` says, and listed either way. An analysis that cannot
+run yet (a store part-way through the trial) is not an error: it is returned as a
+:class:`NotRun` with the reason.
 
 The input is the efficacy dataset ``adeff`` (ADaM BDS: USUBJID, PARAMCD, AVISIT, AVAL,
-ANL01FL, ...), built from a trial store by :func:`derive_adeff`.
+ANL01FL, SRCDOM, ...), built from a trial store by :func:`derive_adeff`.
 
 Example
 -------
@@ -20,7 +30,7 @@ Example
 >>> adeff = pd.DataFrame({"USUBJID": ["a", "a", "b", "b", "c", "c"],
 ...                       "PARAMCD": "uws_ml_min", "AVISIT": ["day0", "day120"] * 3,
 ...                       "AVAL": [1.0, 2.0, 2.0, 2.5, 1.5, 3.0], "ANL01FL": "Y"})
->>> fit = fit_outcome(adeff, "uws_ml_min", visits=("day0", "day120"))
+>>> fit = fit_outcome(adeff, "uws_ml_min", visits=("day0", "day120"), follow_up="day120")
 >>> round(fit.row["difference"], 3), fit.row["n"], int(fit.df)
 (1.0, 3, 2)
 """
@@ -29,84 +39,99 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from ..stats.errors import ConvergenceWarning
+from ..report.data import TABLE3_COLUMNS
+from ..stats.errors import ConvergenceWarning, DataValidationError
 from ..stats.model import fit
 from ..stats.nonparametric import median_iqr, wilcoxon_signed_rank
 from ..store.export import adam_datasets, read_form
 from ..trial.adam import derive_pct_change_param
+from ..trial.protocol import Protocol, Rule, load_protocol
+from ..trial.sialometry import derive_responder
 
 __all__ = [
     "SAP_VISITS",
-    "FOLLOW_UP",
     "OUTCOMES",
+    "Models",
+    "NotRun",
     "Outcome",
     "OutcomeFit",
+    "OutcomeVisits",
     "STORE_PARAMCD",
-    "derive_adeff",
-    "fit_outcome",
-    "table3",
-    "one_month",
-    "wilcoxon_sensitivity",
-    "responders",
     "cohort_comparison",
+    "derive_adeff",
+    "early_look",
+    "fit_outcome",
+    "fit_outcomes",
+    "not_run_table",
+    "outcome_visits",
+    "responder_text",
+    "responders",
+    "table3",
+    "unscheduled_table",
+    "wilcoxon_sensitivity",
 ]
 
-#: The model's visits, in order (baseline first).
-SAP_VISITS: tuple[str, ...] = ("day0", "day1", "day5", "day30", "day120")
-#: The primary follow-up visit of Table 3 (4 months).
-FOLLOW_UP = "day120"
+#: The bundled protocol's model visits (``[analysis] efficacy_visits``), kept for callers that
+#: analyse the demo; the report reads the store's protocol instead.
+SAP_VISITS: tuple[str, ...] = load_protocol().analysis.efficacy_visits
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """A Table 3 row: PARAMCD, printed label, group heading and the paper's decimals
-    (LS mean, SE, difference, CI bounds)."""
+    """A Table 3 row: PARAMCD, printed label, group heading, the paper's decimals (LS mean,
+    SE, difference, CI bounds) and the case report form it comes from (its schedule)."""
 
     paramcd: str
     label: str
     group: str
     decimals: tuple[int, int, int, int]
+    form: str
 
 
-def _o(code: str, label: str, group: str, dec: tuple[int, int, int, int]) -> Outcome:
-    return Outcome(code, label, group, dec)
+def _o(code: str, label: str, group: str, dec: tuple[int, int, int, int], form: str) -> Outcome:
+    return Outcome(code, label, group, dec, form)
 
 
 _QOL = "EORTC QLQ-H&N35 (scores 0-100)"
 _UPT = "Scintigraphic uptake score (scores 0-4)"
 _EXC = "Scintigraphic excretion fraction, %"
 _ION = "Saliva composition, mmol/L"
+_SIA, _SAL, _SCI = "sialometry", "saliva_ions", "scintigraphy"
 #: Table 3's rows in the paper's order, with its rounding (checked against the printed table).
 OUTCOMES: tuple[Outcome, ...] = (
-    _o("uws_ml_min", "UWS FR, mL/minute", "", (2, 2, 2, 2)),
-    _o("uws_pct_change", "UWS FR, % change from baseline", "", (1, 1, 1, 2)),
-    _o("sws_ml_min", "SWS FR, mL/minute", "", (2, 2, 2, 2)),
-    _o("sws_pct_change", "SWS FR, % change from baseline", "", (1, 1, 1, 2)),
-    _o("xq_summary", "XQ summary score (0-100)", "", (1, 1, 1, 2)),
-    _o("HNDR", "HNDR (dry mouth)", _QOL, (1, 1, 1, 2)),
-    _o("HNSS", "HNSS (sticky saliva)", _QOL, (1, 1, 1, 2)),
-    _o("HNSW", "HNSW (swallowing)", _QOL, (1, 1, 1, 2)),
-    _o("scint_uptake_all", "All glands", _UPT, (1, 1, 1, 2)),
-    _o("scint_uptake_pg", "PG", _UPT, (1, 1, 1, 2)),
-    _o("scint_uptake_smg", "SMG", _UPT, (1, 1, 1, 2)),
-    _o("scint_excretion_all", "All glands", _EXC, (1, 1, 1, 2)),
-    _o("scint_excretion_pg", "PG", _EXC, (1, 1, 1, 2)),
-    _o("scint_excretion_smg", "SMG", _EXC, (1, 1, 1, 2)),
-    _o("uws_chloride", "UWS chloride", _ION, (1, 1, 2, 2)),
-    _o("sws_chloride", "SWS chloride", _ION, (1, 1, 2, 2)),
-    _o("uws_phosphate", "UWS phosphate", _ION, (1, 1, 2, 2)),
-    _o("sws_phosphate", "SWS phosphate", _ION, (1, 1, 2, 2)),
-    _o("uws_potassium", "UWS potassium", _ION, (1, 1, 2, 2)),
-    _o("sws_potassium", "SWS potassium", _ION, (1, 1, 2, 2)),
-    _o("uws_sodium", "UWS sodium", _ION, (1, 1, 2, 2)),
-    _o("sws_sodium", "SWS sodium", _ION, (1, 1, 2, 2)),
+    _o("uws_ml_min", "UWS FR, mL/minute", "", (2, 2, 2, 2), _SIA),
+    _o("uws_pct_change", "UWS FR, % change from baseline", "", (1, 1, 1, 2), _SIA),
+    _o("sws_ml_min", "SWS FR, mL/minute", "", (2, 2, 2, 2), _SIA),
+    _o("sws_pct_change", "SWS FR, % change from baseline", "", (1, 1, 1, 2), _SIA),
+    _o("xq_summary", "XQ summary score (0-100)", "", (1, 1, 1, 2), "xq"),
+    _o("HNDR", "HNDR (dry mouth)", _QOL, (1, 1, 1, 2), "qlq_hn35"),
+    _o("HNSS", "HNSS (sticky saliva)", _QOL, (1, 1, 1, 2), "qlq_hn35"),
+    _o("HNSW", "HNSW (swallowing)", _QOL, (1, 1, 1, 2), "qlq_hn35"),
+    _o("scint_uptake_all", "All glands", _UPT, (1, 1, 1, 2), _SCI),
+    _o("scint_uptake_pg", "PG", _UPT, (1, 1, 1, 2), _SCI),
+    _o("scint_uptake_smg", "SMG", _UPT, (1, 1, 1, 2), _SCI),
+    _o("scint_excretion_all", "All glands", _EXC, (1, 1, 1, 2), _SCI),
+    _o("scint_excretion_pg", "PG", _EXC, (1, 1, 1, 2), _SCI),
+    _o("scint_excretion_smg", "SMG", _EXC, (1, 1, 1, 2), _SCI),
+    _o("uws_chloride", "UWS chloride", _ION, (1, 1, 2, 2), _SAL),
+    _o("sws_chloride", "SWS chloride", _ION, (1, 1, 2, 2), _SAL),
+    _o("uws_phosphate", "UWS phosphate", _ION, (1, 1, 2, 2), _SAL),
+    _o("sws_phosphate", "SWS phosphate", _ION, (1, 1, 2, 2), _SAL),
+    _o("uws_potassium", "UWS potassium", _ION, (1, 1, 2, 2), _SAL),
+    _o("sws_potassium", "SWS potassium", _ION, (1, 1, 2, 2), _SAL),
+    _o("uws_sodium", "UWS sodium", _ION, (1, 1, 2, 2), _SAL),
+    _o("sws_sodium", "SWS sodium", _ION, (1, 1, 2, 2), _SAL),
 )
+_BY_CODE = {o.paramcd: o for o in OUTCOMES}
+#: The flow-rate outcomes of the early look and the responders.
+_FLOW = ("uws_ml_min", "sws_ml_min")
 
 _IONS = {"na": "sodium", "k": "potassium", "cl": "chloride", "po4": "phosphate"}
 #: Store PARAMCD (``xerotrial.store.export.adam_datasets``) -> Table 3 outcome name.
@@ -121,8 +146,6 @@ STORE_PARAMCD: dict[str, str] = {
        for g in ("all", "pg", "smg")},
     **{f"{k}_{i}_mmol_l": f"{k}_{name}" for k in ("uws", "sws") for i, name in _IONS.items()},
 }
-#: The raw form each analysis dataset comes from (lineage: SRCDOM).
-_SOURCE_FORM = {"adflow": "sialometry", "adions": "saliva_ions", "adscint": "scintigraphy"}
 
 
 def derive_adeff(engine: Engine) -> pd.DataFrame:
@@ -134,16 +157,14 @@ def derive_adeff(engine: Engine) -> pd.DataFrame:
     people = read_form(engine, "participants")
     patients = set(people.loc[people["group"] == "patient", "subject"])
     parts = []
-    for name, bds in adam_datasets(engine).items():
+    forms = {o.paramcd: o.form for o in OUTCOMES}
+    for bds in adam_datasets(engine).values():
         keep = bds[bds["PARAMCD"].isin(list(STORE_PARAMCD))
                    & bds["USUBJID"].isin(patients)].copy()
         if keep.empty:
             continue
         keep["PARAMCD"] = keep["PARAMCD"].map(STORE_PARAMCD)
-        if name == "adqs":
-            keep["SRCDOM"] = np.where(keep["PARAMCD"] == "xq_summary", "xq", "qlq_hn35")
-        else:
-            keep["SRCDOM"] = _SOURCE_FORM.get(name, name)
+        keep["SRCDOM"] = keep["PARAMCD"].map(forms)
         parts.append(keep)
     if not parts:
         return pd.DataFrame(columns=["USUBJID", "PARAMCD", "AVISIT", "AVAL"])
@@ -153,7 +174,7 @@ def derive_adeff(engine: Engine) -> pd.DataFrame:
         if (adeff["PARAMCD"] == code).any():
             pct = code.replace("_ml_min", "_pct_change")
             adeff = derive_pct_change_param(adeff, code, pct, labels[pct])
-            adeff.loc[adeff["PARAMCD"] == pct, "SRCDOM"] = "sialometry"
+            adeff.loc[adeff["PARAMCD"] == pct, "SRCDOM"] = forms[pct]
     adeff["SRCKEY"] = _source_keys(adeff)
     order = {o.paramcd: i for i, o in enumerate(OUTCOMES)}
     adeff["_o"] = adeff["PARAMCD"].map(order)
@@ -177,32 +198,123 @@ def _source_keys(adeff: pd.DataFrame) -> list[str]:
 
 
 @dataclass(frozen=True)
-class OutcomeFit:
-    """One outcome's model: the Table 3 row, LS means and contrasts at every visit, warnings."""
+class NotRun:
+    """A planned analysis that cannot run (yet) on the store: which (the report section's
+    key: ``table3``, ``lsmeans``, ``one_month``, ``wilcoxon``, ``responders``, ``cohorts``,
+    ...), for which outcome ("" for the whole analysis) and why."""
+
+    analysis: str
+    outcome: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class OutcomeVisits:
+    """Where an outcome's records are: the efficacy visits at which its form is scheduled
+    (``scheduled``), those with analysis records (``with_data``), those with data but not
+    scheduled (``unscheduled``) and the visits of its model (``model``, baseline first)."""
 
     paramcd: str
-    row: dict
-    lsmeans: pd.DataFrame
-    contrasts: pd.DataFrame
-    df: float
-    warnings: tuple[str, ...] = field(default=())
+    form: str
+    scheduled: tuple[str, ...]
+    with_data: tuple[str, ...]
+    unscheduled: tuple[str, ...]
+    model: tuple[str, ...]
+
+    def missing(self, visit: str, protocol: Protocol) -> str | None:
+        """Why ``visit`` is not in the model (None when it is)."""
+        if visit in self.model:
+            return None
+        label = _visit_label(visit, protocol)
+        if visit not in self.scheduled and visit in self.unscheduled:
+            return (f"{self.form} data at {label} are outside the schedule and the protocol "
+                    "leaves them out ([analysis] unscheduled = 'exclude')")
+        if visit not in self.scheduled:
+            return f"{self.form} is not scheduled at {label}"
+        return f"no {label} data yet"
 
 
-def _analysis_records(adeff: pd.DataFrame, paramcd: str, visits) -> pd.DataFrame:
+def _visit_label(visit: str, protocol: Protocol) -> str:
+    """``day120 (4 months)``: the visit and its label."""
+    v = protocol.visit(visit)
+    return visit if v.label == visit else f"{visit} ({v.label})"
+
+
+def _analysis_records(adeff: pd.DataFrame, paramcd: str, visits: Iterable[str]) -> pd.DataFrame:
     d = adeff[(adeff["PARAMCD"] == paramcd) & adeff["AVISIT"].isin(list(visits))]
     if "ANL01FL" in d.columns:
         d = d[d["ANL01FL"] == "Y"]
     return d[pd.notna(d["AVAL"])]
 
 
-def fit_outcome(adeff: pd.DataFrame, paramcd: str, visits=SAP_VISITS,
-                follow_up: str = FOLLOW_UP) -> OutcomeFit:
-    """Fit the SAP's model to one outcome; the Table 3 row compares ``follow_up`` with the
-    first visit. ``n`` counts the participants with a value at both. Visits of ``visits``
-    at which the outcome was not assessed (scintigraphy and ions: day 0 and 120 only) are
-    left out of its model."""
+def outcome_visits(adeff: pd.DataFrame, paramcd: str, protocol: Protocol) -> OutcomeVisits:
+    """The visits of one outcome's model: the protocol's efficacy visits at which its form is
+    scheduled and has analysis records, plus the visits with data where it is not scheduled
+    when ``[analysis] unscheduled = "include"``."""
+    plan = protocol.analysis
+    form = _BY_CODE[paramcd].form if paramcd in _BY_CODE else paramcd
+    due = set(protocol.scheduled(form))
+    present = set(_analysis_records(adeff, paramcd, plan.efficacy_visits)["AVISIT"])
+    eff = plan.efficacy_visits
+    with_data = tuple(v for v in eff if v in present)
+    unscheduled = tuple(v for v in with_data if v not in due)
+    model = tuple(v for v in with_data if v in due or plan.unscheduled == "include")
+    return OutcomeVisits(paramcd, form, tuple(v for v in eff if v in due), with_data,
+                         unscheduled, model)
+
+
+def _why_not_at(ov: OutcomeVisits, visit: str, protocol: Protocol) -> str | None:
+    """Why the outcome has no baseline comparison at ``visit`` (None when it has)."""
+    baseline = protocol.baseline_visit.name
+    if not ov.with_data:
+        return f"no {ov.form} data yet"
+    if baseline not in ov.model:
+        return ov.missing(baseline, protocol)
+    return ov.missing(visit, protocol)
+
+
+def _why_no_model(ov: OutcomeVisits, protocol: Protocol) -> str | None:
+    """Why an outcome's model cannot be fitted (None when it can: baseline and a later visit)."""
+    baseline = protocol.baseline_visit.name
+    if not ov.with_data or baseline not in ov.model:
+        return _why_not_at(ov, baseline, protocol)
+    if len(ov.model) < 2:
+        later = [v for v in ov.scheduled if v != baseline]
+        if not later:
+            return f"{ov.form} is not scheduled at a follow-up visit"
+        return (f"only baseline data so far (next scheduled visit: "
+                f"{_visit_label(later[0], protocol)})")
+    return None
+
+
+@dataclass(frozen=True)
+class OutcomeFit:
+    """One outcome's model: the Table 3 row (None when the model has no ``follow_up``
+    visit), LS means and contrasts at every visit of the model, its visits, warnings."""
+
+    paramcd: str
+    row: dict | None
+    lsmeans: pd.DataFrame
+    contrasts: pd.DataFrame
+    df: float
+    warnings: tuple[str, ...] = field(default=())
+    visits: tuple[str, ...] = field(default=())
+
+
+def fit_outcome(adeff: pd.DataFrame, paramcd: str, visits: tuple[str, ...],
+                follow_up: str | None) -> OutcomeFit:
+    """Fit the SAP's model to one outcome over ``visits`` (the first is the reference); the
+    Table 3 row compares ``follow_up`` with the first visit (``row`` None when ``follow_up``
+    is None or has no data). ``n`` counts the participants with a value at both. Visits
+    without data are left out of the model; fewer than two visits with data, or none at the
+    first, raise :class:`~xerotrial.stats.errors.DataValidationError`."""
     d = _analysis_records(adeff, paramcd, visits)
+    reference = visits[0]
     visits = tuple(v for v in visits if (d["AVISIT"] == v).any())
+    if len(visits) < 2 or visits[0] != reference:
+        raise DataValidationError(f"{paramcd}: the model needs data at the reference visit "
+                                  f"{reference} and at least one more visit; data at "
+                                  f"{list(visits)}")
     values = pd.DataFrame({"subject": d["USUBJID"].to_numpy(), "visit": d["AVISIT"].to_numpy(),
                            "AVAL": d["AVAL"].astype(float).to_numpy()})
     with warnings.catch_warnings(record=True) as caught:
@@ -214,56 +326,132 @@ def fit_outcome(adeff: pd.DataFrame, paramcd: str, visits=SAP_VISITS,
     ls = res.lsmeans("visit", df_method="containment")
     con = res.contrasts_vs_reference("visit", visits[0], df_method="containment")
     con.insert(0, "visit", [c.split(" - ")[0] for c in con["contrast"]])
-    base, last = ls.set_index("visit").loc[visits[0]], ls.set_index("visit").loc[follow_up]
-    c = con.set_index("visit").loc[follow_up]
-    both = set(values.loc[values["visit"] == visits[0], "subject"]) & set(
-        values.loc[values["visit"] == follow_up, "subject"])
-    row = {"outcome": paramcd, "n": len(both),
-           "baseline_lsmean": float(base["estimate"]), "baseline_se": float(base["se"]),
-           "followup_lsmean": float(last["estimate"]), "followup_se": float(last["se"]),
-           "difference": float(c["estimate"]), "ci_lower": float(c["lower"]),
-           "ci_upper": float(c["upper"]), "p_value": float(c["p"])}
+    row, df = None, math.nan
+    if follow_up in visits[1:]:
+        base, last = ls.set_index("visit").loc[visits[0]], ls.set_index("visit").loc[follow_up]
+        c = con.set_index("visit").loc[follow_up]
+        both = set(values.loc[values["visit"] == visits[0], "subject"]) & set(
+            values.loc[values["visit"] == follow_up, "subject"])
+        row = {"outcome": paramcd, "n": len(both),
+               "baseline_lsmean": float(base["estimate"]), "baseline_se": float(base["se"]),
+               "followup_lsmean": float(last["estimate"]), "followup_se": float(last["se"]),
+               "difference": float(c["estimate"]), "ci_lower": float(c["lower"]),
+               "ci_upper": float(c["upper"]), "p_value": float(c["p"])}
+        df = float(c["df"])
     return OutcomeFit(paramcd, row, ls.assign(PARAMCD=paramcd), con.assign(PARAMCD=paramcd),
-                      float(c["df"]), notes)
+                      df, notes, visits)
 
 
-def table3(adeff: pd.DataFrame) -> tuple[pd.DataFrame, list[OutcomeFit]]:
-    """Table 3 (one row per outcome of :data:`OUTCOMES` present in ``adeff``) and the fits."""
-    fits = [fit_outcome(adeff, o.paramcd) for o in OUTCOMES
-            if (adeff["PARAMCD"] == o.paramcd).any()]
-    return pd.DataFrame([f.row for f in fits]), fits
+@dataclass(frozen=True)
+class Models:
+    """Every outcome's model (:func:`fit_outcomes`): the fits by outcome, in the order of
+    :data:`OUTCOMES`, and why the others have none."""
+
+    fits: dict[str, OutcomeFit]
+    why: dict[str, str]
+
+    def not_run(self) -> list[NotRun]:
+        """The outcomes without a model, as analyses ``lsmeans`` not run."""
+        return [NotRun("lsmeans", code, why) for code, why in self.why.items()]
 
 
-def one_month(fits: list[OutcomeFit], outcomes=("uws_ml_min", "sws_ml_min")) -> pd.DataFrame:
-    """The Results text at 1 month: LS mean at day 30 and the change from baseline, CI, p."""
-    rows = []
-    for f in fits:
-        if f.paramcd not in outcomes:
+def fit_outcomes(adeff: pd.DataFrame, protocol: Protocol) -> Models:
+    """Every outcome's model on its visits (:func:`outcome_visits`), with its Table 3 row at
+    the protocol's primary follow-up; the outcomes whose model cannot be fitted yet, with
+    why."""
+    fits, why = {}, {}
+    for o in OUTCOMES:
+        ov = outcome_visits(adeff, o.paramcd, protocol)
+        reason = _why_no_model(ov, protocol)
+        if reason is None:
+            try:
+                fits[o.paramcd] = fit_outcome(adeff, o.paramcd, ov.model,
+                                              protocol.analysis.primary)
+                continue
+            except (DataValidationError, np.linalg.LinAlgError) as exc:
+                reason = f"the model cannot be fitted: {exc}"
+        why[o.paramcd] = reason
+    return Models(fits, why)
+
+
+def _missing_at(models: Models, adeff: pd.DataFrame, code: str, visit: str,
+                protocol: Protocol) -> str:
+    """Why outcome ``code`` has no result at ``visit``."""
+    why = _why_not_at(outcome_visits(adeff, code, protocol), visit, protocol)
+    return why or models.why.get(code) or "no result"
+
+
+def table3(models: Models, adeff: pd.DataFrame, protocol: Protocol
+           ) -> tuple[pd.DataFrame, list[NotRun]]:
+    """Table 3: one row per outcome of :data:`OUTCOMES` whose model has the primary
+    follow-up; the others (analysis ``table3``), with why."""
+    rows, not_run = [], []
+    for o in OUTCOMES:
+        f = models.fits.get(o.paramcd)
+        if f is not None and f.row is not None:
+            rows.append(f.row)
+        else:
+            why = _missing_at(models, adeff, o.paramcd, protocol.analysis.primary, protocol)
+            not_run.append(NotRun("table3", o.paramcd, why))
+    return pd.DataFrame(rows, columns=list(TABLE3_COLUMNS)), not_run
+
+
+def early_look(models: Models, adeff: pd.DataFrame, protocol: Protocol,
+               outcomes: tuple[str, ...] = _FLOW) -> tuple[pd.DataFrame, list[NotRun]]:
+    """The Results text at the protocol's early look (paper: 1 month): LS mean at that visit
+    and the change from baseline, CI, p, df, from the Table 3 models; the outcomes without
+    it (analysis ``one_month``), with why."""
+    visit = protocol.analysis.early
+    rows, not_run = [], []
+    for code in outcomes:
+        f = models.fits.get(code)
+        if visit is None or f is None or visit not in f.visits[1:]:
+            why = ("the protocol plans no early look ([analysis] early)" if visit is None
+                   else _missing_at(models, adeff, code, visit, protocol))
+            not_run.append(NotRun("one_month", code, why))
             continue
-        ls = f.lsmeans.set_index("visit").loc["day30"]
-        c = f.contrasts.set_index("visit").loc["day30"]
-        rows.append({"outcome": f.paramcd, "lsmean": float(ls["estimate"]),
+        ls = f.lsmeans.set_index("visit").loc[visit]
+        c = f.contrasts.set_index("visit").loc[visit]
+        rows.append({"outcome": code, "lsmean": float(ls["estimate"]),
                      "se": float(ls["se"]), "difference": float(c["estimate"]),
                      "ci_lower": float(c["lower"]), "ci_upper": float(c["upper"]),
                      "p_value": float(c["p"]), "df": float(c["df"])})
-    return pd.DataFrame(rows)
+    cols = ["outcome", "lsmean", "se", "difference", "ci_lower", "ci_upper", "p_value", "df"]
+    return pd.DataFrame(rows, columns=cols), not_run
 
 
-def _pairs(adeff: pd.DataFrame, paramcd: str, follow_up: str) -> pd.DataFrame:
-    d = _analysis_records(adeff, paramcd, (SAP_VISITS[0], follow_up))
+def _pairs(adeff: pd.DataFrame, paramcd: str, baseline: str, follow_up: str) -> pd.DataFrame:
+    d = _analysis_records(adeff, paramcd, (baseline, follow_up))
     wide = d.pivot_table(index="USUBJID", columns="AVISIT", values="AVAL", aggfunc="first")
-    return wide.reindex(columns=[SAP_VISITS[0], follow_up])
+    return wide.reindex(columns=[baseline, follow_up])
 
 
-def wilcoxon_sensitivity(adeff: pd.DataFrame, follow_up: str = FOLLOW_UP) -> pd.DataFrame:
-    """As observed, baseline versus ``follow_up``: medians (Q1, Q3) and the Wilcoxon
+def _at_primary(adeff: pd.DataFrame, code: str, protocol: Protocol, analysis: str
+                ) -> NotRun | None:
+    """Why ``code`` has no baseline/primary comparison (None when it has)."""
+    why = _why_not_at(outcome_visits(adeff, code, protocol), protocol.analysis.primary, protocol)
+    return None if why is None else NotRun(analysis, code, why)
+
+
+def _present(adeff: pd.DataFrame) -> list[Outcome]:
+    return [o for o in OUTCOMES if (adeff["PARAMCD"] == o.paramcd).any()]
+
+
+def wilcoxon_sensitivity(adeff: pd.DataFrame, protocol: Protocol
+                         ) -> tuple[pd.DataFrame, list[NotRun]]:
+    """As observed, baseline versus the primary follow-up: medians (Q1, Q3) and the Wilcoxon
     signed-rank test (as R's ``wilcox.test(paired = TRUE)``; exact without ties, else the
     normal approximation with continuity correction)."""
-    rows = []
+    base, primary = protocol.baseline_visit.name, protocol.analysis.primary
+    rows, not_run = [], []
     for o in OUTCOMES:
-        if o.paramcd.endswith("_pct_change") or not (adeff["PARAMCD"] == o.paramcd).any():
+        if o.paramcd.endswith("_pct_change"):
             continue
-        w = _pairs(adeff, o.paramcd, follow_up)
+        skip = _at_primary(adeff, o.paramcd, protocol, "wilcoxon")
+        if skip is not None:
+            not_run.append(skip)
+            continue
+        w = _pairs(adeff, o.paramcd, base, primary)
         pair = w.dropna()
         b, f = median_iqr(w.iloc[:, 0]), median_iqr(w.iloc[:, 1])
         with warnings.catch_warnings():
@@ -275,47 +463,121 @@ def wilcoxon_sensitivity(adeff: pd.DataFrame, follow_up: str = FOLLOW_UP) -> pd.
                      "V": test.statistic if test else math.nan,
                      "p_value": test.p_value if test else math.nan,
                      "method": test.method if test else ""})
-    return pd.DataFrame(rows)
+    cols = ["outcome", "n_pairs", "baseline_median", "baseline_q1", "baseline_q3",
+            "followup_median", "followup_q1", "followup_q3", "V", "p_value", "method"]
+    return pd.DataFrame(rows, columns=cols), not_run
 
 
-def responders(adeff: pd.DataFrame, threshold_pct: float = 30.0,
-               follow_up: str = FOLLOW_UP) -> pd.DataFrame:
-    """Participants whose flow rate rose by more than ``threshold_pct`` % from baseline at
-    ``follow_up``: count, n and the participants, for UWS and SWS."""
-    rows = []
-    for code in ("uws_ml_min", "sws_ml_min"):
-        w = _pairs(adeff, code, follow_up).dropna()
-        if w.empty:
+_OPERATOR_WORDS = {">": "more than", ">=": "at least", "<": "less than", "<=": "at most"}
+
+
+def responder_text(rule: Rule) -> tuple[str, str]:
+    """The responder rule in words, for a title ("> 30% increase") and a sentence ("rose by
+    more than 30%").
+
+    >>> responder_text(load_protocol().responder)
+    ('> 30% increase', 'rose by more than 30%')
+    """
+    value = f"{float(rule.value):g}%"
+    verb = "rose" if rule.operator in (">", ">=") else "changed"
+    words = _OPERATOR_WORDS[rule.operator]
+    return f"{rule.operator} {value} increase", f"{verb} by {words} {value}"
+
+
+def responders(adeff: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFrame, list[NotRun]]:
+    """Participants whose flow rate meets the protocol's responder rule
+    (:func:`~xerotrial.trial.sialometry.derive_responder`) at the primary follow-up: count,
+    n (participants with a defined percent change) and the participants, for UWS and SWS."""
+    base, primary = protocol.baseline_visit.name, protocol.analysis.primary
+    rows, not_run = [], []
+    for code in _FLOW:
+        skip = _at_primary(adeff, code, protocol, "responders")
+        if skip is not None:
+            not_run.append(skip)
             continue
-        pct = 100 * (w.iloc[:, 1] - w.iloc[:, 0]) / w.iloc[:, 0]
-        hit = pct[pct > threshold_pct]
-        rows.append({"outcome": code, "n": len(w), "responders": len(hit),
-                     "proportion": len(hit) / len(w), "subjects": ", ".join(hit.index)})
-    return pd.DataFrame(rows)
+        w = _pairs(adeff, code, base, primary).dropna()
+        flag = derive_responder(w.iloc[:, 0], w.iloc[:, 1], protocol=protocol)
+        known = flag.dropna()
+        hit = known.index[known.to_numpy(dtype=bool)]
+        rows.append({"outcome": code, "n": len(known), "responders": len(hit),
+                     "proportion": len(hit) / len(known) if len(known) else math.nan,
+                     "subjects": ", ".join(hit)})
+    cols = ["outcome", "n", "responders", "proportion", "subjects"]
+    return pd.DataFrame(rows, columns=cols), not_run
 
 
-def cohort_comparison(adeff: pd.DataFrame, cohorts: pd.Series) -> pd.DataFrame:
+def cohort_comparison(adeff: pd.DataFrame, cohorts: pd.Series, protocol: Protocol
+                      ) -> tuple[pd.DataFrame, list[NotRun]]:
     """CS5 versus CS10: the cohort-by-visit interaction (F, df, p) of the SAP model with
-    cohort added, per outcome; ``cohorts`` maps USUBJID to the cohort name."""
-    rows = []
+    cohort added, per outcome, over the outcome's visits (:func:`outcome_visits`);
+    ``cohorts`` maps USUBJID to the cohort name."""
+    rows, not_run = [], []
     for o in OUTCOMES:
-        d = _analysis_records(adeff, o.paramcd, SAP_VISITS)
-        if d.empty:
-            continue
-        visits = [v for v in SAP_VISITS if (d["AVISIT"] == v).any()]
+        ov = outcome_visits(adeff, o.paramcd, protocol)
+        why = _why_no_model(ov, protocol)
+        d = _analysis_records(adeff, o.paramcd, ov.model)
         values = pd.DataFrame({"subject": d["USUBJID"].to_numpy(),
                                "visit": d["AVISIT"].to_numpy(),
                                "cohort": d["USUBJID"].map(cohorts).to_numpy(),
                                "AVAL": d["AVAL"].astype(float).to_numpy()})
-        if values["cohort"].isna().any() or values["cohort"].nunique() < 2:
+        if why is None and values["cohort"].isna().any():
+            why = "patients without a cohort: " + ", ".join(
+                sorted(set(values.loc[values["cohort"].isna(), "subject"])))
+        if why is None and values["cohort"].nunique() < 2:
+            why = f"only cohort {values['cohort'].iloc[0]} has data so far"
+        if why is None:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    res = fit(values, "AVAL ~ visit * cohort", subject="subject", time="visit",
+                              covariance="random-intercept", time_order=list(ov.model))
+                t3 = res.type3(df_method="containment").set_index("term")
+            except (DataValidationError, np.linalg.LinAlgError) as exc:
+                why = f"the model cannot be fitted: {exc}"
+        if why is not None:
+            not_run.append(NotRun("cohorts", o.paramcd, why))
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            res = fit(values, "AVAL ~ visit * cohort", subject="subject", time="visit",
-                      covariance="random-intercept", time_order=visits)
-        t3 = res.type3(df_method="containment").set_index("term")
         term = next(t for t in t3.index if ":" in t)
         rows.append({"outcome": o.paramcd, "F": float(t3.loc[term, "F"]),
                      "num_df": float(t3.loc[term, "num_df"]),
                      "den_df": float(t3.loc[term, "den_df"]), "p_value": float(t3.loc[term, "p"])})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["outcome", "F", "num_df", "den_df", "p_value"]), not_run
+
+
+def unscheduled_table(adeff: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    """Efficacy data at a visit where the protocol does not schedule their form: ``form``,
+    ``visit``, ``participants`` (with data there), ``outcomes`` and ``handling`` (in the
+    model or left out, as ``[analysis] unscheduled`` says)."""
+    rows = []
+    handling = {"include": "analysed in the outcome's model",
+                "exclude": "left out of the outcome's model"}[protocol.analysis.unscheduled]
+    for form in dict.fromkeys(o.form for o in _present(adeff)):
+        codes = [o.paramcd for o in OUTCOMES if o.form == form]
+        due = set(protocol.scheduled(form))
+        d = adeff[adeff["PARAMCD"].isin(codes) & adeff["AVISIT"].notna()]
+        if "ANL01FL" in d.columns:
+            d = d[d["ANL01FL"] == "Y"]
+        for visit in [v.name for v in protocol.visits]:
+            at = d[(d["AVISIT"] == visit) & d["AVAL"].notna()]
+            if visit in due or at.empty:
+                continue
+            rows.append({"form": form, "visit": visit, "participants": at["USUBJID"].nunique(),
+                         "outcomes": ", ".join(dict.fromkeys(at["PARAMCD"])),
+                         "handling": handling if visit in protocol.analysis.efficacy_visits
+                         else "not an efficacy visit: not analysed"})
+    return pd.DataFrame(rows, columns=["form", "visit", "participants", "outcomes", "handling"])
+
+
+def not_run_table(not_run: Iterable[NotRun], labels: dict[str, str],
+                  titles: dict[str, str] | None = None) -> pd.DataFrame:
+    """The analyses not run, one row per analysis and reason with the outcomes it concerns
+    (``labels``: outcome -> printed label; ``titles``: analysis key -> printed name)."""
+    titles = titles or {}
+    groups: dict[tuple[str, str], list[str]] = {}
+    for n in not_run:
+        outcomes = groups.setdefault((titles.get(n.analysis, n.analysis), n.reason), [])
+        if n.outcome:
+            outcomes.append(labels.get(n.outcome, n.outcome))
+    rows = [{"analysis": a, "reason": r, "outcomes": "; ".join(o)}
+            for (a, r), o in groups.items()]
+    return pd.DataFrame(rows, columns=["analysis", "reason", "outcomes"])

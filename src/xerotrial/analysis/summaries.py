@@ -7,7 +7,9 @@ functions' (:mod:`xerotrial.trial`), never repeated here.
 
 ================================ ==============================================================
 :func:`subject_level`            ADSL-like: one row per participant (group, demographics,
-                                 cohort, donor and batch, treatment date, follow-up flags)
+                                 cohort, donor and batch, treatment date, follow-up flags,
+                                 the data cut-off)
+:func:`data_cutoff`              the data cut-off: the last date recorded in the store
 :func:`table1`                   Table 1: demographics; saliva flow and ions at baseline,
                                  patients vs healthy controls (Welch t-test)
 :func:`table2`                   Table 2: adverse events up to the 4-month visit
@@ -18,10 +20,12 @@ functions' (:mod:`xerotrial.trial`), never repeated here.
 :func:`release`                  the batches' release results
 ================================ ==============================================================
 
-Conventions: the 4-month visit is ``day120`` (:data:`PRIMARY_VISIT`); its window's upper
-bound (day 150 in the bundled protocol) ends the 4-month period, so Table 2 counts the AEs
-with onset up to it and :func:`long_term_followup` the ones after it. The long-term visit is
-``year2`` (:data:`LONG_TERM_VISIT`). Flags are "Y" or "".
+Conventions: the primary follow-up visit is the protocol's ``[analysis] primary`` (bundled:
+``day120``, 4 months); its window's upper bound (day 150 in the bundled protocol) ends the
+primary period, so Table 2 counts the AEs with onset up to it and :func:`long_term_followup`
+the ones after it. The long-term visit is ``[analysis] long_term`` (bundled: ``year2``).
+Flags are "Y" or "". The functions that need the subject-level dataset take it (``adsl``,
+from :func:`subject_level`), so that a report builds it once.
 
 Example
 -------
@@ -29,12 +33,14 @@ Example
 >>> from xerotrial.store.migrate import init_store
 >>> from xerotrial.store.engine import open_store
 >>> db = os.path.join(tempfile.mkdtemp(), "trial.db"); _ = init_store(db)
->>> consort(open_store(db))["screened"]
-0
+>>> engine = open_store(db)
+>>> consort(engine, subject_level(engine))["screened"], data_cutoff(engine)
+(0, None)
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterable
 
@@ -47,7 +53,7 @@ from xerotrial.report.data import TABLE1_COLUMNS, TABLE2_COLUMNS
 from xerotrial.report.fmt import format_number
 from xerotrial.stats.errors import DataValidationError
 from xerotrial.store.export import adam_datasets, read_form
-from xerotrial.store.forms import EDUCATION_LEVELS, RACES
+from xerotrial.store.forms import EDUCATION_LEVELS, FORMS, RACES
 from xerotrial.store.inputs import donor_typing, patient_donor
 from xerotrial.store.migrate import stored_protocol
 from xerotrial.trial.eligibility import REASONS
@@ -58,28 +64,24 @@ from xerotrial.trial.safety import PAPER_TABLE2_LABELS, tabulate_table2, validat
 
 __all__ = [
     "ADSL_COLUMNS",
-    "LONG_TERM_VISIT",
-    "PRIMARY_VISIT",
     "adverse_events",
     "consort",
+    "data_cutoff",
     "hla_results",
     "long_term_followup",
     "protocol_deviations",
     "release",
+    "store_protocol",
     "subject_level",
     "table1",
     "table2",
     "table4",
 ]
 
-#: The 4-month visit (primary endpoint).
-PRIMARY_VISIT = "day120"
-#: The long-term (2-year) safety follow-up visit.
-LONG_TERM_VISIT = "year2"
 #: Columns of :func:`subject_level`.
 ADSL_COLUMNS: tuple[str, ...] = (
     "USUBJID", "GROUP", "SEX", "AGE", "RACE", "EDUC", "COHORT", "MATCHED_TO", "DONOR", "BATCH",
-    "TRTSDT", "LASTDY", "FU2YFL", "SAFFL",
+    "TRTSDT", "LASTDY", "FU2YFL", "SAFFL", "DCUTDT",
 )
 
 _GROUPS = ("patient", "control")
@@ -89,7 +91,9 @@ _ION_NAMES = {"Na": "sodium", "K": "potassium", "Cl": "chloride", "PO4": "phosph
 # --------------------------------------------------------------------------- helpers
 
 
-def _protocol(engine: Engine) -> Protocol:
+def store_protocol(engine: Engine) -> Protocol:
+    """The store's protocol (the one given to ``xerotrial init --protocol``, else the
+    bundled one)."""
     with engine.connect() as conn:
         return stored_protocol(conn)
 
@@ -106,13 +110,16 @@ def _joined(frame: pd.DataFrame, key: str, value: str) -> dict[str, str]:
     return {k: ";".join(sorted(v)) for k, v in out.items()}
 
 
-def _subjects_with_visit(visits: pd.DataFrame, visit: str) -> set[str]:
+def _subjects_with_visit(visits: pd.DataFrame, visit: str | None) -> set[str]:
+    if visit is None:
+        return set()
     return set(visits.loc[visits["visit"] == visit, "subject"])
 
 
 def _late_day(protocol: Protocol) -> int:
-    """The last study day of the 4-month period: the upper bound of the 4-month window."""
-    return protocol.visit(PRIMARY_VISIT).window.upper
+    """The last study day of the primary period: the upper bound of the primary visit's
+    window (day 150 for the 4-month visit of the bundled protocol)."""
+    return protocol.visit(protocol.analysis.primary).window.upper
 
 
 def _pct(k: int, n: int) -> str:
@@ -136,6 +143,20 @@ def _welch_p(a: np.ndarray, b: np.ndarray) -> float:
 # --------------------------------------------------------------------------- ADSL
 
 
+def data_cutoff(engine: Engine) -> dt.date | None:
+    """The data cut-off: the last date recorded in the store (every date field of every form:
+    visit dates, screening dates), None when the store holds none."""
+    last = None
+    for form, spec in FORMS.items():
+        for f in spec.fields:
+            if f.kind != "date":
+                continue
+            dates = [d for d in read_form(engine, form)[f.name] if d is not None]
+            if dates:
+                last = max([*dates, *([last] if last else [])])
+    return last
+
+
 def subject_level(engine: Engine) -> pd.DataFrame:
     """ADSL-like subject-level dataset: one row per participant, patients first, then
     controls (each by id), with the columns :data:`ADSL_COLUMNS`.
@@ -144,10 +165,11 @@ def subject_level(engine: Engine) -> pd.DataFrame:
     controls and patients without one); ``DONOR`` and ``BATCH`` come from the administrations
     and their batches (';' between several); ``TRTSDT`` is the ``visit_date`` of the baseline
     visit of a treated patient (None otherwise); ``LASTDY`` the last study day in the visits
-    form; ``FU2YFL`` "Y" for a patient with the ``year2`` visit; ``SAFFL`` "Y" for a patient
-    with administrations (the safety population).
+    form; ``FU2YFL`` "Y" for a patient with the protocol's long-term visit (``year2``);
+    ``SAFFL`` "Y" for a patient with administrations (the safety population); ``DCUTDT`` the
+    data cut-off (:func:`data_cutoff`, the same on every row).
     """
-    protocol = _protocol(engine)
+    protocol = store_protocol(engine)
     people = read_form(engine, "participants")
     visits = read_form(engine, "visits")
     adm = read_form(engine, "administrations")
@@ -159,7 +181,8 @@ def subject_level(engine: Engine) -> pd.DataFrame:
     last: dict[str, int] = {}
     for s, day in zip(visits["subject"], visits["study_day"], strict=True):
         last[s] = max(int(day), last.get(s, int(day)))
-    long_term = _subjects_with_visit(visits, LONG_TERM_VISIT)
+    long_term = _subjects_with_visit(visits, protocol.analysis.long_term)
+    cutoff = data_cutoff(engine)
     rows = []
     for rec in people.to_dict("records"):
         s = rec["subject"]
@@ -177,11 +200,13 @@ def subject_level(engine: Engine) -> pd.DataFrame:
             "LASTDY": last.get(s),
             "FU2YFL": "Y" if patient and s in long_term else "",
             "SAFFL": "Y" if treated else "",
+            "DCUTDT": cutoff,
         })
     adsl = pd.DataFrame(rows, columns=list(ADSL_COLUMNS))
     adsl["AGE"] = pd.array(adsl["AGE"].tolist(), dtype="Int64")
     adsl["LASTDY"] = pd.array(adsl["LASTDY"].tolist(), dtype="Int64")
-    adsl["TRTSDT"] = adsl["TRTSDT"].astype(object).where(adsl["TRTSDT"].notna(), None)
+    for col in ("TRTSDT", "DCUTDT"):
+        adsl[col] = adsl[col].astype(object).where(adsl[col].notna(), None)
     rank = adsl["GROUP"].map({g: i for i, g in enumerate(_GROUPS)})
     return (adsl.assign(_rank=rank).sort_values(["_rank", "USUBJID"], kind="stable")
             .drop(columns="_rank").reset_index(drop=True))
@@ -220,8 +245,9 @@ def _baseline_values(engine: Engine, protocol: Protocol, groups: dict[str, str])
     return base[base["AVAL"].notna()]
 
 
-def table1(engine: Engine) -> pd.DataFrame:
-    """Table 1: baseline characteristics of the patients and the healthy controls.
+def table1(engine: Engine, adsl: pd.DataFrame) -> pd.DataFrame:
+    """Table 1: baseline characteristics of the patients and the healthy controls
+    (``adsl``: :func:`subject_level`).
 
     Columns ``xerotrial.report.data.TABLE1_COLUMNS``; ``patients`` and ``controls`` are
     display strings, ``p_value`` a float (NaN where no test is made).
@@ -235,8 +261,7 @@ def table1(engine: Engine) -> pd.DataFrame:
       two-sample t-test (``scipy.stats.ttest_ind(equal_var=False)``), NaN with fewer than
       two values in a group.
     """
-    protocol = _protocol(engine)
-    adsl = subject_level(engine)
+    protocol = store_protocol(engine)
     n = {g: int((adsl["GROUP"] == g).sum()) for g in _GROUPS}
     rows: list[dict] = [{"section": "Demographics", "characteristic": "Participants",
                          "statistic": "N", "patients": str(n["patient"]),
@@ -288,14 +313,13 @@ def adverse_events(engine: Engine) -> pd.DataFrame:
     return ae
 
 
-def table2(engine: Engine) -> pd.DataFrame:
+def table2(engine: Engine, adsl: pd.DataFrame) -> pd.DataFrame:
     """Table 2, "Safety profile with adverse events", of the AEs with onset up to the end of
-    the 4-month period (the upper bound of the ``day120`` window, day 150 in the bundled
+    the primary period (the upper bound of the primary visit's window, day 150 in the bundled
     protocol): :func:`~xerotrial.trial.safety.tabulate_table2` with the paper's labels and
-    N = the patients treated (``SAFFL``). An AE of a subject outside that population is an
-    error (:class:`~xerotrial.stats.errors.DataValidationError`)."""
-    protocol = _protocol(engine)
-    adsl = subject_level(engine)
+    N = the patients treated (``SAFFL`` of ``adsl``). An AE of a subject outside that
+    population is an error (:class:`~xerotrial.stats.errors.DataValidationError`)."""
+    protocol = store_protocol(engine)
     safety = set(adsl.loc[adsl["SAFFL"] == "Y", "USUBJID"])
     ae = adverse_events(engine)
     outside = sorted(set(ae["subject"]) - safety)
@@ -313,7 +337,7 @@ def hla_results(engine: Engine) -> pd.DataFrame | None:
     """Every HLA antibody result with its positivity, DSA flag and onset (``derive_dsa`` with
     the protocol's positivity cut-off, the donors' typing and each patient's donor); None
     when the store has no results."""
-    protocol = _protocol(engine)
+    protocol = store_protocol(engine)
     results = read_form(engine, "hla_antibodies")
     if results.empty:
         return None
@@ -339,18 +363,20 @@ def table4(engine: Engine) -> pd.DataFrame:
 # --------------------------------------------------------------------------- CONSORT
 
 
-def consort(engine: Engine) -> dict:
-    """The counts of the CONSORT flow diagram (``xerotrial.report.consort``).
+def consort(engine: Engine, adsl: pd.DataFrame) -> dict:
+    """The counts of the CONSORT flow diagram (``xerotrial.report.consort``); ``adsl`` from
+    :func:`subject_level`.
 
     ``screened`` and ``not_eligible`` (screening form); ``reasons``: reason -> persons, from
     ``failed_criteria`` split on ';' (each person once per reason; codes of
     :data:`~xerotrial.trial.eligibility.REASONS` in its order, then others as written);
     ``enrolled``: patients with administrations; ``cohorts``: the enrolled by protocol cohort;
-    ``followed_up``: enrolled with a ``day120`` visit; ``analysed``: patients with a baseline
-    UWS flow rate (the efficacy analysis); ``controls``: healthy controls; ``long_term``:
-    patients with a ``year2`` visit.
+    ``followed_up``: enrolled with a visit at the primary follow-up (``day120``) and
+    ``followed_up_label`` its label ("4 months"); ``analysed``: patients with a baseline UWS
+    flow rate (the efficacy analysis); ``controls``: healthy controls; ``long_term``: patients
+    with a long-term visit (``year2``; 0 when the protocol has none).
     """
-    protocol = _protocol(engine)
+    protocol = store_protocol(engine)
     screening = read_form(engine, "screening")
     eligible = screening["eligible"].astype(bool)
     counts: dict[str, int] = {}
@@ -359,7 +385,6 @@ def consort(engine: Engine) -> dict:
             counts[code] = counts.get(code, 0) + 1
     reasons = {c: counts[c] for c in REASONS if c in counts}
     reasons |= {c: k for c, k in counts.items() if c not in reasons}
-    adsl = subject_level(engine)
     treated = adsl[adsl["SAFFL"] == "Y"]
     patients = set(adsl.loc[adsl["GROUP"] == "patient", "USUBJID"])
     visits = read_form(engine, "visits")
@@ -373,23 +398,24 @@ def consort(engine: Engine) -> dict:
         "enrolled": len(treated),
         "cohorts": {c.name: int((treated["COHORT"] == c.name).sum()) for c in protocol.cohorts},
         "followed_up": len(set(treated["USUBJID"])
-                           & _subjects_with_visit(visits, PRIMARY_VISIT)),
+                           & _subjects_with_visit(visits, protocol.analysis.primary)),
+        "followed_up_label": protocol.visit(protocol.analysis.primary).label,
         "analysed": int(uws["USUBJID"].nunique()),
         "controls": int((adsl["GROUP"] == "control").sum()),
-        "long_term": len(patients & _subjects_with_visit(visits, LONG_TERM_VISIT)),
+        "long_term": len(patients & _subjects_with_visit(visits, protocol.analysis.long_term)),
     }
 
 
 # --------------------------------------------------------------------------- follow-up
 
 
-def long_term_followup(engine: Engine) -> pd.DataFrame:
-    """One row per patient seen at the ``year2`` visit: ``USUBJID``, ``LASTDY`` (last study
-    day), ``N_AE_LATE`` and ``N_SAE_LATE`` (AEs and SAEs with onset after the 4-month period,
-    i.e. after the ``day120`` window) and ``N_SAE_RELATED`` (treatment-related SAEs at any
-    time; relatedness as :func:`~xerotrial.trial.safety.validate_adverse_events` reads it)."""
-    protocol = _protocol(engine)
-    adsl = subject_level(engine)
+def long_term_followup(engine: Engine, adsl: pd.DataFrame) -> pd.DataFrame:
+    """One row per patient seen at the long-term visit (``FU2YFL`` of ``adsl``; ``year2``):
+    ``USUBJID``, ``LASTDY`` (last study day), ``N_AE_LATE`` and ``N_SAE_LATE`` (AEs and SAEs
+    with onset after the primary period, i.e. after the primary visit's window) and
+    ``N_SAE_RELATED`` (treatment-related SAEs at any time; relatedness as
+    :func:`~xerotrial.trial.safety.validate_adverse_events` reads it)."""
+    protocol = store_protocol(engine)
     followed = adsl[(adsl["GROUP"] == "patient") & (adsl["FU2YFL"] == "Y")]
     ae = adverse_events(engine)
     if len(ae):
@@ -418,7 +444,7 @@ def protocol_deviations(engine: Engine) -> pd.DataFrame:
     ``map_visit``: a day outside the target window of its visit is a deviation with
     ``map_visit``'s reason; so is a day that falls in another visit's window or in none.
     ``TARGET`` is the recorded visit's target window, e.g. ``[106, 134]``."""
-    protocol = _protocol(engine)
+    protocol = store_protocol(engine)
     visits = read_form(engine, "visits")
     rows = []
     for rec in visits.to_dict("records"):
@@ -469,7 +495,7 @@ def release(engine: Engine) -> pd.DataFrame:
     row per batch with ``BATCH, DONOR, RELEASED`` (bool), ``FAILED`` (the criteria missed,
     '; ' between, "" when released), ``N_PATIENTS`` (patients injected with it) and the
     certificate-of-analysis values, upper-cased (``VIABILITY`` ... ``DONOR_SEROLOGY``)."""
-    protocol = _protocol(engine)
+    protocol = store_protocol(engine)
     batches = read_form(engine, "batches")
     result = evaluate_release(batches, limits=_release_limits(protocol), source="batches")
     adm = read_form(engine, "administrations")

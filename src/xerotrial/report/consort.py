@@ -1,8 +1,9 @@
 """A CONSORT-style flow diagram of the trial (matplotlib boxes and arrows).
 
 Screened -> excluded (with reasons) -> enrolled -> allocated by cohort (CS5 / CS10) ->
-followed up 4 months -> analysed -> long-term follow-up; healthy controls in a side box.
-Missing counts print as "n = ?" rather than failing.
+followed up to the primary visit (``followed_up_label``, e.g. "4 months") -> analysed ->
+long-term follow-up; healthy controls in a side box. Missing counts print as "n = ?" rather
+than failing.
 
 Example
 -------
@@ -49,7 +50,8 @@ def consort_lines(flow: Mapping[str, Any]) -> dict[str, Any]:
         "cohorts": [
             f"{COHORT_LABELS.get(c, c)}\n(n = {n})" for c, n in (flow.get("cohorts") or {}).items()
         ],
-        "followed_up": f"Followed up 4 months (n = {_n(flow, 'followed_up')})",
+        "followed_up": f"Followed up {flow.get('followed_up_label') or 'to the primary visit'} "
+        f"(n = {_n(flow, 'followed_up')})",
         "analysed": f"Analysed (n = {_n(flow, 'analysed')})",
         "long_term": f"Long-term follow-up \u2265 2 years (n = {_n(flow, 'long_term')})",
         "controls": f"Healthy controls\n(n = {_n(flow, 'controls')})\nbaseline saliva only",

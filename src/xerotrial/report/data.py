@@ -26,6 +26,7 @@ import pandas as pd
 __all__ = [
     "FIGURE2_COLUMNS",
     "FIGURE2_LSMEANS_COLUMNS",
+    "NOT_RUN_COLUMNS",
     "TABLE1_COLUMNS",
     "TABLE2_COLUMNS",
     "TABLE3_COLUMNS",
@@ -54,6 +55,8 @@ TABLE3_COLUMNS = (
 FIGURE2_COLUMNS = ("USUBJID", "PARAMCD", "AVISIT", "AVISITN", "ADY", "AVAL")
 #: Figure 2 LS-mean columns.
 FIGURE2_LSMEANS_COLUMNS = ("PARAMCD", "AVISIT", "AVISITN", "estimate", "se", "lower", "upper")
+#: Columns of the planned analyses not run (``ReportData.not_run``).
+NOT_RUN_COLUMNS = ("analysis", "reason", "outcomes")
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,6 +90,10 @@ class ReportData:
       consecutive outcomes of one group are printed indented under the heading, as in the paper.
     * ``captions``: table or figure key (``"table1"`` ... ``"table4"``, ``"figure2"``,
       ``"consort"``) -> caption / footnote text, replacing the built-in one.
+    * ``table3_follow_up``: Table 3's follow-up column heading (e.g. ``"120 days follow-up"``).
+    * ``data_cutoff``: the data cut-off (ISO date), shown under the title ("" when unknown).
+    * ``not_run``: the planned analyses that cannot run yet (columns :data:`NOT_RUN_COLUMNS`),
+      shown first and written to ``tables/not_run.csv``; None when not given.
     """
 
     title: str
@@ -108,6 +115,9 @@ class ReportData:
     lineage: Mapping[str, tuple[str, str]]
     table3_groups: Mapping[str, str] = field(default_factory=dict)
     captions: Mapping[str, str] = field(default_factory=dict)
+    table3_follow_up: str = "Follow-up"
+    data_cutoff: str = ""
+    not_run: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         _require(self.table1, TABLE1_COLUMNS, "table1")
@@ -120,10 +130,12 @@ class ReportData:
         _require(self.table4, ("subject",), "table4")
         _require(self.figure2, FIGURE2_COLUMNS, "figure2")
         _require(self.figure2_lsmeans, FIGURE2_LSMEANS_COLUMNS, "figure2_lsmeans")
+        if self.not_run is not None:
+            _require(self.not_run, NOT_RUN_COLUMNS, "not_run")
         if not self.figure2_panels or any(len(p) != 3 for p in self.figure2_panels):
             raise ValueError("figure2_panels: give one (PARAMCD, title, y label) per panel")
         keys = [s.key for s in self.sections]
-        fixed = {"table1", "table2", "table3", "table4", "figure2", "consort"}
+        fixed = {"table1", "table2", "table3", "table4", "figure2", "consort", "not_run"}
         dup = sorted({k for k in keys if keys.count(k) > 1} | (set(keys) & fixed))
         if dup:
             raise ValueError(f"sections: duplicate or reserved keys {dup}")

@@ -43,7 +43,7 @@ DEFAULT_CAPTIONS = {
     "table1": "Baseline characteristics of the patients and the healthy controls.",
     "table2": "N: patients at risk; Sum: patients with the event; Proportion: Sum / N.",
     "table3": "Values are least squares means \u00b1 standard errors, unless otherwise stated. "
-    "Difference: 120 days minus baseline, with its 95% confidence interval and P-value.",
+    "Difference: follow-up minus baseline, with its 95% confidence interval and P-value.",
     "table4": "HLA antibodies: specificity, donor-specific antibodies (DSA) and mean "
     "fluorescence intensity (MFI) by study day.",
     "consort": "Flow of participants through the trial.",
@@ -105,7 +105,7 @@ def format_table(
 
 
 def table3_row_cells(row: Mapping[str, Any], decimals: Mapping[str, int]) -> list[str]:
-    """The printed cells of one Table 3 row: n, baseline and 120-day "LS mean ± SE",
+    """The printed cells of one Table 3 row: n, baseline and follow-up "LS mean ± SE",
     difference, 95% CI "a to b", p."""
 
     def f(col: str) -> str:
@@ -342,8 +342,13 @@ def render_html(
                 "lineage": lin.for_key(s.key, s),
             }
         )
+    not_run = None
+    if data.not_run is not None and len(data.not_run):
+        head, rows = format_table(data.not_run)
+        not_run = {"head": [h.capitalize() for h in head], "rows": rows}
     ctx = {
         "d": data,
+        "not_run": not_run,
         "caption": {
             k: _caption(data, k) for k in ("table1", "table2", "table3", "table4", "consort")
         },

@@ -4,6 +4,7 @@ Layout of ``out`` (other files there, such as ``trial.db``, are left alone)::
 
     report.html
     tables/table1.csv .. table4.csv, tables/<section key>.csv     (unrounded)
+    tables/not_run.csv                     (the planned analyses not run yet, when given)
     figures/figure2.png, figure2.svg, consort.png, consort.svg
     data/<dataset name>.csv                                      (unrounded)
 
@@ -69,6 +70,8 @@ def write_report(data: ReportData, out: Path, progress: bool = False) -> Path:
             "table3": data.table3.loc[:, list(TABLE3_COLUMNS)],
             "table4": data.table4,
         }
+        if data.not_run is not None:
+            tables["not_run"] = data.not_run
         tables.update({s.key: s.table for s in data.sections})
         for key, df in tables.items():
             _csv(df, dirs["tables"] / f"{key}.csv")

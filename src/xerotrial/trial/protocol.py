@@ -1,4 +1,5 @@
-"""The trial protocol as data: visits and windows, doses, cohorts, criteria and thresholds.
+"""The trial protocol as data: visits and windows, doses, cohorts, criteria and thresholds,
+the schedule of assessments and the visits of the prespecified analysis.
 
 The protocol is read from a TOML file (the seed trial's, ``xerotrial/data/protocol.toml``, is
 bundled) and checked on load: a missing key, an unknown key, a bad operator or an inconsistent
@@ -8,6 +9,10 @@ Study day 0 is the injection day. A study day maps to the visit whose *window* h
 inside the window but outside the visit's *target* window is still that visit, flagged as a
 protocol deviation with the reason (so the last two patients, seen at about 3 months under the
 SARS-CoV-2 amendment, count as the 4-month visit). A day in no window is unmapped.
+
+``[schedule]`` says which forms are due at which visits; ``[analysis]`` names the model's
+visits, the primary follow-up visit (Table 3), the early look and the long-term follow-up
+(:class:`AnalysisPlan`). The analysis and the report read them from the store's protocol.
 
 Example
 -------
@@ -21,6 +26,8 @@ Example
 (0.5, 1.0)
 >>> p.cohort_for(5), p.cohort_for(6)
 ('CS5', 'CS10')
+>>> p.scheduled("xq"), p.analysis.primary, p.analysis.early
+(('day0', 'day30', 'day120'), 'day120', 'day30')
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ from xerotrial.stats.errors import DataValidationError
 from xerotrial.trial._checks import is_missing, parse_study_day
 
 __all__ = [
+    "UNSCHEDULED_CHOICES",
+    "AnalysisPlan",
     "COMPARISON_OPERATORS",
     "GLANDS",
     "GLAND_TYPES",
@@ -82,6 +91,12 @@ GLANDS: Mapping[str, str] = MappingProxyType(
         "right_submandibular": "submandibular",
     }
 )
+
+#: What the analysis does with data at a visit where its form is not scheduled
+#: (``[analysis] unscheduled``): analyse them with the rest, or leave them out; either way the
+#: report lists them.
+UNSCHEDULED_CHOICES: tuple[str, ...] = ("include", "exclude")
+_FORM_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 _BUNDLED = "protocol.toml"
 
@@ -309,6 +324,21 @@ class TrialInfo:
 
 
 @dataclass(frozen=True)
+class AnalysisPlan:
+    """The prespecified analysis's visits (``[analysis]``): the model's visits (baseline
+    first, in visit order), the primary follow-up visit (Table 3, the sensitivity analysis,
+    responders), the early look (None when the plan has none), the long-term safety
+    follow-up visit (None when none) and what to do with data at unscheduled visits
+    (:data:`UNSCHEDULED_CHOICES`)."""
+
+    efficacy_visits: tuple[str, ...]
+    primary: str
+    early: str | None = None
+    long_term: str | None = None
+    unscheduled: str = "exclude"
+
+
+@dataclass(frozen=True)
 class Protocol:
     """The trial protocol (see the module docstring); build it with :func:`load_protocol`."""
 
@@ -325,6 +355,8 @@ class Protocol:
     collection_minutes: Mapping[str, float]
     max_flow_ml_min: Mapping[str, float]
     saliva_max_mmol_l: Mapping[str, float]
+    schedule: Mapping[str, tuple[str, ...]]
+    analysis: AnalysisPlan
     source: str = "<protocol>"
 
     @property
@@ -340,6 +372,15 @@ class Protocol:
         raise DataValidationError(
             f"{self.source}: unknown visit {name!r}; use one of {[v.name for v in self.visits]}"
         )
+
+    def scheduled(self, form: str) -> tuple[str, ...]:
+        """The visits at which ``form`` is due, in visit order (``()`` when the schedule
+        does not list the form).
+
+        >>> load_protocol().scheduled("scintigraphy")
+        ('day0', 'day120')
+        """
+        return self.schedule.get(form, ())
 
     def map_visit(self, study_day: Any, *, strict: bool = False) -> VisitAssignment:
         """Map a study day (day 0 = injection) to a visit.
@@ -496,6 +537,30 @@ class _Reader:
         if not ok:
             article = "an" if kind[0] in "aeiou" else "a"
             raise self.fail(full, f"must be {article} {kind}, not {v!r}")
+        return v
+
+    def visit_names(
+        self, v: Any, key: str, visits: tuple[Visit, ...], minimum: int = 1
+    ) -> tuple[str, ...]:
+        """A list of visit names of the protocol, each once; returned in visit order."""
+        names = [x.name for x in visits]
+        if not isinstance(v, list) or len(v) < minimum:
+            what = "a non-empty list" if minimum == 1 else f"a list of at least {minimum}"
+            raise self.fail(key, f"must be {what} of visit names, not {v!r}")
+        for i, x in enumerate(v):
+            if not isinstance(x, str) or x not in names:
+                raise self.fail(f"{key}[{i}]", f"unknown visit {x!r}; use one of {names}")
+            if x in v[:i]:
+                raise self.fail(f"{key}[{i}]", f"visit {x!r} is listed twice")
+        return tuple(n for n in names if n in v)
+
+    def visit_name(self, d: Mapping[str, Any], key: str, path: str, visits: tuple[Visit, ...],
+                   default: Any = ...) -> str | None:
+        """One visit name of the protocol."""
+        v = self.get(d, key, path, "string", default)
+        names = [x.name for x in visits]
+        if v is not None and v not in names:
+            raise self.fail(f"{path}.{key}", f"unknown visit {v!r}; use one of {names}")
         return v
 
     def rule(
@@ -666,6 +731,63 @@ def _parse_cohorts(r: _Reader, doc: Mapping[str, Any]) -> tuple[Cohort, ...]:
     return tuple(cohorts)
 
 
+def _parse_schedule(
+    r: _Reader, doc: Mapping[str, Any], visits: tuple[Visit, ...]
+) -> Mapping[str, tuple[str, ...]]:
+    """``[schedule]``: form name -> the visits at which it is due."""
+    t = r.table(doc, "schedule", "")
+    if not t:
+        raise r.fail("schedule", "no form is scheduled")
+    out = {}
+    for form, due in t.items():
+        key = f"schedule.{form}"
+        if not _FORM_NAME.fullmatch(form):
+            raise r.fail(key, "a form name is lower case letters, digits and '_'")
+        out[form] = r.visit_names(due, key, visits)
+    return MappingProxyType(out)
+
+
+def _parse_analysis(
+    r: _Reader,
+    doc: Mapping[str, Any],
+    visits: tuple[Visit, ...],
+    schedule: Mapping[str, tuple[str, ...]],
+) -> AnalysisPlan:
+    """``[analysis]``: the model's visits, the primary and early follow-up visits, the
+    long-term follow-up visit and what to do with unscheduled data."""
+    path = "analysis"
+    t = r.table(doc, path, "")
+    r.keys(t, {"efficacy_visits", "primary", "early", "long_term", "unscheduled"}, path)
+    if "efficacy_visits" not in t:
+        raise r.fail(f"{path}.efficacy_visits", "missing (a list of visit names is required)")
+    eff = r.visit_names(t["efficacy_visits"], f"{path}.efficacy_visits", visits, minimum=2)
+    baseline = next(v.name for v in visits if v.baseline)
+    if eff[0] != baseline:
+        raise r.fail(f"{path}.efficacy_visits",
+                     f"must start with the baseline visit {baseline!r} (the model's reference)")
+    plan = {}
+    for key, default in (("primary", ...), ("early", None)):
+        name = r.visit_name(t, key, path, visits, default)
+        if name is not None and (name not in eff or name == baseline):
+            raise r.fail(f"{path}.{key}",
+                         f"visit {name!r} must be a follow-up visit of analysis.efficacy_visits "
+                         f"{list(eff[1:])}")
+        plan[key] = name
+    long_term = r.visit_name(t, "long_term", path, visits, None)
+    if long_term is not None and long_term in eff:
+        raise r.fail(f"{path}.long_term",
+                     f"visit {long_term!r} is an efficacy visit; the long-term follow-up is a "
+                     "safety visit after them")
+    unscheduled = r.get(t, "unscheduled", path, "string", "exclude")
+    if unscheduled not in UNSCHEDULED_CHOICES:
+        raise r.fail(f"{path}.unscheduled",
+                     f"must be one of {list(UNSCHEDULED_CHOICES)}, not {unscheduled!r}")
+    if not any(set(due) & set(eff[1:]) for due in schedule.values()):
+        raise r.fail("schedule", "no form is scheduled at a follow-up visit of "
+                                 f"analysis.efficacy_visits {list(eff[1:])}")
+    return AnalysisPlan(eff, plan["primary"], plan["early"], long_term, unscheduled)
+
+
 def parse_protocol(doc: Mapping[str, Any], source: str = "<protocol>") -> Protocol:
     """Build and check a :class:`Protocol` from a parsed TOML document (a nested dict).
 
@@ -688,6 +810,8 @@ def parse_protocol(doc: Mapping[str, Any], source: str = "<protocol>") -> Protoc
             "thresholds",
             "sialometry",
             "saliva",
+            "schedule",
+            "analysis",
         },
         "",
     )
@@ -754,6 +878,8 @@ def parse_protocol(doc: Mapping[str, Any], source: str = "<protocol>") -> Protoc
     r.keys(sial, {"collection_minutes", "max_flow_ml_min"}, "sialometry")
     saliva = r.table(doc, "saliva", "")
     r.keys(saliva, {"max_mmol_l"}, "saliva")
+    schedule = _parse_schedule(r, doc, visits)
+    analysis = _parse_analysis(r, doc, visits, schedule)
     return Protocol(
         trial=trial,
         visits=visits,
@@ -770,6 +896,8 @@ def parse_protocol(doc: Mapping[str, Any], source: str = "<protocol>") -> Protoc
         ),
         max_flow_ml_min=r.per_key_numbers(sial, "max_flow_ml_min", "sialometry", SALIVA_KINDS),
         saliva_max_mmol_l=r.per_key_numbers(saliva, "max_mmol_l", "saliva", SALIVA_IONS),
+        schedule=schedule,
+        analysis=analysis,
         source=source,
     )
 

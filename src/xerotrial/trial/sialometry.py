@@ -160,9 +160,15 @@ def percent_change(base: Any, value: Any) -> Any:
 
 
 def derive_responder(
-    base: Any, follow: Any, threshold_pct: float = 30.0, operator: str = ">"
+    base: Any,
+    follow: Any,
+    threshold_pct: float | None = None,
+    operator: str | None = None,
+    protocol: Protocol | None = None,
 ) -> Any:
-    """Responder: percent change from baseline ``> threshold_pct`` (paper: "above 30 %").
+    """Responder: percent change from baseline ``<operator> threshold_pct``, the protocol's
+    ``[thresholds.responder]`` rule unless both are given (the bundled protocol's: > 30 %,
+    paper: "a clinically relevant increase above 30 %").
 
     Undefined (``pd.NA``) when the percent change is (baseline 0 or missing, follow-up
     missing). The percent change is rounded to 9 decimals before the comparison, only to
@@ -172,7 +178,17 @@ def derive_responder(
 
     >>> derive_responder(pd.Series([0.10, 0.10, 0.0]), pd.Series([0.14, 0.13, 0.05])).tolist()
     [True, False, <NA>]
+    >>> derive_responder(0.10, 0.115, protocol=load_protocol())
+    False
     """
+    rule = (protocol if protocol is not None else load_protocol()).responder
+    if rule.variable not in ("", "pct_change"):
+        raise DataValidationError(
+            f"the protocol's responder rule is {rule}; derive_responder compares the percent "
+            "change from baseline (variable = 'pct_change')"
+        )
+    threshold_pct = rule.value if threshold_pct is None else threshold_pct
+    operator = rule.operator if operator is None else operator
     if operator not in COMPARISON_OPERATORS:
         raise DataValidationError(
             f"responder operator {operator!r} must be one of {list(COMPARISON_OPERATORS)}"
