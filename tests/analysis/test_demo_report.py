@@ -14,7 +14,7 @@ from demo_calibration.calibrate import cohort_interaction_p
 from demo_calibration.questionnaires import TEXT_CI
 from typer.testing import CliRunner
 
-from xerotrial.analysis.efficacy import OUTCOMES, SAP_VISITS
+from xerotrial.analysis.efficacy import OUTCOMES
 from xerotrial.cli import app
 from xerotrial.demo.targets import (
     RESPONDERS,
@@ -26,6 +26,7 @@ from xerotrial.demo.targets import (
     rounds_to,
 )
 from xerotrial.report.data import TABLE3_COLUMNS
+from xerotrial.trial.protocol import load_protocol
 
 TABLE3_NAMES = [
     "uws_ml_min", "uws_pct_change", "sws_ml_min", "sws_pct_change", "xq_summary", "HNDR",
@@ -107,7 +108,7 @@ def test_cs5_vs_cs10_no_difference_and_equal_to_anova(demo_output: Path,
     cohort = adsl.set_index("USUBJID")["COHORT"]
     for code in ("uws_ml_min", "sws_ml_min"):
         assert c.loc[code, "p_value"] > 0.5
-        y = _wide(adeff, code)[list(SAP_VISITS)]
+        y = _wide(adeff, code)[list(load_protocol().analysis.efficacy_visits)]
         group = (cohort.loc[y.index] == "CS10").to_numpy().astype(int)
         # balanced complete data: the REML F test is the two-way ANOVA's
         assert c.loc[code, "p_value"] == pytest.approx(

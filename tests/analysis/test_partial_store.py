@@ -112,9 +112,11 @@ def test_cut_store_reports_what_is_there(cut, data, day):
 def test_cut_after_day_1_ions_and_scintigraphy_have_baseline_only(data):
     lsm = _not_run(data[1], "LS means and changes from baseline at every visit")
     assert lsm["reason"].tolist() == [
+        "only baseline data so far (next scheduled visit: day30 (1 month))",
         "only baseline data so far (next scheduled visit: day120 (4 months))"]
-    assert "Saliva composition: UWS sodium" in lsm["outcomes"].iloc[0]
-    assert "Scintigraphic uptake score: PG" in lsm["outcomes"].iloc[0]
+    assert "XQ" in lsm["outcomes"].iloc[0] and "HNDR" in lsm["outcomes"].iloc[0]
+    assert "Saliva composition: UWS sodium" in lsm["outcomes"].iloc[1]
+    assert "Scintigraphic uptake score: PG" in lsm["outcomes"].iloc[1]
 
 
 @pytest.mark.parametrize("day", CUTS)
@@ -180,44 +182,47 @@ def test_responders_use_the_stores_threshold(demo_output: Path, tmp_path: Path):
 
 def test_strict_schedule_and_visit_numbers_from_the_protocol(demo_output: Path,
                                                              tmp_path: Path):
-    """unscheduled = "exclude": the questionnaires' models use their three scheduled visits
-    (the demo still holds them at days 1 and 5: listed, left out); AVISITN is the
-    protocol's, not the visit's name."""
+    """unscheduled = "exclude" (the bundled rule): with XQ scheduled at day 0 and 4 months
+    only, its day-30 answers are listed and left out of its model; AVISITN is the protocol's,
+    not the visit's name."""
     protocol = _protocol(tmp_path, "strict.toml",
-                         ('unscheduled = "include"', 'unscheduled = "exclude"'),
+                         ('xq = ["day0", "day30", "day120"]', 'xq = ["day0", "day120"]'),
                          ("avisitn = 30\n", "avisitn = 31\n"))
     db = tmp_path / "strict.db"
     engine = cut_store(demo_output / "crf", db, 10_000, protocol)
     try:
         p = store_protocol(engine)
+        assert p.analysis.unscheduled == "exclude"
         adeff = derive_adeff(engine)
         xq = outcome_visits(adeff, "xq_summary", p)
-        assert xq.with_data == ("day0", "day1", "day5", "day30", "day120")
-        assert xq.unscheduled == ("day1", "day5")
-        assert xq.model == ("day0", "day30", "day120")
+        assert xq.with_data == ("day0", "day30", "day120")
+        assert xq.unscheduled == ("day30",)
+        assert xq.model == ("day0", "day120")
+        hn = outcome_visits(adeff, "HNDR", p)
+        assert hn.model == hn.with_data == ("day0", "day30", "day120") and not hn.unscheduled
         assert outcome_visits(adeff, "uws_ml_min", p).model == p.analysis.efficacy_visits
         assert outcome_visits(adeff, "uws_sodium", p).model == ("day0", "day120")
         models = fit_outcomes(adeff, p)
-        assert models.fits["xq_summary"].visits == ("day0", "day30", "day120")
-        assert models.fits["xq_summary"].df == 18  # containment df of three visits
+        assert models.fits["xq_summary"].visits == ("day0", "day120")
+        assert models.fits["xq_summary"].df == 9  # containment df of two visits
+        assert models.fits["HNDR"].df == 18  # three visits
         assert models.fits["uws_ml_min"].df == 36
         d = build_report_data(engine, str(db))
     finally:
         engine.dispose()
     full = pd.read_csv(demo_output / "tables" / "table3.csv").set_index("outcome")
     t3 = d.table3.set_index("outcome")
-    pd.testing.assert_frame_equal(t3.loc[["uws_ml_min", "sws_sodium"]],
-                                  full.loc[["uws_ml_min", "sws_sodium"]], rtol=1e-12)
+    same = ["uws_ml_min", "sws_sodium", "HNDR"]
+    pd.testing.assert_frame_equal(t3.loc[same], full.loc[same], rtol=1e-12)
     assert t3.loc["xq_summary", "p_value"] != pytest.approx(full.loc["xq_summary", "p_value"])
     unscheduled = next(s.table for s in d.sections if s.key == "unscheduled")
-    assert set(zip(unscheduled["form"], unscheduled["visit"], strict=True)) == {
-        (f, v) for f in ("xq", "qlq_hn35") for v in ("day1", "day5")}
+    assert set(zip(unscheduled["form"], unscheduled["visit"], strict=True)) == {("xq", "day30")}
     assert (unscheduled["handling"] == "left out of the outcome's model").all()
-    assert "AVISIT in day0, day30, day120" in d.lineage["table3:xq_summary"][1]
+    assert "AVISIT in day0, day120" in d.lineage["table3:xq_summary"][1]
     lsm = d.figure2_lsmeans
-    assert set(lsm.loc[lsm["PARAMCD"] == "xq_summary", "AVISIT"]) == {"day0", "day30", "day120"}
+    assert set(lsm.loc[lsm["PARAMCD"] == "xq_summary", "AVISIT"]) == {"day0", "day120"}
     shown = d.figure2[d.figure2["PARAMCD"] == "xq_summary"]  # the points of the model
-    assert set(shown["AVISIT"]) == {"day0", "day30", "day120"}
+    assert set(shown["AVISIT"]) == {"day0", "day120"}
     assert set(d.figure2.loc[d.figure2["PARAMCD"] == "uws_ml_min", "AVISIT"]) == set(
         p.analysis.efficacy_visits)
     assert set(lsm.loc[lsm["AVISIT"] == "day30", "AVISITN"]) == {31.0}

@@ -487,7 +487,7 @@ def test_analysis_plan_of_the_bundled_protocol(p):
     assert a.efficacy_visits == ("day0", "day1", "day5", "day30", "day120")
     assert (a.primary, a.early, a.long_term) == ("day120", "day30", "year2")
     assert (p.visit(a.primary).label, p.visit(a.early).label) == ("4 months", "1 month")
-    assert a.unscheduled == "include"
+    assert a.unscheduled == "exclude"
 
 
 def test_analysis_optional_keys():

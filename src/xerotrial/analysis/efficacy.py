@@ -52,11 +52,10 @@ from ..stats.model import fit
 from ..stats.nonparametric import median_iqr, wilcoxon_signed_rank
 from ..store.export import adam_datasets, read_form
 from ..trial.adam import derive_pct_change_param
-from ..trial.protocol import Protocol, Rule, load_protocol
+from ..trial.protocol import Protocol, Rule
 from ..trial.sialometry import derive_responder
 
 __all__ = [
-    "SAP_VISITS",
     "OUTCOMES",
     "Models",
     "NotRun",
@@ -77,11 +76,6 @@ __all__ = [
     "unscheduled_table",
     "wilcoxon_sensitivity",
 ]
-
-#: The bundled protocol's model visits (``[analysis] efficacy_visits``), kept for callers that
-#: analyse the demo; the report reads the store's protocol instead.
-SAP_VISITS: tuple[str, ...] = load_protocol().analysis.efficacy_visits
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -475,6 +469,7 @@ def responder_text(rule: Rule) -> tuple[str, str]:
     """The responder rule in words, for a title ("> 30% increase") and a sentence ("rose by
     more than 30%").
 
+    >>> from xerotrial.trial.protocol import load_protocol
     >>> responder_text(load_protocol().responder)
     ('> 30% increase', 'rose by more than 30%')
     """
