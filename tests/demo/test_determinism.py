@@ -21,6 +21,8 @@ import pytest
 
 from xerotrial.demo.build import demo_crf_files
 
+pytestmark = pytest.mark.slow
+
 REF = Path(__file__).resolve().parents[1] / "reference" / "demo_report.json"
 #: Files of a demo run that are not a function of its input alone.
 UNSTABLE = {"trial.db"}
