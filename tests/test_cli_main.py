@@ -108,6 +108,7 @@ def test_choices_are_shown_as_choices_and_flags_without_a_type() -> None:
     assert "--covariance [random-intercept|un|cs|csh|ar1|arh1|toep|toeph|adh|diag]" in fit
     assert ("--df [containment|between-within|residual|satterthwaite|kenward-roger|"
             "kenward-roger-linear]") in fit
+    assert "--kr-information [observed|expected]" in fit
     assert "[default: kenward-roger]" in " ".join(fit.split())
     power = runner.invoke(app, ["power", "-h"]).stdout
     assert "--covariance [un|cs|ar1|random-intercept]" in power
@@ -133,6 +134,7 @@ def test_unknown_shell_exits_2() -> None:
 @pytest.mark.parametrize(("words", "cword", "expected"), [
     ("xerotrial fi", 1, {"fit"}),
     ("xerotrial fit data.csv --cov", 3, {"--covariance"}),
+    ("xerotrial fit data.csv --kr-information ", 4, {"observed", "expected"}),
     ("xerotrial fit data.csv --method ", 4, {"REML", "ML"}),
     ("xerotrial audit ", 2, {"verify", "show"}),
 ])

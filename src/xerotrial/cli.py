@@ -34,7 +34,7 @@ from .cli_report import demo_command, report_command
 from .cli_score import score_group
 from .cli_store import STORE_COMMANDS
 from .stats.errors import XerotrialError
-from .stats.options import COVARIANCES, DF_METHODS
+from .stats.options import COVARIANCES, DF_METHODS, KR_INFORMATION
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -121,6 +121,9 @@ def text_table(title: str, records: list[dict]) -> str:
 @click.option("--group", help="Separate R-side covariance per level (SAS GROUP=)")
 @click.option("--df", type=click.Choice(DF_METHODS), default="kenward-roger",
               help="Denominator degrees of freedom")
+@click.option("--kr-information", type=click.Choice(KR_INFORMATION), default="observed",
+              help="Information matrix of Kenward-Roger's adjustment: observed, as SAS PROC "
+                   "MIXED DDFM=KR, or expected, as R's pbkrtest (lmerTest, emmeans)")
 @click.option("--lsmeans", help="Factor to compute LS means for")
 @click.option("--by", help="LS means within levels of this factor")
 @click.option("--reference", help="Level of the --lsmeans factor to contrast against "
@@ -131,7 +134,7 @@ def text_table(title: str, records: list[dict]) -> str:
               default="REML", help="REML, or ML (maximum likelihood)")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
 def fit_command(data: Path, formula: str, subject: str, time: str | None, covariance: str,
-                group: str | None, df: str, lsmeans: str | None,
+                group: str | None, df: str, kr_information: str, lsmeans: str | None,
                 by: str | None, reference: str | None, time_order: str | None, method: str,
                 as_json: bool) -> None:
     """Fit a repeated-measures mixed model (REML) and print estimates, LS means and contrasts.
@@ -161,6 +164,7 @@ def fit_command(data: Path, formula: str, subject: str, time: str | None, covari
                 method=method,
                 time_order=order,
                 source=str(data),
+                kr_information=kr_information,
             )
             out = res.to_dict(df_method=df, lsmeans=lsmeans, by=by, reference=reference)
         caught = [str(x.message) for x in w]
@@ -168,6 +172,8 @@ def fit_command(data: Path, formula: str, subject: str, time: str | None, covari
         fail(str(exc))
     for msg in caught:
         warn(msg)
+    if df.startswith("kenward-roger"):
+        out["kr_information"] = kr_information
     out["warnings"] = caught
     if as_json:
         sys.stdout.write(json.dumps(_clean(out), indent=2) + "\n")
@@ -179,10 +185,11 @@ def _print_fit(res, out, df, lsmeans) -> None:
     def bold(text: str) -> str:
         return styled(text, "bold", sys.stdout)
 
+    kr = f" ({out['kr_information']} information)" if "kr_information" in out else ""
     lines = [
         f"{bold(f'{res.method} fit')} of {res.design.response}: {out['n_obs']} observations, "
         f"{out['n_subjects']} subjects ({out['n_missing_response']} rows with a missing "
-        f"response left out); covariance {res.covariance}; df {df}"
+        f"response left out); covariance {res.covariance}; df {df}{kr}"
     ]
     ll_key = "neg2_reml_loglik" if res.method == "REML" else "neg2_loglik"
     status = "converged" if out["converged"] else styled("NOT converged", "red", sys.stdout)
