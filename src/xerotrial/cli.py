@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
-from .cli_common import CONTEXT_SETTINGS, Group, UpperChoice, fail, styled, warn
+from .cli_common import CONTEXT_SETTINGS, Group, UpperChoice, fail, fail_error, styled, warn
 from .cli_power import power
 from .cli_report import demo_command, report_command
 from .cli_score import score_group
 from .cli_store import STORE_COMMANDS
-from .stats.errors import XerotrialError
+from .errors import XerotrialError
 from .stats.options import COVARIANCES, DF_METHODS, KR_INFORMATION
 
 if TYPE_CHECKING:
@@ -169,7 +169,7 @@ def fit_command(data: Path, formula: str, subject: str, time: str | None, covari
             out = res.to_dict(df_method=df, lsmeans=lsmeans, by=by, reference=reference)
         caught = [str(x.message) for x in w]
     except XerotrialError as exc:
-        fail(str(exc))
+        fail_error(exc)
     for msg in caught:
         warn(msg)
     if df.startswith("kenward-roger"):

@@ -24,15 +24,15 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from .stats.errors import XerotrialError
+from .errors import XerotrialError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 T = TypeVar("T")
 
-__all__ = ["CONTEXT_SETTINGS", "Group", "UpperChoice", "fail", "run_or_fail", "stderr_console",
-           "styled", "warn"]
+__all__ = ["CONTEXT_SETTINGS", "Group", "UpperChoice", "error_lines", "fail", "fail_error",
+           "run_or_fail", "stderr_console", "styled", "warn"]
 
 #: Settings of the root command, inherited by every subcommand: ``-h`` as well as ``--help``,
 #: defaults shown in the help.
@@ -98,6 +98,28 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
+def error_lines(exc: XerotrialError) -> list[str]:
+    """What the command line prints for ``exc``: its message; for a rejected file, the summary
+    and then one line per problem, written from the problem's fields (file, row, column, value,
+    rule), never by taking a message apart.
+
+    >>> from xerotrial.errors import ImportRejectedError, Problem
+    >>> for line in error_lines(ImportRejectedError("a.csv", [Problem("a.csv", 2, "sex", "Q",
+    ...                                                                   "M or F")])):
+    ...     print(line)
+    a.csv: rejected, nothing was imported (1 problem):
+      a.csv: row 2, column 'sex', value 'Q': M or F
+    """
+    if exc.summary is None:
+        return [str(exc)]
+    return [exc.summary, *(f"  {p}" for p in exc.problems)]
+
+
+def fail_error(exc: XerotrialError) -> NoReturn:
+    """:func:`fail` with the lines of :func:`error_lines`."""
+    fail("\n".join(error_lines(exc)))
+
+
 class _NotRaisedError(Exception):
     """Stands for a library's exception class while that library is not even imported."""
 
@@ -115,7 +137,7 @@ def run_or_fail(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except XerotrialError as exc:
-        fail(str(exc))
+        fail_error(exc)
     except OSError as exc:
         fail(str(exc))
     except Exception as exc:

@@ -20,8 +20,8 @@ from typing import Any
 
 import click
 
-from .cli_common import fail, stderr_console
-from .stats.errors import XerotrialError
+from .cli_common import fail, fail_error, stderr_console
+from .errors import XerotrialError
 from .stats.options import DF_METHODS
 
 __all__ = ["power", "parse_list", "build_design"]
@@ -308,7 +308,9 @@ def power(
             result = run_power(design, [int(n) for n in ns], n_sims=n_sims, seed=the_seed,
                                chunk_size=size, workers=workers, dask=dask,
                                progress=lambda k: bar.advance(task, k))
-    except (XerotrialError, ValueError) as exc:
+    except XerotrialError as exc:
+        fail_error(exc)
+    except ValueError as exc:
         fail(str(exc))
         raise AssertionError from exc  # unreachable
     n_req = smallest_n(result, target) if target is not None else None

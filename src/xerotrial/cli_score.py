@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .cli_common import Group, fail
-from .stats.errors import XerotrialError
+from .cli_common import Group, fail, fail_error
+from .errors import XerotrialError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,8 +67,7 @@ def _run(scorer: str, items: Path, output: Path | None) -> None:
     try:
         scores = getattr(questionnaires, scorer)(frame, source=str(items))
     except XerotrialError as exc:
-        fail(str(exc))
-        return
+        fail_error(exc)
     if output is None:
         sys.stdout.write(scores.to_csv(index=False, na_rep=""))
         return
