@@ -14,6 +14,7 @@ from xerotrial.cli import app
 EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "xerotrial" / "data" / "example_uws.csv"
 SLEEP = Path(__file__).resolve().parent / "reference" / "sleepstudy.csv"
 REF = json.loads((Path(__file__).resolve().parent / "reference" / "r_references.json").read_text())
+MIXED = Path(__file__).resolve().parent / "reference" / "r_mixed.json"
 runner = CliRunner()
 
 
@@ -121,3 +122,51 @@ def test_unknown_options_and_missing_file(tmp_path):
     res = run(EXAMPLE, "--formula", "uws ~ visit", "--subject", "subject", "--time", "visit",
               "--df", "magic")
     assert res.exit_code == 2
+
+
+def _kr_fit(*extra: str) -> dict:
+    case = json.loads(MIXED.read_text())["trial_like_ri_arm_visit_base_reml"]
+    data = MIXED.parent / "data" / case["data"]
+    res = run(data, "--formula", "y ~ arm * visit + base", "--subject", "subject", "--time",
+              "visit", "--time-order", ",".join(case["time_levels"]), "--covariance",
+              "random-intercept", "--df", "kenward-roger", "--lsmeans", "visit", "--reference",
+              "day0", "--json", *extra)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_kr_information_expected_reproduces_pbkrtest():
+    """--kr-information expected gives R's Kenward-Roger df (pbkrtest, through lmerTest and
+    emmeans); the default, observed, is SAS's DDFM=KR and differs in the first decimal."""
+    case = json.loads(MIXED.read_text())["trial_like_ri_arm_visit_base_reml"]
+    expected = _kr_fit("--kr-information", "expected")
+    observed = _kr_fit()
+    assert expected["kr_information"] == "expected" and observed["kr_information"] == "observed"
+    em = case["emmeans"]["kenward_roger"]
+    for ours, theirs in zip(expected["lsmeans"], em["lsmeans"], strict=True):
+        assert ours["visit"] == theirs["visit"]
+        assert ours["df"] == pytest.approx(theirs["df"], rel=1e-4)
+        assert ours["se"] == pytest.approx(theirs["SE"], rel=1e-6)
+    for ours, theirs in zip(expected["contrasts"], em["contrasts_vs_first"], strict=True):
+        assert ours["contrast"] == theirs["contrast"]
+        assert ours["df"] == pytest.approx(theirs["df"], rel=1e-4)
+        assert ours["p"] == pytest.approx(theirs["p.value"], rel=1e-4)
+    for ours, theirs in zip(expected["fixed"], case["fixed_kenward_roger"], strict=True):
+        assert ours["df"] == pytest.approx(theirs["df"], rel=1e-4)
+    gaps = [abs(o["df"] - e["df"]) for o, e in zip(observed["lsmeans"], expected["lsmeans"],
+                                                   strict=True)]
+    assert min(gaps) > 0.1
+    assert [r["estimate"] for r in observed["lsmeans"]] == pytest.approx(
+        [r["estimate"] for r in expected["lsmeans"]], rel=1e-12)
+
+
+def test_kr_information_is_only_reported_with_kenward_roger(tmp_path):
+    res = run(EXAMPLE, "--formula", "uws ~ visit", "--subject", "subject", "--time", "visit",
+              "--covariance", "cs", "--df", "satterthwaite", "--json")
+    assert res.exit_code == 0 and "kr_information" not in json.loads(res.stdout)
+    res = run(EXAMPLE, "--formula", "uws ~ visit", "--subject", "subject", "--time", "visit",
+              "--kr-information", "fisher")
+    assert res.exit_code == 2 and "'fisher' is not one of 'observed', 'expected'" in res.output
+    res = run(EXAMPLE, "--formula", "uws ~ visit", "--subject", "subject", "--time", "visit",
+              "--covariance", "cs", "--kr-information", "expected")
+    assert res.exit_code == 0 and "df kenward-roger (expected information)" in res.stdout

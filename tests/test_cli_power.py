@@ -7,19 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from xerotrial.cli_power import power
-
-app = typer.Typer()
-app.command("power")(power)
-
-
-@app.callback()
-def _root() -> None:
-    """Test app holding only the power command."""
-
+from xerotrial.cli import app
 
 runner = CliRunner()
 CONTRACT = ["power", "--n-per-arm", "20,30", "--visits", "4", "--effect", "0,0,0,0.05",
@@ -104,4 +94,4 @@ def test_errors_exit_2(args, message):
             "0.1", "--correlation", "0.6", "--sims", "10"]
     res = runner.invoke(app, [*base, *args])
     assert res.exit_code == 2
-    assert "error:" in res.stderr and message in res.stderr
+    assert "error:" in res.stderr.lower() and message in res.stderr

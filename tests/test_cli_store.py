@@ -1,8 +1,4 @@
-"""The store's command-line contracts: init, import, template, edit, audit, export.
-
-Run through ``xerotrial.cli.app`` when it registers the store commands, else through
-``xerotrial.cli_store.store_app`` (the same commands).
-"""
+"""The store's command-line contracts: init, import, template, edit, audit, export."""
 
 from __future__ import annotations
 
@@ -12,25 +8,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from xerotrial.cli_store import store_app
+from xerotrial.cli import app
+from xerotrial.cli_store import EXPORT_FORMATS
 
 from .store.sample import SAMPLE, write_sample
 
-
-def _app():
-    from xerotrial.cli import app
-
-    names = {c.name for c in app.registered_commands}
-    names |= {c.name for g in app.registered_groups for c in g.typer_instance.registered_commands}
-    return app if "import" in names else store_app
-
-
-APP = _app()
 runner = CliRunner()
 
 
 def run(*args: str):
-    return runner.invoke(APP, list(args))
+    return runner.invoke(app, list(args))
 
 
 @pytest.fixture
@@ -116,7 +103,7 @@ def test_errors_exit_2(here: Path) -> None:
                                           "--set", "age_years=3", "--reason", ""))
     assert "--set" in _error(run("edit", "participants", "--key", "subject=P01",
                                  "--reason", "x"))
-    assert "raw or adam" in _error(run("export", "sdtm", "--out", "x"))
+    assert "'sdtm' is not one of 'raw', 'adam'" in _error(run("export", "sdtm", "--out", "x"))
     assert "--format" in _error(run("export", "raw", "--out", "x", "--format", "sas"))
     assert "no such file" in _error(run("init", "--protocol", "nope.toml"))
     assert "--dictionary" in _error(run("import", "redcap", "in/participants.csv"))
@@ -175,3 +162,24 @@ def test_init_upgrades_a_store_of_revision_0001(here: Path) -> None:
     engine.dispose()
     res = run("template", "sites")
     assert res.output == "site,name,country\n"
+
+
+def test_export_formats_shown_in_the_help_are_the_exporters() -> None:
+    from xerotrial.store.export import FORMATS
+
+    assert EXPORT_FORMATS == FORMATS
+    assert "[csv|parquet|xpt]" in run("export", "-h").output
+
+
+def test_form_names_complete_in_the_shell() -> None:
+    from click.shell_completion import ShellComplete
+
+    from xerotrial.cli import cli
+
+    def complete(*args: str) -> list[str]:
+        comp = ShellComplete(cli, {}, "xerotrial", "_XEROTRIAL_COMPLETE")
+        return [c.value for c in comp.get_completions(list(args[:-1]), args[-1])]
+
+    assert complete("template", "sia") == ["sialometry"]
+    assert "redcap" in complete("import", "") and "redcap" not in complete("edit", "")
+    assert complete("export", "raw", "--format", "p") == ["parquet"]

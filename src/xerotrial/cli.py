@@ -1,5 +1,13 @@
 """The ``xerotrial`` command line: thin wrappers that parse, call the library and print.
 
+Built on click without rich: ``import xerotrial.cli`` loads click and the standard library
+only (a test checks that numpy, pandas, scipy, matplotlib, SQLAlchemy, rich and typer stay
+out), and each command imports what it needs when it runs, so ``xerotrial --help`` answers at
+once. ``benchmarks/startup.py`` measures it.
+
+``cli`` is the click group (``main`` runs it); ``app`` is the same command line as a
+``typer.Typer``, built on first access, for ``typer.testing.CliRunner``.
+
 Example
 -------
     xerotrial fit examples/trial_uws.csv --formula "uws ~ visit" --subject subject \\
@@ -13,33 +21,37 @@ import json
 import math
 import sys
 import warnings
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import typer
-from rich.console import Console
-from rich.table import Table
+import click
 
-from .cli_common import err, fail
-from .cli_power import power as power_command
+from . import __version__
+from .cli_common import CONTEXT_SETTINGS, Group, UpperChoice, fail, fail_error, styled, warn
+from .cli_power import power
 from .cli_report import demo_command, report_command
-from .cli_score import score_app
-from .cli_store import store_app
-from .stats.errors import XerotrialError
-from .stats.options import COVARIANCES, DF_METHODS
+from .cli_score import score_group
+from .cli_store import STORE_COMMANDS
+from .errors import XerotrialError
+from .stats.options import COVARIANCES, DF_METHODS, KR_INFORMATION
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="xerotrial: data and statistics of a salivary-gland cell-therapy trial.",
-)
-app.add_typer(score_app, name="score")
-app.command("power")(power_command)
-app.add_typer(store_app)
-app.command("report")(report_command)
-app.command("demo")(demo_command)
+if TYPE_CHECKING:
+    import pandas as pd
+    import typer
 
+__all__ = ["SHELLS", "cli", "main"]  # and app (see __getattr__)
+
+#: Shells that ``xerotrial completion`` writes a script for (click's completion classes).
+SHELLS = ("bash", "zsh", "fish")
+
+
+@click.group("xerotrial", cls=Group, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "-V", "--version", prog_name="xerotrial",
+                      message="%(prog)s %(version)s")
+def cli() -> None:
+    """xerotrial: the data and statistics of a salivary-gland cell-therapy trial, on REML mixed
+    models that match SAS PROC MIXED."""
 
 
 def _clean(obj):
@@ -54,6 +66,8 @@ def _clean(obj):
 
 
 def _read_table(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     if not path.exists():
         fail(f"{path}: no such file")
     try:
@@ -65,61 +79,76 @@ def _read_table(path: Path) -> pd.DataFrame:
     raise AssertionError  # unreachable
 
 
-def _table(title: str, frame: pd.DataFrame) -> Table:
-    t = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
-    for col in frame.columns:
-        t.add_column(str(col), justify="right" if frame[col].dtype.kind in "fi" else "left")
-    for rec in frame.itertuples(index=False):
-        cells = []
-        for v in rec:
-            if isinstance(v, float):
-                cells.append(f"{v:.6g}")
-            else:
-                cells.append(str(v))
-        t.add_row(*cells)
-    return t
+def _cell(v) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
-@app.command("fit")
-def fit_command(
-    data: Annotated[Path, typer.Argument(help="CSV (or Excel) file, one row per subject and time")],
-    formula: Annotated[str, typer.Option(help='Fixed effects, e.g. "uws ~ visit"')],
-    subject: Annotated[str, typer.Option(help="Column identifying the subject")],
-    time: Annotated[str | None, typer.Option(help="Repeated (time) factor column")] = None,
-    covariance: Annotated[
-        str, typer.Option(help=f"One of: {', '.join(COVARIANCES)}")
-    ] = "un",
-    group: Annotated[
-        str | None, typer.Option(help="Separate R-side covariance per level (SAS GROUP=)")
-    ] = None,
-    df: Annotated[str, typer.Option("--df", help=f"One of: {', '.join(DF_METHODS)}")] = (
-        "kenward-roger"
-    ),
-    lsmeans: Annotated[str | None, typer.Option(help="Factor to compute LS means for")] = None,
-    by: Annotated[str | None, typer.Option(help="LS means within levels of this factor")] = None,
-    reference: Annotated[
-        str | None, typer.Option(help="Level of the --lsmeans factor to contrast against")
-    ] = None,
-    time_order: Annotated[
-        str | None, typer.Option(help="Comma-separated time levels in order")
-    ] = None,
-    method: Annotated[str, typer.Option(help="REML or ML")] = "REML",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
-) -> None:
-    """Fit a repeated-measures mixed model (REML) and print estimates, LS means and contrasts."""
-    if covariance not in COVARIANCES:
-        fail(f"--covariance {covariance!r} is not one of: {', '.join(COVARIANCES)}")
-    if df not in DF_METHODS:
-        fail(f"--df {df!r} is not one of: {', '.join(DF_METHODS)}")
-    if method.upper() not in ("REML", "ML"):
-        fail(f"--method {method!r} is not REML or ML")
-    if method.upper() == "ML" and df.startswith("kenward-roger"):
+def text_table(title: str, records: list[dict]) -> str:
+    """A plain-text table: title, header, rule, one line per record; numbers right-aligned.
+
+    >>> print(text_table("LS means", [{"visit": "day0", "estimate": 0.0512}]))
+    LS means
+    visit  estimate
+    -----  --------
+    day0     0.0512
+    """
+    if not records:
+        return f"{title}\n(none)"
+    cols = list(records[0])
+    cells = [[_cell(r.get(c)) for c in cols] for r in records]
+    right = [all(r.get(c) is None or (isinstance(r.get(c), int | float)
+                                       and not isinstance(r.get(c), bool)) for r in records)
+             for c in cols]
+    width = [max(len(str(c)), *(len(row[j]) for row in cells)) for j, c in enumerate(cols)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if r else v.ljust(w)
+                         for v, w, r in zip(values, width, right, strict=True)).rstrip()
+
+    out = [title, line([str(c) for c in cols]), line(["-" * w for w in width])]
+    out += [line(row) for row in cells]
+    return "\n".join(out)
+
+
+@cli.command("fit", short_help="Fit a mixed model: estimates, LS means, contrasts")
+@click.argument("data", metavar="DATA.csv", type=click.Path(path_type=Path))
+@click.option("--formula", required=True, help='Fixed effects, e.g. "uws ~ visit"')
+@click.option("--subject", required=True, help="Column identifying the subject")
+@click.option("--time", help="Repeated (time) factor column")
+@click.option("--covariance", type=click.Choice(COVARIANCES), default="un",
+              help="random-intercept (RANDOM intercept / SUBJECT=) or an R-side structure over "
+                   "the time levels (REPEATED / TYPE=; adh is ANTE(1))")
+@click.option("--group", help="Separate R-side covariance per level (SAS GROUP=)")
+@click.option("--df", type=click.Choice(DF_METHODS), default="kenward-roger",
+              help="Denominator degrees of freedom")
+@click.option("--kr-information", type=click.Choice(KR_INFORMATION), default="observed",
+              help="Information matrix of Kenward-Roger's adjustment: observed, as SAS PROC "
+                   "MIXED DDFM=KR, or expected, as R's pbkrtest (lmerTest, emmeans)")
+@click.option("--lsmeans", help="Factor to compute LS means for")
+@click.option("--by", help="LS means within levels of this factor")
+@click.option("--reference", help="Level of the --lsmeans factor to contrast against "
+                                  "(default: its first level)")
+@click.option("--time-order", metavar="L1,L2,...", help="The time levels in order "
+              "(default: order of first appearance)")
+@click.option("--method", type=UpperChoice(["REML", "ML"]),
+              default="REML", help="REML, or ML (maximum likelihood)")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
+def fit_command(data: Path, formula: str, subject: str, time: str | None, covariance: str,
+                group: str | None, df: str, kr_information: str, lsmeans: str | None,
+                by: str | None, reference: str | None, time_order: str | None, method: str,
+                as_json: bool) -> None:
+    """Fit a repeated-measures mixed model (REML) and print estimates, LS means and contrasts.
+
+    DATA.csv (or .xlsx) has one row per subject and time.
+    """
+    method = method.upper()
+    if method == "ML" and df.startswith("kenward-roger"):
         fail("Kenward-Roger is defined for REML fits only; use --method REML or another --df")
     if (by or reference) and not lsmeans:
         fail("--by and --reference need --lsmeans FACTOR")
+    frame = _read_table(data)
     from .stats.model import fit  # heavy imports only when fitting
 
-    frame = _read_table(data)
     order = [s.strip() for s in time_order.split(",")] if time_order else None
     caught: list[str] = []
     try:
@@ -135,50 +164,103 @@ def fit_command(
                 method=method,
                 time_order=order,
                 source=str(data),
+                kr_information=kr_information,
             )
             out = res.to_dict(df_method=df, lsmeans=lsmeans, by=by, reference=reference)
         caught = [str(x.message) for x in w]
     except XerotrialError as exc:
-        fail(str(exc))
+        fail_error(exc)
     for msg in caught:
-        err.print(f"[yellow]warning:[/] {msg}", highlight=False)
+        warn(msg)
+    if df.startswith("kenward-roger"):
+        out["kr_information"] = kr_information
     out["warnings"] = caught
     if as_json:
         sys.stdout.write(json.dumps(_clean(out), indent=2) + "\n")
         return
-    _print_fit(res, out, df, lsmeans, by, reference)
+    _print_fit(res, out, df, lsmeans)
 
 
-def _print_fit(res, out, df, lsmeans, by, reference) -> None:
-    con = Console(width=max(Console().width, 120))
-    con.print(
-        f"[bold]{res.method} fit[/] of {res.design.response}: {out['n_obs']} observations, "
+def _print_fit(res, out, df, lsmeans) -> None:
+    def bold(text: str) -> str:
+        return styled(text, "bold", sys.stdout)
+
+    kr = f" ({out['kr_information']} information)" if "kr_information" in out else ""
+    lines = [
+        f"{bold(f'{res.method} fit')} of {res.design.response}: {out['n_obs']} observations, "
         f"{out['n_subjects']} subjects ({out['n_missing_response']} rows with a missing "
-        f"response left out); covariance {res.covariance}; df {df}"
-    )
+        f"response left out); covariance {res.covariance}; df {df}{kr}"
+    ]
     ll_key = "neg2_reml_loglik" if res.method == "REML" else "neg2_loglik"
-    status = "converged" if out["converged"] else "[red]NOT converged[/]"
+    status = "converged" if out["converged"] else styled("NOT converged", "red", sys.stdout)
     ic = out["information_criteria"]
-    con.print(
+    lines.append(
         f"-2 log-likelihood {out[ll_key]:.4f}, AIC {ic['AIC']:.4f}, BIC {ic['BIC']:.4f}; "
         f"{status} in {out['iterations']} iterations"
     )
-    con.print(_table("Covariance parameters", res.covariance_parameters()))
-    con.print(_table("Fixed effects", pd.DataFrame(out["fixed"])))
-    con.print(_table("Type 3 tests", pd.DataFrame(out["type3"])))
+    tables = [("Covariance parameters", res.covariance_parameters().to_dict("records")),
+              ("Fixed effects", out["fixed"]), ("Type 3 tests", out["type3"])]
     if lsmeans:
-        con.print(_table(f"LS means of {lsmeans}", pd.DataFrame(out["lsmeans"])))
-        con.print(_table("Differences from reference", pd.DataFrame(out["contrasts"])))
+        tables += [(f"LS means of {lsmeans}", out["lsmeans"]),
+                   ("Differences from reference", out["contrasts"])]
+    for title, records in tables:
+        lines += ["", text_table(bold(title), records)]
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
-@app.callback()
-def _root() -> None:
-    """xerotrial: REML mixed models that match SAS PROC MIXED, and the trial around them."""
+cli.add_command(score_group)
+cli.add_command(power)
+for _command in STORE_COMMANDS:
+    cli.add_command(_command)
+cli.add_command(report_command)
+cli.add_command(demo_command)
 
 
-def main() -> None:
-    """Entry point: run the app; a usage error exits with status 2 (typer's convention)."""
-    app()
+@cli.command("completion", short_help="Print a shell completion script (bash, zsh, fish)")
+@click.argument("shell", type=click.Choice(SHELLS))
+def completion_command(shell: str) -> None:
+    """Print the script that makes SHELL complete xerotrial's commands, options and choices.
+
+    \b
+    bash:  eval "$(xerotrial completion bash)"        (in ~/.bashrc)
+    zsh:   eval "$(xerotrial completion zsh)"         (in ~/.zshrc)
+    fish:  xerotrial completion fish > ~/.config/fish/completions/xerotrial.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    script = get_completion_class(shell)(cli, {}, "xerotrial", "_XEROTRIAL_COMPLETE")
+    click.echo(script.source())
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point: run the command line; a usage error exits with status 2 (click's rule),
+    a data error with status 2 and ``error: ...`` naming the file, line and column."""
+    cli.main(args, prog_name="xerotrial")
+
+
+@cache
+def _typer_app() -> typer.Typer:
+    import typer
+
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    forward = {"ignore_unknown_options": True, "allow_extra_args": True,
+               "allow_interspersed_args": False, "help_option_names": []}
+
+    def xerotrial(ctx) -> None:  # noqa: ANN001 - annotated below, once typer is imported
+        main(list(ctx.args))
+
+    xerotrial.__annotations__ = {"ctx": typer.Context, "return": None}
+    app.command(context_settings=forward, add_help_option=False)(xerotrial)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    """``app``: the command line as a ``typer.Typer`` whose one command hands its arguments to
+    :func:`main` (so ``typer.testing.CliRunner().invoke(app, [...])`` runs ``xerotrial ...``);
+    built, and typer imported, only when asked for."""
+    if name == "app":
+        return _typer_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":  # pragma: no cover

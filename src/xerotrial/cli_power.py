@@ -1,6 +1,6 @@
 """``xerotrial power``: simulation-based power (and sample size) of the phase II trial.
 
-Register with ``app.command("power")(power)`` in ``cli.py``.
+``power`` is a click command; ``cli.py`` adds it to the ``xerotrial`` group.
 
 Example
 -------
@@ -16,21 +16,19 @@ import math
 import sys
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-from rich.console import Console
-from rich.table import Table
+import click
 
-from .cli_common import err, fail
-from .stats.errors import XerotrialError
+from .cli_common import fail, fail_error, stderr_console
+from .errors import XerotrialError
 from .stats.options import DF_METHODS
 
 __all__ = ["power", "parse_list", "build_design"]
 
 
 MODEL_COVARIANCES = ("un", "cs", "ar1", "random-intercept")
-
+_PATH = click.Path(path_type=Path)
 
 
 def parse_list(text: str | None, name: str, kind: type = float) -> list | None:
@@ -143,89 +141,89 @@ def _plot(path: Path, result, target: float | None) -> None:
     plt.close(fig)
 
 
+@click.command("power", short_help="Simulated power (and sample size) of a two-arm trial")
+@click.option("--n-per-arm", type=str,
+              help="n per arm (placebo), one value or a list: 20,30,40")
+@click.option("--visits", type=int, help="Number of visits")
+@click.option("--effect", type=str,
+              help="Active - placebo mean difference: one value or per visit")
+@click.option("--sd", type=str, help="Outcome SD: one value or per visit")
+@click.option("--correlation", type=float, help="Correlation between visits (cs or ar1)")
+@click.option("--correlation-structure", type=str,
+              help="Correlation of the simulated data: cs or ar1")
+@click.option("--intercept-sd", type=float,
+              help="Simulate a random intercept with this SD (+ residual)")
+@click.option("--residual-sd", type=float, help="Residual SD with --intercept-sd")
+@click.option("--dropout", type=str,
+              help="Per-visit probability of leaving before a visit (one or per visit)")
+@click.option("--allocation", type=float, help="Active subjects per placebo subject")
+@click.option("--baseline-slope", type=float,
+              help="Add a baseline covariate with this slope (data + model)")
+@click.option("--baseline-sd", type=float, help="SD of the baseline covariate")
+@click.option("--covariance", type=click.Choice(MODEL_COVARIANCES),
+              help="Covariance of the analysis model")
+@click.option("--df", type=click.Choice(DF_METHODS), help="Denominator df method")
+@click.option("--contrast", type=str,
+              help="Weights of the per-visit differences (default: the last visit)")
+@click.option("--alpha", type=float, help="Two-sided significance level")
+@click.option("--sims", type=int, help="Simulated trials per n")
+@click.option("--seed", type=int, help="Random seed")
+@click.option("--chunk-size", type=int, help="Trials per chunk (part of the random stream)")
+@click.option("--workers", type=int, help="Local processes (default: one per core)")
+@click.option("--dask", type=str,
+              help="Dask cluster: 'local' or a scheduler tcp://HOST:PORT")
+@click.option("--target-power", type=float,
+              help="Report the smallest n per arm reaching this power")
+@click.option("--config", type=_PATH,
+              help="TOML file of design settings (flags override it)")
+@click.option("--from-data", type=_PATH,
+              help="Take effect and covariance from a fitted data set")
+@click.option("--formula", type=str, help="With --from-data: e.g. 'y ~ arm*visit'")
+@click.option("--subject", type=str, help="With --from-data: subject column")
+@click.option("--time", type=str, help="With --from-data: visit column")
+@click.option("--arm", type=str, help="With --from-data: treatment column")
+@click.option("--reference", type=str, help="With --from-data: the placebo level of --arm")
+@click.option("--plot", type=_PATH, help="Write the power curve to a .png or .svg file")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
 def power(
-    n_per_arm: Annotated[
-        str | None, typer.Option(help="n per arm (placebo), one value or a list: 20,30,40")
-    ] = None,
-    visits: Annotated[int | None, typer.Option(help="Number of visits")] = None,
-    effect: Annotated[
-        str | None, typer.Option(help="Active - placebo mean difference: one value or per visit")
-    ] = None,
-    sd: Annotated[str | None, typer.Option(help="Outcome SD: one value or per visit")] = None,
-    correlation: Annotated[
-        float | None, typer.Option(help="Correlation between visits (cs or ar1)")
-    ] = None,
-    correlation_structure: Annotated[
-        str | None, typer.Option(help="Correlation of the simulated data: cs or ar1")
-    ] = None,
-    intercept_sd: Annotated[
-        float | None, typer.Option(help="Simulate a random intercept with this SD (+ residual)")
-    ] = None,
-    residual_sd: Annotated[
-        float | None, typer.Option(help="Residual SD with --intercept-sd")
-    ] = None,
-    dropout: Annotated[
-        str | None,
-        typer.Option(help="Per-visit probability of leaving before a visit (one or per visit)"),
-    ] = None,
-    allocation: Annotated[
-        float | None, typer.Option(help="Active subjects per placebo subject")
-    ] = None,
-    baseline_slope: Annotated[
-        float | None, typer.Option(help="Add a baseline covariate with this slope (data + model)")
-    ] = None,
-    baseline_sd: Annotated[float | None, typer.Option(help="SD of the baseline covariate")] = None,
-    covariance: Annotated[
-        str | None, typer.Option(help=f"Analysis model: {', '.join(MODEL_COVARIANCES)}")
-    ] = None,
-    df: Annotated[
-        str | None, typer.Option("--df", help=f"One of: {', '.join(DF_METHODS)}")
-    ] = None,
-    contrast: Annotated[
-        str | None,
-        typer.Option(help="Weights of the per-visit differences (default: the last visit)"),
-    ] = None,
-    alpha: Annotated[float | None, typer.Option(help="Two-sided significance level")] = None,
-    sims: Annotated[int | None, typer.Option(help="Simulated trials per n")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed")] = None,
-    chunk_size: Annotated[
-        int | None, typer.Option(help="Trials per chunk (part of the random stream)")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Local processes (default: one per core)")
-    ] = None,
-    dask: Annotated[
-        str | None, typer.Option(help="Dask cluster: 'local' or a scheduler tcp://HOST:PORT")
-    ] = None,
-    target_power: Annotated[
-        float | None, typer.Option(help="Report the smallest n per arm reaching this power")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option(help="TOML file of design settings (flags override it)")
-    ] = None,
-    from_data: Annotated[
-        Path | None, typer.Option(help="Take effect and covariance from a fitted data set")
-    ] = None,
-    formula: Annotated[
-        str | None, typer.Option(help="With --from-data: e.g. 'y ~ arm*visit'")
-    ] = None,
-    subject: Annotated[str | None, typer.Option(help="With --from-data: subject column")] = None,
-    time: Annotated[str | None, typer.Option(help="With --from-data: visit column")] = None,
-    arm: Annotated[str | None, typer.Option(help="With --from-data: treatment column")] = None,
-    reference: Annotated[
-        str | None, typer.Option(help="With --from-data: the placebo level of --arm")
-    ] = None,
-    plot: Annotated[
-        Path | None, typer.Option(help="Write the power curve to a .png or .svg file")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    n_per_arm: str | None,
+    visits: int | None,
+    effect: str | None,
+    sd: str | None,
+    correlation: float | None,
+    correlation_structure: str | None,
+    intercept_sd: float | None,
+    residual_sd: float | None,
+    dropout: str | None,
+    allocation: float | None,
+    baseline_slope: float | None,
+    baseline_sd: float | None,
+    covariance: str | None,
+    df: str | None,
+    contrast: str | None,
+    alpha: float | None,
+    sims: int | None,
+    seed: int | None,
+    chunk_size: int | None,
+    workers: int | None,
+    dask: str | None,
+    target_power: float | None,
+    config: Path | None,
+    from_data: Path | None,
+    formula: str | None,
+    subject: str | None,
+    time: str | None,
+    arm: str | None,
+    reference: str | None,
+    plot: Path | None,
+    as_json: bool,
 ) -> None:
     """Simulated power of the AT-MSC vs placebo trial, analysed with the engine's mixed model."""
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         fail(f"--plot {plot}: the file name must end in .png or .svg")
     if target_power is not None and not 0 < target_power < 1:
         fail("--target-power must lie in (0, 1)")
-    if covariance is not None and covariance not in MODEL_COVARIANCES:
+    if covariance is not None and covariance not in MODEL_COVARIANCES:  # called from Python
         fail(f"--covariance {covariance!r} is not one of: {', '.join(MODEL_COVARIANCES)}")
     if df is not None and df not in DF_METHODS:
         fail(f"--df {df!r} is not one of: {', '.join(DF_METHODS)}")
@@ -294,6 +292,7 @@ def power(
         from .stats.simulate import run_power, smallest_n
 
         total = len(ns) * n_sims
+        err = stderr_console()
         with Progress(
             TextColumn("simulating"),
             BarColumn(),
@@ -309,7 +308,9 @@ def power(
             result = run_power(design, [int(n) for n in ns], n_sims=n_sims, seed=the_seed,
                                chunk_size=size, workers=workers, dask=dask,
                                progress=lambda k: bar.advance(task, k))
-    except (XerotrialError, ValueError) as exc:
+    except XerotrialError as exc:
+        fail_error(exc)
+    except ValueError as exc:
         fail(str(exc))
         raise AssertionError from exc  # unreachable
     n_req = smallest_n(result, target) if target is not None else None
@@ -326,6 +327,9 @@ def power(
 
 
 def _print(result, target: float | None, n_req: int | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     con = Console()
     d = result.design
     con.print(

@@ -10,29 +10,36 @@ Both show a progress bar on standard error and print the report's path last.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.engine import make_url
+import click
 
-from .cli_common import err, run_or_fail
-from .cli_store import DbOption
-from .store.forms import FORMS
+from .cli_common import run_or_fail, stderr_console
+from .cli_store import db_option
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 __all__ = ["report_command", "demo_command"]
 
 #: Steps of build_report_data (4) and the writing of the folder (1).
 _REPORT_STEPS = 5
-OutOption = Annotated[Path, typer.Option("--out", help="Folder for the report (created).")]
+
+
+def _out_option(default: str):
+    return click.option("--out", type=click.Path(path_type=Path), default=Path(default),
+                        help="Folder for the report (created).")
 
 
 def _progress(total: int) -> tuple[Progress, Callable[[str], None]]:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                   console=err, transient=False)
+                   console=stderr_console(), transient=False)
     task = bar.add_task("starting", total=total)
 
     def step(text: str) -> None:
@@ -51,14 +58,15 @@ def _report(engine, source: str, out: Path, step: Callable[[str], None],  # noqa
     return write_report(data, out)
 
 
-def report_command(
-    db: DbOption = None,
-    out: OutOption = Path("report"),
-    synthetic: Annotated[bool | None, typer.Option(
-        "--synthetic/--not-synthetic",
-        help="Label the report as synthetic data (default: as the store's sites say).")] = None,
-) -> None:
+@click.command("report", short_help="Analyse a trial store and write its report")
+@db_option
+@_out_option("report")
+@click.option("--synthetic/--not-synthetic", default=None, show_default=False,
+              help="Label the report as synthetic data (default: as the store's sites say).")
+def report_command(db: str | None, out: Path, synthetic: bool | None) -> None:
     """Analyse a trial store as the statistical analysis plan says and write the report."""
+    from sqlalchemy.engine import make_url
+
     from .store.engine import open_store, resolve_url
 
     url = resolve_url(db)
@@ -66,14 +74,15 @@ def report_command(
     bar, step = _progress(_REPORT_STEPS)
     with bar:
         path = run_or_fail(lambda: _report(open_store(url), source, out, step, synthetic))
-    typer.echo(str(path.resolve()))
+    click.echo(str(path.resolve()))
 
 
-def demo_command(
-    out: OutOption = Path("demo-output"),
-) -> None:
+@click.command("demo", short_help="Build the synthetic demo trial and its report")
+@_out_option("demo-output")
+def demo_command(out: Path) -> None:
     """Build the synthetic demo trial (its bundled CRFs -> trial store) and write its report."""
     from .demo.build import build_demo_store
+    from .store.forms import FORMS
 
     start = time.perf_counter()
     bar, step = _progress(1 + len(FORMS) + _REPORT_STEPS)
@@ -84,6 +93,6 @@ def demo_command(
                            step, synthetic=True)
 
         path = run_or_fail(job)
-    err.print(f"demo built and analysed in {time.perf_counter() - start:.0f} s; "
-              f"store {out / 'trial.db'}, case report forms {out / 'crf'}")
-    typer.echo(str(path.resolve()))
+    sys.stderr.write(f"demo built and analysed in {time.perf_counter() - start:.0f} s; "
+                     f"store {out / 'trial.db'}, case report forms {out / 'crf'}\n")
+    click.echo(str(path.resolve()))

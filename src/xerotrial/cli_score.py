@@ -16,37 +16,36 @@ non-integer, text, a missing column) prints ``error: FILE: line L (data row R), 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import typer
+import click
 
-from .cli_common import fail
-from .stats.errors import XerotrialError
-from .trial.questionnaires import score_qlq_hn35, score_xq
+from .cli_common import Group, fail, fail_error
+from .errors import XerotrialError
 
-__all__ = ["score_app"]
+if TYPE_CHECKING:
+    import pandas as pd
 
-score_app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="Score questionnaires (EORTC QLQ-H&N35, Xerostomia Questionnaire) from item CSV files.",
-)
+__all__ = ["score_group"]
 
-ItemsArg = Annotated[
-    Path, typer.Argument(metavar="ITEMS.csv", help="CSV file: id column plus item columns")
-]
-OutputOpt = Annotated[
-    Path | None,
-    typer.Option("--output", "-o", metavar="SCORES.csv", help="Write here, not to stdout"),
-]
 
+@click.group("score", cls=Group, short_help="Score questionnaires (QLQ-H&N35, XQ) from item files")
+def score_group() -> None:
+    """Score questionnaires (EORTC QLQ-H&N35, Xerostomia Questionnaire) from item CSV files."""
+
+
+def _io(fn):
+    """The ITEMS.csv argument and the -o/--output option of both scorers."""
+    fn = click.option("-o", "--output", metavar="SCORES.csv", type=click.Path(path_type=Path),
+                      help="Write here, not to stdout")(fn)
+    return click.argument("items", metavar="ITEMS.csv", type=click.Path(path_type=Path))(fn)
 
 
 def _read_items(path: Path) -> pd.DataFrame:
     """Every cell as text (empty = missing), so that the scorer sees what was typed."""
+    import pandas as pd
+
     if not path.is_file():
         fail(f"{path}: no such file")
     try:
@@ -59,13 +58,16 @@ def _read_items(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _run(score: Callable[..., pd.DataFrame], items: Path, output: Path | None) -> None:
+def _run(scorer: str, items: Path, output: Path | None) -> None:
+    """Score ``items`` with ``xerotrial.trial.questionnaires.<scorer>`` (imported here: the
+    scorers need pandas and numpy, which ``xerotrial --help`` should not load)."""
+    from .trial import questionnaires
+
     frame = _read_items(items)
     try:
-        scores = score(frame, source=str(items))
+        scores = getattr(questionnaires, scorer)(frame, source=str(items))
     except XerotrialError as exc:
-        fail(str(exc))
-        return
+        fail_error(exc)
     if output is None:
         sys.stdout.write(scores.to_csv(index=False, na_rep=""))
         return
@@ -75,13 +77,15 @@ def _run(score: Callable[..., pd.DataFrame], items: Path, output: Path | None) -
         fail(f"{output}: cannot write it ({exc.strerror or exc})")
 
 
-@score_app.command("qlq-hn35")
-def qlq_hn35_command(items: ItemsArg, output: OutputOpt = None) -> None:
+@score_group.command("qlq-hn35")
+@_io
+def qlq_hn35_command(items: Path, output: Path | None) -> None:
     """EORTC QLQ-H&N35: columns id, hn31..hn65 -> id, HNPA, ..., HNWG (0-100)."""
-    _run(score_qlq_hn35, items, output)
+    _run("score_qlq_hn35", items, output)
 
 
-@score_app.command("xq")
-def xq_command(items: ItemsArg, output: OutputOpt = None) -> None:
+@score_group.command("xq")
+@_io
+def xq_command(items: Path, output: Path | None) -> None:
     """Xerostomia Questionnaire: id, xq1..xq8 -> id, xq_summary, xq_eating, xq_non_eating."""
-    _run(score_xq, items, output)
+    _run("score_xq", items, output)

@@ -21,26 +21,34 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
 
-import typer
-from rich.markup import escape
+import click
 
-from .cli_common import err, fail, run_or_fail
+from .cli_common import Group, fail, run_or_fail, styled
 
-__all__ = ["audit_app", "store_app"]
+__all__ = ["EXPORT_FORMATS", "STORE_COMMANDS", "audit_group", "db_option"]
 
-store_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                        help="The trial store: init, import, template, edit, audit, export.")
-audit_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                        help="The audit trail: verify its hash chain, show its entries.")
-store_app.add_typer(audit_app, name="audit")
+#: ``xerotrial.store.export.FORMATS``, here so that the help lists them without importing the
+#: store (a test checks that the two agree).
+EXPORT_FORMATS = ("csv", "parquet", "xpt")
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="Store URL (sqlite:///FILE, postgresql+psycopg://...) or an "
-                              "SQLite file; default trial.db"),
-]
+db_option = click.option(
+    "--db", help="Store URL (sqlite:///FILE, postgresql+psycopg://...) or an SQLite file; "
+                 "default trial.db")
+_PATH = click.Path(path_type=Path)
+
+
+def _complete_form(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of a form name (imports the store's forms, at a TAB only)."""
+    from .store.forms import FORMS
+
+    names = [*FORMS, "redcap"] if param.name == "form" and ctx.info_name == "import" else FORMS
+    return [n for n in names if n.startswith(incomplete)]
+
+
+@click.group("audit", cls=Group, short_help="Verify or show the audit trail")
+def audit_group() -> None:
+    """The audit trail: verify its hash chain, show its entries."""
 
 
 def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
@@ -53,11 +61,10 @@ def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
     return out
 
 
-@store_app.command("init")
-def init_command(
-    db: DbOption = None,
-    protocol: Annotated[Path | None, typer.Option(help="Protocol TOML kept in the store")] = None,
-) -> None:
+@click.command("init", short_help="Create a store, or migrate it to the newest schema")
+@db_option
+@click.option("--protocol", type=_PATH, help="Protocol TOML kept in the store")
+def init_command(db: str | None, protocol: Path | None) -> None:
     """Create a store, or migrate it to the newest schema (idempotent)."""
     from .store.migrate import init_store
 
@@ -66,21 +73,22 @@ def init_command(
     from sqlalchemy.engine import make_url
 
     url = run_or_fail(lambda: init_store(db, protocol))
-    typer.echo(f"store ready: {make_url(url).render_as_string(hide_password=True)}")
+    click.echo(f"store ready: {make_url(url).render_as_string(hide_password=True)}")
 
 
-@store_app.command("import")
-def import_command(
-    form: Annotated[str, typer.Argument(help="Form name (xerotrial template --list), or "
-                                             "'redcap' for a REDCap export")],
-    file: Annotated[Path, typer.Argument(help="CSV or Excel (.xlsx) file")],
-    db: DbOption = None,
-    reason: Annotated[str | None, typer.Option(help="Why (default: import of FILE)")] = None,
-    user: Annotated[str | None, typer.Option(help="Who (default: the login name)")] = None,
-    dictionary: Annotated[Path | None, typer.Option(
-        help="REDCap data dictionary (CSV), for FORM redcap")] = None,
-) -> None:
-    """Validate a case report form file and import it, all or nothing."""
+@click.command("import", short_help="Validate a case report form file and import it")
+@click.argument("form", shell_complete=_complete_form)
+@click.argument("file", type=_PATH)
+@db_option
+@click.option("--reason", help="Why (default: import of FILE)")
+@click.option("--user", help="Who (default: the login name)")
+@click.option("--dictionary", type=_PATH, help="REDCap data dictionary (CSV), for FORM redcap")
+def import_command(form: str, file: Path, db: str | None, reason: str | None, user: str | None,
+                   dictionary: Path | None) -> None:
+    """Validate a case report form FILE (CSV or Excel) and import it, all or nothing.
+
+    FORM is a form name (xerotrial template --list), or 'redcap' for a REDCap export.
+    """
     from .store.engine import open_store
     from .store.forms import FORMS
     from .store.importer import import_file
@@ -99,25 +107,21 @@ def import_command(
         engine = run_or_fail(lambda: open_store(db))
         results = [run_or_fail(lambda: import_file(engine, form, file, user=user, reason=reason))]
     for r in results:
-        typer.echo(f"{r.form}: {r.inserted} row(s) imported, {r.unchanged} unchanged "
+        click.echo(f"{r.form}: {r.inserted} row(s) imported, {r.unchanged} unchanged "
                    f"({r.source})")
 
 
-@store_app.command("template")
-def template_command(
-    form: Annotated[str | None, typer.Argument(help="Form name")] = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write "
-                                                "(default: standard output)")] = None,
-    list_forms: Annotated[bool, typer.Option("--list", help="Name and document the forms")] = (
-        False
-    ),
-) -> None:
+@click.command("template", short_help="Write a form's empty template, or list the forms")
+@click.argument("form", required=False, shell_complete=_complete_form)
+@click.option("-o", "--output", type=_PATH, help="File to write (default: standard output)")
+@click.option("--list", "list_forms", is_flag=True, help="Name and document the forms")
+def template_command(form: str | None, output: Path | None, list_forms: bool) -> None:
     """Write an empty template (the header) of a form, or list the forms."""
     from .store.forms import FORMS
 
     if list_forms:
         for spec in FORMS.values():
-            typer.echo(spec.describe())
+            click.echo(spec.describe())
         return
     if form is None:
         fail("name a form, or use --list")
@@ -128,21 +132,21 @@ def template_command(
         sys.stdout.write(header)
         return
     run_or_fail(lambda: output.write_text(header, encoding="utf-8"))
-    typer.echo(f"wrote {output}")
+    click.echo(f"wrote {output}")
 
 
-@store_app.command("edit")
-def edit_command(
-    form: Annotated[str, typer.Argument(help="Form name")],
-    key: Annotated[list[str], typer.Option("--key", help="COLUMN=VALUE of the row's key "
-                                                         "(repeat for each key column)")],
-    reason: Annotated[str, typer.Option(help="Why the correction is made (required)")],
-    set_: Annotated[list[str] | None, typer.Option("--set", help="COLUMN=VALUE to change "
-                                                   "(repeatable; empty VALUE clears)")] = None,
-    delete: Annotated[bool, typer.Option("--delete", help="Delete the row")] = False,
-    db: DbOption = None,
-    user: Annotated[str | None, typer.Option(help="Who (default: the login name)")] = None,
-) -> None:
+@click.command("edit", short_help="Correct or delete one stored row, with a reason")
+@click.argument("form", shell_complete=_complete_form)
+@click.option("--key", multiple=True, required=True, metavar="COLUMN=VALUE",
+              help="The row's key (repeat for each key column)")
+@click.option("--reason", required=True, help="Why the correction is made")
+@click.option("--set", "set_", multiple=True, metavar="COLUMN=VALUE",
+              help="A value to change (repeatable; empty VALUE clears)")
+@click.option("--delete", is_flag=True, help="Delete the row")
+@db_option
+@click.option("--user", help="Who (default: the login name)")
+def edit_command(form: str, key: tuple[str, ...], reason: str, set_: tuple[str, ...],
+                 delete: bool, db: str | None, user: str | None) -> None:
     """Correct (or delete) one stored row, with a reason, under the audit trail."""
     from .store.edit import delete_row, edit_row
     from .store.engine import open_store
@@ -154,17 +158,18 @@ def edit_command(
     engine = run_or_fail(lambda: open_store(db))
     if delete:
         run_or_fail(lambda: delete_row(engine, form, keys, reason=reason, user=user))
-        typer.echo(f"{form} {keys}: deleted")
+        click.echo(f"{form} {keys}: deleted")
         return
     res = run_or_fail(lambda: edit_row(engine, form, keys, changes, reason=reason, user=user))
     if not res.changed:
-        typer.echo(f"{form} {keys}: nothing changed")
+        click.echo(f"{form} {keys}: nothing changed")
     for c, (old, new) in res.changed.items():
-        typer.echo(f"{form} {keys}: {c} {old!r} -> {new!r}")
+        click.echo(f"{form} {keys}: {c} {old!r} -> {new!r}")
 
 
-@audit_app.command("verify")
-def audit_verify_command(db: DbOption = None) -> None:
+@audit_group.command("verify")
+@db_option
+def audit_verify_command(db: str | None) -> None:
     """Check the audit chain and that the stored rows match it; exit 1 if tampered with."""
     from .store.audit import verify
     from .store.engine import open_store
@@ -172,22 +177,22 @@ def audit_verify_command(db: DbOption = None) -> None:
     engine = run_or_fail(lambda: open_store(db))
     report = run_or_fail(lambda: verify(engine))
     if report.ok:
-        typer.echo(f"audit trail intact: {report.entries} entries, data agree")
+        click.echo(f"audit trail intact: {report.entries} entries, data agree")
         return
     for p in report.problems:
-        err.print(f"[bold red]tampering:[/] {escape(p)}", markup=True)
-    err.print(f"audit trail NOT intact: {len(report.problems)} problem(s) in "
-               f"{report.entries} entries")
-    raise typer.Exit(code=1)
+        sys.stderr.write(f"{styled('tampering:', 'bold red')} {p}\n")
+    sys.stderr.write(f"audit trail NOT intact: {len(report.problems)} problem(s) in "
+                     f"{report.entries} entries\n")
+    raise SystemExit(1)
 
 
-@audit_app.command("show")
-def audit_show_command(
-    db: DbOption = None,
-    table: Annotated[str | None, typer.Option(help="Only entries of this form")] = None,
-    limit: Annotated[int | None, typer.Option(help="Only the last N entries")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
-) -> None:
+@audit_group.command("show")
+@db_option
+@click.option("--table", help="Only entries of this form")
+@click.option("--limit", type=int, help="Only the last N entries")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line")
+def audit_show_command(db: str | None, table: str | None, limit: int | None,
+                       as_json: bool) -> None:
     """List the audit trail, oldest first."""
     from .store.audit import show
     from .store.engine import open_store
@@ -196,33 +201,34 @@ def audit_show_command(
     frame = run_or_fail(lambda: show(engine, table=table, limit=limit))
     for rec in frame.to_dict("records"):
         if as_json:
-            typer.echo(json.dumps(rec, ensure_ascii=False))
+            click.echo(json.dumps(rec, ensure_ascii=False))
             continue
-        typer.echo(f"#{rec['seq']} {rec['ts']} {rec['user_name']} {rec['action']} "
+        click.echo(f"#{rec['seq']} {rec['ts']} {rec['user_name']} {rec['action']} "
                    f"{rec['table_name']} {rec['row_key']} reason={rec['reason']!r} "
                    f"source={rec['source']}")
         if rec["old_values"] is not None:
-            typer.echo(f"    old: {rec['old_values']}")
+            click.echo(f"    old: {rec['old_values']}")
         if rec["new_values"] is not None:
-            typer.echo(f"    new: {rec['new_values']}")
+            click.echo(f"    new: {rec['new_values']}")
 
 
-@store_app.command("export")
-def export_command(
-    what: Annotated[str, typer.Argument(help="raw (the forms) or adam (analysis datasets)")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder")],
-    db: DbOption = None,
-    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or xpt")] = "csv",
-) -> None:
-    """Export the raw forms or the analysis datasets."""
+@click.command("export", short_help="Export the raw forms or the analysis datasets")
+@click.argument("what", type=click.Choice(["raw", "adam"]))
+@click.option("--out", type=_PATH, required=True, help="Output folder")
+@db_option
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv",
+              help="File format")
+def export_command(what: str, out: Path, db: str | None, fmt: str) -> None:
+    """Export the raw forms (WHAT raw) or the analysis datasets (WHAT adam)."""
     from .store.engine import open_store
-    from .store.export import FORMATS, export_adam, export_raw
+    from .store.export import export_adam, export_raw
 
-    if what not in ("raw", "adam"):
-        fail(f"export {what!r}: use raw or adam")
-    if fmt not in FORMATS:
-        fail(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}")
     engine = run_or_fail(lambda: open_store(db))
     fn = export_raw if what == "raw" else export_adam
     paths = run_or_fail(lambda: fn(engine, out, fmt))
-    typer.echo(f"wrote {len(paths)} file(s) to {out}")
+    click.echo(f"wrote {len(paths)} file(s) to {out}")
+
+
+#: The store's commands, in the order ``xerotrial --help`` lists them.
+STORE_COMMANDS = (init_command, import_command, template_command, edit_command, audit_group,
+                  export_command)

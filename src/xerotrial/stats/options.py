@@ -6,7 +6,7 @@ Example
 True
 """
 
-__all__ = ["COVARIANCES", "DF_METHODS"]
+__all__ = ["COVARIANCES", "DF_METHODS", "KR_INFORMATION"]
 
 COVARIANCES = ("random-intercept", "un", "cs", "csh", "ar1", "arh1", "toep", "toeph", "adh", "diag")
 
@@ -18,3 +18,8 @@ DF_METHODS = (
     "kenward-roger",
     "kenward-roger-linear",
 )
+
+#: The information matrix behind Kenward-Roger's covariance of the covariance parameters:
+#: ``observed`` (SAS PROC MIXED DDFM=KR) or ``expected`` (R's pbkrtest, and so lmerTest and
+#: emmeans with Kenward-Roger).
+KR_INFORMATION = ("observed", "expected")

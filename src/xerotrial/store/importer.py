@@ -87,14 +87,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """
     p = Path(path)
     if not p.is_file():
-        raise StoreError(f"{p}: no such file")
+        raise StoreError(f"{p}: no such file", file=str(p))
     try:
         if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
             frame = pd.read_excel(p, dtype=object)
             return frame.astype(object).where(frame.notna(), None)
         return pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except Exception as exc:  # noqa: BLE001 - any reader failure is a user error here
-        raise StoreError(f"{p}: cannot read it as a table ({exc})") from None
+        raise StoreError(f"{p}: cannot read it as a table ({exc})", file=str(p)) from None
 
 
 def _header(spec: FormSpec, frame: pd.DataFrame, source: str) -> list[Problem]:
