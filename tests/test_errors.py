@@ -93,13 +93,27 @@ def test_store_reads_a_validators_fields_not_its_message() -> None:
         ("grade", tricky, "a CTCAE grade is 1 to 5")]
 
 
-def test_store_still_reads_validators_without_fields() -> None:
+def test_trial_validators_carry_fields_and_the_store_reads_them() -> None:
     from xerotrial.store.forms import _trial
+    from xerotrial.trial._checks import cell_error, row_error
+
+    e = cell_error("ae.csv", 3, "grade", 7, "must be <= 5")
+    assert (e.file, e.row, e.line, e.column, e.value, e.rule) == (
+        "ae.csv", 4, 5, "grade", 7, "must be <= 5")
+    assert str(e) == "ae.csv: line 5 (data row 4), column 'grade', value 7: must be <= 5"
+    e = row_error("data", "P01", "grade", 7, "must be <= 5")
+    assert (e.row, e.line, e.column, e.rule) == ("P01", None, "grade", "must be <= 5")
 
     def validator(frame, protocol):  # noqa: ANN001
-        raise DataValidationError("data: row 1, column 'grade', value 7: must be <= 5")
+        raise row_error("data", 0, "grade", 7, "must be <= 5")
 
     assert _trial(validator, "grade")({"grade": 7}, None) == [("grade", 7, "must be <= 5")]
+
+    def unlocated(frame, protocol):  # noqa: ANN001
+        raise DataValidationError("the grade cannot be checked")  # no fields: the default
+
+    assert _trial(unlocated, "grade")({"grade": 7}, None) == [
+        ("grade", "", "the grade cannot be checked")]
 
 
 def test_command_line_prints_problems_from_their_fields() -> None:

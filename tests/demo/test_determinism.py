@@ -31,8 +31,7 @@ UNSTABLE = {"trial.db"}
 def _build(out: Path, threads: int) -> subprocess.Popen:
     env = os.environ | {v: str(threads) for v in
                         ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    code = "import sys; from xerotrial.cli import main; sys.argv[0] = 'xerotrial'; main()"
-    return subprocess.Popen([sys.executable, "-c", code, "demo", "--out", str(out)], env=env,
+    return subprocess.Popen([sys.executable, "-m", "xerotrial", "demo", "--out", str(out)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

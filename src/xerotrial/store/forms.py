@@ -23,10 +23,8 @@ Example
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -265,26 +263,11 @@ def template_frame(form: str) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- row checks
 
 
-_TRIAL_MESSAGE = re.compile(r"column '([^']*)', value (.*?): (.*)$", re.S)
-
-
 def _from_trial(exc: DataValidationError, default: str) -> tuple[str, Any, str]:
-    """(column, value, rule) of a trial validator's error: its fields.
-
-    The trial's cell errors (``xerotrial.trial._checks``) do not carry fields yet; for those,
-    and only those, the three are read back from the message they all write
-    (``..., column 'c', value v: rule``). Delete this fallback once they do.
-    """
+    """(column, value, rule) of a trial validator's error, from its fields."""
     if exc.column is not None:
         return exc.column, exc.value, exc.rule or str(exc)
-    m = _TRIAL_MESSAGE.search(str(exc))
-    if m:
-        try:
-            value = ast.literal_eval(m.group(2))
-        except (ValueError, SyntaxError):
-            value = m.group(2)
-        return m.group(1), value, m.group(3)
-    return default, "", str(exc)
+    return default, "", exc.rule or str(exc)
 
 
 def _trial(fn: Callable[[pd.DataFrame, Protocol], Any], default: str) -> RowCheck:
