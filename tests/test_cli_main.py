@@ -145,14 +145,3 @@ def test_completion_protocol(words: str, cword: int, expected: set[str]) -> None
     assert done.returncode == 0, done.stderr
     got = {line.split(",", 1)[1] for line in done.stdout.splitlines()}
     assert got == expected
-
-
-@pytest.mark.parametrize("name", ["cli", "cli_common", "cli_power", "cli_score", "cli_store",
-                                  "cli_report"])
-def test_docstring_examples(name: str) -> None:
-    import doctest
-    import importlib
-
-    module = importlib.import_module(f"xerotrial.{name}")
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0

@@ -3,7 +3,6 @@ the store and the command line reading fields rather than messages."""
 
 from __future__ import annotations
 
-import doctest
 import json
 import pickle
 
@@ -150,9 +149,3 @@ def test_rejected_import_carries_every_problem(tmp_path) -> None:
     with pytest.raises(StoreError) as missing:
         import_file(open_store(str(db)), "sites", tmp_path / "none.csv")
     assert missing.value.file == str(tmp_path / "none.csv")
-
-
-@pytest.mark.parametrize("module", [family, stats_errors, store_errors])
-def test_docstring_examples(module) -> None:  # noqa: ANN001
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0

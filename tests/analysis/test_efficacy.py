@@ -4,13 +4,11 @@ schedule and data, one responder rule, and the analyses that cannot run yet with
 from __future__ import annotations
 
 import dataclasses
-import doctest
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import xerotrial.analysis.efficacy as efficacy_module
 from xerotrial.analysis.efficacy import (
     NotRun,
     cohort_comparison,
@@ -52,10 +50,6 @@ def _strict(protocol=P):
 def _lenient(protocol=P):
     return dataclasses.replace(protocol, analysis=dataclasses.replace(
         protocol.analysis, unscheduled="include"))
-
-
-def test_doctests():
-    assert doctest.testmod(efficacy_module, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 def test_outcome_visits_follow_the_schedule_and_the_data():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import doctest
 import math
 import sqlite3
 from collections.abc import Iterator
@@ -299,8 +298,3 @@ def test_empty_store(tmp_path):
         assert release(engine).empty
     finally:
         engine.dispose()
-
-
-def test_module_doctest():
-    result = doctest.testmod(summaries, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0

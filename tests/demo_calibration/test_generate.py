@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import doctest
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -332,8 +331,3 @@ def test_missing_questionnaire_item_is_an_empty_cell():
 
 
 # ----------------------------------------------------------------------------- docs
-
-
-def test_module_doctest():
-    result = doctest.testmod(generate, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0

@@ -1,21 +1,12 @@
 from __future__ import annotations
 
-import doctest
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from xerotrial import report
-from xerotrial.report import consort, data, figures, fmt, html, write
 from xerotrial.report.fmt import MINUS, format_ci, format_number, format_p, round_half_up
-
-
-@pytest.mark.parametrize("module", [report, data, fmt, figures, consort, html, write])
-def test_doctests(module):
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,6 @@ tie cases here are specific to R 4.0-4.5, whose rules the module implements.
 
 from __future__ import annotations
 
-import doctest
 import itertools
 import json
 import math
@@ -37,7 +36,6 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from xerotrial.stats import nonparametric
 from xerotrial.stats.nonparametric import (
     QUANTILE_DEFINITIONS,
     MedianIQR,
@@ -1038,11 +1036,6 @@ def test_differs_from_scipy_defaults_where_r_differs():
     assert ours.statistic == 34.5 and theirs.statistic == 1.5
     assert ours.p_value == pytest.approx(0.024706589326941367, rel=P_RTOL)  # R 4.2.2
     assert not _rel_close(float(theirs.pvalue), ours.p_value, 1e-3)
-
-
-def test_module_doctests():
-    failures, attempted = doctest.testmod(nonparametric, optionflags=doctest.ELLIPSIS)
-    assert attempted > 0 and failures == 0
 
 
 # --------------------------------------------------------------------------- R 4.2.2 tables

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 from importlib import resources
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import xerotrial.trial.adam as adam_module
 from xerotrial.stats.errors import DataValidationError
 from xerotrial.trial.adam import (
     BDS_COLUMNS,
@@ -63,10 +61,6 @@ def bds() -> pd.DataFrame:
         ("P07", 35, 0.25),
     ]
     return derive_bds(long(rows), "paramcd", LABELS)
-
-
-def test_doctests():
-    assert doctest.testmod(adam_module).failed == 0
 
 
 def test_columns_and_sorting(bds):

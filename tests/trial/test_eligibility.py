@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xerotrial.stats.errors import DataValidationError
-from xerotrial.trial import eligibility
 from xerotrial.trial.eligibility import (
     EXCLUSION_FLAGS,
     REASONS,
@@ -201,8 +198,3 @@ def test_screening_properties(people, data):
     for p, reasons in zip(people, r["reasons"], strict=True):
         assert ("age" in reasons) == (not 18 <= p["age"] <= 75)
         assert ("smoking" in reasons) == (p["smoking"] == "yes")
-
-
-def test_module_doctests():
-    failures, attempted = doctest.testmod(eligibility, optionflags=doctest.ELLIPSIS)
-    assert attempted > 0 and failures == 0

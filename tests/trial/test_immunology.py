@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xerotrial.stats.errors import DataValidationError
-from xerotrial.trial import immunology
 from xerotrial.trial.immunology import (
     derive_dsa,
     derive_hla_positive,
@@ -439,8 +436,3 @@ def test_dsa_invariants(rows, seed):
     wide = tabulate_table4(out, layout="wide")
     assert len(wide) == len(out.loc[out["positive"], ["subject", "specificity"]]
                             .drop_duplicates())
-
-
-def test_module_doctests():
-    failures, attempted = doctest.testmod(immunology, optionflags=doctest.ELLIPSIS)
-    assert attempted > 0 and failures == 0

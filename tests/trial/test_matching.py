@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -210,8 +208,3 @@ def test_matching_properties(pat, con, seed):
                               c.sample(frac=1, random_state=seed))
     pd.testing.assert_frame_equal(shuffled.pairs, m.pairs)
     pd.testing.assert_frame_equal(shuffled.unmatched, m.unmatched)
-
-
-def test_module_doctests():
-    failures, attempted = doctest.testmod(matching, optionflags=doctest.ELLIPSIS)
-    assert attempted > 0 and failures == 0

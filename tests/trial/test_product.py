@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xerotrial.stats.errors import DataValidationError
-from xerotrial.trial import product
 from xerotrial.trial.product import (
     BATCH_COLUMNS,
     FailedCriterion,
@@ -209,8 +206,3 @@ def test_one_donor_property(pairs):
         assert set(out["subject"]) == set(adm["subject"])
         for s, d in zip(out["subject"], out["donor"], strict=True):
             assert {donor[b] for b in adm.loc[adm["subject"] == s, "batch"]} == {d}
-
-
-def test_module_doctests():
-    failures, attempted = doctest.testmod(product, optionflags=doctest.ELLIPSIS)
-    assert attempted > 0 and failures == 0

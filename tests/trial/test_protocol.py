@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import doctest
 import math
 import tomllib
 from importlib import resources
@@ -14,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import xerotrial.trial.protocol as protocol_module
 from xerotrial.stats.errors import DataValidationError
 from xerotrial.trial.protocol import (
     GLANDS,
@@ -37,10 +35,6 @@ def p() -> Protocol:
 
 def doc() -> dict:
     return copy.deepcopy(tomllib.loads(BUNDLED_TEXT))
-
-
-def test_doctests():
-    assert doctest.testmod(protocol_module).failed == 0
 
 
 # ------------------------------------------------------------------------------ bundled

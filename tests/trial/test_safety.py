@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xerotrial.stats.errors import DataValidationError
-from xerotrial.trial import ctcae, safety
+from xerotrial.trial import safety
 from xerotrial.trial.ctcae import CTCAE_V5, PAIN_TERMS, lookup_term
 from xerotrial.trial.safety import (
     PAPER_TABLE2_LABELS,
@@ -458,10 +456,3 @@ def test_derive_dry_mouth_grade_missing_column():
         derive_dry_mouth_grade(pd.DataFrame({"uws": [0.1]}))
 
 
-# ----------------------------------------------------------------------------- doctests
-
-
-@pytest.mark.parametrize("module", [ctcae, safety])
-def test_module_doctests(module):
-    failures, attempted = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert attempted > 0 and failures == 0

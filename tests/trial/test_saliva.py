@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import xerotrial.trial.saliva as saliva_module
 from xerotrial.stats.errors import DataValidationError
 from xerotrial.trial.protocol import load_protocol
 from xerotrial.trial.saliva import SALIVA_PARAM_LABELS, derive_saliva_ions, ion_code
@@ -28,10 +25,6 @@ WIDE = pd.DataFrame(
         "lab_id": ["L1", "L2"],
     }
 )
-
-
-def test_doctests():
-    assert doctest.testmod(saliva_module).failed == 0
 
 
 def test_wide_to_long():

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import xerotrial.trial.scintigraphy as scint_module
 from xerotrial.stats.errors import DataValidationError
 from xerotrial.trial.scintigraphy import SCINT_PARAM_LABELS, derive_scintigraphy
 
@@ -28,10 +25,6 @@ def records(subject="P01", visit="day0", uptake=(3, 2, 1, 0), excr=(60.0, 58.0, 
             "excretion_fraction_pct": list(excr),
         }
     )
-
-
-def test_doctests():
-    assert doctest.testmod(scint_module).failed == 0
 
 
 def test_hand_worked_means():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import doctest
 
 import numpy as np
 import pandas as pd
@@ -11,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import xerotrial.trial.sialometry as sialometry_module
 from xerotrial.stats.errors import DataValidationError
 from xerotrial.trial.protocol import load_protocol
 from xerotrial.trial.sialometry import (
@@ -33,10 +31,6 @@ def one(kind="UWS", before=12.00, after=13.30, minutes=10, **extra) -> pd.DataFr
     }
     row.update(extra)
     return pd.DataFrame([row])
-
-
-def test_doctests():
-    assert doctest.testmod(sialometry_module).failed == 0
 
 
 # ------------------------------------------------------------------------------ flow rate
