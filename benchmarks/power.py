@@ -71,23 +71,8 @@ def statsmodels_rate(frames: pd.DataFrame, k: int) -> float:
     return len(reps) / (time.perf_counter() - t0)
 
 
-R_SCRIPT = r"""
-suppressMessages({library(lme4); library(glmmTMB)})
-d <- read.csv("%(csv)s", stringsAsFactors = TRUE)
-d$id <- factor(d$id); d$visit <- factor(d$visit, levels = paste0("v", 1:4))
-d$arm <- relevel(factor(d$arm), "control")
-reps <- split(d, d$rep)
-k1 <- min(%(k_lmer)d, length(reps)); k2 <- min(%(k_tmb)d, length(reps))
-invisible(lmer(y ~ arm * visit + (1 | id), data = reps[[1]], REML = TRUE))
-t1 <- system.time(for (r in reps[1:k1]) lmer(y ~ arm * visit + (1 | id), data = r,
-                                               REML = TRUE), gcFirst = FALSE)[["elapsed"]]
-fit_tmb <- function(r) suppressWarnings(glmmTMB(y ~ arm * visit + us(0 + visit | id),
-  dispformula = ~0, REML = TRUE, data = r))
-invisible(fit_tmb(reps[[1]]))
-t2 <- system.time(for (r in reps[1:k2]) fit_tmb(r), gcFirst = FALSE)[["elapsed"]]
-cat(sprintf("{\"lme4\": %%.6f, \"glmmTMB\": %%.6f}\n", k1 / t1, k2 / t2))
-"""
-
+#: The R program (lme4, glmmTMB): ``Rscript power_peers.R REPS.csv K_LMER K_TMB``.
+R_SCRIPT = Path(__file__).with_name("power_peers.R")
 
 def r_rates(frames: pd.DataFrame, k_lmer: int, k_tmb: int) -> dict[str, float] | None:
     rscript = shutil.which("Rscript")
@@ -96,10 +81,8 @@ def r_rates(frames: pd.DataFrame, k_lmer: int, k_tmb: int) -> dict[str, float] |
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "reps.csv"
         frames.to_csv(csv, index=False)
-        script = Path(tmp) / "bench.R"
-        script.write_text(R_SCRIPT % {"csv": csv.as_posix(), "k_lmer": k_lmer, "k_tmb": k_tmb})
-        out = subprocess.run([rscript, "--vanilla", str(script)], capture_output=True,
-                             text=True, timeout=1800)
+        out = subprocess.run([rscript, "--vanilla", str(R_SCRIPT), str(csv), str(k_lmer),
+                              str(k_tmb)], capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
         print("R failed:", out.stderr[-2000:], file=sys.stderr)
         return None
