@@ -35,6 +35,7 @@ demo-data: $(STAMP)
 	PYTHONPATH=tools $(BIN)/python -m demo_calibration
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/run.py
 
 clean:
