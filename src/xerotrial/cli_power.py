@@ -24,12 +24,9 @@ from rich.table import Table
 
 from .cli_common import err, fail
 from .stats.errors import XerotrialError
-from .stats.options import DF_METHODS
+from .stats.options import COVARIANCES, DF_METHODS
 
 __all__ = ["power", "parse_list", "build_design"]
-
-
-MODEL_COVARIANCES = ("un", "cs", "ar1", "random-intercept")
 
 
 
@@ -176,7 +173,7 @@ def power(
     ] = None,
     baseline_sd: Annotated[float | None, typer.Option(help="SD of the baseline covariate")] = None,
     covariance: Annotated[
-        str | None, typer.Option(help=f"Analysis model: {', '.join(MODEL_COVARIANCES)}")
+        str | None, typer.Option(help=f"Analysis model: {', '.join(COVARIANCES)}")
     ] = None,
     df: Annotated[
         str | None, typer.Option("--df", help=f"One of: {', '.join(DF_METHODS)}")
@@ -225,8 +222,8 @@ def power(
         fail(f"--plot {plot}: the file name must end in .png or .svg")
     if target_power is not None and not 0 < target_power < 1:
         fail("--target-power must lie in (0, 1)")
-    if covariance is not None and covariance not in MODEL_COVARIANCES:
-        fail(f"--covariance {covariance!r} is not one of: {', '.join(MODEL_COVARIANCES)}")
+    if covariance is not None and covariance not in COVARIANCES:
+        fail(f"--covariance {covariance!r} is not one of: {', '.join(COVARIANCES)}")
     if df is not None and df not in DF_METHODS:
         fail(f"--df {df!r} is not one of: {', '.join(DF_METHODS)}")
     if sims is not None and sims < 1:
