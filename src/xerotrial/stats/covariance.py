@@ -475,14 +475,14 @@ STRUCTURES: dict[str, CovarianceStructure] = {
     s.name: s
     for s in (
         Unstructured(),
-        Diagonal(),
         CompoundSymmetry(),
-        Toeplitz(),
-        Autoregressive(),
         HeteroCS(),
+        Autoregressive(),
         HeteroAR1(),
+        Toeplitz(),
         HeteroToeplitz(),
         AnteDependence(),
+        Diagonal(),
     )
 }
 

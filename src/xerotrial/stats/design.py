@@ -142,10 +142,13 @@ def build_design(
     cols = list(dict.fromkeys(needed))
     n_read = len(data)
     raw = data[response]
-    resp = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    numeric_response = raw.dtype.kind in "iuf"  # nothing to coerce, nothing suspicious
+    resp = (raw.to_numpy(dtype=float) if numeric_response
+            else pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float))
     arrays = {c: data[c].to_numpy() for c in cols if c != response}  # one conversion each
     miss_resp = np.isnan(resp)
-    suspicious = miss_resp & ~pd.isna(raw.to_numpy())
+    suspicious = np.zeros(1, dtype=bool) if numeric_response else (
+        miss_resp & ~pd.isna(raw.to_numpy()))
     if suspicious.any():
         text = raw.astype(str).str.strip().to_numpy()
         bad = suspicious & (text != "")
@@ -160,9 +163,9 @@ def build_design(
         s_codes = pd.factorize(arrays[subject])[0]
         t_raw = pd.factorize(arrays[time])[0]
         key = s_codes.astype(np.int64) * (t_raw.max() + 2) + t_raw
-        _, first, counts = np.unique(key, return_index=True, return_counts=True)
+        counts = np.bincount(key) if len(key) else np.zeros(0, dtype=np.int64)
         if (counts > 1).any():
-            dup_key = key[first[np.flatnonzero(counts > 1)[0]]]
+            dup_key = key[np.flatnonzero(counts[key] > 1)[0]]
             rows = np.flatnonzero(key == dup_key)[:2]
             i = int(rows[0])
             raise DataValidationError(

@@ -128,14 +128,16 @@ def kr_df(A1: np.ndarray, A2: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarra
         B = (A1 + 6.0 * A2) / (2.0 * q)
         g = ((q + 1.0) * A1 - (q + 4.0) * A2) / ((q + 2.0) * A2)
         d = 3.0 * q + 2.0 * (1.0 - g)
-        c1, c2, c3 = g / d, (q - g) / d, (q + 2.0 - g) / d
         Estar = 1.0 / (1.0 - A2 / q)
-        Vstar = (2.0 / q) * (1.0 + c1 * B) / ((1.0 - c2 * B) ** 2 * (1.0 - c3 * B))
+        Vstar = (2.0 / q) * (1.0 + g / d * B) / ((1.0 - (q - g) / d * B) ** 2
+                                                 * (1.0 - (q + 2.0 - g) / d * B))
         rho = Vstar / (2.0 * Estar**2)
         m = 4.0 + (q + 2.0) / (q * rho - 1.0)
         lam = m / (Estar * (m - 2.0))
     flat = A2 == 0  # the variance does not depend on theta: the normal reference
-    return np.where(flat, np.inf, m), np.where(flat, 1.0, lam)
+    if np.any(flat):
+        m, lam = np.where(flat, np.inf, m), np.where(flat, 1.0, lam)
+    return m, lam
 
 
 def _gWg(U: np.ndarray, P: np.ndarray, W: np.ndarray) -> np.ndarray:

@@ -29,11 +29,20 @@ array([[3., 2.],
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .covariance import G_SIDE, CovarianceStructure, LinearStructure, get_structure
 
 __all__ = ["MarginalCovariance", "RandomEffectsCovariance", "RepeatedCovariance"]
+
+
+@lru_cache(maxsize=64)
+def _intercept_derivatives(n: int) -> np.ndarray:
+    out = np.stack([np.ones((n, n)), np.eye(n)])  # dV/d(intercept variance), dV/d(residual)
+    out.flags.writeable = False
+    return out
 
 
 class MarginalCovariance:
@@ -87,7 +96,7 @@ class RandomEffectsCovariance(MarginalCovariance):
         (``Z`` None: a random intercept alone, dV = J and I for every pattern)."""
         if Z is None:
             U, n = slots.shape
-            return np.broadcast_to(np.stack([np.ones((n, n)), np.eye(n)]), (U, 2, n, n))
+            return np.broadcast_to(_intercept_derivatives(n), (U, 2, n, n))
         U, n, _ = Z.shape
         dV = np.empty((U, len(self.param_names), n, n))
         for k, (i, j) in enumerate(self.pairs):
