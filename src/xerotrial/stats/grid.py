@@ -141,17 +141,17 @@ def lsmeans_matrix(
     codes = grid_codes(d)
     Xg = grid_matrix(d, means)
     names = list(d.factors)
-    fj = names.index(factor)
-    bj = names.index(by) if by else None
-    keys, rows = [], []
-    for bi, b in enumerate(d.factors[by] if by else [None]):
-        for li, lv in enumerate(d.factors[factor]):
-            mask = codes[:, fj] == li
-            if by:
-                mask &= codes[:, bj] == bi
-            rows.append(Xg[..., mask, :].mean(axis=-2))
-            keys.append({factor: lv, **({by: b} if by else {})})
-    return np.stack(rows, axis=-2), keys
+    nf = len(d.factors[factor])
+    cell = codes[:, names.index(factor)]
+    if by:
+        cell = cell + nf * codes[:, names.index(by)]
+    n_rows = nf * (len(d.factors[by]) if by else 1)
+    # equal weights over the grid rows of each (by level, factor level) cell
+    A = (cell[None, :] == np.arange(n_rows)[:, None]).astype(float)
+    A /= A.sum(axis=1, keepdims=True)
+    keys = [{factor: lv, **({by: b} if by else {})}
+            for b in (d.factors[by] if by else [None]) for lv in d.factors[factor]]
+    return A @ Xg, keys
 
 
 def reference_pairs(

@@ -111,8 +111,9 @@ class Estimates:
         linear = linear or self.linear
         if linear not in self._adjusted:
             WQ, WR = self.kr_sums(self.W_kr, not linear)
-            PW = np.einsum("rkl,rlab->rkab", self.W_kr, self.P)  # sum_l W_kl P_l
-            Lam = WQ - np.einsum("rkab,rkbc->rac", self.P @ self.Phi[:, None], PW)
+            R, K, p = self.P.shape[:3]
+            PW = (self.W_kr @ self.P.reshape(R, K, p * p)).reshape(R, K, p, p)  # sum_l W_kl P_l
+            Lam = WQ - ((self.P @ self.Phi[:, None]) @ PW).sum(axis=1)
             if WR is not None:
                 Lam = Lam - 0.25 * WR
             Phi_A = self.Phi + 2.0 * self.Phi @ Lam @ self.Phi
@@ -134,8 +135,8 @@ def kr_df(A1: np.ndarray, A2: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarra
         rho = Vstar / (2.0 * Estar**2)
         m = 4.0 + (q + 2.0) / (q * rho - 1.0)
         lam = m / (Estar * (m - 2.0))
-    flat = A2 == 0  # the variance does not depend on theta: the normal reference
-    if np.any(flat):
+    flat = np.asarray(A2 == 0)  # the variance does not depend on theta: the normal reference
+    if flat.any():
         m, lam = np.where(flat, np.inf, m), np.where(flat, 1.0, lam)
     return m, lam
 
@@ -161,29 +162,30 @@ def t_tests(
     2 (l'Phi l)^2 / g'Wg, Kenward-Roger's ``kr_df`` with A1 = A2 = g'Wg / (l'Phi l)^2.
     """
     check_df_method(df_method, est.method)
-    L = np.asarray(L, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _t_tests(np.asarray(L, dtype=float), est, df_method, fixed_df, level)
+
+
+def _t_tests(L, est, df_method, fixed_df, level):
     estimate = (L @ est.beta[..., None])[..., 0]  # (R, rows); L (rows, p) broadcasts
     U = L @ est.Phi
     c = (U * L).sum(axis=-1)
     if df_method in KR_METHODS:
         Phi_A = est.phi_adjusted(df_method == "kenward-roger-linear")
         var = ((L @ Phi_A) * L).sum(axis=-1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = _gWg(U, est.P, est.W_kr) / c**2
+        a = _gWg(U, est.P, est.W_kr) / c**2
         df = kr_df(a, a, 1)[0]
     elif df_method == "satterthwaite":
         var = c
         gWg = _gWg(U, est.P, est.W)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            df = np.where(gWg > 0, 2.0 * c**2 / gWg, np.inf)
+        df = np.where(gWg > 0, 2.0 * c**2 / gWg, np.inf)
     else:
         if fixed_df is None:
             raise DataValidationError(f"df method {df_method!r} needs the fixed df of each row")
         var = c
         df = np.broadcast_to(np.asarray(fixed_df, dtype=float), estimate.shape).astype(float)
     se = np.sqrt(np.clip(var, 0.0, None))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(se > 0, estimate / se, np.nan)
+    t = np.where(se > 0, estimate / se, np.nan)
     p = 2.0 * special.stdtr(df, -np.abs(t))
     q = np.where(np.isfinite(df), special.stdtrit(df, 0.5 + level / 2.0),
                  special.ndtri(0.5 + level / 2.0))

@@ -96,7 +96,8 @@ class RandomEffectsCovariance(MarginalCovariance):
         (``Z`` None: a random intercept alone, dV = J and I for every pattern)."""
         if Z is None:
             U, n = slots.shape
-            return np.broadcast_to(_intercept_derivatives(n), (U, 2, n, n))
+            base = _intercept_derivatives(n)
+            return base[None] if U == 1 else np.broadcast_to(base, (U, 2, n, n))
         U, n, _ = Z.shape
         dV = np.empty((U, len(self.param_names), n, n))
         for k, (i, j) in enumerate(self.pairs):

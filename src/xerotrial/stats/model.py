@@ -240,7 +240,7 @@ class MixedModelResult:
         ``terms`` names, per row, the model term whose df a fixed-df method uses (default: the
         last term with a non-zero coefficient, as SAS does for ESTIMATE statements).
         """
-        return pd.DataFrame(self._t_columns(L, df_method, terms))
+        return pd.DataFrame(self._t_columns(L, df_method, terms), copy=False)
 
     def fixed_effects(self, df_method: str = "kenward-roger") -> pd.DataFrame:
         """Estimate, SE, df, t, p and 95% CI of each fixed-effect coefficient."""
@@ -248,7 +248,7 @@ class MixedModelResult:
         p = len(self.beta)
         cols = {"term": self.design.column_names}
         cols.update(self._t_columns(np.eye(p), df_method, [col_term.get(j) for j in range(p)]))
-        return pd.DataFrame(cols)
+        return pd.DataFrame(cols, copy=False)  # fresh arrays: no copy needed
 
     def lsmeans(
         self, factor: str, by: str | None = None, df_method: str = "kenward-roger"
@@ -257,7 +257,7 @@ class MixedModelResult:
         keys, out = self.fits.lsmeans(factor, by, df_method)
         cols = {k: [key[k] for key in keys] for k in keys[0]}
         cols.update({k: v[0] for k, v in out.items()})
-        return pd.DataFrame(cols)
+        return pd.DataFrame(cols, copy=False)  # fresh arrays: no copy needed
 
     def contrasts_vs_reference(
         self,
@@ -290,7 +290,7 @@ class MixedModelResult:
         if by:
             cols[by] = bys
         cols.update({k: v[0] for k, v in out.items()})
-        return pd.DataFrame(cols)
+        return pd.DataFrame(cols, copy=False)  # fresh arrays: no copy needed
 
     def type3(self, df_method: str = "kenward-roger") -> pd.DataFrame:
         """Type III F tests per model term (joint tests of each term's contrasts)."""

@@ -164,7 +164,9 @@ def newton_raphson(
                             free[rows] &= ~(crossing[feas][good] & below)
                         accepted[gi] = True
                         new_obj[gi] = new.objective[good]
-                        if order == 2:
+                        if order == 2 and len(rows) == R and good.all():
+                            ev = new  # every replicate took the full step
+                        elif order == 2:
                             ev.merge(rows, new, good)
                         else:
                             halved.append(rows)

@@ -105,6 +105,8 @@ def _centring(y: np.ndarray, X: np.ndarray, obs: np.ndarray) -> np.ndarray:
         for r in range(R):
             with contextlib.suppress(np.linalg.LinAlgError):
                 beta0[r] = np.linalg.solve(XtX[r], Xty[r])
+    if np.isfinite(beta0).all():
+        return beta0
     for r in np.flatnonzero(~np.isfinite(beta0).all(axis=1)):
         Xr = X if X.ndim == 2 else X[r]
         finite = np.isfinite(yz[r]).all() and np.isfinite(Xr[obs[r]]).all() and obs[r].any()
@@ -235,7 +237,8 @@ def build_layout(
         Zcube[subject, slot] = Z
     pat = _pattern_keys(obs3, count, rs, g_subject, Zcube, uses_time, order)
     P = int(pat.max()) + 1 if len(pat) else 0
-    unit_of, U = _codes(r_m * P + pat)  # a unit: one pattern in one replicate
+    # a unit: one pattern in one replicate
+    unit_of, U = (pat, P) if R == 1 else _codes(r_m * P + pat)
     m = np.bincount(unit_of, minlength=U)
     u_size = np.zeros(U, dtype=np.int64)
     u_size[unit_of] = n_m
@@ -251,7 +254,9 @@ def build_layout(
     sizes = np.flatnonzero(n_units)
     n_units = n_units[sizes]
     # a member's design rows are fixed by its subject and observed slots
-    bits = (flat.astype(np.int64) @ (1 << np.arange(T)).astype(np.int64)) if T < 48 else None
+    bits = None
+    if R > 1 and T < 48:
+        bits = flat.astype(np.int64) @ (1 << np.arange(T)).astype(np.int64)
     groups = []
     first_m = first_u = 0
     for n, k in zip(sizes.tolist(), n_units.tolist(), strict=True):
@@ -263,7 +268,7 @@ def build_layout(
         Xm = X[rows] if X.ndim == 2 else X[r_m[mem, None], rows]
         B = Xm.reshape(len(mem), n * p)
         ym = yw[r_m[mem, None], rows]
-        shared = R > 1 and X.ndim == 2 and bits is not None and len(mem) >= 4 * k
+        shared = X.ndim == 2 and bits is not None and len(mem) >= 4 * k
         if shared:
             combo = s_m[mem] * (1 << T) + bits[mem]
             shared = len(mem) >= 4 * len(np.unique(combo)) and k * S < 2e7

@@ -70,7 +70,8 @@ def _masked_inverse(H: np.ndarray, free: np.ndarray, pinv: bool = False) -> np.n
     """2 H_ff^-1 per replicate, zero rows and columns for parameters on the boundary."""
     K = H.shape[-1]
     both = free[:, :, None] & free[:, None, :]
-    Hm = np.where(both & np.isfinite(H), H, np.eye(K))
+    every = bool(free.all()) and bool(np.isfinite(H).all())
+    Hm = H if every else np.where(both & np.isfinite(H), H, np.eye(K))
     with np.errstate(all="ignore"):
         if pinv:
             W = 2.0 * np.linalg.pinv(Hm)
@@ -84,7 +85,7 @@ def _masked_inverse(H: np.ndarray, free: np.ndarray, pinv: bool = False) -> np.n
                         W[r] = 2.0 * np.linalg.inv(Hm[r])
                     except np.linalg.LinAlgError:
                         W[r] = 2.0 * np.linalg.pinv(Hm[r])
-    return np.where(both, W, 0.0)
+    return W if every else np.where(both, W, 0.0)
 
 
 @dataclass
@@ -208,12 +209,10 @@ class ReplicateFit:
         lower, upper (R, rows). ``terms`` names, per row, the model term whose df a fixed-df
         method uses (default: the last term with a non-zero coefficient, as SAS does for
         ESTIMATE statements)."""
-        check_df_method(df_method, self.method)
         L = np.asarray(L, dtype=float)
         L = L[None] if L.ndim == 1 else L
-        with np.errstate(all="ignore"):
-            out = t_tests(L, self.estimates, df_method, self._fixed(L, df_method, terms), level)
-        return self._mask(out)
+        return self._mask(t_tests(L, self.estimates, df_method,
+                                  self._fixed(L, df_method, terms), level))
 
     def test(self, L: np.ndarray, df_method: str = "kenward-roger",
              term: str | None = None) -> dict[str, np.ndarray]:
@@ -262,7 +261,8 @@ class ReplicateFit:
         """t tests of LS-mean differences: ``pairs`` of (label, by level, row, other row)."""
         L, _ = self.lsmeans_matrix(factor, by)
         term = grid.lsmeans_term(self.design, factor, by)
-        D = np.stack([L[..., i, :] - L[..., j, :] for _, _, i, j in pairs], axis=-2)
+        i, j = np.array([pr[2:] for pr in pairs], dtype=int).reshape(-1, 2).T
+        D = L[..., i, :] - L[..., j, :]
         return self.t_tests(D, df_method, [term] * len(pairs))
 
     def contrasts_vs_reference(self, factor: str, reference: str | None = None,
