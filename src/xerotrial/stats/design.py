@@ -23,7 +23,6 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula, ModelSpec
 
 from . import coding
 from .errors import DataValidationError
@@ -69,8 +68,10 @@ class Design:
         return pd.DataFrame(out)
 
     @cached_property
-    def spec(self) -> ModelSpec:
+    def spec(self):
         """formulaic's model spec (built on first use: the fast path does not need it)."""
+        from formulaic import Formula
+
         return Formula(self.rhs).get_model_matrix(self.data, na_action="raise").model_spec
 
     def model_matrix(self, frame: pd.DataFrame) -> np.ndarray:
@@ -227,6 +228,8 @@ def build_design(
             {v: pd.Categorical.from_codes(used[v], categories=factors[v]) if v in factors
              else used[v] for v in dict.fromkeys(variables)}
         )
+        from formulaic import Formula  # imported when needed: the fast path does without
+
         try:
             mm = Formula(rhs).get_model_matrix(df, na_action="raise")
         except Exception as exc:  # formulaic raises many types; name the formula

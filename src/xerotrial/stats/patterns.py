@@ -47,7 +47,6 @@ class SizeGroup:
     n: int
     rep: np.ndarray  # (U,) replicate of each unit, ascending
     m: np.ndarray  # (U,) number of subjects (float)
-    pattern: np.ndarray  # (U,) pattern id
     slots: np.ndarray  # (U, n) time slots of the pattern (R-side patterns)
     group: np.ndarray  # (U,) covariance group
     Z: np.ndarray | None  # (U, n, q) random-effect rows (G-side; None: an intercept alone)
@@ -244,7 +243,7 @@ def build_layout(
     u_size[unit_of] = n_m
     u_key = np.zeros(U, dtype=np.int64)
     u_key[unit_of] = r_m * P + pat
-    u_rep, u_pat = u_key // max(P, 1), u_key % max(P, 1)
+    u_rep = u_key // max(P, 1)
     # members sorted by (size, unit): each size group is one slice
     by_unit = np.argsort(u_size[unit_of] * U + unit_of, kind="stable")
     u_order = np.argsort(u_size, kind="stable")
@@ -288,7 +287,6 @@ def build_layout(
             n=n,
             rep=u_rep[ug],
             m=mu.astype(float),
-            pattern=u_pat[ug],
             slots=slots,
             group=g_subject[s_m[lead]],
             Z=Zu,

@@ -54,7 +54,6 @@ class Evaluation:
     objective: np.ndarray
     beta: np.ndarray
     Phi: np.ndarray  # (X'V^-1X)^-1
-    logdet_xvx: np.ndarray
     gradient: np.ndarray | None = None
     hessian: np.ndarray | None = None  # observed Hessian of -2 log-lik
     expected: np.ndarray | None = None  # expected Hessian (Fisher scoring)
@@ -266,7 +265,7 @@ class RemlEngine:
             obj = N * LOG2PI + logdet + rVr
         obj = np.where(ok, obj, np.inf)
         beta0 = self.layout.beta0 if reps is None else self.layout.beta0[reps]
-        ev = Evaluation(theta, ok, obj, beta + beta0, Phi, logdet_m)
+        ev = Evaluation(theta, ok, obj, beta + beta0, Phi)
         if order >= 1:
             self._derivatives(ev, beta, facs, R, order)
         return ev
