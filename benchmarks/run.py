@@ -394,7 +394,7 @@ def run_python(s: Settings, data: dict[str, pd.DataFrame], log) -> tuple[list[Ti
             "neg2_reml": res.neg2_loglik,
             "iterations": getattr(getattr(res, "opt", None), "iterations", None),
             "converged": bool(res.converged),
-            "n_patterns": len(getattr(getattr(res, "engine", None), "patterns", [])),
+            "n_patterns": res.engine.n_patterns,
             "beta": dict(
                 zip(map(_norm_name, res.design.column_names), res.beta.tolist(), strict=True)
             ),

@@ -80,7 +80,7 @@ def test_from_data(tmp_path):
     ("args", "message"),
     [
         (["--effect", "0,0,0.05"], "one per visit"),
-        (["--covariance", "toep"], "--covariance"),
+        (["--covariance", "banded"], "--covariance"),
         (["--df", "exact"], "--df"),
         (["--n-per-arm", "x"], "--n-per-arm"),
         (["--plot", "curve.pdf"], ".png or .svg"),

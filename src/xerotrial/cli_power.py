@@ -22,12 +22,11 @@ import click
 
 from .cli_common import fail, fail_error, stderr_console
 from .errors import XerotrialError
-from .stats.options import DF_METHODS
+from .stats.options import COVARIANCES, DF_METHODS
 
 __all__ = ["power", "parse_list", "build_design"]
 
 
-MODEL_COVARIANCES = ("un", "cs", "ar1", "random-intercept")
 _PATH = click.Path(path_type=Path)
 
 
@@ -160,7 +159,7 @@ def _plot(path: Path, result, target: float | None) -> None:
 @click.option("--baseline-slope", type=float,
               help="Add a baseline covariate with this slope (data + model)")
 @click.option("--baseline-sd", type=float, help="SD of the baseline covariate")
-@click.option("--covariance", type=click.Choice(MODEL_COVARIANCES),
+@click.option("--covariance", type=click.Choice(COVARIANCES),
               help="Covariance of the analysis model")
 @click.option("--df", type=click.Choice(DF_METHODS), help="Denominator df method")
 @click.option("--contrast", type=str,
@@ -223,8 +222,8 @@ def power(
         fail(f"--plot {plot}: the file name must end in .png or .svg")
     if target_power is not None and not 0 < target_power < 1:
         fail("--target-power must lie in (0, 1)")
-    if covariance is not None and covariance not in MODEL_COVARIANCES:  # called from Python
-        fail(f"--covariance {covariance!r} is not one of: {', '.join(MODEL_COVARIANCES)}")
+    if covariance is not None and covariance not in COVARIANCES:  # called from Python
+        fail(f"--covariance {covariance!r} is not one of: {', '.join(COVARIANCES)}")
     if df is not None and df not in DF_METHODS:
         fail(f"--df {df!r} is not one of: {', '.join(DF_METHODS)}")
     if sims is not None and sims < 1:

@@ -51,11 +51,11 @@ def test_batched_matches_fit_per_replicate(covariance, dropout):
             row = res.contrasts_vs_reference("arm", "control", by="visit",
                                              df_method=df_method).iloc[-1]
             assert conv[r] == res.converged
-            np.testing.assert_allclose(tests["estimate"][r], row["estimate"], rtol=1e-6,
-                                       atol=1e-10)
-            np.testing.assert_allclose(tests["se"][r], row["se"], rtol=1e-6)
-            np.testing.assert_allclose(tests["df"][r], row["df"], rtol=1e-6)
-            np.testing.assert_allclose(tests["p"][r], row["p"], rtol=1e-6, atol=1e-12)
+            np.testing.assert_allclose(tests["estimate"][r], row["estimate"], rtol=1e-12,
+                                       atol=1e-14)
+            np.testing.assert_allclose(tests["se"][r], row["se"], rtol=1e-12)
+            np.testing.assert_allclose(tests["df"][r], row["df"], rtol=1e-12)
+            np.testing.assert_allclose(tests["p"][r], row["p"], rtol=1e-12, atol=1e-15)
 
 
 def test_complete_unstructured_is_the_two_sample_t_test_trial_by_trial():
@@ -162,4 +162,6 @@ def test_design_validation():
     with pytest.raises(DataValidationError, match="dropout"):
         TrialDesign(dropout=(1.5,))
     with pytest.raises(DataValidationError, match="covariance"):
-        TrialDesign(covariance="toep")
+        TrialDesign(covariance="banded")
+    with pytest.raises(DataValidationError, match="df method"):
+        TrialDesign(df_method="exact")

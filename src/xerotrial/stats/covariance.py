@@ -1,10 +1,17 @@
 """Covariance structures over the levels of a repeated (time) factor, parameterised as SAS does.
 
+This is the engine's one list of covariance structures: every R-side structure that ``fit``,
+the replicate fits and simulation power accept is registered in ``STRUCTURES`` here, and
+``NAMES`` adds the G-side ``random-intercept`` (``marginal.RandomEffectsCovariance``). Adding a
+structure means writing its class and adding it to ``STRUCTURES`` (and its name to the
+numpy-free ``options.COVARIANCES`` that the command line checks; a test keeps the two equal).
+
 Each structure maps a parameter vector ``theta`` (in the order and on the scale that SAS
 PROC MIXED prints in "Covariance Parameter Estimates") to a ``t x t`` covariance matrix, with
 analytic first and second derivatives. Those derivatives are what REML Newton steps,
 Satterthwaite and Kenward-Roger need; Kenward-Roger depends on the parameterisation, so it
-must be SAS's.
+must be SAS's. Every method takes a stack of parameter vectors (``theta`` of shape
+``(..., k)``: one per replicate data set) and returns stacked matrices.
 
 Example
 -------
@@ -16,31 +23,35 @@ Example
 array([[2. , 1. , 0.5],
        [1. , 2. , 1. ],
        [0.5, 1. , 2. ]])
+>>> s.matrix(np.array([[0.5, 2.0], [0.1, 1.0]]), 3).shape
+(2, 3, 3)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-__all__ = [
-    "CovarianceStructure",
-    "STRUCTURES",
-    "get_structure",
-]
+from .errors import DataValidationError
+
+__all__ = ["CovarianceStructure", "STRUCTURES", "NAMES", "G_SIDE", "check_name", "get_structure"]
 
 Array = np.ndarray
+
+#: The G-side covariance (a random intercept, optionally with random slopes).
+G_SIDE = "random-intercept"
 
 
 @dataclass(frozen=True)
 class CovarianceStructure:
     """Base class: a named family of ``t x t`` covariance matrices.
 
-    Subclasses implement ``param_names``, ``matrix``, ``jacobian`` (``k x t x t``),
-    ``hessian`` (``k x k x t x t``, or None when the matrix is linear in ``theta``),
-    ``start`` and ``kinds`` (per parameter: 'var' for a variance, 'corr' for a correlation in
-    (-1, 1), 'cov' for an unbounded covariance).
+    Subclasses implement ``param_names``, ``kinds`` (per parameter: 'var' for a variance,
+    'corr' for a correlation in (-1, 1), 'cov' for an unbounded covariance), ``matrix``
+    (``(..., t, t)``), ``jacobian`` (``(..., k, t, t)``), ``hessian`` (``(..., k, k, t, t)``,
+    or None when the matrix is linear in ``theta``) and ``start``.
     """
 
     name: str = ""
@@ -65,7 +76,8 @@ class CovarianceStructure:
         return None
 
     def start(self, cov: Array) -> Array:  # pragma: no cover - abstract
-        """Starting values from an empirical covariance matrix of OLS residuals."""
+        """Starting values (``(..., k)``) from empirical covariances of OLS residuals
+        (``(..., t, t)``)."""
         raise NotImplementedError
 
 
@@ -76,8 +88,45 @@ def _unit(t: int, i: int, j: int) -> Array:
     return e
 
 
+def _lags(t: int) -> Array:
+    idx = np.arange(t)
+    return np.abs(idx[:, None] - idx[None, :])
+
+
+def _diag(cov: Array) -> Array:
+    return np.diagonal(cov, axis1=-2, axis2=-1)
+
+
+@lru_cache(maxsize=256)
+def _basis(structure: LinearStructure, t: int) -> Array:
+    out = structure.make_basis(t)
+    out.flags.writeable = False
+    return out
+
+
 @dataclass(frozen=True)
-class Unstructured(CovarianceStructure):
+class LinearStructure(CovarianceStructure):
+    """A structure linear in theta: V = sum_k theta_k E_k with a fixed basis E (k x t x t)."""
+
+    def make_basis(self, t: int) -> Array:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def basis(self, t: int) -> Array:
+        """The (read-only, cached) basis matrices E_k = dV/dtheta_k."""
+        return _basis(self, t)
+
+    def matrix(self, theta: Array, t: int) -> Array:
+        theta = np.asarray(theta, dtype=float)
+        E = self.basis(t)
+        return (theta @ E.reshape(len(E), t * t)).reshape(*theta.shape[:-1], t, t)
+
+    def jacobian(self, theta: Array, t: int) -> Array:
+        E = self.basis(t)
+        return np.broadcast_to(E, (*np.shape(theta)[:-1], *E.shape))
+
+
+@dataclass(frozen=True)
+class Unstructured(LinearStructure):
     """SAS TYPE=UN: one parameter UN(i,j) per element of the lower triangle, row by row."""
 
     name: str = "un"
@@ -91,22 +140,17 @@ class Unstructured(CovarianceStructure):
     def kinds(self, t: int) -> list[str]:
         return ["var" if i == j else "cov" for i, j in self._pairs(t)]
 
-    def matrix(self, theta: Array, t: int) -> Array:
-        m = np.zeros((t, t))
-        for v, (i, j) in zip(theta, self._pairs(t), strict=True):
-            m[i, j] = m[j, i] = v
-        return m
-
-    def jacobian(self, theta: Array, t: int) -> Array:
+    def make_basis(self, t: int) -> Array:
         return np.stack([_unit(t, i, j) for i, j in self._pairs(t)])
 
     def start(self, cov: Array) -> Array:
-        t = cov.shape[0]
-        return np.array([cov[i, i] if i == j else 0.0 for i, j in self._pairs(t)])
+        t = cov.shape[-1]
+        zero = np.zeros(cov.shape[:-2])
+        return np.stack([cov[..., i, i] if i == j else zero for i, j in self._pairs(t)], -1)
 
 
 @dataclass(frozen=True)
-class Diagonal(CovarianceStructure):
+class Diagonal(LinearStructure):
     """A separate variance per time level, no correlation (SAS TYPE=UN(1))."""
 
     name: str = "diag"
@@ -117,18 +161,15 @@ class Diagonal(CovarianceStructure):
     def kinds(self, t: int) -> list[str]:
         return ["var"] * t
 
-    def matrix(self, theta: Array, t: int) -> Array:
-        return np.diag(np.asarray(theta, dtype=float))
-
-    def jacobian(self, theta: Array, t: int) -> Array:
+    def make_basis(self, t: int) -> Array:
         return np.stack([_unit(t, i, i) for i in range(t)])
 
     def start(self, cov: Array) -> Array:
-        return np.diag(cov).copy()
+        return _diag(cov).copy()
 
 
 @dataclass(frozen=True)
-class CompoundSymmetry(CovarianceStructure):
+class CompoundSymmetry(LinearStructure):
     """SAS TYPE=CS: ``CS`` (common covariance) and ``Residual``; V = CS * J + Residual * I."""
 
     name: str = "cs"
@@ -139,22 +180,20 @@ class CompoundSymmetry(CovarianceStructure):
     def kinds(self, t: int) -> list[str]:
         return ["cov", "var"]
 
-    def matrix(self, theta: Array, t: int) -> Array:
-        return theta[0] * np.ones((t, t)) + theta[1] * np.eye(t)
-
-    def jacobian(self, theta: Array, t: int) -> Array:
+    def make_basis(self, t: int) -> Array:
         return np.stack([np.ones((t, t)), np.eye(t)])
 
     def start(self, cov: Array) -> Array:
-        t = cov.shape[0]
-        v = float(np.mean(np.diag(cov)))
-        c = float(np.mean(cov[~np.eye(t, dtype=bool)])) if t > 1 else 0.0
-        c = min(max(c, -0.4 * v / max(t - 1, 1)), 0.9 * v)
-        return np.array([c, v - c])
+        t = cov.shape[-1]
+        v = np.mean(_diag(cov), axis=-1)
+        off = ~np.eye(t, dtype=bool)
+        c = np.mean(cov[..., off], axis=-1) if t > 1 else np.zeros_like(v)
+        c = np.minimum(np.maximum(c, -0.4 * v / max(t - 1, 1)), 0.9 * v)
+        return np.stack([c, v - c], -1)
 
 
 @dataclass(frozen=True)
-class Toeplitz(CovarianceStructure):
+class Toeplitz(LinearStructure):
     """SAS TYPE=TOEP: ``TOEP(2)``..``TOEP(t)`` (covariance at lag 1..t-1) and ``Residual``."""
 
     name: str = "toep"
@@ -165,23 +204,36 @@ class Toeplitz(CovarianceStructure):
     def kinds(self, t: int) -> list[str]:
         return ["cov"] * (t - 1) + ["var"]
 
-    def _lag(self, t: int) -> Array:
-        idx = np.arange(t)
-        return np.abs(idx[:, None] - idx[None, :])
-
-    def matrix(self, theta: Array, t: int) -> Array:
-        values = np.concatenate([[theta[-1]], theta[:-1]])
-        return values[self._lag(t)]
-
-    def jacobian(self, theta: Array, t: int) -> Array:
-        lag = self._lag(t)
-        mats = [(lag == k).astype(float) for k in range(1, t)]
-        return np.stack(mats + [np.eye(t)])
+    def make_basis(self, t: int) -> Array:
+        lag = _lags(t)
+        return np.stack([(lag == k).astype(float) for k in range(1, t)] + [np.eye(t)])
 
     def start(self, cov: Array) -> Array:
-        t = cov.shape[0]
-        v = float(np.mean(np.diag(cov)))
-        return np.array([0.0] * (t - 1) + [v])
+        t = cov.shape[-1]
+        v = np.mean(_diag(cov), axis=-1)
+        return np.concatenate([np.zeros((*v.shape, t - 1)), v[..., None]], -1)
+
+
+def _power(rho: Array, lag: Array) -> Array:
+    """rho ** lag elementwise (rho broadcast against lag), 1 at lag 0, valid for rho <= 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(lag == 0, 1.0, np.sign(rho) ** lag * np.abs(rho) ** lag)
+
+
+def _dpower(rho: Array, lag: Array, order: int) -> Array:
+    """d^order/drho^order of rho**lag, elementwise, valid for rho == 0 too."""
+    if order == 1:
+        return np.where(lag >= 1, lag * _power(rho, np.maximum(lag - 1, 0)), 0.0)
+    return np.where(lag >= 2, lag * (lag - 1) * _power(rho, np.maximum(lag - 2, 0)), 0.0)
+
+
+def _lag1_corr(cov: Array) -> Array:
+    t = cov.shape[-1]
+    if t < 2:
+        return np.zeros(cov.shape[:-2])
+    sd = np.sqrt(np.clip(_diag(cov), 1e-12, None))
+    corr = cov / (sd[..., :, None] * sd[..., None, :])
+    return np.clip(np.mean(np.diagonal(corr, 1, -2, -1), axis=-1), -0.5, 0.8)
 
 
 @dataclass(frozen=True)
@@ -197,50 +249,42 @@ class Autoregressive(CovarianceStructure):
     def kinds(self, t: int) -> list[str]:
         return ["corr", "var"]
 
-    def _lag(self, t: int) -> Array:
-        idx = np.arange(t)
-        return np.abs(idx[:, None] - idx[None, :]).astype(float)
+    @staticmethod
+    def _split(theta: Array) -> tuple[Array, Array]:
+        theta = np.asarray(theta, dtype=float)
+        return theta[..., 0, None, None], theta[..., 1, None, None]
 
     def matrix(self, theta: Array, t: int) -> Array:
-        rho, s2 = theta
-        return s2 * _power(rho, self._lag(t))
+        rho, s2 = self._split(theta)
+        return s2 * _power(rho, _lags(t).astype(float))
 
     def jacobian(self, theta: Array, t: int) -> Array:
-        rho, s2 = theta
-        lag = self._lag(t)
-        return np.stack([s2 * _dpower(rho, lag, 1), _power(rho, lag)])
+        rho, s2 = self._split(theta)
+        lag = _lags(t).astype(float)
+        d1 = s2 * _dpower(rho, lag, 1)
+        return np.stack([d1, np.broadcast_to(_power(rho, lag), d1.shape)], -3)
 
     def hessian(self, theta: Array, t: int) -> Array:
-        rho, s2 = theta
-        lag = self._lag(t)
-        h = np.zeros((2, 2, t, t))
-        h[0, 0] = s2 * _dpower(rho, lag, 2)
-        h[0, 1] = h[1, 0] = _dpower(rho, lag, 1)
+        rho, s2 = self._split(theta)
+        lag = _lags(t).astype(float)
+        d1 = _dpower(rho, lag, 1)
+        h = np.zeros((*d1.shape[:-2], 2, 2, t, t))
+        h[..., 0, 0, :, :] = s2 * _dpower(rho, lag, 2)
+        h[..., 0, 1, :, :] = h[..., 1, 0, :, :] = d1
         return h
 
     def start(self, cov: Array) -> Array:
-        v = float(np.mean(np.diag(cov)))
-        return np.array([_lag1_corr(cov), v])
+        v = np.mean(_diag(cov), axis=-1)
+        return np.stack([_lag1_corr(cov), v], -1)
 
 
-def _power(rho: float, lag: Array) -> Array:
-    return np.where(lag == 0, 1.0, np.sign(rho) ** lag * np.abs(rho) ** lag)
-
-
-def _dpower(rho: float, lag: Array, order: int) -> Array:
-    """d^order/drho^order of rho**lag, elementwise, valid for rho == 0 too."""
-    if order == 1:
-        return np.where(lag >= 1, lag * _power(rho, np.maximum(lag - 1, 0)), 0.0)
-    return np.where(lag >= 2, lag * (lag - 1) * _power(rho, np.maximum(lag - 2, 0)), 0.0)
-
-
-def _lag1_corr(cov: Array) -> float:
-    t = cov.shape[0]
-    if t < 2:
-        return 0.0
-    sd = np.sqrt(np.clip(np.diag(cov), 1e-12, None))
-    corr = cov / np.outer(sd, sd)
-    return float(np.clip(np.mean(np.diag(corr, 1)), -0.5, 0.8))
+@lru_cache(maxsize=64)
+def _row_col(t: int) -> Array:
+    """a_k = e_k 1' + 1 e_k' for k = 0..t-1 (t x t x t): d(s_i s_j)/dv_k = s_i s_j a_k / 2 v_k."""
+    eye = np.eye(t)
+    out = eye[:, :, None] + eye[:, None, :]
+    out.flags.writeable = False
+    return out
 
 
 @dataclass(frozen=True)
@@ -256,7 +300,7 @@ class Heterogeneous(CovarianceStructure):
         raise NotImplementedError
 
     def corr(self, rho: Array, t: int) -> tuple[Array, Array, Array]:  # pragma: no cover
-        """Return C (t x t), dC (r x t x t), d2C (r x r x t x t)."""
+        """Return C (..., t, t), dC (..., r, t, t), d2C (..., r, r, t, t)."""
         raise NotImplementedError
 
     def param_names(self, t: int) -> list[str]:
@@ -265,51 +309,53 @@ class Heterogeneous(CovarianceStructure):
     def kinds(self, t: int) -> list[str]:
         return ["var"] * t + ["corr"] * len(self.corr_names(t))
 
-    def matrix(self, theta: Array, t: int) -> Array:
-        v, rho = theta[:t], theta[t:]
+    @staticmethod
+    def _parts(theta: Array, t: int):
+        theta = np.asarray(theta, dtype=float)
+        v, rho = theta[..., :t], theta[..., t:]
         s = np.sqrt(v)
+        return v, rho, s[..., :, None] * s[..., None, :]
+
+    def matrix(self, theta: Array, t: int) -> Array:
+        _, rho, ss = self._parts(theta, t)
         c, _, _ = self.corr(rho, t)
-        return np.outer(s, s) * c
+        return ss * c
 
     def jacobian(self, theta: Array, t: int) -> Array:
-        v, rho = theta[:t], theta[t:]
-        s = np.sqrt(v)
-        ss = np.outer(s, s)
+        v, rho, ss = self._parts(theta, t)
         c, dc, _ = self.corr(rho, t)
-        out = np.empty((t + len(rho), t, t))
-        eye = np.eye(t)
-        for k in range(t):
-            a = eye[k][:, None] + eye[k][None, :]
-            out[k] = c * ss * a / (2.0 * v[k])
-        out[t:] = ss[None] * dc
-        return out
+        a = _row_col(t)
+        dv = (c * ss)[..., None, :, :] * a / (2.0 * v[..., :, None, None])
+        return np.concatenate([dv, ss[..., None, :, :] * dc], axis=-3)
 
     def hessian(self, theta: Array, t: int) -> Array:
-        v, rho = theta[:t], theta[t:]
-        r = len(rho)
-        s = np.sqrt(v)
-        ss = np.outer(s, s)
+        v, rho, ss = self._parts(theta, t)
+        r = rho.shape[-1]
         c, dc, d2c = self.corr(rho, t)
-        eye = np.eye(t)
-        a = [eye[k][:, None] + eye[k][None, :] for k in range(t)]
-        h = np.zeros((t + r, t + r, t, t))
-        for k in range(t):
-            for m in range(t):
-                term = (a[k] / 2.0) * (a[m] / 2.0) * ss / (v[k] * v[m])
-                if k == m:
-                    term = term - (a[k] / 2.0) * ss / v[k] ** 2
-                h[k, m] = c * term
-            for q in range(r):
-                h[k, t + q] = h[t + q, k] = (a[k] / 2.0) * ss / v[k] * dc[q]
-        h[t:, t:] = ss[None, None] * d2c
+        half = _row_col(t) / 2.0
+        vv = v[..., :, None, None, None] * v[..., None, :, None, None]
+        term = half[:, None] * half[None, :] * ss[..., None, None, :, :] / vv
+        ar = np.arange(t)
+        term[..., ar, ar, :, :] -= half * ss[..., None, :, :] / v[..., :, None, None] ** 2
+        h = np.zeros((*ss.shape[:-2], t + r, t + r, t, t))
+        h[..., :t, :t, :, :] = c[..., None, None, :, :] * term
+        cross = (half * ss[..., None, :, :] / v[..., :, None, None])[..., :, None, :, :] * dc[
+            ..., None, :, :, :
+        ]
+        h[..., :t, t:, :, :] = cross
+        h[..., t:, :t, :, :] = np.swapaxes(cross, -3, -4)
+        h[..., t:, t:, :, :] = ss[..., None, None, :, :] * d2c
         return h
 
     def start(self, cov: Array) -> Array:
-        v = np.clip(np.diag(cov), 1e-8 * max(float(np.max(np.diag(cov))), 1e-300), None)
-        return np.concatenate([v, self.corr_start(cov)])
+        d = _diag(cov)
+        floor = 1e-8 * np.maximum(np.max(d, axis=-1), 1e-300)
+        v = np.maximum(d, floor[..., None])
+        return np.concatenate([v, self.corr_start(cov)], -1)
 
     def corr_start(self, cov: Array) -> Array:
-        return np.zeros(len(self.corr_names(cov.shape[0])))
+        t = cov.shape[-1]
+        return np.zeros((*cov.shape[:-2], len(self.corr_names(t))))
 
 
 @dataclass(frozen=True)
@@ -323,17 +369,19 @@ class HeteroCS(Heterogeneous):
 
     def corr(self, rho: Array, t: int) -> tuple[Array, Array, Array]:
         off = 1.0 - np.eye(t)
-        c = np.eye(t) + rho[0] * off
-        return c, off[None], np.zeros((1, 1, t, t))
+        c = np.eye(t) + rho[..., 0, None, None] * off
+        lead = rho.shape[:-1]
+        return c, np.broadcast_to(off, (*lead, 1, t, t)), np.zeros((*lead, 1, 1, t, t))
 
     def corr_start(self, cov: Array) -> Array:
-        t = cov.shape[0]
+        t = cov.shape[-1]
         if t < 2:
-            return np.zeros(1)
-        sd = np.sqrt(np.clip(np.diag(cov), 1e-12, None))
-        corr = cov / np.outer(sd, sd)
+            return np.zeros((*cov.shape[:-2], 1))
+        sd = np.sqrt(np.clip(_diag(cov), 1e-12, None))
+        corr = cov / (sd[..., :, None] * sd[..., None, :])
         lo = -0.9 / (t - 1)
-        return np.array([float(np.clip(np.mean(corr[~np.eye(t, dtype=bool)]), lo, 0.8))])
+        mean = np.mean(corr[..., ~np.eye(t, dtype=bool)], axis=-1)
+        return np.clip(mean, lo, 0.8)[..., None]
 
 
 @dataclass(frozen=True)
@@ -346,13 +394,13 @@ class HeteroAR1(Heterogeneous):
         return ["ARH(1)"]
 
     def corr(self, rho: Array, t: int) -> tuple[Array, Array, Array]:
-        idx = np.arange(t)
-        lag = np.abs(idx[:, None] - idx[None, :]).astype(float)
-        r = rho[0]
-        return _power(r, lag), _dpower(r, lag, 1)[None], _dpower(r, lag, 2)[None, None]
+        lag = _lags(t).astype(float)
+        r = rho[..., 0, None, None]
+        return (_power(r, lag), _dpower(r, lag, 1)[..., None, :, :],
+                _dpower(r, lag, 2)[..., None, None, :, :])
 
     def corr_start(self, cov: Array) -> Array:
-        return np.array([_lag1_corr(cov)])
+        return _lag1_corr(cov)[..., None]
 
 
 @dataclass(frozen=True)
@@ -360,19 +408,30 @@ class HeteroToeplitz(Heterogeneous):
     """SAS TYPE=TOEPH: ``Var(1)``..``Var(t)`` and ``TOEPH(1)``..``TOEPH(t-1)`` by lag."""
 
     name: str = "toeph"
-    linear: bool = False
 
     def corr_names(self, t: int) -> list[str]:
         return [f"TOEPH({k})" for k in range(1, t)]
 
     def corr(self, rho: Array, t: int) -> tuple[Array, Array, Array]:
-        idx = np.arange(t)
-        lag = np.abs(idx[:, None] - idx[None, :])
-        values = np.concatenate([[1.0], rho])
+        lag = _lags(t)
+        lead = rho.shape[:-1]
+        values = np.concatenate([np.ones((*lead, 1)), rho], -1)
         dc = np.stack([(lag == k).astype(float) for k in range(1, t)]) if t > 1 else np.zeros(
             (0, t, t)
         )
-        return values[lag], dc, np.zeros((t - 1, t - 1, t, t))
+        return (values[..., lag], np.broadcast_to(dc, (*lead, *dc.shape)),
+                np.zeros((*lead, t - 1, t - 1, t, t)))
+
+
+@lru_cache(maxsize=64)
+def _ante_factors(t: int) -> Array:
+    """F[f, i, j]: Rho(f+1) is a factor of the correlation of times i and j (i != j)."""
+    idx = np.arange(t)
+    lo, hi = np.minimum(idx[:, None], idx[None, :]), np.maximum(idx[:, None], idx[None, :])
+    f = np.arange(t - 1)[:, None, None]
+    out = (lo[None] <= f) & (f < hi[None])
+    out.flags.writeable = False
+    return out
 
 
 @dataclass(frozen=True)
@@ -388,47 +447,67 @@ class AnteDependence(Heterogeneous):
         return [f"Rho({k})" for k in range(1, t)]
 
     def corr(self, rho: Array, t: int) -> tuple[Array, Array, Array]:
-        r = len(rho)
-        c = np.eye(t)
-        dc = np.zeros((r, t, t))
-        d2c = np.zeros((r, r, t, t))
-        for i in range(t):
-            for j in range(i + 1, t):
-                factors = list(range(i, j))
-                c[i, j] = c[j, i] = float(np.prod(rho[factors]))
-                for a in factors:
-                    others = [f for f in factors if f != a]
-                    dc[a, i, j] = dc[a, j, i] = float(np.prod(rho[others]))
-                    for b in others:
-                        rest = [f for f in others if f != b]
-                        d2c[a, b, i, j] = d2c[a, b, j, i] = float(np.prod(rho[rest]))
+        F = _ante_factors(t)  # (r, t, t)
+        r = len(F)
+        lead = rho.shape[:-1]
+        factor = np.where(F, rho[..., :, None, None], 1.0)  # (..., r, t, t)
+        c = np.prod(factor, axis=-3)
+        dc = np.zeros((*lead, r, t, t))
+        d2c = np.zeros((*lead, r, r, t, t))
+        for a in range(r):
+            keep = np.arange(r) != a
+            dc[..., a, :, :] = np.where(F[a], np.prod(factor[..., keep, :, :], axis=-3), 0.0)
+            for b in range(r):
+                if b == a:
+                    continue
+                both = keep & (np.arange(r) != b)
+                d2c[..., a, b, :, :] = np.where(
+                    F[a] & F[b], np.prod(factor[..., both, :, :], axis=-3), 0.0
+                )
         return c, dc, d2c
 
     def corr_start(self, cov: Array) -> Array:
-        t = cov.shape[0]
-        return np.full(t - 1, _lag1_corr(cov))
+        t = cov.shape[-1]
+        return np.repeat(_lag1_corr(cov)[..., None], t - 1, axis=-1)
 
 
 STRUCTURES: dict[str, CovarianceStructure] = {
     s.name: s
     for s in (
         Unstructured(),
-        Diagonal(),
         CompoundSymmetry(),
-        Toeplitz(),
-        Autoregressive(),
         HeteroCS(),
+        Autoregressive(),
         HeteroAR1(),
+        Toeplitz(),
         HeteroToeplitz(),
         AnteDependence(),
+        Diagonal(),
     )
 }
+
+#: Every covariance the engine fits: the G-side random intercept and the R-side structures.
+NAMES: tuple[str, ...] = (G_SIDE, *STRUCTURES)
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a covariance the engine knows, else a ``DataValidationError``.
+
+    >>> check_name("toep")
+    'toep'
+    """
+    if name not in NAMES:
+        raise DataValidationError(
+            f"unknown covariance structure {name!r}; choose one of {', '.join(NAMES)}"
+        )
+    return name
 
 
 def get_structure(name: str) -> CovarianceStructure:
     """Look up an R-side covariance structure by its name (``un``, ``cs``, ``ar1``, ...)."""
-    try:
-        return STRUCTURES[name]
-    except KeyError:
-        known = ", ".join(sorted(STRUCTURES))
-        raise ValueError(f"unknown covariance structure {name!r}; choose one of {known}") from None
+    if name == G_SIDE or name not in STRUCTURES:
+        raise DataValidationError(
+            f"unknown R-side covariance structure {name!r}; choose one of "
+            f"{', '.join(STRUCTURES)}"
+        )
+    return STRUCTURES[name]

@@ -23,7 +23,6 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula, ModelSpec
 
 from . import coding
 from .errors import DataValidationError
@@ -69,8 +68,10 @@ class Design:
         return pd.DataFrame(out)
 
     @cached_property
-    def spec(self) -> ModelSpec:
+    def spec(self):
         """formulaic's model spec (built on first use: the fast path does not need it)."""
+        from formulaic import Formula
+
         return Formula(self.rhs).get_model_matrix(self.data, na_action="raise").model_spec
 
     def model_matrix(self, frame: pd.DataFrame) -> np.ndarray:
@@ -100,8 +101,10 @@ def formula_variables(formula: str) -> tuple[str, list[str]]:
     return response, names
 
 
-def _levels_in_order(values: pd.Series, order: list[str] | None, name: str, source: str):
-    present = list(dict.fromkeys(str(v) for v in pd.unique(values) if not pd.isna(v)))
+def _levels_in_order(uniques, order: list[str] | None, name: str, source: str):
+    """The levels of a time factor: ``order``, or the values (``uniques``, in order of first
+    appearance, missing values left out) as they appear."""
+    present = list(dict.fromkeys(str(v) for v in uniques if not pd.isna(v)))
     if order is None:
         return present
     order = [str(v) for v in order]
@@ -142,10 +145,13 @@ def build_design(
     cols = list(dict.fromkeys(needed))
     n_read = len(data)
     raw = data[response]
-    resp = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    numeric_response = raw.dtype.kind in "iuf"  # nothing to coerce, nothing suspicious
+    resp = (raw.to_numpy(dtype=float) if numeric_response
+            else pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float))
     arrays = {c: data[c].to_numpy() for c in cols if c != response}  # one conversion each
     miss_resp = np.isnan(resp)
-    suspicious = miss_resp & ~pd.isna(raw.to_numpy())
+    suspicious = np.zeros(1, dtype=bool) if numeric_response else (
+        miss_resp & ~pd.isna(raw.to_numpy()))
     if suspicious.any():
         text = raw.astype(str).str.strip().to_numpy()
         bad = suspicious & (text != "")
@@ -156,13 +162,20 @@ def build_design(
                 f"value {raw.iloc[i]!r} is not a number; the response must be numeric "
                 "(leave the cell empty for a missing value)"
             )
+    factorized: dict[str, tuple] = {}
+
+    def factorize_all(c: str) -> tuple:  # each full column is factorized once
+        if c not in factorized:
+            factorized[c] = pd.factorize(arrays[c])
+        return factorized[c]
+
     if time:
-        s_codes = pd.factorize(arrays[subject])[0]
-        t_raw = pd.factorize(arrays[time])[0]
+        s_codes = factorize_all(subject)[0]
+        t_raw = factorize_all(time)[0]
         key = s_codes.astype(np.int64) * (t_raw.max() + 2) + t_raw
-        _, first, counts = np.unique(key, return_index=True, return_counts=True)
+        counts = np.bincount(key) if len(key) else np.zeros(0, dtype=np.int64)
         if (counts > 1).any():
-            dup_key = key[first[np.flatnonzero(counts > 1)[0]]]
+            dup_key = key[np.flatnonzero(counts[key] > 1)[0]]
             rows = np.flatnonzero(key == dup_key)[:2]
             i = int(rows[0])
             raise DataValidationError(
@@ -177,7 +190,8 @@ def build_design(
     keep = ~miss_resp & ~miss_other
     if not keep.any():
         raise DataValidationError(f"{source}: no rows with a non-missing response {response!r}")
-    used = {c: a[keep] for c, a in arrays.items()}
+    every = bool(keep.all())
+    used = dict(arrays) if every else {c: a[keep] for c, a in arrays.items()}
     n_used = int(keep.sum())
 
     factors: dict[str, list[str]] = {}
@@ -185,14 +199,14 @@ def build_design(
     for v in dict.fromkeys([*variables, *([time] if time else [])]):
         col = used[v]
         if v == time:
-            levels = _levels_in_order(arrays[v], time_order, v, source)
+            levels = _levels_in_order(factorize_all(v)[1], time_order, v, source)
         elif col.dtype.kind in "iuf":
             numeric.append(v)
             used[v] = col.astype(float)
             continue
         else:
             levels = sorted({str(u) for u in pd.unique(col)}, key=_natural_key)
-        raw_codes, uniques = pd.factorize(col)
+        raw_codes, uniques = factorize_all(v) if every else pd.factorize(col)
         lookup = {lv: i for i, lv in enumerate(levels)}
         codes = np.array([lookup.get(str(u), -1) for u in uniques], dtype=np.int64)[raw_codes]
         if v == time:
@@ -214,6 +228,8 @@ def build_design(
             {v: pd.Categorical.from_codes(used[v], categories=factors[v]) if v in factors
              else used[v] for v in dict.fromkeys(variables)}
         )
+        from formulaic import Formula  # imported when needed: the fast path does without
+
         try:
             mm = Formula(rhs).get_model_matrix(df, na_action="raise")
         except Exception as exc:  # formulaic raises many types; name the formula
@@ -233,7 +249,8 @@ def build_design(
             f"{X.shape[1]} columns); column(s) {dep} are linear combinations of the others. "
             "Remove the redundant term or check for empty cells."
         )
-    subj_codes, subj_levels = pd.factorize(used[subject], sort=False)
+    subj_codes, subj_levels = (factorize_all(subject) if every
+                               else pd.factorize(used[subject], sort=False))
     t_codes = used[time] if time else np.zeros(n_used, dtype=int)
     g_codes = None
     g_levels = None
@@ -253,7 +270,7 @@ def build_design(
         zcols = [np.ones(n_used)] + [pd.to_numeric(used[r]).astype(float) for r in random]
         Z = np.column_stack(zcols)
     model_columns = {v: used[v] for v in dict.fromkeys([*variables, *([time] if time else [])])}
-    model_columns[subject] = used[subject]
+    model_columns[subject] = np.array(used[subject], copy=True)
     return Design(
         y=resp[keep],
         X=X,

@@ -1,39 +1,76 @@
-"""Degrees of freedom and Wald tests for estimable functions L b of a fitted mixed model.
+"""Degrees of freedom and Wald tests for estimable functions L b, for one fit or for many
+replicate fits at once (a leading replicate axis on every array).
 
+This module is the one place that chooses among the df methods (``check_df_method``,
+``t_tests``, ``f_test``); the per-term df of the fixed-df methods come from ``fixed_df.py``.
 Methods (names as on the command line, SAS's DDFM= in brackets):
 
-* ``residual`` (RESIDUAL): N - rank(X) for every test.
-* ``containment`` (CONTAIN, SAS's default with RANDOM): a fixed term whose variables all lie in
-  the subject effect (the intercept, or a subject-level variable named in the subject) gets the
-  rank contribution of the containing random effect to [X Z]; any other term gets
-  N - rank([X Z]). Without random effects: N - rank(X).
-* ``between-within`` (BW, SAS's default with REPEATED only): between-subject df
-  = subjects - rank(between-subject columns); within-subject df = N - subjects - rank of the
-  within-subject columns. With an unstructured R every term gets the between-subject df, as in
-  SAS. (SAS's further split of within df by subject-by-effect interaction is not done.)
+* ``residual`` (RESIDUAL), ``containment`` (CONTAIN), ``between-within`` (BW): fixed df per
+  model term, see ``fixed_df.py``.
 * ``satterthwaite`` (SATTERTHWAITE): Satterthwaite (1946) with the observed information of the
   covariance parameters, and for F tests the eigen-decomposition approach SAS and lmerTest use.
 * ``kenward-roger`` (KR): Kenward & Roger (1997): adjusted covariance Phi_A of b (with the second
   derivative terms of V) and the scaled F with its df.
 * ``kenward-roger-linear`` (KR(LINEAR)): the same without second derivatives of V.
 
+Kenward-Roger needs REML: asking for it after an ML fit is a ``DataValidationError``.
+
 Example
 -------
 >>> sorted(DF_METHODS)[:3]
 ['between-within', 'containment', 'kenward-roger']
+>>> m, lam = kr_df(np.array([0.02]), np.array([0.02]), 1)   # one row: A1 = A2
+>>> round(float(m[0]), 4)
+100.0
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
-from ._einsum import einsum
+from .errors import DataValidationError
 from .options import DF_METHODS
 
-__all__ = ["DF_METHODS", "Test", "KRAdjustment", "kr_adjustment", "t_tests", "wald_test"]
+__all__ = [
+    "DF_METHODS",
+    "KR_METHODS",
+    "FIXED_DF_METHODS",
+    "Test",
+    "Estimates",
+    "check_df_method",
+    "kr_df",
+    "t_tests",
+    "f_test",
+]
+
+KR_METHODS = ("kenward-roger", "kenward-roger-linear")
+FIXED_DF_METHODS = ("residual", "containment", "between-within")
+
+
+def check_df_method(df_method: str, method: str = "REML") -> str:
+    """``df_method`` if it can be used after a ``method`` (REML or ML) fit, else a
+    ``DataValidationError`` that says what to change.
+
+    >>> check_df_method("kenward-roger", "ML")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xerotrial.stats.errors.DataValidationError: Kenward-Roger df are defined for REML fits ...
+    """
+    if df_method not in DF_METHODS:
+        raise DataValidationError(
+            f"unknown df method {df_method!r}; choose one of {', '.join(DF_METHODS)}"
+        )
+    if df_method in KR_METHODS and str(method).upper() != "REML":
+        others = ", ".join(m for m in DF_METHODS if m not in KR_METHODS)
+        raise DataValidationError(
+            "Kenward-Roger df are defined for REML fits only: refit with method='REML' "
+            f"(--method REML) or choose another df method ({others})"
+        )
+    return df_method
 
 
 @dataclass(frozen=True)
@@ -48,27 +85,116 @@ class Test:
     p_value: float
 
 
-@dataclass(frozen=True)
-class KRAdjustment:
-    """Kenward-Roger ingredients: adjusted covariance of b and the derivative matrices."""
+@dataclass
+class Estimates:
+    """What inference needs from fitted replicates (leading axis R).
 
-    Phi_A: np.ndarray
-    P: np.ndarray  # (K, p, p)
-    W: np.ndarray  # (K, K)
+    ``P`` are Kenward-Roger's P_k = X' dV^-1/dtheta_k X, ``W`` the asymptotic covariance of
+    the covariance parameters (2 H^-1 from the observed Hessian, as SAS and lmerTest) and
+    ``W_kr`` the one the Kenward-Roger adjustment uses (observed: SAS; expected: pbkrtest);
+    parameters on the boundary have zero rows and columns in both. ``kr_sums(W, second)``
+    gives sum_kl W_kl Q_kl and sum_kl W_kl R_kl (``RemlEngine.kr_sums``)."""
+
+    beta: np.ndarray  # (R, p)
+    Phi: np.ndarray  # (R, p, p)
+    P: np.ndarray  # (R, K, p, p)
+    W: np.ndarray  # (R, K, K)
+    W_kr: np.ndarray  # (R, K, K)
+    method: str
+    linear: bool  # V linear in theta: KR and KR(LINEAR) coincide
+    kr_sums: Callable[[np.ndarray, bool], tuple[np.ndarray, np.ndarray | None]]
+    _adjusted: dict = field(default_factory=dict, repr=False)
+
+    def phi_adjusted(self, linear: bool) -> np.ndarray:
+        """Kenward-Roger's adjusted covariance of b, Phi_A = Phi + 2 Phi Lambda Phi with
+        Lambda = sum_ij W_ij (Q_ij - P_i Phi P_j - R_ij / 4) (R_ij left out when linear)."""
+        linear = linear or self.linear
+        if linear not in self._adjusted:
+            WQ, WR = self.kr_sums(self.W_kr, not linear)
+            R, K, p = self.P.shape[:3]
+            PW = (self.W_kr @ self.P.reshape(R, K, p * p)).reshape(R, K, p, p)  # sum_l W_kl P_l
+            Lam = WQ - ((self.P @ self.Phi[:, None]) @ PW).sum(axis=1)
+            if WR is not None:
+                Lam = Lam - 0.25 * WR
+            Phi_A = self.Phi + 2.0 * self.Phi @ Lam @ self.Phi
+            self._adjusted[linear] = 0.5 * (Phi_A + np.swapaxes(Phi_A, 1, 2))
+        return self._adjusted[linear]
 
 
-def kr_adjustment(Phi: np.ndarray, W: np.ndarray, P, Q, R, linear: bool) -> KRAdjustment:
-    """Phi_A = Phi + 2 Phi Lambda Phi, Lambda = sum_ij W_ij (Q_ij - P_i Phi P_j - R_ij / 4)."""
-    PPhiP = (P @ Phi)[:, None] @ P[None]  # (K, K, p, p): P_i Phi P_j
-    inner = Q - PPhiP
-    if not linear:
-        inner = inner - 0.25 * R
-    Lam = einsum("ij,ijab->ab", W, inner)
-    Phi_A = Phi + 2.0 * Phi @ Lam @ Phi
-    return KRAdjustment(0.5 * (Phi_A + Phi_A.T), P, W)
+def kr_df(A1: np.ndarray, A2: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kenward & Roger's (1997) denominator df m and scale lambda of the F test of q rows.
+
+    For one row A1 = A2 = g'Wg / (l'Phi l)^2 with g_k = l'Phi P_k Phi l."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        B = (A1 + 6.0 * A2) / (2.0 * q)
+        g = ((q + 1.0) * A1 - (q + 4.0) * A2) / ((q + 2.0) * A2)
+        d = 3.0 * q + 2.0 * (1.0 - g)
+        Estar = 1.0 / (1.0 - A2 / q)
+        Vstar = (2.0 / q) * (1.0 + g / d * B) / ((1.0 - (q - g) / d * B) ** 2
+                                                 * (1.0 - (q + 2.0 - g) / d * B))
+        rho = Vstar / (2.0 * Estar**2)
+        m = 4.0 + (q + 2.0) / (q * rho - 1.0)
+        lam = m / (Estar * (m - 2.0))
+    flat = np.asarray(A2 == 0)  # the variance does not depend on theta: the normal reference
+    if flat.any():
+        m, lam = np.where(flat, np.inf, m), np.where(flat, 1.0, lam)
+    return m, lam
 
 
-def _independent_rows(L: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+def _gWg(U: np.ndarray, P: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """g'Wg per replicate and row, g_k = -d(l'Phi l)/dtheta_k = l'Phi P_k Phi l, for
+    U = L Phi (R, rows, p)."""
+    g = ((U[:, None] @ P) * U[:, None]).sum(axis=-1)  # (R, K, rows)
+    return ((W @ g) * g).sum(axis=1)
+
+
+def t_tests(
+    L: np.ndarray,
+    est: Estimates,
+    df_method: str,
+    fixed_df: np.ndarray | None = None,
+    level: float = 0.95,
+) -> dict[str, np.ndarray]:
+    """t tests of each row l of ``L`` ((rows, p), or (R, rows, p) per replicate) in every
+    replicate: estimate, se, df, t, p and CI, each (R, rows).
+
+    The fixed-df methods take ``fixed_df`` (R, rows); Satterthwaite's df is
+    2 (l'Phi l)^2 / g'Wg, Kenward-Roger's ``kr_df`` with A1 = A2 = g'Wg / (l'Phi l)^2.
+    """
+    check_df_method(df_method, est.method)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _t_tests(np.asarray(L, dtype=float), est, df_method, fixed_df, level)
+
+
+def _t_tests(L, est, df_method, fixed_df, level):
+    estimate = (L @ est.beta[..., None])[..., 0]  # (R, rows); L (rows, p) broadcasts
+    U = L @ est.Phi
+    c = (U * L).sum(axis=-1)
+    if df_method in KR_METHODS:
+        Phi_A = est.phi_adjusted(df_method == "kenward-roger-linear")
+        var = ((L @ Phi_A) * L).sum(axis=-1)
+        a = _gWg(U, est.P, est.W_kr) / c**2
+        df = kr_df(a, a, 1)[0]
+    elif df_method == "satterthwaite":
+        var = c
+        gWg = _gWg(U, est.P, est.W)
+        df = np.where(gWg > 0, 2.0 * c**2 / gWg, np.inf)
+    else:
+        if fixed_df is None:
+            raise DataValidationError(f"df method {df_method!r} needs the fixed df of each row")
+        var = c
+        df = np.broadcast_to(np.asarray(fixed_df, dtype=float), estimate.shape).astype(float)
+    se = np.sqrt(np.clip(var, 0.0, None))
+    t = np.where(se > 0, estimate / se, np.nan)
+    p = 2.0 * special.stdtr(df, -np.abs(t))
+    q = np.where(np.isfinite(df), special.stdtrit(df, 0.5 + level / 2.0),
+                 special.ndtri(0.5 + level / 2.0))
+    return {"estimate": estimate, "se": se, "df": df, "t": t, "p": p,
+            "lower": estimate - q * se, "upper": estimate + q * se}
+
+
+def independent_rows(L: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """A maximal set of linearly independent rows of ``L``, in order."""
     keep: list[np.ndarray] = []
     for row in L:
         cand = np.array(keep + [row])
@@ -77,134 +203,55 @@ def _independent_rows(L: np.ndarray, tol: float = 1e-9) -> np.ndarray:
     return np.array(keep) if keep else np.zeros((0, L.shape[1]))
 
 
-def satterthwaite_df(L: np.ndarray, Phi: np.ndarray, P: np.ndarray, W: np.ndarray) -> float:
-    """Satterthwaite df for L b (one row) or the F test of L b = 0 (several rows)."""
-    C = L @ Phi @ L.T
-    q = L.shape[0]
-    if q == 1:
-        l = L[0]
-        v = l @ Phi
-        g = -einsum("a,kab,b->k", v, P, v)  # d(l' Phi l)/dtheta = l' Phi B_k Phi l
-        denom = g @ W @ g
-        return float(2.0 * C[0, 0] ** 2 / denom) if denom > 0 else np.inf
-    evals, evecs = np.linalg.eigh(C)
-    nus = []
-    for m in range(q):
-        lm = evecs[:, m] @ L
-        nus.append(satterthwaite_df(lm[None, :], Phi, P, W))
-    nus = np.array(nus)
-    E = float(np.sum(np.where(nus > 2, nus / (nus - 2.0), 0.0)))
-    return float(2.0 * E / (E - q)) if q < E else 0.0
-
-
-def kenward_roger_test(L: np.ndarray, beta: np.ndarray, Phi: np.ndarray, kr: KRAdjustment):
-    """KR-scaled F (t^2 for one row) and its df, following Kenward & Roger (1997)."""
-    q = L.shape[0]
-    # As SAS and mmrm do, Theta (and so the df and lambda) uses the unadjusted Phi;
-    # only the F statistic itself uses the adjusted Phi_A.
-    Theta = L.T @ np.linalg.solve(L @ Phi @ L.T, L)
-    Cinv = np.linalg.inv(L @ kr.Phi_A @ L.T)
-    M = einsum("ab,bc,kcd,de->kae", Theta, Phi, kr.P, Phi)  # Theta Phi P_k Phi
-    tr = einsum("kaa->k", M)
-    A1 = float(tr @ kr.W @ tr)
-    A2 = float(einsum("ij,iab,jba->", kr.W, M, M))
-    B = (A1 + 6.0 * A2) / (2.0 * q)
-    g = ((q + 1.0) * A1 - (q + 4.0) * A2) / ((q + 2.0) * A2)
-    d = 3.0 * q + 2.0 * (1.0 - g)
-    c1, c2, c3 = g / d, (q - g) / d, (q + 2.0 - g) / d
-    Estar = 1.0 / (1.0 - A2 / q)
-    Vstar = (2.0 / q) * (1.0 + c1 * B) / ((1.0 - c2 * B) ** 2 * (1.0 - c3 * B))
-    rho = Vstar / (2.0 * Estar**2)
-    m = 4.0 + (q + 2.0) / (q * rho - 1.0)
-    lam = m / (Estar * (m - 2.0))
-    est = L @ beta
-    F = float(est @ Cinv @ est) / q
-    return lam * F, m, lam
-
-
-def wald_test(
-    L: np.ndarray,
-    beta: np.ndarray,
-    Phi: np.ndarray,
-    df_method: str,
-    fixed_df: float | None = None,
-    P: np.ndarray | None = None,
-    W: np.ndarray | None = None,
-    kr: KRAdjustment | None = None,
-) -> Test:
-    """Test L b = 0 with the given df method (the df itself for fixed-df methods)."""
+def f_test(
+    L: np.ndarray, est: Estimates, df_method: str, fixed_df: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Wald test of L b = 0 in every replicate (t test for one independent row, F test for
+    several): estimate and se (R, q), num_df, den_df (R,), statistic (t or F) and p (R,)."""
+    check_df_method(df_method, est.method)
     L = np.atleast_2d(np.asarray(L, dtype=float))
     if L.shape[0] > 1:
-        L = _independent_rows(L)
+        L = independent_rows(L)
     q = L.shape[0]
-    est = L @ beta
-    cov = L @ (kr.Phi_A if kr is not None else Phi) @ L.T
-    se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    if df_method in ("kenward-roger", "kenward-roger-linear"):
-        Fstar, df, _ = kenward_roger_test(L, beta, Phi, kr)
-        if q == 1:
-            stat = float(est[0] / se[0]) if se[0] > 0 else float("nan")
-            p = float(2.0 * stats.t.sf(abs(stat), df))
-        else:
-            stat = Fstar
-            p = float(stats.f.sf(Fstar, q, df))
-        return Test(est, se, q, float(df), stat, p)
-    sat = df_method == "satterthwaite"
-    df = satterthwaite_df(L, Phi, P, W) if sat else float(fixed_df)
     if q == 1:
-        stat = float(est[0] / se[0]) if se[0] > 0 else float("nan")
-        p = float(2.0 * stats.t.sf(abs(stat), df))
+        t = t_tests(L, est, df_method, None if fixed_df is None else np.asarray(fixed_df)[:, None])
+        return {"estimate": t["estimate"], "se": t["se"], "num_df": 1, "den_df": t["df"][:, 0],
+                "statistic": t["t"][:, 0], "p": t["p"][:, 0]}
+    R = len(est.beta)
+    estimate = est.beta @ L.T  # (R, q)
+    C = L @ est.Phi @ L.T  # (R, q, q)
+    if df_method in KR_METHODS:
+        Phi_A = est.phi_adjusted(df_method == "kenward-roger-linear")
+        cov = L @ Phi_A @ L.T
+        # As SAS and mmrm do, Theta (and so the df and lambda) uses the unadjusted Phi;
+        # only the F statistic itself uses the adjusted Phi_A.
+        Theta = L.T @ np.linalg.solve(C, np.broadcast_to(L, (R, *L.shape)))
+        M = Theta[:, None] @ est.Phi[:, None] @ est.P @ est.Phi[:, None]  # Theta Phi P_k Phi
+        tr = np.einsum("rkaa->rk", M)
+        A1 = np.einsum("rk,rkl,rl->r", tr, est.W_kr, tr)
+        A2 = np.einsum("rij,riab,rjba->r", est.W_kr, M, M)
+        df, lam = kr_df(A1, A2, q)
+        F = np.einsum("ri,rij,rj->r", estimate, np.linalg.inv(cov), estimate) / q
+        stat = lam * F
     else:
-        stat = float(est @ np.linalg.solve(cov, est)) / q
-        p = float(stats.f.sf(stat, q, df))
-    return Test(est, se, q, float(df), stat, p)
-
-
-def t_tests(
-    L: np.ndarray,
-    beta: np.ndarray,
-    Phi: np.ndarray,
-    df_method: str,
-    fixed_df: np.ndarray | float | None = None,
-    P: np.ndarray | None = None,
-    W: np.ndarray | None = None,
-    kr: KRAdjustment | None = None,
-    level: float = 0.95,
-) -> dict[str, np.ndarray]:
-    """Vectorised t tests of each row l of ``L``: estimate, se, df, t, p and CI.
-
-    For one row Kenward-Roger's A1 = A2 = g'Wg / (l'Phi l)^2 with g_k = l'Phi P_k Phi l, so
-    the df need no matrix algebra per row; Satterthwaite's df is 2 (l'Phi l)^2 / g'Wg.
-    """
-    L = np.atleast_2d(np.asarray(L, dtype=float))
-    est = L @ beta
-    U = L @ Phi
-    c = np.einsum("ra,ra->r", U, L)
-    if df_method in ("kenward-roger", "kenward-roger-linear", "satterthwaite"):
-        g = np.einsum("ra,kab,rb->rk", U, P if kr is None else kr.P, U)
-        gWg = np.einsum("rk,kl,rl->r", g, W if kr is None else kr.W, g)
-    if df_method in ("kenward-roger", "kenward-roger-linear"):
-        var = np.einsum("ra,ab,rb->r", L, kr.Phi_A, L)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = gWg / c**2
-            B = 3.5 * a
-            c1, c2, c3 = -1.0 / 7.0, 2.0 / 7.0, 4.0 / 7.0
-            Estar = 1.0 / (1.0 - a)
-            Vstar = 2.0 * (1.0 + c1 * B) / ((1.0 - c2 * B) ** 2 * (1.0 - c3 * B))
-            rho = Vstar / (2.0 * Estar**2)
-            df = 4.0 + 3.0 / (rho - 1.0)
-    else:
-        var = c
+        cov = C
         if df_method == "satterthwaite":
+            _, evecs = np.linalg.eigh(C)
+            rows = np.swapaxes(evecs, 1, 2) @ L  # (R, q, p): one row per eigenvector
+            U = rows @ est.Phi
+            c = (U * rows).sum(axis=-1)
+            gWg = _gWg(U, est.P, est.W)
             with np.errstate(divide="ignore", invalid="ignore"):
-                df = np.where(gWg > 0, 2.0 * c**2 / gWg, np.inf)
+                nus = np.where(gWg > 0, 2.0 * c**2 / gWg, np.inf)
+                E = np.sum(np.where(nus > 2, nus / (nus - 2.0), 0.0), axis=1)
+                df = np.where(q < E, 2.0 * E / (E - q), 0.0)
         else:
-            df = np.broadcast_to(np.asarray(fixed_df, dtype=float), est.shape).astype(float)
-    se = np.sqrt(np.clip(var, 0.0, None))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(se > 0, est / se, np.nan)
-    p = 2.0 * special.stdtr(df, -np.abs(t))
-    q = np.where(np.isfinite(df), special.stdtrit(df, 0.5 + level / 2.0),
-                 special.ndtri(0.5 + level / 2.0))
-    return {"estimate": est, "se": se, "df": df, "t": t, "p": p,
-            "lower": est - q * se, "upper": est + q * se}
+            if fixed_df is None:
+                raise DataValidationError(f"df method {df_method!r} needs the fixed df")
+            df = np.broadcast_to(np.asarray(fixed_df, dtype=float), (R,)).astype(float)
+        stat = np.einsum("ri,ri->r", estimate, np.linalg.solve(cov, estimate[..., None])[..., 0])
+        stat = stat / q
+    se = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0.0, None))
+    p = special.fdtrc(q, df, stat)  # F survival function (scipy.stats.f.sf)
+    return {"estimate": estimate, "se": se, "num_df": q, "den_df": df, "statistic": stat,
+            "p": np.asarray(p, dtype=float)}

@@ -4,13 +4,14 @@ Two families serve every model xerotrial fits:
 
 * ``RandomEffectsCovariance``: G is unstructured over the random-effect columns (one column
   for a random intercept), R_i = sigma^2 I. SAS: ``RANDOM int x / SUBJECT=s TYPE=UN``.
-* ``RepeatedCovariance``: no G; R_i is a structured ``t x t`` matrix restricted to the time
-  levels subject i has, optionally one parameter set per level of a group factor.
-  SAS: ``REPEATED time / SUBJECT=s TYPE=... GROUP=g``.
+* ``RepeatedCovariance``: no G; R_i is a structured ``t x t`` matrix (``covariance.py``)
+  restricted to the time levels subject i has, optionally one parameter set per level of a
+  group factor. SAS: ``REPEATED time / SUBJECT=s TYPE=... GROUP=g``.
 
-A *pattern* is what makes two subjects share V_i: the group, the time levels observed and the
-random-effect design rows. ``pattern_matrices`` returns V, dV/dtheta and (for non-linear
-structures) d2V/dtheta2 for one pattern.
+Subjects that share V_i form a *pattern* (``patterns.py``). ``unit_matrices`` returns V,
+dV/dtheta and (for non-linear structures) d2V/dtheta2 for a stack of patterns of one size,
+each evaluated at the parameters of its own replicate: ``prepare`` takes ``theta`` (R, K)
+once per evaluation and ``pos`` says which replicate each pattern belongs to.
 
 Example
 -------
@@ -18,30 +19,30 @@ Example
 >>> cov = RandomEffectsCovariance(n_random=1)
 >>> cov.param_names
 ['Intercept', 'Residual']
->>> V, dV, d2V = cov.pattern_matrices(np.array([2.0, 1.0]), Pattern(0, (0, 1), np.ones((2, 1))))
->>> V
+>>> slots = np.array([[0, 1]])                          # one pattern of 2 visits
+>>> V, dV, d2V = cov.unit_matrices(cov.prepare(np.array([[2.0, 1.0]])), np.zeros(1, int),
+...                                slots=slots)
+>>> V[0]
 array([[3., 2.],
        [2., 3.]])
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
-from .covariance import CovarianceStructure, get_structure
+from .covariance import G_SIDE, CovarianceStructure, LinearStructure, get_structure
 
-__all__ = ["Pattern", "RandomEffectsCovariance", "RepeatedCovariance", "MarginalCovariance"]
+__all__ = ["MarginalCovariance", "RandomEffectsCovariance", "RepeatedCovariance"]
 
 
-@dataclass(frozen=True)
-class Pattern:
-    """What determines V_i: group index, observed time indices, random-effect design rows."""
-
-    group: int
-    times: tuple[int, ...]
-    Z: np.ndarray | None = field(default=None, compare=False)
+@lru_cache(maxsize=64)
+def _intercept_derivatives(n: int) -> np.ndarray:
+    out = np.stack([np.ones((n, n)), np.eye(n)])  # dV/d(intercept variance), dV/d(residual)
+    out.flags.writeable = False
+    return out
 
 
 class MarginalCovariance:
@@ -53,15 +54,24 @@ class MarginalCovariance:
     label: str
     uses_time: bool = True  # False: V_i depends only on Z_i, not on which times were observed
 
-    def pattern_matrices(
-        self, theta: np.ndarray, pattern: Pattern
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:  # pragma: no cover - abstract
+    def prepare(self, theta: np.ndarray, order: int = 2):
+        """What ``unit_matrices`` needs at ``theta`` (R, K), computed once per evaluation."""
+        return theta
+
+    def unit_matrices(
+        self, prepared, pos: np.ndarray, *, slots=None, group=None, Z=None,
+        dV=None, order: int = 2,
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:  # pragma: no cover
         raise NotImplementedError
+
+    def constant_derivatives(self, *, slots=None, group=None, Z=None) -> np.ndarray | None:
+        """dV per pattern when it does not depend on theta (linear covariances), else None."""
+        return None
 
     def full_matrix(self, theta: np.ndarray, group: int = 0) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
-    def start(self, resid_cov: list[np.ndarray], extra: dict) -> np.ndarray:  # pragma: no cover
+    def start(self, moments: dict[str, np.ndarray]) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
 
@@ -79,54 +89,49 @@ class RandomEffectsCovariance(MarginalCovariance):
         else:
             self.param_names = [f"UN({i + 1},{j + 1})" for i, j in self.pairs] + ["Residual"]
         self.kinds = ["gvar" if i == j else "cov" for i, j in self.pairs] + ["var"]
-        self.label = "random-intercept" if n_random == 1 else "random-coefficients (UN)"
-        self._dG = []
-        for i, j in self.pairs:
-            e = np.zeros((self.q, self.q))
-            e[i, j] = e[j, i] = 1.0
-            self._dG.append(e)
+        self.label = G_SIDE if n_random == 1 else "random-coefficients (UN)"
 
-    def G(self, theta: np.ndarray) -> np.ndarray:
-        g = np.zeros((self.q, self.q))
-        for v, (i, j) in zip(theta[:-1], self.pairs, strict=True):
-            g[i, j] = g[j, i] = v
-        return g
+    def constant_derivatives(self, *, slots=None, group=None, Z=None) -> np.ndarray:
+        """dV_k = Z E_k Z' for the elements of G, and I for the residual: (U, K, n, n)
+        (``Z`` None: a random intercept alone, dV = J and I for every pattern)."""
+        if Z is None:
+            U, n = slots.shape
+            base = _intercept_derivatives(n)
+            return base[None] if U == 1 else np.broadcast_to(base, (U, 2, n, n))
+        U, n, _ = Z.shape
+        dV = np.empty((U, len(self.param_names), n, n))
+        for k, (i, j) in enumerate(self.pairs):
+            outer = Z[:, :, i, None] * Z[:, None, :, j]
+            dV[:, k] = outer if i == j else outer + np.swapaxes(outer, 1, 2)
+        dV[:, -1] = np.eye(n)
+        return dV
 
-    def pattern_matrices(self, theta, pattern):
+    def unit_matrices(self, theta, pos, *, slots=None, group=None, Z=None, dV=None, order=2):
         # V is linear in theta: V = sum_k theta_k dV_k, with dV fixed for the pattern
-        dV = self._derivative_stack(pattern)
-        V = np.tensordot(theta, dV, axes=1)
+        if dV is None:
+            dV = self.constant_derivatives(slots=slots, Z=Z)
+        U, K, n = dV.shape[:3]
+        V = (theta[pos][:, None, :] @ dV.reshape(U, K, n * n)).reshape(U, n, n)
         return V, dV, None
-
-    def _derivative_stack(self, pattern: Pattern) -> np.ndarray:
-        cache = self.__dict__.setdefault("_dv_cache", {})
-        key = id(pattern)
-        if key not in cache:
-            Z = pattern.Z
-            n = Z.shape[0]
-            dV = np.empty((len(self.param_names), n, n))
-            for k, e in enumerate(self._dG):
-                dV[k] = Z @ e @ Z.T
-            dV[-1] = np.eye(n)
-            cache[key] = (pattern, dV)  # keep the pattern alive so its id stays unique
-        return cache[key][1]
 
     def full_matrix(self, theta, group=0):  # pragma: no cover - needs Z; see model
         raise NotImplementedError
 
-    def start(self, resid_cov, extra):
-        total = extra["total_var"]
-        within = extra.get("within_var", 0.5 * total)
-        between = max(extra.get("between_var", total - within), 0.1 * total)
-        g = []
+    def start(self, moments):
+        """ANOVA moments of OLS residuals: ``total``, ``within``, ``between`` (R,), ``z_var``
+        (R, q)."""
+        total = moments["total"]
+        within = moments["within"]
+        between = np.maximum(moments["between"], 0.1 * total)
+        cols = []
         for i, j in self.pairs:
             if i != j:
-                g.append(0.0)
+                cols.append(np.zeros_like(total))
             elif i == 0:
-                g.append(between)
+                cols.append(between)
             else:
-                g.append(0.1 * total / max(extra["z_var"][i], 1e-12))
-        return np.array(g + [max(within, 0.1 * total)])
+                cols.append(0.1 * total / np.maximum(moments["z_var"][:, i], 1e-12))
+        return np.stack([*cols, np.maximum(within, 0.1 * total)], axis=-1)
 
 
 class RepeatedCovariance(MarginalCovariance):
@@ -156,23 +161,61 @@ class RepeatedCovariance(MarginalCovariance):
     def full_matrix(self, theta, group=0):
         return self.structure.matrix(theta[group * self.k : (group + 1) * self.k], self.t)
 
-    def pattern_matrices(self, theta, pattern):
-        g = pattern.group
-        th = theta[g * self.k : (g + 1) * self.k]
-        idx = np.asarray(pattern.times)
-        ix = np.ix_(idx, idx)
-        n = len(idx)
-        K = len(theta)
-        V = self.structure.matrix(th, self.t)[ix]
-        dV = np.zeros((K, n, n))
-        dV[g * self.k : (g + 1) * self.k] = self.structure.jacobian(th, self.t)[:, idx][:, :, idx]
+    def _by_group(self, theta: np.ndarray) -> np.ndarray:
+        return theta.reshape(len(theta), len(self.groups), self.k)
+
+    def _embed(self, blocks: np.ndarray, group: np.ndarray, second: bool) -> np.ndarray:
+        """Per-group derivative blocks (U, k[, k], n, n) placed in the full parameter vector."""
+        G = len(self.groups)
+        if G == 1:
+            return blocks
+        U, k, n = len(blocks), self.k, blocks.shape[-1]
+        ar = np.arange(U)
+        if not second:
+            out = np.zeros((U, G, k, n, n))
+            out[ar, group] = blocks
+            return out.reshape(U, G * k, n, n)
+        out = np.zeros((U, G, k, G, k, n, n))
+        out[ar, group, :, group] = blocks
+        return out.reshape(U, G * k, G * k, n, n)
+
+    def constant_derivatives(self, *, slots=None, group=None, Z=None):
+        if not isinstance(self.structure, LinearStructure):
+            return None
+        E = self.structure.basis(self.t)
+        blocks = E[:, slots[:, :, None], slots[:, None, :]].transpose(1, 0, 2, 3)
+        return self._embed(np.ascontiguousarray(blocks), group, second=False)
+
+    def prepare(self, theta, order=2):
+        """V (R, G, t, t) over all time levels, and its derivatives when they depend on theta."""
+        th = self._by_group(theta)
+        s, t = self.structure, self.t
+        J = s.jacobian(th, t) if order >= 1 and not self.linear else None
+        H = s.hessian(th, t) if order >= 2 and not self.linear else None
+        return s.matrix(th, t), J, H
+
+    def unit_matrices(self, prepared, pos, *, slots=None, group=None, Z=None, dV=None, order=2):
+        Vfull, J, Hs = prepared
+        ia, ib = slots[:, :, None], slots[:, None, :]
+        p3, g3 = pos[:, None, None], group[:, None, None]
+        V = Vfull[p3, g3, ia, ib]
+        if order < 1:
+            return V, dV, None
         d2V = None
-        if not self.linear:
-            h = self.structure.hessian(th, self.t)
-            d2V = np.zeros((K, K, n, n))
-            sl = slice(g * self.k, (g + 1) * self.k)
-            d2V[sl, sl] = h[:, :, idx][:, :, :, idx]
+        if dV is None:
+            kk = np.arange(self.k)[None, :, None, None]
+            p4, g4 = pos[:, None, None, None], group[:, None, None, None]
+            dV = self._embed(J[p4, g4, kk, ia[:, None], ib[:, None]], group, second=False)
+        if order >= 2 and not self.linear:
+            k1 = np.arange(self.k)[None, :, None, None, None]
+            k2 = np.arange(self.k)[None, None, :, None, None]
+            p5, g5 = pos[:, None, None, None, None], group[:, None, None, None, None]
+            d2V = self._embed(Hs[p5, g5, k1, k2, ia[:, None, None], ib[:, None, None]], group,
+                              second=True)
         return V, dV, d2V
 
-    def start(self, resid_cov, extra):
-        return np.concatenate([self.structure.start(c) for c in resid_cov])
+    def start(self, moments):
+        """Start values from ``resid_cov`` (R, groups, t, t), the empirical covariances of OLS
+        residuals."""
+        start = self.structure.start(moments["resid_cov"])  # (R, G, k)
+        return start.reshape(len(start), -1)

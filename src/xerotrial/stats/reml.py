@@ -1,11 +1,9 @@
-"""REML (and ML) objective with analytic gradient and Hessian, batched by covariance pattern.
+"""REML (and ML) objective with analytic gradient and Hessians, for many replicates at once.
 
-Subjects that share a pattern (group, observed time levels, random-effect rows) share V_i.
-For each pattern the data are reduced once to sufficient statistics,
-
-    XX[a,b] = sum_i X_ia X_ib'   (n x n x p x p),   Xy[a,b] = sum_i X_ia y_ib,   yy = sum_i y_i y_i'
-
-so every evaluation costs O(patterns * (n^3 + n^4 p^2)) whatever the number of subjects.
+The data are the units of ``patterns.py`` (one covariance pattern in one replicate, reduced
+to sufficient statistics), stacked by size, so an evaluation costs a few array operations
+per pattern size, O(units * (n^3 + n^2 p^2)) arithmetic, whatever the number of subjects,
+patterns or replicates. A single fit is one replicate.
 
 The objective is SAS's: -2 REML log-likelihood
     (N - p) log(2 pi) + sum_i log|V_i| + log|X'V^-1 X| + r'V^-1 r,
@@ -15,310 +13,419 @@ Example
 -------
 >>> import numpy as np
 >>> from xerotrial.stats.marginal import RandomEffectsCovariance
+>>> from xerotrial.stats.patterns import build_layout
 >>> rng = np.random.default_rng(0)
 >>> subj = np.repeat(np.arange(8), 3); y = rng.normal(size=24) + rng.normal(size=8)[subj]
->>> X = np.ones((24, 1)); Z = np.ones((24, 1))
->>> eng = RemlEngine(y, X, subj, np.tile(np.arange(3), 8), None, Z, RandomEffectsCovariance())
->>> ev = eng.evaluate(np.array([1.0, 1.0]), order=1)
->>> round(float(ev.objective), 4) == round(float(eng.evaluate(np.array([1.0, 1.0])).objective), 4)
-True
+>>> lay = build_layout(y, np.ones((24, 1)), subj, np.tile(np.arange(3), 8), Z=np.ones((24, 1)),
+...                    uses_time=False)
+>>> eng = RemlEngine(lay, RandomEffectsCovariance())
+>>> ev = eng.evaluate(np.array([1.0, 1.0]), order=2)
+>>> ev.gradient.shape, ev.hessian.shape
+((2,), (2, 2))
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
+import scipy.sparse as sp
 
-from .marginal import MarginalCovariance, Pattern
+from .errors import DataValidationError
+from .linalg import chol_inverse
+from .marginal import MarginalCovariance
+from .patterns import Layout, SizeGroup
 
-__all__ = ["RemlEngine", "Evaluation", "PatternData"]
+__all__ = ["RemlEngine", "Evaluation"]
 
 LOG2PI = float(np.log(2.0 * np.pi))
 
 
-class NotPositiveDefiniteError(ArithmeticError):
-    """V_i or X'V^-1X is not positive definite at the requested parameters."""
-
-
-@dataclass
-class PatternData:
-    """Sufficient statistics of the subjects that share one covariance pattern."""
-
-    pattern: Pattern
-    m: int
-    XX: np.ndarray
-    Xy: np.ndarray
-    yy: np.ndarray
-    rows: np.ndarray  # (m, n) row indices into the data, for residuals
-
-
 @dataclass
 class Evaluation:
-    """Objective and (optionally) derivatives at one theta."""
+    """Objective and (optionally) derivatives, per replicate (leading axis), or for one
+    replicate without that axis when ``evaluate`` was given one parameter vector.
+
+    ``ok`` is False where V_i or X'V^-1X is not positive definite (the objective is then
+    inf and the other fields are meaningless)."""
 
     theta: np.ndarray
-    objective: float
+    ok: np.ndarray
+    objective: np.ndarray
     beta: np.ndarray
     Phi: np.ndarray  # (X'V^-1X)^-1
-    logdet_xvx: float
     gradient: np.ndarray | None = None
     hessian: np.ndarray | None = None  # observed Hessian of -2 log-lik
     expected: np.ndarray | None = None  # expected Hessian (Fisher scoring)
+    B: np.ndarray | None = None  # X'V^-1 V_k V^-1 X (K, p, p): -dPhi^-1/dtheta_k
+
+    def take(self, r: int) -> Evaluation:
+        """The evaluation of replicate ``r`` (no replicate axis)."""
+        return Evaluation(**{f.name: (None if getattr(self, f.name) is None
+                                      else getattr(self, f.name)[r]) for f in fields(self)})
+
+    def merge(self, rows: np.ndarray, other: Evaluation, sel=slice(None)) -> None:
+        """Copy ``other``'s replicates ``sel`` into this evaluation's ``rows``."""
+        for name in _FIELDS:
+            src = getattr(other, name)
+            if src is not None:
+                getattr(self, name)[rows] = src[sel]
 
 
-class RemlEngine:
-    """Holds the data grouped by pattern and evaluates -2 (RE)ML and its derivatives."""
-
-    def __init__(
-        self,
-        y: np.ndarray,
-        X: np.ndarray,
-        subject: np.ndarray,
-        time: np.ndarray,
-        group: np.ndarray | None,
-        Z: np.ndarray | None,
-        covariance: MarginalCovariance,
-        method: str = "REML",
-    ) -> None:
-        self.y = np.asarray(y, dtype=float)
-        self.X = np.asarray(X, dtype=float)
-        self.N, self.p = self.X.shape
-        self.cov = covariance
-        self.method = method.upper()
-        if self.method not in ("REML", "ML"):
-            raise ValueError("method must be 'REML' or 'ML'")
-        # The sufficient statistics hold y minus its least-squares fit X b0: REML and ML are
-        # invariant to that shift (beta moves by b0), and without it y'V^-1 y - beta'c
-        # cancels catastrophically when the mean is large next to the residual SD (a mean of
-        # 25 and an SD of 0.02 leave -2 log L with noise above the last Newton decrements).
-        # Any b0 will do (its own rounding cancels exactly), so the normal equations suffice.
-        self._beta0 = np.zeros(self.p)
-        if self.N and np.isfinite(self.y).all() and np.isfinite(self.X).all():
-            try:
-                self._beta0 = np.linalg.solve(self.X.T @ self.X, self.X.T @ self.y)
-            except np.linalg.LinAlgError:
-                self._beta0 = np.full(self.p, np.nan)
-            if not np.isfinite(self._beta0).all():
-                self._beta0 = np.linalg.lstsq(self.X, self.y, rcond=None)[0]
-        self._y_work = self.y - self.X @ self._beta0
-        self.patterns = self._build_patterns(
-            np.asarray(subject), np.asarray(time), group, Z
-        )
-
-    # ------------------------------------------------------------------ set-up
-    def _build_patterns(self, subject, time, group, Z) -> list[PatternData]:
-        groups = self._subject_patterns(subject, time, group, Z, self.cov.uses_time)
-        out = []
-        for pattern, rows in groups:
-            m, n = rows.shape
-            Xs = self.X[rows]  # (m, n, p)
-            ys = self._y_work[rows]  # (m, n)
-            B = Xs.reshape(m, n * self.p)
-            out.append(
-                PatternData(
-                    pattern=pattern,
-                    m=m,
-                    XX=(B.T @ B).reshape(n, self.p, n, self.p).transpose(0, 2, 1, 3).copy(),
-                    Xy=(B.T @ ys).reshape(n, self.p, n).transpose(0, 2, 1).copy(),
-                    yy=ys.T @ ys,
-                    rows=rows,
-                )
-            )
-        return out
-
-    @staticmethod
-    def _subject_patterns(
-        subject, time, group, Z, uses_time: bool = True
-    ) -> list[tuple[Pattern, np.ndarray]]:
-        """Group subjects by pattern; each group's rows as an (m, n) index array in time order.
-
-        When V_i does not depend on the observed times (random effects), subjects with the
-        same Z_i rows share a pattern whatever their visits."""
-        if Z is None and len(time) and time.min() >= 0:
-            # R-side models: a subject's pattern is its set of time levels (and group)
-            _, subj = np.unique(subject, return_inverse=True)
-            S, T = int(subj.max()) + 1, int(time.max()) + 1
-            where = np.full((S, T), -1, dtype=np.int64)
-            where[subj, time] = np.arange(len(time))
-            if int((where >= 0).sum()) != len(time):
-                raise ValueError("a subject has two observations at one time level")
-            g = np.zeros(S, dtype=np.int64)
-            if group is not None:
-                g[subj] = group
-            keys = np.column_stack([g, where >= 0])
-            uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-            out = []
-            for u, key in enumerate(uniq):
-                times = np.flatnonzero(key[1:])
-                members = np.flatnonzero(inverse.ravel() == u)
-                out.append((Pattern(int(key[0]), tuple(int(t) for t in times)),
-                            where[np.ix_(members, times)]))
-            return out
-        order = np.lexsort((time, subject))
-        subj_sorted = subject[order]
-        starts = np.flatnonzero(np.r_[True, subj_sorted[1:] != subj_sorted[:-1]])
-        ends = np.r_[starts[1:], len(order)]
-        buckets: dict[tuple, list[np.ndarray]] = {}
-        keys: dict[tuple, Pattern] = {}
-        for s, e in zip(starts, ends, strict=True):
-            rows = order[s:e]
-            g = int(group[rows[0]]) if group is not None else 0
-            t = tuple(int(v) for v in time[rows]) if uses_time else tuple(range(len(rows)))
-            zr = Z[rows] if Z is not None else None
-            key = (g, t, zr.tobytes() if zr is not None else b"")
-            if key not in keys:
-                keys[key] = Pattern(g, t, zr)
-                buckets[key] = []
-            buckets[key].append(rows)
-        return [(keys[k], np.stack(v)) for k, v in buckets.items()]
-
-    # ------------------------------------------------------------------ evaluation
-    def _factor(self, theta):
-        """Per pattern: V, dV, d2V, V^-1, log|V|. Raises NotPositiveDefiniteError.
-
-        The last result is kept, so inference at the estimate reuses the final factorisation.
-        """
-        key = theta.tobytes()
-        if getattr(self, "_last_key", None) == key:
-            return self._last_facs
-        facs = self._factor_new(theta)
-        self._last_key, self._last_facs = key, facs
-        return facs
-
-    def _factor_new(self, theta):
-        facs = []
-        for pd in self.patterns:
-            V, dV, d2V = self.cov.pattern_matrices(theta, pd.pattern)
-            try:
-                chol = np.linalg.cholesky(V)
-            except np.linalg.LinAlgError:
-                raise NotPositiveDefiniteError("V is not positive definite") from None
-            diag = np.diag(chol)
-            if not (diag > 0).all():  # also catches NaN
-                raise NotPositiveDefiniteError("V is not positive definite")
-            Linv = np.linalg.inv(chol)
-            Vinv = Linv.T @ Linv
-            facs.append((V, dV, d2V, Vinv, 2.0 * float(np.sum(np.log(diag)))))
-        return facs
-
-    def evaluate(self, theta: np.ndarray, order: int = 0) -> Evaluation:
-        """-2 (RE)ML log-likelihood at ``theta``; with order 1 the gradient, 2 the Hessian."""
-        theta = np.asarray(theta, dtype=float)
-        facs = self._factor(theta)
-        p = self.p
-        M = np.zeros((p, p))
-        c = np.zeros(p)
-        yVy = 0.0
-        logdet = 0.0
-        for pd, (_, _, _, Vinv, ld) in zip(self.patterns, facs, strict=True):
-            v = Vinv.ravel()
-            M += (v @ pd.XX.reshape(len(v), -1)).reshape(p, p)
-            c += v @ pd.Xy.reshape(len(v), -1)
-            yVy += float(v @ pd.yy.ravel())
-            logdet += pd.m * ld
-        try:
-            cm = np.linalg.cholesky(M)
-        except np.linalg.LinAlgError:
-            raise NotPositiveDefiniteError("X'V^-1X is not positive definite") from None
-        Linv = np.linalg.inv(cm)
-        Phi = Linv.T @ Linv
-        beta = Phi @ c
-        logdet_m = 2.0 * float(np.sum(np.log(np.diag(cm))))
-        rVr = yVy - float(beta @ c)
-        if self.method == "REML":
-            obj = (self.N - p) * LOG2PI + logdet + logdet_m + rVr
-        else:
-            obj = self.N * LOG2PI + logdet + rVr
-        ev = Evaluation(theta, float(obj), beta + self._beta0, Phi, logdet_m)
-        if order >= 1:
-            self._derivatives(ev, facs, order)
-        return ev
-
-    def _pattern_pieces(self, pd: PatternData, Vinv: np.ndarray, beta: np.ndarray):
-        """AA = sum_i A_i (x) A_i with A_i = V^-1 X_i, S_u = sum u_i u_i', AU = sum A_i (x) u_i."""
-        n, p = Vinv.shape[0], len(beta)
-        XXb = (pd.XX.reshape(-1, p) @ beta).reshape(n, n, p)
-        Xyb = (pd.Xy.reshape(-1, p) @ beta).reshape(n, n)
-        RR = pd.yy - Xyb - Xyb.T + (XXb.reshape(-1, p) @ beta).reshape(n, n)
-        XR = pd.Xy - XXb  # sum_i X_ia r_ib
-        AA = _sandwich(Vinv, pd.XX)
-        Su = Vinv @ RR @ Vinv
-        AU = np.moveaxis(_sandwich(Vinv, XR), 2, 0)
-        return AA, Su, AU
-
-    def _derivatives(self, ev: Evaluation, facs, order: int) -> None:
-        K = len(ev.theta)
-        reml = self.method == "REML"
-        Phi = ev.Phi
-        grad = np.zeros(K)
-        B = np.zeros((K, self.p, self.p))
-        a = np.zeros((K, self.p))
-        hess_local = np.zeros((K, K))  # pattern-local parts of -tr(PVkPVl)
-        quad = np.zeros((K, K))
-        second = np.zeros((K, K))
-        p = self.p
-        for pd, (_, dV, d2V, Vinv, _) in zip(self.patterns, facs, strict=True):
-            AA, Su, AU = self._pattern_pieces(pd, Vinv, ev.beta - self._beta0)
-            nn = Vinv.size
-            AAf = AA.reshape(nn, p * p)
-            dVf = dV.reshape(K, nn)
-            H = (AAf @ Phi.ravel()).reshape(Vinv.shape)
-            w = pd.m * Vinv - Su - (H if reml else 0.0)
-            grad += dVf @ w.ravel()
-            if order < 2:
-                continue
-            B += (dVf @ AAf).reshape(K, p, p)
-            a += dVf @ AU.reshape(p, nn).T
-            D = Vinv @ dV  # (K, n, n): V^-1 V_k
-            hess_local += pd.m * _trace_pairs(D, D)
-            quad += _trace_pairs(dV, D @ Su)  # tr(V_k V^-1 V_l S_u)
-            if reml:
-                hess_local -= 2.0 * _trace_pairs(H @ dV, D)
-            if d2V is not None:
-                second += (d2V.reshape(K * K, nn) @ w.ravel()).reshape(K, K)
-        ev.gradient = grad
-        if order >= 2:
-            PhiB = Phi @ B  # (K, p, p)
-            trPP = hess_local.copy()
-            if reml:
-                trPP += _trace_pairs(PhiB, PhiB)
-            quad_full = quad - a @ Phi @ a.T
-            hess = -trPP + 2.0 * quad_full + second
-            ev.hessian = 0.5 * (hess + hess.T)
-            ev.expected = 0.5 * (trPP + trPP.T)
-
-    # ------------------------------------------------------------------ Kenward-Roger pieces
-    def kr_pieces(self, theta: np.ndarray):
-        """Kenward-Roger's P_k = X' dV^-1/dtheta_k X, Q_kl = X'V^-1 V_k V^-1 V_l V^-1 X and
-        R_kl = X'V^-1 V_kl V^-1 X, summed over subjects."""
-        facs = self._factor(np.asarray(theta, dtype=float))
-        K = len(theta)
-        p = self.p
-        P = np.zeros((K, p, p))
-        Q = np.zeros((K, K, p, p))
-        R = np.zeros((K, K, p, p))
-        for pd, (_, dV, d2V, Vinv, _) in zip(self.patterns, facs, strict=True):
-            nn = Vinv.size
-            AAf = _sandwich(Vinv, pd.XX).reshape(nn, p * p)
-            P -= (dV.reshape(K, nn) @ AAf).reshape(K, p, p)
-            VkVinvVl = (dV @ Vinv)[:, None] @ dV[None]  # (K, K, n, n)
-            Q += (VkVinvVl.reshape(K * K, nn) @ AAf).reshape(K, K, p, p)
-            if d2V is not None:
-                R += (d2V.reshape(K * K, nn) @ AAf).reshape(K, K, p, p)
-        return P, Q, R
-
+_FIELDS = tuple(f.name for f in fields(Evaluation))
 
 
 def _sandwich(A: np.ndarray, T: np.ndarray) -> np.ndarray:
-    """out[a, b, ...] = sum_cd A[a, c] A[b, d] T[c, d, ...] (A symmetric), by two matmuls."""
-    n = A.shape[0]
-    rest = T.shape[2:]
-    tmp = (A @ T.reshape(n, -1)).reshape(n, n, -1)  # (a, d, r)
-    out = A @ tmp  # (a, b, r): for each a, sum_d A[b, d] tmp[a, d, r]
-    return out.reshape((n, n, *rest))
+    """out[u, a, b, ...] = sum_cd A[u, a, c] A[u, b, d] T[u, c, d, ...] (A symmetric)."""
+    U, n = A.shape[:2]
+    rest = T.shape[3:]
+    tmp = (A @ T.reshape(U, n, -1)).reshape(U, n, n, -1)  # (u, a, d, r)
+    return (A[:, None] @ tmp).reshape(U, n, n, *rest)
 
 
 def _trace_pairs(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """out[k, l] = tr(A_k B_l) for stacks A (K, n, n) and B (L, n, n)."""
-    return A.reshape(len(A), -1) @ np.swapaxes(B, 1, 2).reshape(len(B), -1).T
+    """out[u, k, l] = tr(A_uk B_ul) for stacks A (U, K, n, n) and B (U, L, n, n)."""
+    U, K = A.shape[:2]
+    return A.reshape(U, K, -1) @ np.swapaxes(B, 2, 3).reshape(U, B.shape[1], -1).swapaxes(1, 2)
+
+
+class _Segments:
+    """Sums over the units of each replicate (units sorted by replicate)."""
+
+    def __init__(self, pos: np.ndarray, R: int) -> None:
+        self.R = R
+        self.pos = pos
+        increasing = len(pos) < 2 or bool(np.all(pos[1:] > pos[:-1]))  # one unit a replicate
+        if increasing and len(pos) == R:
+            self.kind = "same"
+        elif R == 1:
+            self.kind = "sum"
+        else:
+            self.kind = "scatter" if increasing else "csr"
+        if self.kind == "csr":
+            indptr = np.searchsorted(pos, np.arange(R + 1))
+            self.E = sp.csr_array((np.ones(len(pos)), np.arange(len(pos)), indptr),
+                                  shape=(R, len(pos)))
+
+    def add(self, acc: np.ndarray, values: np.ndarray) -> None:
+        """acc[r] += the sum of ``values`` over replicate r's units (in place)."""
+        if self.kind == "sum":
+            acc += values.sum(axis=0).reshape(acc.shape[1:])
+        elif self.kind == "same":
+            acc += values.reshape(acc.shape)
+        elif self.kind == "scatter":
+            acc[self.pos] += values.reshape(len(values), *acc.shape[1:])
+        else:
+            acc += np.asarray(self.E @ values.reshape(len(values), -1)).reshape(acc.shape)
+
+
+class _SparseDV:
+    """The non-zero elements of a size group's constant dV (U, K, n, n), to contract dV with
+    per-unit tensors as one sparse product (UN's dV_k has two non-zero elements)."""
+
+    def __init__(self, dV: np.ndarray) -> None:
+        U, K, n = dV.shape[:3]
+        flat = dV.reshape(U, K, n * n)
+        self.unit, self.k, self.ab = np.nonzero(flat)
+        self.val = flat[self.unit, self.k, self.ab]
+        self.offs = np.searchsorted(self.unit, np.arange(U + 1))
+        self.K, self.nn = K, n * n
+        self.full = self._matrix(np.arange(U))
+        self.nnz = len(self.val) / max(U, 1)
+
+    def _matrix(self, sel: np.ndarray) -> sp.csr_array:
+        lengths = self.offs[sel + 1] - self.offs[sel]
+        starts = np.repeat(self.offs[sel] - np.concatenate([[0], np.cumsum(lengths)[:-1]]),
+                           lengths)
+        idx = starts + np.arange(int(lengths.sum()))
+        local = np.repeat(np.arange(len(sel)), lengths)
+        rows = local * self.K + self.k[idx]
+        indptr = np.searchsorted(rows, np.arange(len(sel) * self.K + 1))
+        return sp.csr_array((self.val[idx], local * self.nn + self.ab[idx], indptr),
+                            shape=(len(sel) * self.K, len(sel) * self.nn))
+
+    def matrix(self, sel) -> sp.csr_array:
+        return self.full if isinstance(sel, slice) else self._matrix(sel)
+
+
+class _Part:
+    """The units of one size group that belong to the replicates being evaluated."""
+
+    def __init__(self, g: SizeGroup, sel, pos: np.ndarray, R: int) -> None:
+        self.g, self.sel, self.pos = g, sel, pos
+        self.seg = _Segments(pos, R)
+        whole = isinstance(sel, slice)
+        for name in ("XX", "Xyy", "m", "slots", "group", "Z", "dV"):
+            value = getattr(g, name)
+            setattr(self, name, value if value is None or whole else value[sel])
+        self.Xy, self.yy = self.Xyy[..., :-1], self.Xyy[..., -1]
+        self.sparse = g.sparse.matrix(sel) if g.sparse is not None else None
+
+    def contract(self, T: np.ndarray, dV: np.ndarray) -> np.ndarray:
+        """sum_ab dV[u, k, a, b] T[u, a, b, ...] -> (U, K, ...)."""
+        U, nn = len(T), T.shape[1] * T.shape[2]
+        rest = T.shape[3:]
+        if self.sparse is not None:
+            flat = self.sparse @ T.reshape(U * nn, -1)
+            return np.asarray(flat).reshape(U, -1, *rest)
+        return (dV.reshape(U, -1, nn) @ T.reshape(U, nn, -1)).reshape(U, -1, *rest)
+
+
+class RemlEngine:
+    """The data of all replicates by pattern; evaluates -2 (RE)ML and its derivatives."""
+
+    def __init__(self, layout: Layout, covariance: MarginalCovariance, method: str = "REML"):
+        self.layout = layout
+        self.cov = covariance
+        self.method = str(method).upper()
+        if self.method not in ("REML", "ML"):
+            raise DataValidationError(f"method {method!r} is not 'REML' or 'ML'")
+        self.R, self.p = layout.R, layout.p
+        self.K = len(covariance.param_names)
+        self.N = layout.n_obs
+        p, K = self.p, self.K
+        self._all: list[_Part] | None = None
+        self._factors: tuple[bytes, list] | None = None
+        for g in layout.groups:
+            g.dV = covariance.constant_derivatives(slots=g.slots, group=g.group, Z=g.Z)
+            g.sparse = None
+            if g.dV is not None and K > 2:
+                # B_k = X'V^-1 V_k V^-1 X: from AA = sum_i A_i (x) A_i (A = V^-1 X) and a
+                # sparse dV, or from V^-1 V_k V^-1 and XX; take the cheaper
+                sparse = _SparseDV(g.dV)
+                n = g.n
+                if 2 * n**3 * p * p + sparse.nnz * p * p < 0.7 * K * n * n * (n + p * p):
+                    g.sparse = sparse
+
+    @property
+    def n_patterns(self) -> int:
+        return self.layout.n_patterns
+
+    # ------------------------------------------------------------------ selection
+    def _parts(self, reps: np.ndarray | None) -> tuple[list[_Part], int]:
+        if reps is None or len(reps) == self.R:  # reps are sorted and distinct
+            if self._all is None:
+                self._all = [_Part(g, slice(None), g.rep, self.R) for g in self.layout.groups]
+            return self._all, self.R
+        R = len(reps)
+        index = np.full(self.R, -1)
+        index[reps] = np.arange(R)
+        parts = []
+        for g in self.layout.groups:
+            sel = np.flatnonzero(index[g.rep] >= 0)
+            if len(sel):
+                parts.append(_Part(g, sel, index[g.rep[sel]], R))
+        return parts, R
+
+    def _matrices(self, part: _Part, prepared, order: int):
+        return self.cov.unit_matrices(prepared, part.pos, slots=part.slots, group=part.group,
+                                      Z=part.Z, dV=part.dV, order=order)
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, theta: np.ndarray, order: int = 0,
+                 reps: np.ndarray | None = None) -> Evaluation:
+        """-2 (RE)ML log-likelihood at ``theta`` (R, K) for replicates ``reps`` (default:
+        all); order 1 adds the gradient, 2 the observed and expected Hessians. A single
+        parameter vector (K,) evaluates a one-replicate engine and drops the replicate axis.
+        """
+        theta = np.asarray(theta, dtype=float)
+        if theta.ndim == 1:
+            return self.evaluate(theta[None], order, reps).take(0)
+        parts, R = self._parts(reps)
+        p = self.p
+        M = np.zeros((R, p, p))
+        cy = np.zeros((R, p + 1))  # X'V^-1 y and y'V^-1 y
+        logdet = np.zeros(R)  # sum log|V_i|
+        bad = np.zeros(R)  # patterns whose V is not positive definite
+        facs = []
+        prepared = self.cov.prepare(theta, order)
+        for part in parts:
+            V, dV, d2V = self._matrices(part, prepared, order)
+            Vinv, ld, ok = chol_inverse(V)
+            U, n = len(V), V.shape[-1]
+            vf = Vinv.reshape(U, 1, n * n)
+            add = part.seg.add
+            add(M, vf @ part.XX.reshape(U, n * n, p * p))
+            add(cy, vf @ part.Xyy.reshape(U, n * n, p + 1))
+            add(logdet, part.m * ld)
+            if not ok.all():
+                add(bad, (~ok).astype(float))
+            facs.append((part, Vinv, dV, d2V))
+        if parts is self._all and order >= 2:  # kept: Kenward-Roger at the estimate reuses it
+            self._factors = (theta.tobytes(), facs)
+        c, yVy = cy[:, :p], cy[:, p]
+        Phi, logdet_m, ok_m = chol_inverse(M)
+        ok = ok_m & (bad == 0)
+        beta = (Phi @ c[..., None])[..., 0]
+        rVr = yVy - (beta * c).sum(axis=1)
+        N = self.N if reps is None else self.N[reps]
+        if self.method == "REML":
+            obj = (N - p) * LOG2PI + logdet + logdet_m + rVr
+        else:
+            obj = N * LOG2PI + logdet + rVr
+        obj = np.where(ok, obj, np.inf)
+        beta0 = self.layout.beta0 if reps is None else self.layout.beta0[reps]
+        ev = Evaluation(theta, ok, obj, beta + beta0, Phi)
+        if order >= 1:
+            self._derivatives(ev, beta, facs, R, order)
+        return ev
+
+    def _derivatives(self, ev: Evaluation, beta: np.ndarray, facs, R: int, order: int):
+        K, p = self.K, self.p
+        reml = self.method == "REML"
+        Phi = ev.Phi
+        grad = np.zeros((R, K))
+        B = np.zeros((R, K, p, p))
+        a = np.zeros((R, K, p))
+        hess_local = np.zeros((R, K, K))  # pattern-local parts of -tr(PVkPVl)
+        quad = np.zeros((R, K, K))
+        second = np.zeros((R, K, K))
+        for part, Vinv, dV, d2V in facs:
+            U, n = Vinv.shape[:2]
+            nn = n * n
+            bu = beta[part.pos]
+            XXf = part.XX.reshape(U, nn * p, p)
+            XXb = (XXf @ bu[..., None]).reshape(U, n, n, p)
+            Xyb = (part.Xy.reshape(U, nn, p) @ bu[..., None]).reshape(U, n, n)
+            RR = (part.yy - Xyb - np.swapaxes(Xyb, 1, 2)
+                  + (XXb.reshape(U, nn, p) @ bu[..., None]).reshape(U, n, n))
+            Su = Vinv @ RR @ Vinv
+            w = part.m[:, None, None] * Vinv - Su
+            if reml:
+                XXPhi = (part.XX.reshape(U, nn, p * p) @ Phi[part.pos].reshape(U, p * p, 1))
+                H = Vinv @ XXPhi.reshape(U, n, n) @ Vinv
+                w = w - H
+            add = part.seg.add
+            add(grad, part.contract(w[..., None], dV))
+            if order < 2:
+                continue
+            XR = part.Xy - XXb  # sum_i X_ia r_ib
+            D = Vinv[:, None] @ dV  # (U, K, n, n): V^-1 V_k
+            if part.sparse is not None:
+                add(B, part.contract(_sandwich(Vinv, part.XX), dV))
+                add(a, part.contract(_sandwich(Vinv, XR), dV))
+            else:
+                G = (D @ Vinv[:, None]).reshape(U, K, nn)  # V^-1 V_k V^-1
+                add(B, G @ part.XX.reshape(U, nn, p * p))
+                add(a, G @ XR.reshape(U, nn, p))
+            hl = part.m[:, None, None] * _trace_pairs(D, D)
+            if reml:
+                hl -= 2.0 * _trace_pairs(H[:, None] @ dV, D)
+            add(hess_local, hl)
+            add(quad, _trace_pairs(dV, D @ Su[:, None]))
+            if d2V is not None:
+                add(second, d2V.reshape(U, K * K, nn) @ w.reshape(U, nn, 1))
+        ev.gradient = grad
+        if order < 2:
+            return
+        PhiB = Phi[:, None] @ B  # (R, K, p, p)
+        trPP = hess_local + (_trace_pairs(PhiB, PhiB) if reml else 0.0)
+        quad_full = quad - a @ Phi @ np.swapaxes(a, 1, 2)
+        hess = -trPP + 2.0 * quad_full + second
+        ev.hessian = 0.5 * (hess + np.swapaxes(hess, 1, 2))
+        ev.expected = 0.5 * (trPP + np.swapaxes(trPP, 1, 2))
+        ev.B = B
+
+    # ------------------------------------------------------------------ Kenward-Roger pieces
+    def kr_sums(self, theta: np.ndarray, W: np.ndarray, second: bool):
+        """sum_kl W_kl Q_kl and sum_kl W_kl R_kl (None without second derivatives of V), per
+        replicate, with Kenward-Roger's Q_kl = X'V^-1 V_k V^-1 V_l V^-1 X and
+        R_kl = X'V^-1 V_kl V^-1 X: the weighted sums the adjusted covariance of b needs, without
+        forming the K x K stacks of p x p matrices."""
+        theta = np.asarray(theta, dtype=float)
+        p, K, R = self.p, self.K, self.R
+        WQ = np.zeros((R, p, p))
+        WR = np.zeros((R, p, p)) if second else None
+        if self._factors is not None and self._factors[0] == theta.tobytes():
+            facs = self._factors[1]
+        else:
+            parts, _ = self._parts(None)
+            prepared = self.cov.prepare(theta, 2)
+            facs = []
+            for part in parts:
+                V, dV, d2V = self._matrices(part, prepared, 2)
+                facs.append((part, chol_inverse(V)[0], dV, d2V))
+        for part, Vinv, dV, d2V in facs:
+            U, n = Vinv.shape[:2]
+            XX = part.XX.reshape(U, 1, n * n, p * p)
+            Wu = W[part.pos]
+            D = (Vinv[:, None] @ dV).reshape(U, K, n * n)
+            Y = (Wu @ D).reshape(U, K, n, n)  # sum_l W_kl V^-1 V_l
+            Omega = (dV @ Y).sum(axis=1)  # sum_kl W_kl V_k V^-1 V_l
+            # sum_ab Omega_ab AA[a, b] = sum_cd (V^-1 Omega V^-1)_cd XX[c, d]
+            part.seg.add(WQ, (Vinv @ Omega @ Vinv).reshape(U, 1, 1, n * n) @ XX)
+            if second and d2V is not None:
+                Om2 = (Wu.reshape(U, 1, K * K) @ d2V.reshape(U, K * K, n * n)).reshape(U, n, n)
+                part.seg.add(WR, (Vinv @ Om2 @ Vinv).reshape(U, 1, 1, n * n) @ XX)
+        return WQ, WR
+
+    # ------------------------------------------------------------------ moments
+    def moments(self) -> dict[str, np.ndarray]:
+        """Per replicate, moment statistics of the OLS residuals (the centred y) for start
+        values: ``total`` (mean square), and ``resid_cov`` (R, groups, t, t) for R-side
+        structures or the ANOVA ``within``, ``between`` and ``z_var`` for random effects."""
+        R = self.R
+        N = self.N
+        tr = np.zeros(R)
+        for g in self.layout.groups:
+            np.add.at(tr, g.rep, np.trace(g.yy, axis1=1, axis2=2))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total = np.where(N > 0, tr / np.maximum(N, 1), 1.0)
+        total = np.where(total > 0, total, 1.0)
+        out = {"total": total}
+        if self.cov.uses_time:
+            t = self.cov.t
+            G = len(self.cov.groups)
+            full = np.zeros((R, G, t, t))
+            npair = np.zeros((R, G, t, t))
+            for g in self.layout.groups:
+                idx = (g.rep[:, None, None], g.group[:, None, None], g.slots[:, :, None],
+                       g.slots[:, None, :])
+                np.add.at(full, idx, g.yy)
+                np.add.at(npair, idx, np.broadcast_to(g.m[:, None, None], g.yy.shape))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cov = np.where(npair >= 2, full / np.maximum(npair - 1, 1), 0.0)
+                v = np.diagonal(full, axis1=2, axis2=3) / np.diagonal(npair, axis1=2, axis2=3)
+            v = np.where(np.isfinite(v) & (v > 0), v, total[:, None, None])
+            ar = np.arange(t)
+            cov[..., ar, ar] = v
+            out["resid_cov"] = cov
+            return out
+        S = self.layout.n_subjects
+        within_ss, mean_sq, inv_n = np.zeros(R), np.zeros(R), np.zeros(R)
+        q = self.cov.q
+        zs, zz = np.zeros((R, q)), np.zeros((R, q))
+        for g in self.layout.groups:
+            sums = g.yy.sum(axis=(1, 2))
+            np.add.at(within_ss, g.rep, np.trace(g.yy, axis1=1, axis2=2) - sums / g.n)
+            np.add.at(mean_sq, g.rep, sums / g.n**2)
+            np.add.at(inv_n, g.rep, g.m / g.n)
+            Zg = np.ones((len(g.m), g.n, 1)) if g.Z is None else g.Z
+            np.add.at(zs, g.rep, g.m[:, None] * Zg.sum(axis=1))
+            np.add.at(zz, g.rep, g.m[:, None] * (Zg**2).sum(axis=1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            within = within_ss / np.maximum(N - S, 1)
+            # ANOVA: var(subject means) = s2_u + s2 * mean(1/n_i)
+            out["between"] = mean_sq / S - within * inv_n / S
+            zbar = zs / N[:, None]
+            out["z_var"] = zz / N[:, None] - zbar**2
+        out["within"] = within
+        return out
+
+    def start_values(self) -> np.ndarray:
+        """Moment estimates from OLS residuals, per replicate: a good start saves iterations."""
+        return self.cov.start(self.moments())
+
+    # ------------------------------------------------------------------ design ranks
+    def gram(self) -> dict[str, np.ndarray]:
+        """Per replicate: X'X and X'(I - P_Z)X for Z the subject indicators (R, p, p), from
+        the sufficient statistics (for the ranks behind the fixed-df methods)."""
+        R, p = self.R, self.p
+        XtX = np.zeros((R, p, p))
+        within = np.zeros((R, p, p))
+        for g in self.layout.groups:
+            ar = np.arange(g.n)
+            diag = g.XX[:, ar, ar].sum(axis=1)
+            np.add.at(XtX, g.rep, diag)
+            np.add.at(within, g.rep, diag - g.XX.sum(axis=(1, 2)) / g.n)
+        return {"XtX": XtX, "within": within}

@@ -9,8 +9,9 @@ and the chosen covariance and df method: the t test of the arm difference at the
 with p < alpha; a trial whose fit did not converge counts as "not significant" and is reported
 in ``n_failed`` (never dropped).
 
-Trials are simulated and fitted in chunks (``batched.py``: all replicates of a chunk fitted at
-once). Chunk ``k`` of the power at ``n`` per arm draws from ``np.random.default_rng([seed, n,
+Trials are simulated and fitted in chunks (``replicates.fit_replicates``: all replicates of a
+chunk fitted at once by the engine that ``fit`` uses, so each trial's analysis is exactly
+``fit``'s). Chunk ``k`` of the power at ``n`` per arm draws from ``np.random.default_rng([seed, n,
 k])``, and results are concatenated in chunk order, so the numbers do not depend on how the
 chunks are spread over processes or a Dask cluster.
 
@@ -31,17 +32,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import pandas as pd
 
-from .batched import (
-    BATCHED_COVARIANCES,
-    BatchedCovariance,
-    contrast_tests,
-    newton_raphson_batched,
-    pattern_statistics,
-    start_values,
-)
+from .covariance import NAMES
 from .errors import DataValidationError
 from .options import DF_METHODS
+from .replicates import fit_replicates
 
 __all__ = [
     "TrialDesign",
@@ -70,7 +66,8 @@ class TrialDesign:
     to every later visit); ``allocation`` active subjects per placebo subject; an optional
     baseline covariate (``baseline_slope`` times a N(0, ``baseline_sd``^2) value).
 
-    Analysis: ``covariance`` (``un``, ``cs``, ``ar1``, ``random-intercept``), ``df_method``,
+    Analysis: ``covariance`` (any covariance ``fit`` takes: ``un``, ``cs``, ``ar1``,
+    ``random-intercept``, ...), ``df_method``,
     ``contrast`` (weights of the per-visit arm differences; default: the last visit),
     ``alpha`` (two-sided).
 
@@ -120,9 +117,9 @@ class TrialDesign:
                 f"correlation structure {self.correlation_structure!r} is not one of "
                 f"{', '.join(CORRELATIONS)}"
             )
-        if self.covariance not in BATCHED_COVARIANCES:
+        if self.covariance not in NAMES:
             raise DataValidationError(
-                f"covariance {self.covariance!r} is not one of {', '.join(BATCHED_COVARIANCES)}"
+                f"covariance {self.covariance!r} is not one of {', '.join(NAMES)}"
             )
         if self.df_method not in DF_METHODS:
             raise DataValidationError(
@@ -218,46 +215,36 @@ class TrialDesign:
 
 @dataclass
 class SimData:
-    """One chunk of simulated trials: X (S, T, p) or (R, S, T, p), y (R, S, T), level (R, S)."""
+    """One chunk of simulated trials: y (R, S, T), level (R, S) visits kept, arm (S,) and the
+    optional baseline covariate (R, S)."""
 
-    X: np.ndarray
     y: np.ndarray
     level: np.ndarray
     arm: np.ndarray
     baseline: np.ndarray | None
-    L: np.ndarray
-    rank_between: int
 
-    def frame(self, r: int):
-        """Replicate ``r`` as a long data frame (id, arm, visit, y[, baseline]), for ``fit``."""
-        import pandas as pd
-
-        R, S, T = self.y.shape
-        sid, vis = np.meshgrid(np.arange(S), np.arange(T), indexing="ij")
-        keep = vis < self.level[r][:, None]
-        out = pd.DataFrame({
-            "id": sid[keep],
-            "arm": np.where(self.arm[sid[keep]] == 1, "active", "control"),
-            "visit": [f"v{t + 1}" for t in vis[keep]],
-            "y": self.y[r][keep],
+    def layout(self) -> pd.DataFrame:
+        """One row per subject and visit (id, arm, visit): the trial every replicate shares."""
+        S, T = self.y.shape[1:]
+        return pd.DataFrame({
+            "id": np.repeat(np.arange(S), T),
+            "arm": np.repeat(np.where(self.arm == 1, "active", "control"), T),
+            "visit": [f"v{t + 1}" for t in range(T)] * S,
         })
+
+    def responses(self) -> np.ndarray:
+        """(R, S * T) responses in ``layout`` order, NaN after a subject's dropout."""
+        R, S, T = self.y.shape
+        kept = np.arange(T)[None, None, :] < self.level[:, :, None]
+        return np.where(kept, self.y, np.nan).reshape(R, S * T)
+
+    def frame(self, r: int) -> pd.DataFrame:
+        """Replicate ``r`` as a long data frame (id, arm, visit, y[, baseline]), for ``fit``."""
+        out = self.layout()
+        out["y"] = self.responses()[r]
         if self.baseline is not None:
-            out["baseline"] = self.baseline[r][sid[keep]]
-        return out
-
-
-def _design_rows(T: int, arm: np.ndarray) -> np.ndarray:
-    """Per subject, the T x p rows of y ~ arm * visit (treatment coding, visit 1 and control
-    the references): intercept, arm, visit 2..T, arm:visit 2..T."""
-    S = len(arm)
-    p = 2 * T
-    X = np.zeros((S, T, p))
-    X[:, :, 0] = 1.0
-    X[:, :, 1] = arm[:, None]
-    for t in range(1, T):
-        X[:, t, 1 + t] = 1.0
-        X[:, t, T + t] = arm
-    return X
+            out["baseline"] = np.repeat(self.baseline[r], self.y.shape[2])
+        return out[np.isfinite(out["y"])].reset_index(drop=True)
 
 
 def simulate_data(design: TrialDesign, n: int, size: int, rng: np.random.Generator) -> SimData:
@@ -265,8 +252,8 @@ def simulate_data(design: TrialDesign, n: int, size: int, rng: np.random.Generat
 
     >>> d = TrialDesign(visits=3, effect=(0.0,), dropout=(0.2,))
     >>> sim = simulate_data(d, 5, 2, np.random.default_rng(0))
-    >>> sim.y.shape, sim.X.shape, sim.level.max() <= 3
-    ((2, 10, 3), (10, 3, 6), np.True_)
+    >>> sim.y.shape, sim.level.max() <= 3
+    ((2, 10, 3), np.True_)
     """
     T = design.visits
     n1 = design.n_active(n)
@@ -278,17 +265,10 @@ def simulate_data(design: TrialDesign, n: int, size: int, rng: np.random.Generat
     Lc = np.linalg.cholesky(design.covariance_matrix())
     z = rng.standard_normal((size, S, T))
     y = mu[None] + z @ Lc.T
-    X = _design_rows(T, arm)
-    rank_between = 2
     base = None
     if design.baseline_slope is not None:
         base = rng.standard_normal((size, S)) * design.baseline_sd
         y += design.baseline_slope * base[:, :, None]
-        X = np.concatenate(
-            [np.broadcast_to(X, (size, *X.shape)),
-             np.broadcast_to(base[:, :, None, None], (size, S, T, 1))], axis=3
-        )
-        rank_between = 3
     h = design.hazards()
     if T > 1 and (h > 0).any():
         u = rng.random((size, S, T - 1))
@@ -296,26 +276,7 @@ def simulate_data(design: TrialDesign, n: int, size: int, rng: np.random.Generat
         level = 1 + np.cumprod(stay, axis=2).sum(axis=2)
     else:
         level = np.full((size, S), T)
-    w = design.weights()
-    L = np.zeros(X.shape[-1])
-    L[1] = w.sum()
-    L[T + 1 : 2 * T] = w[1:]
-    return SimData(X, y, level, arm, base, L, rank_between)
-
-
-def _fixed_df(design: TrialDesign, N: np.ndarray, S: int, p: int, rank_b: int) -> np.ndarray:
-    """The df of the fixed-df methods for the tested contrast, as ``fit`` assigns them (the
-    last model term in the contrast: arm:visit, or arm for a first-visit-only contrast)."""
-    within_term = bool(np.any(design.weights()[1:] != 0))
-    m = design.df_method
-    if m == "residual" or (m == "containment" and design.covariance != "random-intercept"):
-        return N - p
-    if m == "containment":  # a term not contained in the subject: N - rank([X Z])
-        return N - S - (p - rank_b)
-    # between-within
-    if design.covariance == "un" or not within_term:
-        return np.full_like(N, float(S - rank_b))
-    return N - S - (p - rank_b)
+    return SimData(y, level, arm, base)
 
 
 @dataclass
@@ -351,25 +312,37 @@ def simulate_chunk(design: TrialDesign, n: int, chunk: int, size: int, seed: int
 
 
 def analyse(design: TrialDesign, sim: SimData) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Fit every replicate of ``sim`` (batched REML) and test the contrast.
+    """Fit every replicate of ``sim`` (one stacked REML fit) and test the contrast.
 
-    Returns the test columns (estimate, se, df, t, p) and the convergence flags.
+    The model is ``y ~ arm * visit (+ baseline)`` with the design's covariance; the tested
+    contrast is the weighted sum of the per-visit LS-mean differences active - control, with
+    the df method's df (a fixed-df method takes the df of the last model term in the
+    contrast, as ``fit`` does for an ESTIMATE). Returns the test columns (estimate, se, df,
+    t, p, lower, upper) and the convergence flags.
 
     >>> d = TrialDesign(visits=2, effect=(0.0, 1.0), sd=(1.0,), correlation=0.3)
     >>> tests, ok = analyse(d, simulate_data(d, 6, 3, np.random.default_rng(1)))
     >>> sorted(tests), ok.tolist()
-    (['df', 'estimate', 'p', 'se', 't'], [True, True, True])
+    (['df', 'estimate', 'lower', 'p', 'se', 't', 'upper'], [True, True, True])
     """
-    st = pattern_statistics(sim.X, sim.y, sim.level)
-    cov = BatchedCovariance(design.covariance, design.visits)
-    with np.errstate(all="ignore"):
-        fr = newton_raphson_batched(st, cov, start_values(st, cov))
-        fixed = None
-        if design.df_method in ("residual", "containment", "between-within"):
-            fixed = _fixed_df(design, st.N, st.S, st.p, sim.rank_between)
-        tests = contrast_tests(st, cov, fr, sim.L, design.df_method, fixed)
-    conv = fr.converged & np.isfinite(tests["p"])
-    return tests, conv
+    T = design.visits
+    frame = sim.layout()
+    formula = "y ~ arm * visit"
+    varying = None
+    if sim.baseline is not None:
+        formula += " + baseline"
+        varying = {"baseline": np.repeat(sim.baseline, T, axis=1)}
+    visits = [f"v{t + 1}" for t in range(T)]
+    fits = fit_replicates(frame, formula, "id", sim.responses(), time="visit",
+                          covariance=design.covariance, time_order=visits, varying=varying,
+                          source="simulated trials")
+    L, keys = fits.lsmeans_matrix("arm", "visit")
+    row = {(k["arm"], k["visit"]): i for i, k in enumerate(keys)}
+    w = design.weights()
+    diff = sum(w[t] * (L[..., row[("active", v)], :] - L[..., row[("control", v)], :])
+               for t, v in enumerate(visits))
+    tests = {k: v[:, 0] for k, v in fits.t_tests(diff[..., None, :], design.df_method).items()}
+    return tests, fits.converged & np.isfinite(tests["p"])
 
 
 @dataclass
