@@ -33,6 +33,7 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from xerotrial.demo.targets import PAPER_INCONSISTENCIES, TABLE3, TEXT_1_MONTH, decimals, rounds_to
+from xerotrial.stats.replicates import fit_visit_means
 
 __all__ = [
     "Stats",
@@ -166,84 +167,35 @@ def cohort_interaction_p(y: np.ndarray, group: np.ndarray) -> float:
     return float(special.fdtrc(t - 1, df2, f))
 
 
-class _RiProfile:
-    """The REML random-intercept profile of data sets (B x subjects x visits) sharing one
-    pattern of observed cells, as a function of the log variance ratio (one per data set):
-    -2 log L up to a constant, visit means, residual variance and X'V^-1X (times s2)."""
-
-    def __init__(self, y: np.ndarray, observed: np.ndarray) -> None:
-        self.observed = observed
-        self.n, self.t = observed.shape
-        self.m = observed.sum(1)
-        self.big_n = int(observed.sum())
-        self.x = observed.astype(float)
-        self.yz = np.where(observed[None], np.nan_to_num(y), 0.0)
-        self.row_sums, self.col_sums = self.yz.sum(2), self.yz.sum(1)
-
-    def __call__(self, lg: np.ndarray):
-        m, x, t = self.m, self.x, self.t
-        g = np.exp(lg)[:, None]
-        c = g / (1 + m[None, :] * g)  # V_i^-1 = (I - c J) / s2
-        xtwx = np.diag(x.sum(0))[None] - np.einsum("bi,ij,ik->bjk", c, x, x)
-        xtwy = self.col_sums - np.einsum("bi,bi,ij->bj", c, self.row_sums, x)
-        beta = np.linalg.solve(xtwx, xtwy[..., None])[..., 0]
-        r = np.where(self.observed[None], self.yz - beta[:, None, :], 0.0)
-        s2 = ((r**2).sum((1, 2)) - (c * r.sum(2) ** 2).sum(1)) / (self.big_n - t)
-        ll = ((self.big_n - t) * np.log(s2) + np.log1p(m[None, :] * g).sum(1)
-              + np.linalg.slogdet(xtwx)[1])
-        return ll, beta, s2, xtwx, g[:, 0]
-
-    def results(self, lg: np.ndarray) -> dict[str, np.ndarray]:
-        """LS means, their SEs, SEs of each visit minus the first, s2u, s2 and df at ``lg``."""
-        _, beta, s2, xtwx, g = self(lg)
-        cov = s2[:, None, None] * np.linalg.inv(xtwx)
-        var = np.diagonal(cov, axis1=1, axis2=2)
-        return {"means": beta, "se_means": np.sqrt(var),
-                "se_diffs": np.sqrt(np.maximum(var + var[:, :1] - 2 * cov[:, :, 0], 0)),
-                "s2u": g * s2, "s2": s2, "df": np.array(self.big_n - (self.t + self.n - 1))}
-
-
 def ri_reml(y: np.ndarray) -> Stats:
-    """Exact REML random-intercept fit, visit means fixed, any missing pattern (NaN).
-
-    The subject variance ratio is profiled out on a log scale (Brent, to 1e-10); containment
-    df N - (T + n_subjects - 1).
+    """REML random-intercept fit by the engine, visit means fixed, any missing pattern (NaN):
+    :func:`xerotrial.stats.replicates.fit_visit_means` on one replicate; containment df
+    N - (T + n_subjects - 1).
 
     >>> y = np.array([[1.0, 2.0], [2.0, 2.5], [3.0, 4.5], [2.0, np.nan]])
     >>> s = ri_reml(y)
     >>> round(float(s.means[1]), 3), s.df
     (3.0, 2)
     """
-    prof = _RiProfile(y[None], ~np.isnan(y))
-    res = optimize.minimize_scalar(lambda lg: float(prof(np.array([lg]))[0][0]),
-                                   bounds=(-12, 8), method="bounded", options={"xatol": 1e-10})
-    r = prof.results(np.array([res.x]))
-    beta = r["means"][0]
-    return Stats(beta, r["se_means"][0], beta - beta[0], r["se_diffs"][0], int(r["df"]),
-                 float(r["s2u"][0]), float(r["s2"][0]))
+    r = ri_reml_batch(y[None], ~np.isnan(y))
+    return Stats(r["means"][0], r["se_means"][0], r["diffs"][0], r["se_diffs"][0],
+                 int(r["df"]), float(r["s2u"][0]), float(r["s2"][0]))
 
 
 def ri_reml_batch(y: np.ndarray, observed: np.ndarray) -> dict[str, np.ndarray]:
     """:func:`ri_reml` for a batch of data sets ``y`` (B x subjects x visits) that share one
-    pattern of ``observed`` cells (subjects x visits): visit means, SEs of the LS means, SE
-    of each visit minus the first, the variances and the containment df.
-
-    The variance ratio is found by golden-section search on its log (to about 1e-6), all
-    data sets at once; used to screen many candidates before the exact check.
+    pattern of ``observed`` cells (subjects x visits), all fitted at once by the engine's
+    replicate axis: visit means, SEs of the LS means, differences from the first visit and
+    their SEs, the variances and the containment df.
 
     >>> y = np.array([[1.0, 2.0], [2.0, 2.5], [3.0, 4.5], [2.0, np.nan]])
     >>> b = ri_reml_batch(y[None], ~np.isnan(y))
     >>> round(float(b["means"][0, 1]), 3), float(b["se_diffs"][0, 1]) > 0, int(b["df"])
     (3.0, True, 2)
     """
-    prof = _RiProfile(y, observed)
-    lo, hi = np.full(len(y), -12.0), np.full(len(y), 8.0)
-    ratio = (math.sqrt(5) - 1) / 2
-    for _ in range(36):  # bracket 20 -> 6e-7 on the log ratio; enough to screen
-        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-        left = prof(a)[0] < prof(b)[0]
-        hi, lo = np.where(left, b, hi), np.where(left, lo, a)
-    return prof.results((lo + hi) / 2)
+    out = fit_visit_means(np.where(observed[None], y, np.nan))
+    out["df"] = out["df"][0, 1]
+    return out
 
 
 def _bad(value: float, printed: str) -> float:
