@@ -34,8 +34,7 @@ import pandas as pd
 from xerotrial.stats.simulate import TrialDesign, run_power, simulate_chunk, simulate_data
 
 GOAL = 100.0
-DESIGN = dict(visits=4, effect=(0.0, 0.0, 0.0, 0.05), sd=(0.1,), correlation=0.6,
-              dropout=(0.1,))
+DESIGN = dict(visits=4, effect=(0.0, 0.0, 0.0, 0.05), sd=(0.1,), correlation=0.6, dropout=(0.1,))
 
 
 def design(covariance: str) -> TrialDesign:
@@ -49,8 +48,12 @@ def xerotrial_rates(covariance: str, sims: int) -> dict[str, float]:
     simulate_chunk(d, 20, 1, 1000, seed=99)
     single = 1000 / (time.perf_counter() - t0)
     res = run_power(d, [20], n_sims=sims, seed=1, chunk_size=500)
-    return {"one_process": single, "all_cores": res.fits_per_second,
-            "power": res.results[0].power, "n_failed": res.results[0].n_failed}
+    return {
+        "one_process": single,
+        "all_cores": res.fits_per_second,
+        "power": res.results[0].power,
+        "n_failed": res.results[0].n_failed,
+    }
 
 
 def replicate_frames(k: int) -> pd.DataFrame:
@@ -74,6 +77,7 @@ def statsmodels_rate(frames: pd.DataFrame, k: int) -> float:
 #: The R program (lme4, glmmTMB): ``Rscript power_peers.R REPS.csv K_LMER K_TMB``.
 R_SCRIPT = Path(__file__).with_name("power_peers.R")
 
+
 def r_rates(frames: pd.DataFrame, k_lmer: int, k_tmb: int) -> dict[str, float] | None:
     rscript = shutil.which("Rscript")
     if rscript is None:
@@ -81,8 +85,12 @@ def r_rates(frames: pd.DataFrame, k_lmer: int, k_tmb: int) -> dict[str, float] |
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "reps.csv"
         frames.to_csv(csv, index=False)
-        out = subprocess.run([rscript, "--vanilla", str(R_SCRIPT), str(csv), str(k_lmer),
-                              str(k_tmb)], capture_output=True, text=True, timeout=1800)
+        out = subprocess.run(
+            [rscript, "--vanilla", str(R_SCRIPT), str(csv), str(k_lmer), str(k_tmb)],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
     if out.returncode != 0:
         print("R failed:", out.stderr[-2000:], file=sys.stderr)
         return None
@@ -105,25 +113,36 @@ def main() -> None:
     rr = None if args.no_r else r_rates(frames, k_loop, k_tmb)
     rows = [("random-intercept", "statsmodels MixedLM", sm)]
     if rr:
-        rows += [("random-intercept", "lme4::lmer", rr["lme4"]),
-                 ("un", "glmmTMB us()", rr["glmmTMB"])]
+        rows += [
+            ("random-intercept", "lme4::lmer", rr["lme4"]),
+            ("un", "glmmTMB us()", rr["glmmTMB"]),
+        ]
     print()
-    print(f"{'model':<18}{'xerotrial fits/s (all cores)':>30}{'(1 process)':>14}"
-          f"{'other tool':>22}{'fits/s':>10}{'ratio':>9}  goal")
+    print(
+        f"{'model':<18}{'xerotrial fits/s (all cores)':>30}{'(1 process)':>14}"
+        f"{'other tool':>22}{'fits/s':>10}{'ratio':>9}  goal"
+    )
     report = {"xerotrial": ours, "others": {}, "ratios": {}}
     for model, tool, rate in rows:
         x = ours[model]
         ratio = x["all_cores"] / rate
-        goal = f">= {GOAL:g}x: {'met' if ratio >= GOAL else 'NOT met'}" if tool != (
-            "statsmodels MixedLM") else ""
-        print(f"{model:<18}{x['all_cores']:>30,.0f}{x['one_process']:>14,.0f}{tool:>22}"
-              f"{rate:>10,.1f}{ratio:>8,.0f}x  {goal}")
+        goal = (
+            f">= {GOAL:g}x: {'met' if ratio >= GOAL else 'NOT met'}"
+            if tool != ("statsmodels MixedLM")
+            else ""
+        )
+        print(
+            f"{model:<18}{x['all_cores']:>30,.0f}{x['one_process']:>14,.0f}{tool:>22}"
+            f"{rate:>10,.1f}{ratio:>8,.0f}x  {goal}"
+        )
         report["others"][tool] = rate
         report["ratios"][tool] = ratio
     if rr is None and not args.no_r:
         print("(Rscript not found: no lme4 / glmmTMB columns)")
-    print("\nxerotrial's fits include simulating the data and the Kenward-Roger test; the "
-          "others fit only.")
+    print(
+        "\nxerotrial's fits include simulating the data and the Kenward-Roger test; the "
+        "others fit only."
+    )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
 

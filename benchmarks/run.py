@@ -449,6 +449,7 @@ def _norm_name(name: str) -> str:
 #: The R program (lme4, emmeans, lmerTest, glmmTMB, nlme), run after a generated settings header.
 R_BODY = Path(__file__).with_name("run_peers.R")
 
+
 def run_r(s: Settings, data: dict[str, pd.DataFrame], rscript: str, log):
     """Run the generated R script once; return (timings, estimates, info, skips, error)."""
     with tempfile.TemporaryDirectory(prefix="xerotrial-bench-") as tmp:

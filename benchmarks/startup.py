@@ -49,9 +49,25 @@ def _command() -> list[str]:
 
 def cases() -> dict[str, list[str]]:
     xt = _command()
-    fit = [*xt, "fit", str(EXAMPLE), "--formula", "uws ~ visit", "--subject", "subject",
-           "--time", "visit", "--covariance", "random-intercept", "--df", "kenward-roger",
-           "--lsmeans", "visit", "--reference", "day0"]
+    fit = [
+        *xt,
+        "fit",
+        str(EXAMPLE),
+        "--formula",
+        "uws ~ visit",
+        "--subject",
+        "subject",
+        "--time",
+        "visit",
+        "--covariance",
+        "random-intercept",
+        "--df",
+        "kenward-roger",
+        "--lsmeans",
+        "visit",
+        "--reference",
+        "day0",
+    ]
     py = [sys.executable, "-c"]
     return {
         "python -c pass": [*py, "pass"],
@@ -103,9 +119,11 @@ def main() -> None:
     todo = cases()
     if args.only:
         todo = {k: v for k, v in todo.items() if k in args.only.split(",")}
-    print(f"{platform.node()}: {os.cpu_count()} CPUs, load average "
-          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; Python {platform.python_version()}; "
-          f"{args.runs} runs per case, seconds per fresh process")
+    print(
+        f"{platform.node()}: {os.cpu_count()} CPUs, load average "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; Python {platform.python_version()}; "
+        f"{args.runs} runs per case, seconds per fresh process"
+    )
     print(f"{'case':28s} {'wall median':>11s} {'wall min':>9s} {'CPU median':>11s}  goal")
     samples = {}
     for name, argv in todo.items():
@@ -117,8 +135,11 @@ def main() -> None:
         goal = GOALS.get(name)
         med = statistics.median(s["wall"])
         mark = "" if goal is None else f"<= {goal:g} s {'met' if med <= goal else 'NOT met'}"
-        print(f"{name:28s} {med:11.3f} {min(s['wall']):9.3f} {statistics.median(s['cpu']):11.3f}"
-              f"  {mark}", flush=True)
+        print(
+            f"{name:28s} {med:11.3f} {min(s['wall']):9.3f} {statistics.median(s['cpu']):11.3f}"
+            f"  {mark}",
+            flush=True,
+        )
     if args.json:
         args.json.write_text(json.dumps(samples, indent=2) + "\n")
 

@@ -12,9 +12,31 @@ from typer.testing import CliRunner
 from xerotrial.cli import app
 
 runner = CliRunner()
-CONTRACT = ["power", "--n-per-arm", "20,30", "--visits", "4", "--effect", "0,0,0,0.05",
-            "--sd", "0.1", "--correlation", "0.6", "--dropout", "0.1", "--covariance", "un",
-            "--df", "kenward-roger", "--alpha", "0.05", "--sims", "300", "--seed", "1"]
+CONTRACT = [
+    "power",
+    "--n-per-arm",
+    "20,30",
+    "--visits",
+    "4",
+    "--effect",
+    "0,0,0,0.05",
+    "--sd",
+    "0.1",
+    "--correlation",
+    "0.6",
+    "--dropout",
+    "0.1",
+    "--covariance",
+    "un",
+    "--df",
+    "kenward-roger",
+    "--alpha",
+    "0.05",
+    "--sims",
+    "300",
+    "--seed",
+    "1",
+]
 
 
 def test_json_contract():
@@ -47,9 +69,11 @@ def test_table_plot_and_target(tmp_path):
 
 def test_toml_design_and_flag_override(tmp_path):
     cfg = tmp_path / "design.toml"
-    cfg.write_text('visits = 3\neffect = [0.0, 0.0, 0.5]\nsd = 1.0\ncorrelation = 0.5\n'
-                   'covariance = "cs"\ndf_method = "satterthwaite"\nn_per_arm = [10]\n'
-                   'sims = 50\nseed = 3\n')
+    cfg.write_text(
+        "visits = 3\neffect = [0.0, 0.0, 0.5]\nsd = 1.0\ncorrelation = 0.5\n"
+        'covariance = "cs"\ndf_method = "satterthwaite"\nn_per_arm = [10]\n'
+        "sims = 50\nseed = 3\n"
+    )
     res = runner.invoke(app, ["power", "--config", str(cfg), "--json"])
     assert res.exit_code == 0, res.output
     base = json.loads(res.stdout)["results"][0]
@@ -61,17 +85,43 @@ def test_toml_design_and_flag_override(tmp_path):
 def test_from_data(tmp_path):
     rng = np.random.default_rng(0)
     n, t = 30, 3
-    frame = pd.DataFrame({"id": np.repeat(np.arange(n), t),
-                          "arm": np.repeat(np.where(np.arange(n) < n // 2, "placebo", "msc"), t),
-                          "visit": np.tile(["d0", "d30", "d120"], n)})
-    frame["y"] = (rng.normal(size=n)[frame["id"]] + rng.normal(size=n * t)
-                  + 0.5 * ((frame["arm"] == "msc") & (frame["visit"] == "d120")))
+    frame = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n), t),
+            "arm": np.repeat(np.where(np.arange(n) < n // 2, "placebo", "msc"), t),
+            "visit": np.tile(["d0", "d30", "d120"], n),
+        }
+    )
+    frame["y"] = (
+        rng.normal(size=n)[frame["id"]]
+        + rng.normal(size=n * t)
+        + 0.5 * ((frame["arm"] == "msc") & (frame["visit"] == "d120"))
+    )
     path = tmp_path / "pilot.csv"
     frame.to_csv(path, index=False)
-    res = runner.invoke(app, ["power", "--from-data", str(path), "--formula", "y ~ arm * visit",
-                              "--subject", "id", "--time", "visit", "--arm", "arm",
-                              "--reference", "placebo", "--n-per-arm", "10", "--sims", "40",
-                              "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "power",
+            "--from-data",
+            str(path),
+            "--formula",
+            "y ~ arm * visit",
+            "--subject",
+            "id",
+            "--time",
+            "visit",
+            "--arm",
+            "arm",
+            "--reference",
+            "placebo",
+            "--n-per-arm",
+            "10",
+            "--sims",
+            "40",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["results"][0]["n_sims"] == 40
 
@@ -90,8 +140,21 @@ def test_from_data(tmp_path):
     ],
 )
 def test_errors_exit_2(args, message):
-    base = ["power", "--n-per-arm", "20", "--visits", "4", "--effect", "0,0,0,0.05", "--sd",
-            "0.1", "--correlation", "0.6", "--sims", "10"]
+    base = [
+        "power",
+        "--n-per-arm",
+        "20",
+        "--visits",
+        "4",
+        "--effect",
+        "0,0,0,0.05",
+        "--sd",
+        "0.1",
+        "--correlation",
+        "0.6",
+        "--sims",
+        "10",
+    ]
     res = runner.invoke(app, [*base, *args])
     assert res.exit_code == 2
     assert "error:" in res.stderr.lower() and message in res.stderr

@@ -16,8 +16,26 @@ from xerotrial.cli import app
 runner = CliRunner()
 HN_ITEMS = [f"hn{i}" for i in range(31, 66)]
 XQ_ITEMS = [f"xq{i}" for i in range(1, 9)]
-HN_SCORES = ["HNPA", "HNSW", "HNSE", "HNSP", "HNSO", "HNSC", "HNSX", "HNTE", "HNOM", "HNDR",
-             "HNSS", "HNCO", "HNFI", "HNPK", "HNNU", "HNFE", "HNWL", "HNWG"]
+HN_SCORES = [
+    "HNPA",
+    "HNSW",
+    "HNSE",
+    "HNSP",
+    "HNSO",
+    "HNSC",
+    "HNSX",
+    "HNTE",
+    "HNOM",
+    "HNDR",
+    "HNSS",
+    "HNCO",
+    "HNFI",
+    "HNPK",
+    "HNNU",
+    "HNFE",
+    "HNWL",
+    "HNWG",
+]
 
 
 def write(tmp_path: Path, text: str, name: str = "items.csv") -> Path:
@@ -44,8 +62,15 @@ def score(*args) -> object:
 
 
 def test_xq_to_stdout(tmp_path):
-    path = write(tmp_path, xq_csv("007,5,6,7,8,2,3,4,5,day0", "P2,5,,,,2,3,4,5,day0",
-                                  "P3,,,,,,,,,day0", "P4,1,,2,,,,,,day0"))
+    path = write(
+        tmp_path,
+        xq_csv(
+            "007,5,6,7,8,2,3,4,5,day0",
+            "P2,5,,,,2,3,4,5,day0",
+            "P3,,,,,,,,,day0",
+            "P4,1,,2,,,,,,day0",
+        ),
+    )
     res = score("xq", path)
     assert res.exit_code == 0, res.output
     assert res.stderr == ""
@@ -59,9 +84,21 @@ def test_xq_to_stdout(tmp_path):
 
 
 def test_qlq_hn35_to_file_full_precision(tmp_path):
-    path = write(tmp_path, hn_csv({"id": "A", "hn41": "3", "hn35": "2", "hn36": "3",
-                                   "hn37": "", "hn38": "1", "hn61": "2"},
-                                  {"id": "B", "hn42": "", "hn62": " 2 "}))
+    path = write(
+        tmp_path,
+        hn_csv(
+            {
+                "id": "A",
+                "hn41": "3",
+                "hn35": "2",
+                "hn36": "3",
+                "hn37": "",
+                "hn38": "1",
+                "hn61": "2",
+            },
+            {"id": "B", "hn42": "", "hn62": " 2 "},
+        ),
+    )
     out = tmp_path / "scores.csv"
     res = score("qlq-hn35", path, "-o", out)
     assert res.exit_code == 0, res.output
@@ -87,19 +124,33 @@ def test_long_option_and_bom(tmp_path):
     assert out.read_text().splitlines()[1] == "1,0.0,0.0,0.0"
 
 
-@pytest.mark.parametrize(("command", "text", "where"), [
-    ("qlq-hn35", hn_csv({}, {"hn41": "5"}), "line 3 (data row 2), column 'hn41': value 5 is out"),
-    ("qlq-hn35", hn_csv({"hn31": "0"}), "line 2 (data row 1), column 'hn31': value 0 is out"),
-    ("qlq-hn35", hn_csv({"hn63": "3"}), "column 'hn63': value 3 is out of range"),
-    ("qlq-hn35", hn_csv({"hn40": "2.5"}), "column 'hn40': value 2.5 is not a whole number"),
-    ("qlq-hn35", hn_csv({"hn40": "abc"}), "column 'hn40': 'abc' is not a number"),
-    ("xq", xq_csv("1,0,0,0,0,0,0,0,0,x", "2,0,11,0,0,0,0,0,0,x"),
-     "line 3 (data row 2), column 'xq2': value 11 is out of range"),
-    ("xq", xq_csv("1,0,0,0,0,0,0,0,NA,x"), "column 'xq8': 'NA' is not a number"),
-    ("xq", "id,xq1,xq2\n1,2,3\n", "column(s) ['xq3', 'xq4', 'xq5', 'xq6', 'xq7', 'xq8'] not found"),
-    ("xq", "subject," + ",".join(XQ_ITEMS) + "\n", "id column 'id' not found"),
-    ("qlq-hn35", xq_csv("1,0,0,0,0,0,0,0,0,x"), "column(s) ['hn31'"),
-])
+@pytest.mark.parametrize(
+    ("command", "text", "where"),
+    [
+        (
+            "qlq-hn35",
+            hn_csv({}, {"hn41": "5"}),
+            "line 3 (data row 2), column 'hn41': value 5 is out",
+        ),
+        ("qlq-hn35", hn_csv({"hn31": "0"}), "line 2 (data row 1), column 'hn31': value 0 is out"),
+        ("qlq-hn35", hn_csv({"hn63": "3"}), "column 'hn63': value 3 is out of range"),
+        ("qlq-hn35", hn_csv({"hn40": "2.5"}), "column 'hn40': value 2.5 is not a whole number"),
+        ("qlq-hn35", hn_csv({"hn40": "abc"}), "column 'hn40': 'abc' is not a number"),
+        (
+            "xq",
+            xq_csv("1,0,0,0,0,0,0,0,0,x", "2,0,11,0,0,0,0,0,0,x"),
+            "line 3 (data row 2), column 'xq2': value 11 is out of range",
+        ),
+        ("xq", xq_csv("1,0,0,0,0,0,0,0,NA,x"), "column 'xq8': 'NA' is not a number"),
+        (
+            "xq",
+            "id,xq1,xq2\n1,2,3\n",
+            "column(s) ['xq3', 'xq4', 'xq5', 'xq6', 'xq7', 'xq8'] not found",
+        ),
+        ("xq", "subject," + ",".join(XQ_ITEMS) + "\n", "id column 'id' not found"),
+        ("qlq-hn35", xq_csv("1,0,0,0,0,0,0,0,0,x"), "column(s) ['hn31'"),
+    ],
+)
 def test_data_errors_name_file_row_and_column(tmp_path, command, text, where):
     path = write(tmp_path, text)
     res = score(command, path)
@@ -125,11 +176,14 @@ def test_header_only_gives_header_only(tmp_path):
     assert res.stdout == ",".join(["id", *HN_SCORES]) + "\n"
 
 
-@pytest.mark.parametrize(("setup", "message"), [
-    (lambda d: d / "absent.csv", "no such file"),
-    (lambda d: write(d, ""), "cannot read it as a CSV file"),
-    (lambda d: write(d, "id;xq1;xq2\n1;2;3\n"), "save the file as comma-separated"),
-])
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda d: d / "absent.csv", "no such file"),
+        (lambda d: write(d, ""), "cannot read it as a CSV file"),
+        (lambda d: write(d, "id;xq1;xq2\n1;2;3\n"), "save the file as comma-separated"),
+    ],
+)
 def test_file_errors(tmp_path, setup, message):
     res = score("xq", setup(tmp_path))
     assert res.exit_code == 2
@@ -154,8 +208,11 @@ def test_installed_entry_point(tmp_path):
     if not exe.exists():
         pytest.skip("console script not installed next to this interpreter")
     path = write(tmp_path, xq_csv("P1,5,6,7,8,2,3,4,5,day0"))
-    done = subprocess.run([exe, "score", "xq", path], capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [exe, "score", "xq", path], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["id,xq_summary,xq_eating,xq_non_eating",
-                                        "P1,50.0,60.0,40.0"]
+    assert done.stdout.splitlines() == [
+        "id,xq_summary,xq_eating,xq_non_eating",
+        "P1,50.0,60.0,40.0",
+    ]

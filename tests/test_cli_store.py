@@ -44,27 +44,55 @@ def test_full_workflow_on_default_store(here: Path) -> None:
         assert "imported" in res.output
     res = run("import", "visits", str(files["visits"]))
     assert res.exit_code == 0 and "0 row(s) imported, 5 unchanged" in res.output
-    res = run("edit", "sialometry", "--key", "subject=P01", "--key", "visit=day0", "--key",
-              "kind=UWS", "--set", "cup_after_g=12.95", "--reason", "re-weighed", "--user", "bo")
+    res = run(
+        "edit",
+        "sialometry",
+        "--key",
+        "subject=P01",
+        "--key",
+        "visit=day0",
+        "--key",
+        "kind=UWS",
+        "--set",
+        "cup_after_g=12.95",
+        "--reason",
+        "re-weighed",
+        "--user",
+        "bo",
+    )
     assert res.exit_code == 0, res.output
     assert "cup_after_g 12.9 -> 12.95" in res.output
     res = run("audit", "verify")
     assert res.exit_code == 0 and "40 entries" in res.output
     res = run("audit", "show", "--limit", "1")
-    assert res.exit_code == 0 and "bo update sialometry" in res.output and "re-weighed" in (
-        res.output)
+    assert (
+        res.exit_code == 0 and "bo update sialometry" in res.output and "re-weighed" in (res.output)
+    )
     res = run("audit", "show", "--json", "--table", "donors")
     assert res.exit_code == 0 and res.output.count("\n") == 1
     for what in ("raw", "adam"):
         for fmt in ("csv", "parquet", "xpt"):
-            res = run("export", what, "--db", "trial.db", "--out", f"out/{what}/{fmt}",
-                      "--format", fmt)
+            res = run(
+                "export", what, "--db", "trial.db", "--out", f"out/{what}/{fmt}", "--format", fmt
+            )
             assert res.exit_code == 0, res.output
     assert (here / "out/raw/csv/sialometry.csv").read_text().splitlines()[0] == (
-        "subject,visit,kind,cup_before_g,cup_after_g,minutes")
+        "subject,visit,kind,cup_before_g,cup_after_g,minutes"
+    )
     assert (here / "out/adam/xpt/adflow.xpt").exists()
-    res = run("edit", "hla_antibodies", "--key", "subject=P01", "--key", "study_day=30",
-              "--key", "specificity=A*02:01", "--delete", "--reason", "mix-up")
+    res = run(
+        "edit",
+        "hla_antibodies",
+        "--key",
+        "subject=P01",
+        "--key",
+        "study_day=30",
+        "--key",
+        "specificity=A*02:01",
+        "--delete",
+        "--reason",
+        "mix-up",
+    )
     assert res.exit_code == 0 and "deleted" in res.output
 
 
@@ -78,7 +106,8 @@ def test_template(here: Path) -> None:
     res = run("template", "xq", "-o", "xq.csv")
     assert res.exit_code == 0
     assert (here / "xq.csv").read_text() == "subject,visit," + ",".join(
-        f"xq{i}" for i in range(1, 9)) + "\n"
+        f"xq{i}" for i in range(1, 9)
+    ) + "\n"
     assert "unknown form 'nope'" in _error(run("template", "nope"))
     assert "name a form" in _error(run("template"))
 
@@ -99,16 +128,21 @@ def test_errors_exit_2(here: Path) -> None:
     out = _error(run("import", "participants", "bad.csv"))
     assert "rejected, nothing was imported (2 problems)" in out
     assert "row 4, column 'sex'" in out and "row 4, column 'age_years'" in out
-    assert "needs a reason" in _error(run("edit", "participants", "--key", "subject=P01",
-                                          "--set", "age_years=3", "--reason", ""))
-    assert "--set" in _error(run("edit", "participants", "--key", "subject=P01",
-                                 "--reason", "x"))
+    assert "needs a reason" in _error(
+        run("edit", "participants", "--key", "subject=P01", "--set", "age_years=3", "--reason", "")
+    )
+    assert "--set" in _error(run("edit", "participants", "--key", "subject=P01", "--reason", "x"))
     assert "'sdtm' is not one of 'raw', 'adam'" in _error(run("export", "sdtm", "--out", "x"))
     assert "--format" in _error(run("export", "raw", "--out", "x", "--format", "sas"))
     assert "no such file" in _error(run("init", "--protocol", "nope.toml"))
     assert "--dictionary" in _error(run("import", "redcap", "in/participants.csv"))
-    res = run("import", "participants", "in/participants.csv", "--db", "postgresql+psycopg://"
-              "nobody@127.0.0.1:1/none")
+    res = run(
+        "import",
+        "participants",
+        "in/participants.csv",
+        "--db",
+        "postgresql+psycopg://nobody@127.0.0.1:1/none",
+    )
     assert "cannot open the store" in _error(res)
 
 
@@ -150,8 +184,10 @@ def test_init_upgrades_a_store_of_revision_0001(here: Path) -> None:
         cfg = _config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
-        conn.exec_driver_sql("INSERT INTO participants (subject, site, \"group\", sex, age_years)"
-                             " VALUES ('P01', 'S1', 'patient', 'F', 61)")
+        conn.exec_driver_sql(
+            'INSERT INTO participants (subject, site, "group", sex, age_years)'
+            " VALUES ('P01', 'S1', 'patient', 'F', 61)"
+        )
     engine.dispose()
     assert current_revision("trial.db") == "0001"
     res = run("init")

@@ -46,8 +46,9 @@ def test_the_message_stays_the_first_argument() -> None:
 
 
 def test_fields_of_a_located_error() -> None:
-    e = DataValidationError("x.csv: bad grade", file="x.csv", row=4, column="grade", value=7,
-                            rule="must be <= 5")
+    e = DataValidationError(
+        "x.csv: bad grade", file="x.csv", row=4, column="grade", value=7, rule="must be <= 5"
+    )
     assert e.problems == [Problem("x.csv", 4, "grade", 7, "must be <= 5")]
     assert str(e) == "x.csv: bad grade"
     e = DataValidationError.at("data", "r1", "kind", "XX", "must be one of ['UWS', 'SWS']")
@@ -58,20 +59,28 @@ def test_fields_of_a_located_error() -> None:
 
 
 def test_to_dict_is_plain_json() -> None:
-    e = ImportRejectedError("a.csv", [Problem("a.csv", 2, "sex", "Q", "M or F"),
-                                      Problem("a.csv", 3, "age_years", "x", "a whole number")])
+    e = ImportRejectedError(
+        "a.csv",
+        [
+            Problem("a.csv", 2, "sex", "Q", "M or F"),
+            Problem("a.csv", 3, "age_years", "x", "a whole number"),
+        ],
+    )
     d = json.loads(json.dumps(e.to_dict()))
     assert d["type"] == "ImportRejectedError" and d["file"] == "a.csv"
     assert d["summary"] == "a.csv: rejected, nothing was imported (2 problems):"
     assert [p["column"] for p in d["problems"]] == ["sex", "age_years"]
 
 
-@pytest.mark.parametrize("error", [
-    DataValidationError.at("items.csv", 2, "xq1", "11", "0 to 10", line=3),
-    ImportRejectedError("a.csv", [Problem("a.csv", 2, "grade", "9", "must be <= 5")]),
-    StoreError("no store at trial.db", file="trial.db"),
-    ConvergenceError("did not converge"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        DataValidationError.at("items.csv", 2, "xq1", "11", "0 to 10", line=3),
+        ImportRejectedError("a.csv", [Problem("a.csv", 2, "grade", "9", "must be <= 5")]),
+        StoreError("no store at trial.db", file="trial.db"),
+        ConvergenceError("did not converge"),
+    ],
+)
 def test_fields_survive_pickling(error: XerotrialError) -> None:
     """Errors cross process pools and Dask workers (xerotrial power)."""
     back = pickle.loads(pickle.dumps(error))
@@ -89,7 +98,8 @@ def test_store_reads_a_validators_fields_not_its_message() -> None:
         raise DataValidationError.at("data", 1, "grade", tricky, "a CTCAE grade is 1 to 5")
 
     assert _trial(validator, "grade")({"grade": tricky}, None) == [
-        ("grade", tricky, "a CTCAE grade is 1 to 5")]
+        ("grade", tricky, "a CTCAE grade is 1 to 5")
+    ]
 
 
 def test_trial_validators_carry_fields_and_the_store_reads_them() -> None:
@@ -98,7 +108,13 @@ def test_trial_validators_carry_fields_and_the_store_reads_them() -> None:
 
     e = cell_error("ae.csv", 3, "grade", 7, "must be <= 5")
     assert (e.file, e.row, e.line, e.column, e.value, e.rule) == (
-        "ae.csv", 4, 5, "grade", 7, "must be <= 5")
+        "ae.csv",
+        4,
+        5,
+        "grade",
+        7,
+        "must be <= 5",
+    )
     assert str(e) == "ae.csv: line 5 (data row 4), column 'grade', value 7: must be <= 5"
     e = row_error("data", "P01", "grade", 7, "must be <= 5")
     assert (e.row, e.line, e.column, e.rule) == ("P01", None, "grade", "must be <= 5")
@@ -112,7 +128,8 @@ def test_trial_validators_carry_fields_and_the_store_reads_them() -> None:
         raise DataValidationError("the grade cannot be checked")  # no fields: the default
 
     assert _trial(unlocated, "grade")({"grade": 7}, None) == [
-        ("grade", "", "the grade cannot be checked")]
+        ("grade", "", "the grade cannot be checked")
+    ]
 
 
 def test_command_line_prints_problems_from_their_fields() -> None:
@@ -120,9 +137,11 @@ def test_command_line_prints_problems_from_their_fields() -> None:
 
     problems = [Problem("a.csv", 2, "sex", "Q", "M or F"), Problem("a.csv", 5, "age", "", "req")]
     e = ImportRejectedError("a.csv", problems)
-    assert error_lines(e) == ["a.csv: rejected, nothing was imported (2 problems):",
-                              "  a.csv: row 2, column 'sex', value 'Q': M or F",
-                              "  a.csv: row 5, column 'age', value '': req"]
+    assert error_lines(e) == [
+        "a.csv: rejected, nothing was imported (2 problems):",
+        "  a.csv: row 2, column 'sex', value 'Q': M or F",
+        "  a.csv: row 5, column 'age', value '': req",
+    ]
     e.problems = problems[:1]  # the lines follow the fields, whatever the message says
     assert error_lines(e)[1:] == ["  a.csv: row 2, column 'sex', value 'Q': M or F"]
 

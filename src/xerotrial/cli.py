@@ -47,8 +47,9 @@ SHELLS = ("bash", "zsh", "fish")
 
 
 @click.group("xerotrial", cls=Group, context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, "-V", "--version", prog_name="xerotrial",
-                      message="%(prog)s %(version)s")
+@click.version_option(
+    __version__, "-V", "--version", prog_name="xerotrial", message="%(prog)s %(version)s"
+)
 def cli() -> None:
     """xerotrial: the data and statistics of a salivary-gland cell-therapy trial, on REML mixed
     models that match SAS PROC MIXED."""
@@ -96,14 +97,20 @@ def text_table(title: str, records: list[dict]) -> str:
         return f"{title}\n(none)"
     cols = list(records[0])
     cells = [[_cell(r.get(c)) for c in cols] for r in records]
-    right = [all(r.get(c) is None or (isinstance(r.get(c), int | float)
-                                       and not isinstance(r.get(c), bool)) for r in records)
-             for c in cols]
+    right = [
+        all(
+            r.get(c) is None
+            or (isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool))
+            for r in records
+        )
+        for c in cols
+    ]
     width = [max(len(str(c)), *(len(row[j]) for row in cells)) for j, c in enumerate(cols)]
 
     def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if r else v.ljust(w)
-                         for v, w, r in zip(values, width, right, strict=True)).rstrip()
+        return "  ".join(
+            v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, width, right, strict=True)
+        ).rstrip()
 
     out = [title, line([str(c) for c in cols]), line(["-" * w for w in width])]
     out += [line(row) for row in cells]
@@ -115,28 +122,61 @@ def text_table(title: str, records: list[dict]) -> str:
 @click.option("--formula", required=True, help='Fixed effects, e.g. "uws ~ visit"')
 @click.option("--subject", required=True, help="Column identifying the subject")
 @click.option("--time", help="Repeated (time) factor column")
-@click.option("--covariance", type=click.Choice(COVARIANCES), default="un",
-              help="random-intercept (RANDOM intercept / SUBJECT=) or an R-side structure over "
-                   "the time levels (REPEATED / TYPE=; adh is ANTE(1))")
+@click.option(
+    "--covariance",
+    type=click.Choice(COVARIANCES),
+    default="un",
+    help="random-intercept (RANDOM intercept / SUBJECT=) or an R-side structure over "
+    "the time levels (REPEATED / TYPE=; adh is ANTE(1))",
+)
 @click.option("--group", help="Separate R-side covariance per level (SAS GROUP=)")
-@click.option("--df", type=click.Choice(DF_METHODS), default="kenward-roger",
-              help="Denominator degrees of freedom")
-@click.option("--kr-information", type=click.Choice(KR_INFORMATION), default="observed",
-              help="Information matrix of Kenward-Roger's adjustment: observed, as SAS PROC "
-                   "MIXED DDFM=KR, or expected, as R's pbkrtest (lmerTest, emmeans)")
+@click.option(
+    "--df",
+    type=click.Choice(DF_METHODS),
+    default="kenward-roger",
+    help="Denominator degrees of freedom",
+)
+@click.option(
+    "--kr-information",
+    type=click.Choice(KR_INFORMATION),
+    default="observed",
+    help="Information matrix of Kenward-Roger's adjustment: observed, as SAS PROC "
+    "MIXED DDFM=KR, or expected, as R's pbkrtest (lmerTest, emmeans)",
+)
 @click.option("--lsmeans", help="Factor to compute LS means for")
 @click.option("--by", help="LS means within levels of this factor")
-@click.option("--reference", help="Level of the --lsmeans factor to contrast against "
-                                  "(default: its first level)")
-@click.option("--time-order", metavar="L1,L2,...", help="The time levels in order "
-              "(default: order of first appearance)")
-@click.option("--method", type=UpperChoice(["REML", "ML"]),
-              default="REML", help="REML, or ML (maximum likelihood)")
+@click.option(
+    "--reference",
+    help="Level of the --lsmeans factor to contrast against (default: its first level)",
+)
+@click.option(
+    "--time-order",
+    metavar="L1,L2,...",
+    help="The time levels in order (default: order of first appearance)",
+)
+@click.option(
+    "--method",
+    type=UpperChoice(["REML", "ML"]),
+    default="REML",
+    help="REML, or ML (maximum likelihood)",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
-def fit_command(data: Path, formula: str, subject: str, time: str | None, covariance: str,
-                group: str | None, df: str, kr_information: str, lsmeans: str | None,
-                by: str | None, reference: str | None, time_order: str | None, method: str,
-                as_json: bool) -> None:
+def fit_command(
+    data: Path,
+    formula: str,
+    subject: str,
+    time: str | None,
+    covariance: str,
+    group: str | None,
+    df: str,
+    kr_information: str,
+    lsmeans: str | None,
+    by: str | None,
+    reference: str | None,
+    time_order: str | None,
+    method: str,
+    as_json: bool,
+) -> None:
     """Fit a repeated-measures mixed model (REML) and print estimates, LS means and contrasts.
 
     DATA.csv (or .xlsx) has one row per subject and time.
@@ -198,11 +238,16 @@ def _print_fit(res, out, df, lsmeans) -> None:
         f"-2 log-likelihood {out[ll_key]:.4f}, AIC {ic['AIC']:.4f}, BIC {ic['BIC']:.4f}; "
         f"{status} in {out['iterations']} iterations"
     )
-    tables = [("Covariance parameters", res.covariance_parameters().to_dict("records")),
-              ("Fixed effects", out["fixed"]), ("Type 3 tests", out["type3"])]
+    tables = [
+        ("Covariance parameters", res.covariance_parameters().to_dict("records")),
+        ("Fixed effects", out["fixed"]),
+        ("Type 3 tests", out["type3"]),
+    ]
     if lsmeans:
-        tables += [(f"LS means of {lsmeans}", out["lsmeans"]),
-                   ("Differences from reference", out["contrasts"])]
+        tables += [
+            (f"LS means of {lsmeans}", out["lsmeans"]),
+            ("Differences from reference", out["contrasts"]),
+        ]
     for title, records in tables:
         lines += ["", text_table(bold(title), records)]
     sys.stdout.write("\n".join(lines) + "\n")
@@ -243,8 +288,12 @@ def _typer_app() -> typer.Typer:
     import typer
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    forward = {"ignore_unknown_options": True, "allow_extra_args": True,
-               "allow_interspersed_args": False, "help_option_names": []}
+    forward = {
+        "ignore_unknown_options": True,
+        "allow_extra_args": True,
+        "allow_interspersed_args": False,
+        "help_option_names": [],
+    }
 
     def xerotrial(ctx) -> None:  # noqa: ANN001 - annotated below, once typer is imported
         main(list(ctx.args))

@@ -31,8 +31,18 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = ["CONTEXT_SETTINGS", "Group", "UpperChoice", "error_lines", "fail", "fail_error",
-           "run_or_fail", "stderr_console", "styled", "warn"]
+__all__ = [
+    "CONTEXT_SETTINGS",
+    "Group",
+    "UpperChoice",
+    "error_lines",
+    "fail",
+    "fail_error",
+    "run_or_fail",
+    "stderr_console",
+    "styled",
+    "warn",
+]
 
 #: Settings of the root command, inherited by every subcommand: ``-h`` as well as ``--help``,
 #: defaults shown in the help.
@@ -49,8 +59,7 @@ class UpperChoice(click.Choice):
     """Upper-case choices (``REML``, ``ML``) that also accept lower case, and show and complete
     as written (click's ``case_sensitive=False`` would show them in lower case)."""
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> Any:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         return super().convert(value.upper() if isinstance(value, str) else value, param, ctx)
 
 

@@ -86,8 +86,15 @@ def build_design(settings: dict[str, Any]):
     return TrialDesign(**kw)
 
 
-def _from_data(path: Path, formula: str, subject: str, time: str, arm: str,
-               reference: str | None, covariance: str) -> dict[str, Any]:
+def _from_data(
+    path: Path,
+    formula: str,
+    subject: str,
+    time: str,
+    arm: str,
+    reference: str | None,
+    covariance: str,
+) -> dict[str, Any]:
     """Assumptions from a fitted data set: per-visit LS-mean differences and the covariance."""
     import numpy as np
     import pandas as pd
@@ -97,13 +104,10 @@ def _from_data(path: Path, formula: str, subject: str, time: str, arm: str,
     if not path.exists():
         raise XerotrialError(f"{path}: no such file")
     frame = pd.read_excel(path) if path.suffix.lower() in (".xlsx", ".xls") else pd.read_csv(path)
-    res = fit(frame, formula, subject=subject, time=time, covariance=covariance,
-              source=str(path))
+    res = fit(frame, formula, subject=subject, time=time, covariance=covariance, source=str(path))
     tab = res.contrasts_vs_reference(arm, reference, by=time, df_method="kenward-roger")
     if len(tab) != len(res.design.time_levels):
-        raise XerotrialError(
-            f"--from-data needs exactly two arms in {arm!r}"
-        )
+        raise XerotrialError(f"--from-data needs exactly two arms in {arm!r}")
     V = res.covariance_matrix(0)
     sd = np.sqrt(np.diag(V))
     return {
@@ -125,8 +129,14 @@ def _plot(path: Path, result, target: float | None) -> None:
     pw = [r.power for r in result.results]
     se = [r.mc_se for r in result.results]
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.errorbar(ns, pw, yerr=[2 * s for s in se], marker="o", capsize=3,
-                label="simulated power (+/- 2 MC SE)")
+    ax.errorbar(
+        ns,
+        pw,
+        yerr=[2 * s for s in se],
+        marker="o",
+        capsize=3,
+        label="simulated power (+/- 2 MC SE)",
+    )
     if target is not None:
         ax.axhline(target, color="grey", linestyle="--", label=f"target {target:g}")
     ax.set_xlabel("n per arm")
@@ -141,42 +151,44 @@ def _plot(path: Path, result, target: float | None) -> None:
 
 
 @click.command("power", short_help="Simulated power (and sample size) of a two-arm trial")
-@click.option("--n-per-arm", type=str,
-              help="n per arm (placebo), one value or a list: 20,30,40")
+@click.option("--n-per-arm", type=str, help="n per arm (placebo), one value or a list: 20,30,40")
 @click.option("--visits", type=int, help="Number of visits")
-@click.option("--effect", type=str,
-              help="Active - placebo mean difference: one value or per visit")
+@click.option("--effect", type=str, help="Active - placebo mean difference: one value or per visit")
 @click.option("--sd", type=str, help="Outcome SD: one value or per visit")
 @click.option("--correlation", type=float, help="Correlation between visits (cs or ar1)")
-@click.option("--correlation-structure", type=str,
-              help="Correlation of the simulated data: cs or ar1")
-@click.option("--intercept-sd", type=float,
-              help="Simulate a random intercept with this SD (+ residual)")
+@click.option(
+    "--correlation-structure", type=str, help="Correlation of the simulated data: cs or ar1"
+)
+@click.option(
+    "--intercept-sd", type=float, help="Simulate a random intercept with this SD (+ residual)"
+)
 @click.option("--residual-sd", type=float, help="Residual SD with --intercept-sd")
-@click.option("--dropout", type=str,
-              help="Per-visit probability of leaving before a visit (one or per visit)")
+@click.option(
+    "--dropout", type=str, help="Per-visit probability of leaving before a visit (one or per visit)"
+)
 @click.option("--allocation", type=float, help="Active subjects per placebo subject")
-@click.option("--baseline-slope", type=float,
-              help="Add a baseline covariate with this slope (data + model)")
+@click.option(
+    "--baseline-slope", type=float, help="Add a baseline covariate with this slope (data + model)"
+)
 @click.option("--baseline-sd", type=float, help="SD of the baseline covariate")
-@click.option("--covariance", type=click.Choice(COVARIANCES),
-              help="Covariance of the analysis model")
+@click.option(
+    "--covariance", type=click.Choice(COVARIANCES), help="Covariance of the analysis model"
+)
 @click.option("--df", type=click.Choice(DF_METHODS), help="Denominator df method")
-@click.option("--contrast", type=str,
-              help="Weights of the per-visit differences (default: the last visit)")
+@click.option(
+    "--contrast", type=str, help="Weights of the per-visit differences (default: the last visit)"
+)
 @click.option("--alpha", type=float, help="Two-sided significance level")
 @click.option("--sims", type=int, help="Simulated trials per n")
 @click.option("--seed", type=int, help="Random seed")
 @click.option("--chunk-size", type=int, help="Trials per chunk (part of the random stream)")
 @click.option("--workers", type=int, help="Local processes (default: one per core)")
-@click.option("--dask", type=str,
-              help="Dask cluster: 'local' or a scheduler tcp://HOST:PORT")
-@click.option("--target-power", type=float,
-              help="Report the smallest n per arm reaching this power")
-@click.option("--config", type=_PATH,
-              help="TOML file of design settings (flags override it)")
-@click.option("--from-data", type=_PATH,
-              help="Take effect and covariance from a fitted data set")
+@click.option("--dask", type=str, help="Dask cluster: 'local' or a scheduler tcp://HOST:PORT")
+@click.option(
+    "--target-power", type=float, help="Report the smallest n per arm reaching this power"
+)
+@click.option("--config", type=_PATH, help="TOML file of design settings (flags override it)")
+@click.option("--from-data", type=_PATH, help="Take effect and covariance from a fitted data set")
 @click.option("--formula", type=str, help="With --from-data: e.g. 'y ~ arm*visit'")
 @click.option("--subject", type=str, help="With --from-data: subject column")
 @click.option("--time", type=str, help="With --from-data: visit column")
@@ -242,12 +254,21 @@ def power(
                 if k in settings:
                     run[k] = settings.pop(k)
         if from_data is not None:
-            missing = [n for n, v in (("--formula", formula), ("--subject", subject),
-                                      ("--time", time), ("--arm", arm)) if not v]
+            missing = [
+                n
+                for n, v in (
+                    ("--formula", formula),
+                    ("--subject", subject),
+                    ("--time", time),
+                    ("--arm", arm),
+                )
+                if not v
+            ]
             if missing:
                 raise XerotrialError(f"--from-data needs {', '.join(missing)}")
-            settings.update(_from_data(from_data, formula, subject, time, arm, reference,
-                                       covariance or "un"))
+            settings.update(
+                _from_data(from_data, formula, subject, time, arm, reference, covariance or "un")
+            )
         flags = {
             "visits": visits,
             "effect": parse_list(effect, "--effect"),
@@ -304,9 +325,16 @@ def power(
             disable=not err.is_terminal,
         ) as bar:
             task = bar.add_task("power", total=total)
-            result = run_power(design, [int(n) for n in ns], n_sims=n_sims, seed=the_seed,
-                               chunk_size=size, workers=workers, dask=dask,
-                               progress=lambda k: bar.advance(task, k))
+            result = run_power(
+                design,
+                [int(n) for n in ns],
+                n_sims=n_sims,
+                seed=the_seed,
+                chunk_size=size,
+                workers=workers,
+                dask=dask,
+                progress=lambda k: bar.advance(task, k),
+            )
     except XerotrialError as exc:
         fail_error(exc)
     except ValueError as exc:
@@ -340,8 +368,14 @@ def _print(result, target: float | None, n_req: int | None) -> None:
         t.add_column(col, justify="right")
     for r in result.results:
         lo, hi = max(r.power - 1.96 * r.mc_se, 0), min(r.power + 1.96 * r.mc_se, 1)
-        t.add_row(str(r.n_per_arm), f"{r.power:.4f}", f"{r.mc_se:.4f}", f"{lo:.3f}-{hi:.3f}",
-                  str(r.n_sims), str(r.n_failed))
+        t.add_row(
+            str(r.n_per_arm),
+            f"{r.power:.4f}",
+            f"{r.mc_se:.4f}",
+            f"{lo:.3f}-{hi:.3f}",
+            str(r.n_sims),
+            str(r.n_failed),
+        )
     con.print(t)
     con.print(f"{result.fits_per_second:,.0f} fits per second ({result.seconds:.2f} s)")
     if target is not None:

@@ -31,15 +31,24 @@ _REPORT_STEPS = 5
 
 
 def _out_option(default: str):
-    return click.option("--out", type=click.Path(path_type=Path), default=Path(default),
-                        help="Folder for the report (created).")
+    return click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=Path(default),
+        help="Folder for the report (created).",
+    )
 
 
 def _progress(total: int) -> tuple[Progress, Callable[[str], None]]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                   console=stderr_console(), transient=False)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=stderr_console(),
+        transient=False,
+    )
     task = bar.add_task("starting", total=total)
 
     def step(text: str) -> None:
@@ -48,8 +57,13 @@ def _progress(total: int) -> tuple[Progress, Callable[[str], None]]:
     return bar, step
 
 
-def _report(engine, source: str, out: Path, step: Callable[[str], None],  # noqa: ANN001
-            synthetic: bool | None = None) -> Path:
+def _report(
+    engine,
+    source: str,
+    out: Path,
+    step: Callable[[str], None],  # noqa: ANN001
+    synthetic: bool | None = None,
+) -> Path:
     from .analysis.build import build_report_data
     from .report.write import write_report
 
@@ -61,8 +75,12 @@ def _report(engine, source: str, out: Path, step: Callable[[str], None],  # noqa
 @click.command("report", short_help="Analyse a trial store and write its report")
 @db_option
 @_out_option("report")
-@click.option("--synthetic/--not-synthetic", default=None, show_default=False,
-              help="Label the report as synthetic data (default: as the store's sites say).")
+@click.option(
+    "--synthetic/--not-synthetic",
+    default=None,
+    show_default=False,
+    help="Label the report as synthetic data (default: as the store's sites say).",
+)
 def report_command(db: str | None, out: Path, synthetic: bool | None) -> None:
     """Analyse a trial store as the statistical analysis plan says and write the report."""
     from sqlalchemy.engine import make_url
@@ -87,12 +105,16 @@ def demo_command(out: Path) -> None:
     start = time.perf_counter()
     bar, step = _progress(1 + len(FORMS) + _REPORT_STEPS)
     with bar:
+
         def job() -> Path:
             engine = build_demo_store(out, step=step)
-            return _report(engine, f"{out / 'trial.db'} (synthetic demo)", out,
-                           step, synthetic=True)
+            return _report(
+                engine, f"{out / 'trial.db'} (synthetic demo)", out, step, synthetic=True
+            )
 
         path = run_or_fail(job)
-    sys.stderr.write(f"demo built and analysed in {time.perf_counter() - start:.0f} s; "
-                     f"store {out / 'trial.db'}, case report forms {out / 'crf'}\n")
+    sys.stderr.write(
+        f"demo built and analysed in {time.perf_counter() - start:.0f} s; "
+        f"store {out / 'trial.db'}, case report forms {out / 'crf'}\n"
+    )
     click.echo(str(path.resolve()))

@@ -37,8 +37,13 @@ def score_group() -> None:
 
 def _io(fn):
     """The ITEMS.csv argument and the -o/--output option of both scorers."""
-    fn = click.option("-o", "--output", metavar="SCORES.csv", type=click.Path(path_type=Path),
-                      help="Write here, not to stdout")(fn)
+    fn = click.option(
+        "-o",
+        "--output",
+        metavar="SCORES.csv",
+        type=click.Path(path_type=Path),
+        help="Write here, not to stdout",
+    )(fn)
     return click.argument("items", metavar="ITEMS.csv", type=click.Path(path_type=Path))(fn)
 
 

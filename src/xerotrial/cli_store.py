@@ -33,8 +33,9 @@ __all__ = ["EXPORT_FORMATS", "STORE_COMMANDS", "audit_group", "db_option"]
 EXPORT_FORMATS = ("csv", "parquet", "xpt")
 
 db_option = click.option(
-    "--db", help="Store URL (sqlite:///FILE, postgresql+psycopg://...) or an SQLite file; "
-                 "default trial.db")
+    "--db",
+    help="Store URL (sqlite:///FILE, postgresql+psycopg://...) or an SQLite file; default trial.db",
+)
 _PATH = click.Path(path_type=Path)
 
 
@@ -83,8 +84,14 @@ def init_command(db: str | None, protocol: Path | None) -> None:
 @click.option("--reason", help="Why (default: import of FILE)")
 @click.option("--user", help="Who (default: the login name)")
 @click.option("--dictionary", type=_PATH, help="REDCap data dictionary (CSV), for FORM redcap")
-def import_command(form: str, file: Path, db: str | None, reason: str | None, user: str | None,
-                   dictionary: Path | None) -> None:
+def import_command(
+    form: str,
+    file: Path,
+    db: str | None,
+    reason: str | None,
+    user: str | None,
+    dictionary: Path | None,
+) -> None:
     """Validate a case report form FILE (CSV or Excel) and import it, all or nothing.
 
     FORM is a form name (xerotrial template --list), or 'redcap' for a REDCap export.
@@ -101,14 +108,14 @@ def import_command(form: str, file: Path, db: str | None, reason: str | None, us
         if dictionary is None:
             fail("a REDCap import needs --dictionary DATA_DICTIONARY.csv")
         engine = run_or_fail(lambda: open_store(db))
-        results = run_or_fail(lambda: import_redcap(engine, file, dictionary, user=user,
-                                             reason=reason))
+        results = run_or_fail(
+            lambda: import_redcap(engine, file, dictionary, user=user, reason=reason)
+        )
     else:
         engine = run_or_fail(lambda: open_store(db))
         results = [run_or_fail(lambda: import_file(engine, form, file, user=user, reason=reason))]
     for r in results:
-        click.echo(f"{r.form}: {r.inserted} row(s) imported, {r.unchanged} unchanged "
-                   f"({r.source})")
+        click.echo(f"{r.form}: {r.inserted} row(s) imported, {r.unchanged} unchanged ({r.source})")
 
 
 @click.command("template", short_help="Write a form's empty template, or list the forms")
@@ -137,16 +144,33 @@ def template_command(form: str | None, output: Path | None, list_forms: bool) ->
 
 @click.command("edit", short_help="Correct or delete one stored row, with a reason")
 @click.argument("form", shell_complete=_complete_form)
-@click.option("--key", multiple=True, required=True, metavar="COLUMN=VALUE",
-              help="The row's key (repeat for each key column)")
+@click.option(
+    "--key",
+    multiple=True,
+    required=True,
+    metavar="COLUMN=VALUE",
+    help="The row's key (repeat for each key column)",
+)
 @click.option("--reason", required=True, help="Why the correction is made")
-@click.option("--set", "set_", multiple=True, metavar="COLUMN=VALUE",
-              help="A value to change (repeatable; empty VALUE clears)")
+@click.option(
+    "--set",
+    "set_",
+    multiple=True,
+    metavar="COLUMN=VALUE",
+    help="A value to change (repeatable; empty VALUE clears)",
+)
 @click.option("--delete", is_flag=True, help="Delete the row")
 @db_option
 @click.option("--user", help="Who (default: the login name)")
-def edit_command(form: str, key: tuple[str, ...], reason: str, set_: tuple[str, ...],
-                 delete: bool, db: str | None, user: str | None) -> None:
+def edit_command(
+    form: str,
+    key: tuple[str, ...],
+    reason: str,
+    set_: tuple[str, ...],
+    delete: bool,
+    db: str | None,
+    user: str | None,
+) -> None:
     """Correct (or delete) one stored row, with a reason, under the audit trail."""
     from .store.edit import delete_row, edit_row
     from .store.engine import open_store
@@ -181,8 +205,9 @@ def audit_verify_command(db: str | None) -> None:
         return
     for p in report.problems:
         sys.stderr.write(f"{styled('tampering:', 'bold red')} {p}\n")
-    sys.stderr.write(f"audit trail NOT intact: {len(report.problems)} problem(s) in "
-                     f"{report.entries} entries\n")
+    sys.stderr.write(
+        f"audit trail NOT intact: {len(report.problems)} problem(s) in {report.entries} entries\n"
+    )
     raise SystemExit(1)
 
 
@@ -191,8 +216,7 @@ def audit_verify_command(db: str | None) -> None:
 @click.option("--table", help="Only entries of this form")
 @click.option("--limit", type=int, help="Only the last N entries")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line")
-def audit_show_command(db: str | None, table: str | None, limit: int | None,
-                       as_json: bool) -> None:
+def audit_show_command(db: str | None, table: str | None, limit: int | None, as_json: bool) -> None:
     """List the audit trail, oldest first."""
     from .store.audit import show
     from .store.engine import open_store
@@ -203,9 +227,11 @@ def audit_show_command(db: str | None, table: str | None, limit: int | None,
         if as_json:
             click.echo(json.dumps(rec, ensure_ascii=False))
             continue
-        click.echo(f"#{rec['seq']} {rec['ts']} {rec['user_name']} {rec['action']} "
-                   f"{rec['table_name']} {rec['row_key']} reason={rec['reason']!r} "
-                   f"source={rec['source']}")
+        click.echo(
+            f"#{rec['seq']} {rec['ts']} {rec['user_name']} {rec['action']} "
+            f"{rec['table_name']} {rec['row_key']} reason={rec['reason']!r} "
+            f"source={rec['source']}"
+        )
         if rec["old_values"] is not None:
             click.echo(f"    old: {rec['old_values']}")
         if rec["new_values"] is not None:
@@ -216,8 +242,9 @@ def audit_show_command(db: str | None, table: str | None, limit: int | None,
 @click.argument("what", type=click.Choice(["raw", "adam"]))
 @click.option("--out", type=_PATH, required=True, help="Output folder")
 @db_option
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv",
-              help="File format")
+@click.option(
+    "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", help="File format"
+)
 def export_command(what: str, out: Path, db: str | None, fmt: str) -> None:
     """Export the raw forms (WHAT raw) or the analysis datasets (WHAT adam)."""
     from .store.engine import open_store
@@ -230,5 +257,11 @@ def export_command(what: str, out: Path, db: str | None, fmt: str) -> None:
 
 
 #: The store's commands, in the order ``xerotrial --help`` lists them.
-STORE_COMMANDS = (init_command, import_command, template_command, edit_command, audit_group,
-                  export_command)
+STORE_COMMANDS = (
+    init_command,
+    import_command,
+    template_command,
+    edit_command,
+    audit_group,
+    export_command,
+)

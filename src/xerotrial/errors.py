@@ -66,7 +66,8 @@ class ImportRejectedError(DataValidationError):
         problems = list(problems)
         n = len(problems)
         summary = f"{source}: rejected, nothing was imported ({n} problem{'s' * (n != 1)}):"
-        super().__init__("\n".join([summary, *(f"  {p}" for p in problems)]), file=source,
-                         problems=problems)
+        super().__init__(
+            "\n".join([summary, *(f"  {p}" for p in problems)]), file=source, problems=problems
+        )
         self.source = source
         self.summary = summary

@@ -40,6 +40,5 @@ def cut_store(crf: Path, db: Path, last_day: int, protocol: Path | None = None) 
         elif "onset_day" in frame.columns:
             frame = frame[frame["onset_day"].astype(int) <= last_day]
         if len(frame):
-            import_frame(engine, form, frame.reset_index(drop=True), source=path.name,
-                         user="test")
+            import_frame(engine, form, frame.reset_index(drop=True), source=path.name, user="test")
     return engine

@@ -29,11 +29,28 @@ from xerotrial.report.data import TABLE3_COLUMNS
 from xerotrial.trial.protocol import load_protocol
 
 TABLE3_NAMES = [
-    "uws_ml_min", "uws_pct_change", "sws_ml_min", "sws_pct_change", "xq_summary", "HNDR",
-    "HNSS", "HNSW", "scint_uptake_all", "scint_uptake_pg", "scint_uptake_smg",
-    "scint_excretion_all", "scint_excretion_pg", "scint_excretion_smg", "uws_chloride",
-    "sws_chloride", "uws_phosphate", "sws_phosphate", "uws_potassium", "sws_potassium",
-    "uws_sodium", "sws_sodium",
+    "uws_ml_min",
+    "uws_pct_change",
+    "sws_ml_min",
+    "sws_pct_change",
+    "xq_summary",
+    "HNDR",
+    "HNSS",
+    "HNSW",
+    "scint_uptake_all",
+    "scint_uptake_pg",
+    "scint_uptake_smg",
+    "scint_excretion_all",
+    "scint_excretion_pg",
+    "scint_excretion_smg",
+    "uws_chloride",
+    "sws_chloride",
+    "uws_phosphate",
+    "sws_phosphate",
+    "uws_potassium",
+    "sws_potassium",
+    "uws_sodium",
+    "sws_sodium",
 ]
 
 
@@ -44,14 +61,20 @@ def table3(demo_output: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def adeff(demo_output: Path) -> pd.DataFrame:
-    return pd.read_csv(demo_output / "data" / "adeff.csv", keep_default_na=False,
-                       na_values=[""])
+    return pd.read_csv(demo_output / "data" / "adeff.csv", keep_default_na=False, na_values=[""])
 
 
 def test_report_folder(demo_output: Path) -> None:
-    for rel in ("report.html", "trial.db", "figures/figure2.png", "figures/figure2.svg",
-                "figures/consort.svg", "data/adeff.csv", "crf/sialometry.csv",
-                *(f"tables/table{i}.csv" for i in range(1, 5))):
+    for rel in (
+        "report.html",
+        "trial.db",
+        "figures/figure2.png",
+        "figures/figure2.svg",
+        "figures/consort.svg",
+        "data/adeff.csv",
+        "crf/sialometry.csv",
+        *(f"tables/table{i}.csv" for i in range(1, 5)),
+    ):
         assert (demo_output / rel).is_file(), rel
 
 
@@ -67,10 +90,16 @@ def test_table3_row_prints_as_the_paper(table3: pd.DataFrame, outcome: str) -> N
     (known inconsistencies of the paper excepted, each with its reason in the demo)."""
     r = table3.set_index("outcome").loc[outcome]
     assert int(r["n"]) == TABLE3[outcome].n
-    computed = {"baseline": r["baseline_lsmean"], "baseline_se": r["baseline_se"],
-                "follow_up": r["followup_lsmean"], "follow_up_se": r["followup_se"],
-                "difference": r["difference"], "lower": r["ci_lower"], "upper": r["ci_upper"],
-                "p": r["p_value"]}
+    computed = {
+        "baseline": r["baseline_lsmean"],
+        "baseline_se": r["baseline_se"],
+        "follow_up": r["followup_lsmean"],
+        "follow_up_se": r["followup_se"],
+        "difference": r["difference"],
+        "lower": r["ci_lower"],
+        "upper": r["ci_upper"],
+        "p": r["p_value"],
+    }
     assert mismatches(outcome, computed) == {}
     if outcome in TEXT_CI:  # the Results text's one-decimal CIs
         assert rounds_to(r["ci_lower"], TEXT_CI[outcome][0])
@@ -79,8 +108,12 @@ def test_table3_row_prints_as_the_paper(table3: pd.DataFrame, outcome: str) -> N
 
 def test_one_month_text(demo_output: Path) -> None:
     m = pd.read_csv(demo_output / "tables" / "one_month.csv").set_index("outcome")
-    names = {"estimate": "lsmean", "difference": "difference", "lower": "ci_lower",
-             "upper": "ci_upper"}
+    names = {
+        "estimate": "lsmean",
+        "difference": "difference",
+        "lower": "ci_lower",
+        "upper": "ci_upper",
+    }
     for outcome, printed in TEXT_1_MONTH.items():
         for key, text in printed.items():
             if key == "p":
@@ -101,8 +134,9 @@ def _wide(adeff: pd.DataFrame, code: str) -> pd.DataFrame:
     return d.pivot(index="USUBJID", columns="AVISIT", values="AVAL")
 
 
-def test_cs5_vs_cs10_no_difference_and_equal_to_anova(demo_output: Path,
-                                                      adeff: pd.DataFrame) -> None:
+def test_cs5_vs_cs10_no_difference_and_equal_to_anova(
+    demo_output: Path, adeff: pd.DataFrame
+) -> None:
     c = pd.read_csv(demo_output / "tables" / "cohorts.csv").set_index("outcome")
     adsl = pd.read_csv(demo_output / "data" / "adsl.csv", keep_default_na=False)
     cohort = adsl.set_index("USUBJID")["COHORT"]
@@ -112,7 +146,8 @@ def test_cs5_vs_cs10_no_difference_and_equal_to_anova(demo_output: Path,
         group = (cohort.loc[y.index] == "CS10").to_numpy().astype(int)
         # balanced complete data: the REML F test is the two-way ANOVA's
         assert c.loc[code, "p_value"] == pytest.approx(
-            cohort_interaction_p(y.to_numpy(), group), rel=1e-7)
+            cohort_interaction_p(y.to_numpy(), group), rel=1e-7
+        )
 
 
 def test_wilcoxon_sensitivity_medians(demo_output: Path, adeff: pd.DataFrame) -> None:
@@ -129,8 +164,18 @@ def test_wilcoxon_sensitivity_medians(demo_output: Path, adeff: pd.DataFrame) ->
 
 
 def test_adeff_is_bds_with_the_table3_names(adeff: pd.DataFrame) -> None:
-    for col in ("USUBJID", "PARAMCD", "AVISIT", "AVISITN", "ADY", "AVAL", "BASE", "CHG",
-                "PCHG", "SRCDOM"):
+    for col in (
+        "USUBJID",
+        "PARAMCD",
+        "AVISIT",
+        "AVISITN",
+        "ADY",
+        "AVAL",
+        "BASE",
+        "CHG",
+        "PCHG",
+        "SRCDOM",
+    ):
         assert col in adeff.columns, col
     assert set(adeff["PARAMCD"]) == set(TABLE3_NAMES)
     assert not adeff["USUBJID"].str.startswith("C").any()  # patients only
@@ -156,11 +201,13 @@ def test_html_shows_the_papers_rounding_and_lineage(demo_output: Path) -> None:
     assert not re.search(r'(src|href)="https?:', html)
 
 
-def test_report_command_on_the_store_gives_the_same_table3(demo_output: Path,
-                                                           tmp_path: Path) -> None:
+def test_report_command_on_the_store_gives_the_same_table3(
+    demo_output: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "again"
-    result = CliRunner().invoke(app, ["report", "--db", f"sqlite:///{demo_output / 'trial.db'}",
-                                      "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["report", "--db", f"sqlite:///{demo_output / 'trial.db'}", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     a = pd.read_csv(demo_output / "tables" / "table3.csv")
     b = pd.read_csv(out / "tables" / "table3.csv")
@@ -184,8 +231,9 @@ def test_report_of_a_store_with_flow_rates_only(demo_output: Path, tmp_path: Pat
     runner = CliRunner()
     assert runner.invoke(app, ["init", "--db", db]).exit_code == 0
     for form in ("sites", "participants", "visits", "sialometry"):
-        result = runner.invoke(app, ["import", form, str(demo_output / "crf" / f"{form}.csv"),
-                                     "--db", db])
+        result = runner.invoke(
+            app, ["import", form, str(demo_output / "crf" / f"{form}.csv"), "--db", db]
+        )
         assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["report", "--db", db, "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output

@@ -42,8 +42,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-REF = json.loads((Path(__file__).resolve().parents[1] / "reference" / "demo_report.json")
-                 .read_text())
+REF = json.loads(
+    (Path(__file__).resolve().parents[1] / "reference" / "demo_report.json").read_text()
+)
 MODELS: dict = REF["models"]
 OUTCOMES = list(MODELS)
 NLME_RTOL = 1e-6
@@ -56,8 +57,16 @@ QUANTILE_RTOL = 1e-12
 #: 8e-10 absolute): F is compared within rtol * max(|F|, F_SCALE).
 F_SCALE = 0.1
 
-TABLE3_VALUES = ["baseline_lsmean", "baseline_se", "followup_lsmean", "followup_se",
-                 "difference", "ci_lower", "ci_upper", "p_value"]
+TABLE3_VALUES = [
+    "baseline_lsmean",
+    "baseline_se",
+    "followup_lsmean",
+    "followup_se",
+    "difference",
+    "ci_lower",
+    "ci_upper",
+    "p_value",
+]
 
 
 def close(actual: float, expected: float, rtol: float, scale: float = 0.0, what: str = ""):
@@ -66,7 +75,8 @@ def close(actual: float, expected: float, rtol: float, scale: float = 0.0, what:
     assert abs(float(actual) - expected) <= tol, (
         f"{what}: xerotrial {float(actual)!r} vs R {expected!r} "
         f"(rel. diff {abs(float(actual) - expected) / max(abs(expected), 1e-300):.3g}, "
-        f"rtol {rtol:g})")
+        f"rtol {rtol:g})"
+    )
 
 
 def _table(demo_output: Path, name: str) -> pd.DataFrame:
@@ -75,25 +85,37 @@ def _table(demo_output: Path, name: str) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def tables(demo_output: Path) -> dict[str, pd.DataFrame]:
-    return {name: _table(demo_output, f"tables/{name}.csv") for name in
-            ("table3", "lsmeans", "one_month", "wilcoxon", "cohorts", "table1", "responders")} | {
-        "data_lsmeans": _table(demo_output, "data/lsmeans.csv")}
+    return {
+        name: _table(demo_output, f"tables/{name}.csv")
+        for name in (
+            "table3",
+            "lsmeans",
+            "one_month",
+            "wilcoxon",
+            "cohorts",
+            "table1",
+            "responders",
+        )
+    } | {"data_lsmeans": _table(demo_output, "data/lsmeans.csv")}
 
 
 def test_same_demo_data(demo_output: Path):
     """The reference was made from CRF files identical to those of this demo run."""
     for name, md5 in REF["_meta"]["crf_md5"].items():
         got = hashlib.md5((demo_output / "crf" / name).read_bytes()).hexdigest()
-        assert got == md5, (f"crf/{name} changed since tests/reference/demo_report.json was "
-                            "made: rerun validation/demo_report.R (see its header)")
+        assert got == md5, (
+            f"crf/{name} changed since tests/reference/demo_report.json was "
+            "made: rerun validation/demo_report.R (see its header)"
+        )
 
 
 def test_outcome_rows(tables):
     assert len(OUTCOMES) == 22
     assert tables["table3"]["outcome"].tolist() == OUTCOMES
     assert tables["cohorts"]["outcome"].tolist() == OUTCOMES
-    assert tables["wilcoxon"]["outcome"].tolist() == [o for o in OUTCOMES
-                                                      if not o.endswith("_pct_change")]
+    assert tables["wilcoxon"]["outcome"].tolist() == [
+        o for o in OUTCOMES if not o.endswith("_pct_change")
+    ]
 
 
 def _check_table3(row: pd.Series, ref: dict, rtol: float, what: str):
@@ -125,8 +147,10 @@ def test_contrasts_every_visit(tables, outcome):
     m = MODELS[outcome]
     assert got.index.tolist() == m["visits"][1:]
     for visit, row in got.iterrows():
-        for block, rtol in ((m["contrasts_vs_day0"], NLME_RTOL),
-                            (m["exact"]["contrasts_vs_day0"], EXACT_RTOL)):
+        for block, rtol in (
+            (m["contrasts_vs_day0"], NLME_RTOL),
+            (m["exact"]["contrasts_vs_day0"], EXACT_RTOL),
+        ):
             ref = block[visit]
             what = f"{outcome} {visit} - day0 ({'nlme' if rtol == NLME_RTOL else 'exact'})"
             assert float(row["df"]) == ref["df"], f"{what}: df"
@@ -148,8 +172,13 @@ def test_lsmeans_every_visit(tables, outcome):
             close(row[col], nl[col], NLME_RTOL, scale=nl["se"], what=f"{outcome} {visit} {col}")
         assert float(row["df"]) == ex["df"] == m["df_visit_term"], f"{outcome} {visit}: df"
         for col in ("estimate", "se", "lower", "upper"):
-            close(row[col], ex[col], EXACT_RTOL, scale=ex["se"],
-                  what=f"{outcome} {visit} {col} (exact)")
+            close(
+                row[col],
+                ex[col],
+                EXACT_RTOL,
+                scale=ex["se"],
+                what=f"{outcome} {visit} {col} (exact)",
+            )
         close(row["p"], ex["p"], MODEL_P_RTOL, what=f"{outcome} {visit} p (exact)")
         close(row["t"], ex["t"], EXACT_RTOL, scale=1.0, what=f"{outcome} {visit} t (exact)")
 
@@ -162,8 +191,7 @@ def test_one_month(tables, outcome):
         assert float(row["df"]) == block["df"], f"{outcome}: df"
         for col in ("lsmean", "se", "difference", "ci_lower", "ci_upper"):
             close(row[col], block[col], rtol, scale=block["se"], what=f"{outcome} day30 {col}")
-        close(row["p_value"], block["p_value"], max(rtol, MODEL_P_RTOL),
-              what=f"{outcome} day30 p")
+        close(row["p_value"], block["p_value"], max(rtol, MODEL_P_RTOL), what=f"{outcome} day30 p")
 
 
 WILCOXON = [o for o in OUTCOMES if not o.endswith("_pct_change")]
@@ -174,8 +202,14 @@ def test_wilcoxon(tables, outcome):
     row = tables["wilcoxon"].set_index("outcome").loc[outcome]
     ref = REF["wilcoxon"][outcome]
     assert int(row["n_pairs"]) == ref["n_pairs"]
-    for col in ("baseline_median", "baseline_q1", "baseline_q3",
-                "followup_median", "followup_q1", "followup_q3"):
+    for col in (
+        "baseline_median",
+        "baseline_q1",
+        "baseline_q3",
+        "followup_median",
+        "followup_q1",
+        "followup_q3",
+    ):
         close(row[col], ref[col], QUANTILE_RTOL, what=f"{outcome} {col}")
     assert float(row["V"]) == ref["V"], f"{outcome}: V"
     close(row["p_value"], ref["p_value"], P_RTOL, what=f"{outcome} Wilcoxon p")
@@ -190,8 +224,12 @@ def test_cohort_interaction(tables, outcome):
         assert float(row["num_df"]) == block["num_df"], f"{outcome}: numDF"
         assert float(row["den_df"]) == block["den_df"], f"{outcome}: denDF"
         close(row["F"], block["F"], rtol, F_SCALE, what=f"{outcome} visit:cohort F")
-        close(row["p_value"], block["p_value"], max(rtol, MODEL_P_RTOL),
-              what=f"{outcome} visit:cohort p")
+        close(
+            row["p_value"],
+            block["p_value"],
+            max(rtol, MODEL_P_RTOL),
+            what=f"{outcome} visit:cohort p",
+        )
 
 
 _T1_LABEL = re.compile(r"^(UWS|SWS) (flow rate|sodium|potassium|chloride|phosphate)\b")
@@ -218,8 +256,10 @@ def test_table1_saliva(tables):
     t1 = tables["table1"]
     groups = REF["table1_groups"]
     n_row = t1[t1["characteristic"] == "Participants"].iloc[0]
-    assert (int(n_row["patients"]), int(n_row["controls"])) == (groups["patients"],
-                                                                groups["controls"])
+    assert (int(n_row["patients"]), int(n_row["controls"])) == (
+        groups["patients"],
+        groups["controls"],
+    )
     saliva = t1[t1["section"] == "Saliva at baseline"]
     assert sorted(_table1_key(c) for c in saliva["characteristic"]) == sorted(REF["table1"])
     for _, row in saliva.iterrows():
@@ -227,8 +267,9 @@ def test_table1_saliva(tables):
         ref = REF["table1"][key]
         close(row["p_value"], ref["p_value"], P_RTOL, what=f"{key} Welch p")
         for g in ("patients", "controls"):
-            _check_mean_sd(row[g], ref[f"{g}_mean"], ref[f"{g}_sd"], ref[f"{g}_n"], groups[g],
-                           f"{key} {g}")
+            _check_mean_sd(
+                row[g], ref[f"{g}_mean"], ref[f"{g}_sd"], ref[f"{g}_n"], groups[g], f"{key} {g}"
+            )
 
 
 @pytest.mark.parametrize("outcome", ["uws_ml_min", "sws_ml_min"])

@@ -84,9 +84,11 @@ def test_cut_store_reports_what_is_there(cut, data, day):
     t3 = _not_run(d, "Table 3")
     assert "no day120 (4 months) data yet" in set(t3["reason"])
     assert "UWS FR, mL/minute" in t3["outcomes"].str.cat(sep="; ")
-    for analysis in ("Sensitivity analysis: as observed, baseline vs 4 months",
-                     "Responders at 4 months (> 30% increase from baseline)",
-                     "Long-term safety follow-up (2 years)"):
+    for analysis in (
+        "Sensitivity analysis: as observed, baseline vs 4 months",
+        "Responders at 4 months (> 30% increase from baseline)",
+        "Long-term safety follow-up (2 years)",
+    ):
         assert len(_not_run(d, analysis)), analysis
     assert "22 of 22 outcomes are not shown" in d.captions["table3"]
     # what can run is there: the contrasts so far, Table 2 (safety so far), Tables 1 and 4
@@ -104,7 +106,8 @@ def test_cut_store_reports_what_is_there(cut, data, day):
     if day < 23:
         assert early is None
         assert set(_not_run(d, "Results at 1 month (day 30)")["reason"]) == {
-            "no day30 (1 month) data yet"}
+            "no day30 (1 month) data yet"
+        }
     else:
         assert early["outcome"].tolist() == ["uws_ml_min", "sws_ml_min"]
 
@@ -113,7 +116,8 @@ def test_cut_after_day_1_ions_and_scintigraphy_have_baseline_only(data):
     lsm = _not_run(data[1], "LS means and changes from baseline at every visit")
     assert lsm["reason"].tolist() == [
         "only baseline data so far (next scheduled visit: day30 (1 month))",
-        "only baseline data so far (next scheduled visit: day120 (4 months))"]
+        "only baseline data so far (next scheduled visit: day120 (4 months))",
+    ]
     assert "XQ" in lsm["outcomes"].iloc[0] and "HNDR" in lsm["outcomes"].iloc[0]
     assert "Saliva composition: UWS sodium" in lsm["outcomes"].iloc[1]
     assert "Scintigraphic uptake score: PG" in lsm["outcomes"].iloc[1]
@@ -122,8 +126,7 @@ def test_cut_after_day_1_ions_and_scintigraphy_have_baseline_only(data):
 @pytest.mark.parametrize("day", CUTS)
 def test_report_command_on_a_cut_store(cut, data, tmp_path, day):
     out = tmp_path / "report"
-    result = CliRunner().invoke(app, ["report", "--db", f"sqlite:///{cut[day]}",
-                                      "--out", str(out)])
+    result = CliRunner().invoke(app, ["report", "--db", f"sqlite:///{cut[day]}", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output and result.exception is None
     html = (out / "report.html").read_text(encoding="utf-8")
@@ -175,19 +178,23 @@ def test_responders_use_the_stores_threshold(demo_output: Path, tmp_path: Path):
     assert "rose by more than 10% from baseline" in html
     assert "30%" not in html.split('id="sec-responders"')[1].split("</section>")[0]
     # the other results do not depend on the threshold
-    pd.testing.assert_frame_equal(pd.read_csv(out / "tables" / "table3.csv"),
-                                  pd.read_csv(demo_output / "tables" / "table3.csv"),
-                                  rtol=1e-12)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "tables" / "table3.csv"),
+        pd.read_csv(demo_output / "tables" / "table3.csv"),
+        rtol=1e-12,
+    )
 
 
-def test_strict_schedule_and_visit_numbers_from_the_protocol(demo_output: Path,
-                                                             tmp_path: Path):
+def test_strict_schedule_and_visit_numbers_from_the_protocol(demo_output: Path, tmp_path: Path):
     """unscheduled = "exclude" (the bundled rule): with XQ scheduled at day 0 and 4 months
     only, its day-30 answers are listed and left out of its model; AVISITN is the protocol's,
     not the visit's name."""
-    protocol = _protocol(tmp_path, "strict.toml",
-                         ('xq = ["day0", "day30", "day120"]', 'xq = ["day0", "day120"]'),
-                         ("avisitn = 30\n", "avisitn = 31\n"))
+    protocol = _protocol(
+        tmp_path,
+        "strict.toml",
+        ('xq = ["day0", "day30", "day120"]', 'xq = ["day0", "day120"]'),
+        ("avisitn = 30\n", "avisitn = 31\n"),
+    )
     db = tmp_path / "strict.db"
     engine = cut_store(demo_output / "crf", db, 10_000, protocol)
     try:
@@ -224,6 +231,7 @@ def test_strict_schedule_and_visit_numbers_from_the_protocol(demo_output: Path,
     shown = d.figure2[d.figure2["PARAMCD"] == "xq_summary"]  # the points of the model
     assert set(shown["AVISIT"]) == {"day0", "day120"}
     assert set(d.figure2.loc[d.figure2["PARAMCD"] == "uws_ml_min", "AVISIT"]) == set(
-        p.analysis.efficacy_visits)
+        p.analysis.efficacy_visits
+    )
     assert set(lsm.loc[lsm["AVISIT"] == "day30", "AVISITN"]) == {31.0}
     assert set(lsm.loc[lsm["AVISIT"] == "day120", "AVISITN"]) == {120.0}

@@ -174,7 +174,7 @@ def test_welch_p_by_hand(engine, adsl):
 def _sum(table: pd.DataFrame, block: str, label: str, after: str | None = None) -> int:
     rows = table[table["block"] == block].reset_index(drop=True)
     if after is not None:
-        rows = rows.iloc[int(np.flatnonzero(rows["label"] == after)[0]) + 1:]
+        rows = rows.iloc[int(np.flatnonzero(rows["label"] == after)[0]) + 1 :]
     return int(rows.loc[rows["label"] == label, "Sum"].iloc[0])
 
 
@@ -243,12 +243,14 @@ def test_release(engine):
 
 def test_release_limits_come_from_the_protocol():
     p = load_protocol()
-    strict = [dataclasses.replace(r, value=99.5) if r.variable == "viability" else r
-              for r in p.release]
+    strict = [
+        dataclasses.replace(r, value=99.5) if r.variable == "viability" else r for r in p.release
+    ]
     limits = summaries._release_limits(dataclasses.replace(p, release=tuple(strict)))
     assert limits.viability_min == 99.5 and limits.cd45_max == 3.0
-    loose = [dataclasses.replace(r, operator=">=") if r.variable == "cd90" else r
-             for r in p.release]
+    loose = [
+        dataclasses.replace(r, operator=">=") if r.variable == "cd90" else r for r in p.release
+    ]
     with pytest.raises(DataValidationError, match="cd90"):
         summaries._release_limits(dataclasses.replace(p, release=tuple(loose)))
 
@@ -257,15 +259,40 @@ def test_late_events_leave_table2_for_the_long_term_follow_up(store, tmp_path):
     """AEs after the 4-month window (day 150) are not in Table 2 but in the follow-up."""
     engine = _copy(store[1], tmp_path / "copy.db")
     try:
-        late = pd.DataFrame([
-            {"ae_id": "AE90", "subject": "P02", "term": "Stroke", "grade": 3, "serious": True,
-             "sae_criteria": "hospitalisation", "related": "not related", "onset_day": 400},
-            {"ae_id": "AE91", "subject": "P03", "term": "Flu like symptoms", "grade": 1,
-             "serious": False, "sae_criteria": None, "related": "not related",
-             "onset_day": 151},
-            {"ae_id": "AE92", "subject": "P03", "term": "Stroke", "grade": 3, "serious": True,
-             "sae_criteria": "hospitalisation", "related": "possible", "onset_day": 700},
-        ])
+        late = pd.DataFrame(
+            [
+                {
+                    "ae_id": "AE90",
+                    "subject": "P02",
+                    "term": "Stroke",
+                    "grade": 3,
+                    "serious": True,
+                    "sae_criteria": "hospitalisation",
+                    "related": "not related",
+                    "onset_day": 400,
+                },
+                {
+                    "ae_id": "AE91",
+                    "subject": "P03",
+                    "term": "Flu like symptoms",
+                    "grade": 1,
+                    "serious": False,
+                    "sae_criteria": None,
+                    "related": "not related",
+                    "onset_day": 151,
+                },
+                {
+                    "ae_id": "AE92",
+                    "subject": "P03",
+                    "term": "Stroke",
+                    "grade": 3,
+                    "serious": True,
+                    "sae_criteria": "hospitalisation",
+                    "related": "possible",
+                    "onset_day": 700,
+                },
+            ]
+        )
         import_frame(engine, "adverse_events", late, user="demo")
         adsl = subject_level(engine)
         pd.testing.assert_frame_equal(table2(engine, adsl), table2(store[0], adsl))
@@ -274,9 +301,20 @@ def test_late_events_leave_table2_for_the_long_term_follow_up(store, tmp_path):
         assert counts.loc["P02"].tolist() == [1, 1, 0]
         assert counts.loc["P03"].tolist() == [2, 1, 1]
         assert counts.loc[["P01", "P04"]].eq(0).all().all()
-        control = pd.DataFrame([{"ae_id": "AE93", "subject": "C01", "term": "Pain", "grade": 1,
-                                 "serious": False, "sae_criteria": None,
-                                 "related": "not related", "onset_day": 0}])
+        control = pd.DataFrame(
+            [
+                {
+                    "ae_id": "AE93",
+                    "subject": "C01",
+                    "term": "Pain",
+                    "grade": 1,
+                    "serious": False,
+                    "sae_criteria": None,
+                    "related": "not related",
+                    "onset_day": 0,
+                }
+            ]
+        )
         import_frame(engine, "adverse_events", control, user="demo")
         with pytest.raises(DataValidationError, match="not treated: C01"):
             table2(engine, adsl)

@@ -29,10 +29,16 @@ UNSTABLE = {"trial.db"}
 
 
 def _build(out: Path, threads: int) -> subprocess.Popen:
-    env = os.environ | {v: str(threads) for v in
-                        ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    return subprocess.Popen([sys.executable, "-m", "xerotrial", "demo", "--out", str(out)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = os.environ | {
+        v: str(threads) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "xerotrial", "demo", "--out", str(out)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _digest(path: Path) -> str:
@@ -43,8 +49,11 @@ def _digest(path: Path) -> str:
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): _digest(p) for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name not in UNSTABLE}
+    return {
+        str(p.relative_to(folder)): _digest(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name not in UNSTABLE
+    }
 
 
 @pytest.fixture(scope="module")
@@ -60,17 +69,23 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[str, str]
 def test_same_bytes_under_one_and_two_blas_threads(builds):
     one, two = builds[1], builds[2]
     assert set(one) == set(two)
-    assert {"report.html", "tables/table3.csv", "data/adeff.csv",
-            "figures/figure2.svg", "crf/sialometry.csv"} <= set(one)
+    assert {
+        "report.html",
+        "tables/table3.csv",
+        "data/adeff.csv",
+        "figures/figure2.svg",
+        "crf/sialometry.csv",
+    } <= set(one)
     differ = sorted(name for name in one if one[name] != two[name])
     assert not differ, f"these demo files depend on the BLAS thread count: {differ}"
 
 
 def test_crf_files_are_the_bundled_ones_and_the_r_reference_input(builds):
-    bundled = {f"crf/{p.name}": hashlib.md5(p.read_bytes()).hexdigest()
-               for p in demo_crf_files()}
+    bundled = {f"crf/{p.name}": hashlib.md5(p.read_bytes()).hexdigest() for p in demo_crf_files()}
     assert {k: v for k, v in builds[1].items() if k.startswith("crf/")} == bundled
     ref = json.loads(REF.read_text())["_meta"]["crf_md5"]
     changed = sorted(k for k, md5 in ref.items() if bundled.get(f"crf/{k}") != md5)
-    assert not changed, (f"the bundled demo CRFs {changed} changed since {REF.name} was made: "
-                         "rerun validation/demo_report.R (see its header)")
+    assert not changed, (
+        f"the bundled demo CRFs {changed} changed since {REF.name} was made: "
+        "rerun validation/demo_report.R (see its header)"
+    )

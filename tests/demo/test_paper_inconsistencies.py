@@ -26,9 +26,11 @@ def _centre(paramcd: str) -> tuple[Decimal, Decimal]:
 
 
 def test_the_list_is_exactly_the_proven_cases():
-    assert set(PAPER_INCONSISTENCIES) == {("sws_potassium", "difference"),
-                                          ("scint_excretion_pg", "difference"),
-                                          ("HNSW", "upper")}
+    assert set(PAPER_INCONSISTENCIES) == {
+        ("sws_potassium", "difference"),
+        ("scint_excretion_pg", "difference"),
+        ("HNSW", "upper"),
+    }
 
 
 @pytest.mark.parametrize("paramcd", ["sws_potassium", "scint_excretion_pg"])
@@ -40,7 +42,8 @@ def test_difference_contradicts_its_own_ci(paramcd: str):
     grid = np.linspace(float(lo), float(hi), 1001)
     assert not any(rounds_to(v, printed) for v in grid), (
         f"{paramcd}: CI centre in [{lo}, {hi}] never prints as {printed}: "
-        f"{PAPER_INCONSISTENCIES[(paramcd, 'difference')]}")
+        f"{PAPER_INCONSISTENCIES[(paramcd, 'difference')]}"
+    )
 
 
 def test_hnsw_bounds_cannot_both_print():
@@ -48,9 +51,10 @@ def test_hnsw_bounds_cannot_both_print():
     exactly, and no half-width prints both bounds."""
     unit = 100 / 12
     row = TABLE3["HNSW"]
-    sums = {visit: [s for s in range(0, 121) if rounds_to(s / 10 * unit, est)]
-            for visit, est in (("day0", row.baseline.estimate),
-                               ("day120", row.follow_up.estimate))}
+    sums = {
+        visit: [s for s in range(0, 121) if rounds_to(s / 10 * unit, est)]
+        for visit, est in (("day0", row.baseline.estimate), ("day120", row.follow_up.estimate))
+    }
     assert sums == {"day0": [32], "day120": [20]}
     d = (20 - 32) / 10 * unit
     assert abs(d + 10) < 1e-12
@@ -66,14 +70,25 @@ def test_lsmeans_of_fully_observed_visits_are_their_means():
     for _ in range(20):
         y = rng.normal(size=(10, 1)) + rng.normal(size=(10, 3))
         y[rng.choice(10, int(rng.integers(1, 4)), replace=False), 1] = np.nan
-        df = pd.DataFrame({"subject": np.repeat(np.arange(10), 3),
-                           "visit": np.tile(["day0", "day30", "day120"], 10),
-                           "y": y.ravel()})
-        res = fit(df, "y ~ visit", subject="subject", time="visit",
-                  covariance="random-intercept", time_order=["day0", "day30", "day120"])
+        df = pd.DataFrame(
+            {
+                "subject": np.repeat(np.arange(10), 3),
+                "visit": np.tile(["day0", "day30", "day120"], 10),
+                "y": y.ravel(),
+            }
+        )
+        res = fit(
+            df,
+            "y ~ visit",
+            subject="subject",
+            time="visit",
+            covariance="random-intercept",
+            time_order=["day0", "day30", "day120"],
+        )
         ls = res.lsmeans("visit", df_method="containment").set_index("visit")["estimate"]
-        np.testing.assert_allclose([ls["day0"], ls["day120"]],
-                                   [y[:, 0].mean(), y[:, 2].mean()], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(
+            [ls["day0"], ls["day120"]], [y[:, 0].mean(), y[:, 2].mean()], rtol=0, atol=1e-10
+        )
 
 
 @pytest.mark.parametrize("paramcd", ["xq_summary", "HNDR", "HNSS", "HNSW"])

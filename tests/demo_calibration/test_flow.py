@@ -26,10 +26,18 @@ def _engine(paramcd: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     y = np.asarray(flow.flow_data(_flow_code(paramcd)))
     if paramcd.endswith("_pct_change"):
         y = 100.0 * (y - y[:, :1]) / y[:, :1]
-    df = pd.DataFrame([(f"P{i + 1:02d}", v, y[i, j]) for i in range(10)
-                       for j, v in enumerate(VISITS)], columns=["subject", "visit", "AVAL"])
-    res = fit(df, "AVAL ~ visit", subject="subject", time="visit",
-              covariance="random-intercept", time_order=VISITS)
+    df = pd.DataFrame(
+        [(f"P{i + 1:02d}", v, y[i, j]) for i in range(10) for j, v in enumerate(VISITS)],
+        columns=["subject", "visit", "AVAL"],
+    )
+    res = fit(
+        df,
+        "AVAL ~ visit",
+        subject="subject",
+        time="visit",
+        covariance="random-intercept",
+        time_order=VISITS,
+    )
     ls = res.lsmeans("visit", df_method="containment").set_index("visit")
     con = res.contrasts_vs_reference("visit", "day0", df_method="containment")
     con = con.set_index(con.columns[0]) if "visit" not in con.columns else con.set_index("visit")
@@ -54,10 +62,16 @@ def test_flow_on_collection_grid(code: str) -> None:
 def test_flow_row_reproduced_by_engine(paramcd: str) -> None:
     ls, con = _engine(paramcd)
     c = _con(con, "day120")
-    computed = {"baseline": ls.loc["day0", "estimate"], "baseline_se": ls.loc["day0", "se"],
-                "follow_up": ls.loc["day120", "estimate"], "follow_up_se": ls.loc["day120", "se"],
-                "difference": c["estimate"], "lower": c["lower"], "upper": c["upper"],
-                "p": c["p"]}
+    computed = {
+        "baseline": ls.loc["day0", "estimate"],
+        "baseline_se": ls.loc["day0", "se"],
+        "follow_up": ls.loc["day120", "estimate"],
+        "follow_up_se": ls.loc["day120", "se"],
+        "difference": c["estimate"],
+        "lower": c["lower"],
+        "upper": c["upper"],
+        "p": c["p"],
+    }
     assert not mismatches(paramcd, computed)
     assert int(c["df"]) == 36
 
@@ -67,8 +81,12 @@ def test_one_month_text_reproduced_by_engine(paramcd: str) -> None:
     ls, con = _engine(paramcd)
     c = _con(con, "day30")
     text = TEXT_1_MONTH[paramcd]
-    vals = {"estimate": ls.loc["day30", "estimate"], "difference": c["estimate"],
-            "lower": c["lower"], "upper": c["upper"]}
+    vals = {
+        "estimate": ls.loc["day30", "estimate"],
+        "difference": c["estimate"],
+        "lower": c["lower"],
+        "upper": c["upper"],
+    }
     bad = {k: (vals[k], v) for k, v in text.items() if k != "p" and not rounds_to(vals[k], v)}
     assert not bad
     assert p_close(c["p"], text["p"])

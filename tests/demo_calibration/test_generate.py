@@ -42,8 +42,9 @@ def forms() -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def demo_store(tmp_path_factory: pytest.TempPathFactory,
-               forms: dict[str, pd.DataFrame]) -> Iterator[tuple[Engine, dict, list[Path]]]:
+def demo_store(
+    tmp_path_factory: pytest.TempPathFactory, forms: dict[str, pd.DataFrame]
+) -> Iterator[tuple[Engine, dict, list[Path]]]:
     """A fresh SQLite store with every form imported from the written CSV files."""
     folder = tmp_path_factory.mktemp("demo")
     paths = write_demo_forms(folder / "csv")
@@ -179,8 +180,11 @@ def test_three_month_visits_are_window_deviations(engine):
 
 def _wide(bds: pd.DataFrame, paramcd: str, subjects, visits) -> np.ndarray:
     b = bds[(bds["PARAMCD"] == paramcd) & (bds["ANL01FL"] == "Y")]
-    return (b.pivot(index="USUBJID", columns="AVISIT", values="AVAL")
-            .reindex(index=list(subjects), columns=list(visits)).to_numpy(dtype=float))
+    return (
+        b.pivot(index="USUBJID", columns="AVISIT", values="AVAL")
+        .reindex(index=list(subjects), columns=list(visits))
+        .to_numpy(dtype=float)
+    )
 
 
 def test_flow_rates_from_the_store_are_the_calibration(engine):
@@ -199,13 +203,18 @@ def test_cup_weights(forms):
         np.testing.assert_allclose(x * 100, np.rint(x * 100), atol=1e-9)
         assert x.between(10, 25).all()
     assert set(zip(s["kind"], s["minutes"], strict=True)) == {("UWS", 10.0), ("SWS", 5.0)}
-    flow = derive_flow_rate(s.assign(**{c: s[c].astype(float) for c in
-                                        ("cup_before_g", "cup_after_g", "minutes")}))
+    flow = derive_flow_rate(
+        s.assign(**{c: s[c].astype(float) for c in ("cup_before_g", "cup_after_g", "minutes")})
+    )
     for k in ("uws", "sws"):
         pat = flow[(flow["paramcd"] == f"{k}_ml_min") & flow["subject"].isin(PATIENTS)]
         got = pat.pivot(index="subject", columns="visit", values="flow_ml_min")
-        np.testing.assert_allclose(got.loc[list(PATIENTS), FLOW_VISITS].to_numpy(float),
-                                   flow_data(f"{k}_ml_min", 2022), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            got.loc[list(PATIENTS), FLOW_VISITS].to_numpy(float),
+            flow_data(f"{k}_ml_min", 2022),
+            rtol=0,
+            atol=1e-12,
+        )
 
 
 def test_controls_flow(engine):
@@ -226,8 +235,10 @@ def test_saliva_ions(engine):
             got = _wide(ions, f"{kind}_{code.lower()}_mmol_l", PATIENTS, ["day0", "day120"])
             np.testing.assert_allclose(got, y, rtol=0, atol=1e-9)
             assert int((~np.isnan(got)).all(1).sum()) == n
-            ctrl = ions[(ions["PARAMCD"] == f"{kind}_{code.lower()}_mmol_l")
-                        & ions["USUBJID"].isin(CONTROLS)]["AVAL"]
+            ctrl = ions[
+                (ions["PARAMCD"] == f"{kind}_{code.lower()}_mmol_l")
+                & ions["USUBJID"].isin(CONTROLS)
+            ]["AVAL"]
             base = got[:, 0][~np.isnan(got[:, 0])]
             assert len(ctrl) == 10 and (ctrl >= 2).all()
             assert abs(ctrl.mean() - base.mean()) < 1.5 * base.std()

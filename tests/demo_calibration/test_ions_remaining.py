@@ -18,8 +18,12 @@ def test_remaining_ion_row_reproduced_by_engine(paramcd: str) -> None:
     y = np.asarray(ions.ion_data(paramcd))
     assert np.nanmin(y) >= 2.0
     np.testing.assert_allclose(y * 100, np.rint(y * 100), atol=1e-6)
-    rows = [(f"P{i + 1:02d}", v, y[i, j]) for i in range(len(y)) for j, v in enumerate(VISITS)
-            if not np.isnan(y[i, j])]
+    rows = [
+        (f"P{i + 1:02d}", v, y[i, j])
+        for i in range(len(y))
+        for j, v in enumerate(VISITS)
+        if not np.isnan(y[i, j])
+    ]
     df = pd.DataFrame(rows, columns=["subject", "visit", "AVAL"])
     row = TABLE3[paramcd]
     bad = mismatches(paramcd, table3_row(df, VISITS))

@@ -20,8 +20,14 @@ def _engine(paramcd: str) -> tuple[pd.DataFrame, pd.Series]:
     hn, xq = q.questionnaire_items()
     scores = score_xq(xq) if paramcd == "xq_summary" else score_qlq_hn35(hn)
     df = pd.DataFrame({"subject": hn["id"], "visit": hn["visit"], "AVAL": scores[paramcd]})
-    res = fit(df, "AVAL ~ visit", subject="subject", time="visit",
-              covariance="random-intercept", time_order=VISITS)
+    res = fit(
+        df,
+        "AVAL ~ visit",
+        subject="subject",
+        time="visit",
+        covariance="random-intercept",
+        time_order=VISITS,
+    )
     ls = res.lsmeans("visit", df_method="containment").set_index("visit")
     con = res.contrasts_vs_reference("visit", "day0", df_method="containment")
     con = con.set_index("visit") if "visit" in con.columns else con.set_index(con.columns[0])
@@ -43,10 +49,16 @@ def test_items_in_range_complete_at_three_visits() -> None:
 @pytest.mark.parametrize("paramcd", ["xq_summary", "HNDR", "HNSS", "HNSW"])
 def test_row_reproduced_by_engine(paramcd: str) -> None:
     ls, c = _engine(paramcd)
-    computed = {"baseline": ls.loc["day0", "estimate"], "baseline_se": ls.loc["day0", "se"],
-                "follow_up": ls.loc["day120", "estimate"], "follow_up_se": ls.loc["day120", "se"],
-                "difference": c["estimate"], "lower": c["lower"], "upper": c["upper"],
-                "p": c["p"]}
+    computed = {
+        "baseline": ls.loc["day0", "estimate"],
+        "baseline_se": ls.loc["day0", "se"],
+        "follow_up": ls.loc["day120", "estimate"],
+        "follow_up_se": ls.loc["day120", "se"],
+        "difference": c["estimate"],
+        "lower": c["lower"],
+        "upper": c["upper"],
+        "p": c["p"],
+    }
     assert not mismatches(paramcd, computed)
     assert rounds_to(c["lower"], q.TEXT_CI[paramcd][0])
     assert rounds_to(c["upper"], q.TEXT_CI[paramcd][1])
@@ -62,8 +74,9 @@ def test_lattice_targets_are_what_the_data_meet(paramcd: str) -> None:
     assert tuple(int(v) for v in k.sum(0)) == q.COLUMN_SUMS[paramcd]
 
 
-@pytest.mark.parametrize(("paramcd", "possible"),
-                         [("HNDR", [5, 15, 25]), ("HNSS", [4, 7, 14, 17, 24, 27])])
+@pytest.mark.parametrize(
+    ("paramcd", "possible"), [("HNDR", [5, 15, 25]), ("HNSS", [4, 7, 14, 17, 24, 27])]
+)
 def test_one_month_sum_is_forced(paramcd: str, possible: list[int]) -> None:
     """Why the 1-month sums are 15 (HNDR) and 7 (HNSS): with complete answers only these
     1-month totals (of 0-30) leave a 30 SSE residue that prints both two-decimal CI bounds."""

@@ -72,7 +72,8 @@ def test_consort_boxes(report_data: ReportData):
     assert "(n = 10)" in lines["controls"] and "(n = 4)" in lines["long_term"]
     assert lines["followed_up"] == "Followed up 4 months (n = 10)"  # the label given
     assert consort_lines({"followed_up": 3})["followed_up"] == (
-        "Followed up to the primary visit (n = 3)")
+        "Followed up to the primary visit (n = 3)"
+    )
     fig = consort_figure(report_data.consort, synthetic=True)
     texts = " ".join(_texts(fig))
     for key in ("screened", "enrolled", "followed_up", "analysed", "long_term"):

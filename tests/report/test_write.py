@@ -263,11 +263,19 @@ def _row(page: str, id_: str) -> str:
 
 
 def test_a_report_part_way_lists_what_cannot_run_yet(report_data: ReportData, tmp_path: Path):
-    not_run = pd.DataFrame({"analysis": ["Table 3", "Responders <4 months>"],
-                            "reason": ["no day120 (4 months) data yet"] * 2,
-                            "outcomes": ["UWS FR; SWS FR", ""]})
-    part = dataclasses.replace(report_data, data_cutoff="2020-02-07", not_run=not_run,
-                               table3_follow_up="120 days follow-up")
+    not_run = pd.DataFrame(
+        {
+            "analysis": ["Table 3", "Responders <4 months>"],
+            "reason": ["no day120 (4 months) data yet"] * 2,
+            "outcomes": ["UWS FR; SWS FR", ""],
+        }
+    )
+    part = dataclasses.replace(
+        report_data,
+        data_cutoff="2020-02-07",
+        not_run=not_run,
+        table3_follow_up="120 days follow-up",
+    )
     write_report(part, tmp_path)
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'Data cut-off: <strong id="data-cutoff">2020-02-07</strong>' in page
@@ -275,8 +283,9 @@ def test_a_report_part_way_lists_what_cannot_run_yet(report_data: ReportData, tm
     assert 'href="#sec-not_run"' in page and "Responders &lt;4 months&gt;" in page
     assert "The store holds data up to 2020-02-07" in page
     assert '<th class="num">120 days follow-up</th>' in _page_head(page, "table3")
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "tables" / "not_run.csv",
-                                              keep_default_na=False), not_run)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "tables" / "not_run.csv", keep_default_na=False), not_run
+    )
     with pytest.raises(ValueError, match=r"not_run: missing columns \['outcomes'\]"):
         dataclasses.replace(part, not_run=not_run.drop(columns="outcomes"))
 
@@ -285,8 +294,9 @@ def test_complete_report_says_nothing_about_not_run(report_html: str, report_dir
     assert 'id="sec-not_run"' not in report_html and "Data cut-off" not in report_html
     assert not (report_dir / "tables" / "not_run.csv").exists()  # not given
     assert '<th class="num">Follow-up</th>' in _page_head(report_html, "table3")
-    empty = dataclasses.replace(make_data(), not_run=pd.DataFrame(
-        columns=["analysis", "reason", "outcomes"]))
+    empty = dataclasses.replace(
+        make_data(), not_run=pd.DataFrame(columns=["analysis", "reason", "outcomes"])
+    )
     page = render_html(empty, figure2_svg="<svg/>", consort_svg="<svg/>")
     assert 'id="sec-not_run"' not in page
 

@@ -22,9 +22,7 @@ def covariance_parameters(text: str) -> list[tuple[str, str, float]]:
     for block in re.split(r"Covariance Parameter Estimates", text)[1:]:
         block = block.split("Fit Statistics", 1)[0]
         for line in block.splitlines():
-            m = re.match(
-                rf"^\s+(\S+)\s+(?:USUBJID\s+)?((?:[A-Z]+ \S+)\s+)?({NUM})\s+0\.05", line
-            )
+            m = re.match(rf"^\s+(\S+)\s+(?:USUBJID\s+)?((?:[A-Z]+ \S+)\s+)?({NUM})\s+0\.05", line)
             if m and m.group(1) not in ("Cov", "Parm"):
                 out.append((m.group(1), (m.group(2) or "").strip(), float(m.group(3))))
     return out

@@ -15,8 +15,13 @@ from xerotrial.stats.model import fit
 def _theta(kinds, rng):
     out = []
     for k in kinds:
-        out.append(rng.uniform(1, 3) if k == "var" else rng.uniform(-0.4, 0.4) if k == "corr"
-                   else rng.uniform(-0.3, 0.3))
+        out.append(
+            rng.uniform(1, 3)
+            if k == "var"
+            else rng.uniform(-0.4, 0.4)
+            if k == "corr"
+            else rng.uniform(-0.3, 0.3)
+        )
     return np.array(out)
 
 
@@ -27,11 +32,19 @@ def test_structure_derivatives_match_finite_differences(name):
     theta = _theta(s.kinds(t), np.random.default_rng(1))
     k = len(theta)
     eye = np.eye(k)
-    num_j = np.stack([(s.matrix(theta + h * eye[i], t) - s.matrix(theta - h * eye[i], t)) / (2 * h)
-                      for i in range(k)])
+    num_j = np.stack(
+        [
+            (s.matrix(theta + h * eye[i], t) - s.matrix(theta - h * eye[i], t)) / (2 * h)
+            for i in range(k)
+        ]
+    )
     np.testing.assert_allclose(s.jacobian(theta, t), num_j, atol=1e-8)
-    num_h = np.stack([(s.jacobian(theta + h * eye[i], t) - s.jacobian(theta - h * eye[i], t))
-                      / (2 * h) for i in range(k)])
+    num_h = np.stack(
+        [
+            (s.jacobian(theta + h * eye[i], t) - s.jacobian(theta - h * eye[i], t)) / (2 * h)
+            for i in range(k)
+        ]
+    )
     analytic = s.hessian(theta, t)
     np.testing.assert_allclose(0 if analytic is None else analytic, num_h, atol=1e-7)
     assert s.linear == (analytic is None)
@@ -53,11 +66,27 @@ def test_gradient_and_hessian_match_finite_differences(cov, method):
     ev = eng.evaluate(theta, order=2)
     k, h = len(theta), 1e-5
     eye = np.eye(k)
-    g = np.array([(eng.evaluate(theta + h * eye[i]).objective
-                   - eng.evaluate(theta - h * eye[i]).objective) / (2 * h) for i in range(k)])
+    g = np.array(
+        [
+            (
+                eng.evaluate(theta + h * eye[i]).objective
+                - eng.evaluate(theta - h * eye[i]).objective
+            )
+            / (2 * h)
+            for i in range(k)
+        ]
+    )
     np.testing.assert_allclose(ev.gradient, g, rtol=1e-5, atol=1e-6)
-    H = np.array([(eng.evaluate(theta + h * eye[i], 1).gradient
-                   - eng.evaluate(theta - h * eye[i], 1).gradient) / (2 * h) for i in range(k)])
+    H = np.array(
+        [
+            (
+                eng.evaluate(theta + h * eye[i], 1).gradient
+                - eng.evaluate(theta - h * eye[i], 1).gradient
+            )
+            / (2 * h)
+            for i in range(k)
+        ]
+    )
     np.testing.assert_allclose(ev.hessian, H, rtol=1e-5, atol=1e-5)
 
 

@@ -23,8 +23,14 @@ def _data(seed: int, n: int = 16, drop: int = 5) -> pd.DataFrame:
     for i in range(n):
         u = rng.normal(0, 0.5)
         for j, v in enumerate(VISITS):
-            rows.append({"id": f"S{i}", "visit": v, "arm": "A" if i % 2 else "B",
-                         "y": 1 + 0.1 * j + u + rng.normal(0, 0.3)})
+            rows.append(
+                {
+                    "id": f"S{i}",
+                    "visit": v,
+                    "arm": "A" if i % 2 else "B",
+                    "y": 1 + 0.1 * j + u + rng.normal(0, 0.3),
+                }
+            )
     d = pd.DataFrame(rows)
     d.loc[rng.choice(len(d), size=drop, replace=False), "y"] = np.nan
     return d
@@ -33,8 +39,7 @@ def _data(seed: int, n: int = 16, drop: int = 5) -> pd.DataFrame:
 def _summary(d: pd.DataFrame, cov: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        r = fit(d, "y ~ visit + arm", subject="id", time="visit", covariance=cov,
-                time_order=VISITS)
+        r = fit(d, "y ~ visit + arm", subject="id", time="visit", covariance=cov, time_order=VISITS)
     lsm = r.lsmeans("visit", df_method="kenward-roger")
     return r, lsm
 
@@ -43,8 +48,7 @@ COVS = ["random-intercept", "cs", "ar1", "un"]
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), perm_seed=st.integers(0, 10_000),
-       cov=st.sampled_from(COVS))
+@given(seed=st.integers(0, 10_000), perm_seed=st.integers(0, 10_000), cov=st.sampled_from(COVS))
 def test_shuffling_rows_and_subjects_changes_nothing(seed, perm_seed, cov):
     d = _data(seed)
     r1, l1 = _summary(d, cov)
@@ -59,8 +63,12 @@ def test_shuffling_rows_and_subjects_changes_nothing(seed, perm_seed, cov):
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), a=st.floats(-100, 100), b=st.floats(0.01, 100),
-       cov=st.sampled_from(COVS))
+@given(
+    seed=st.integers(0, 10_000),
+    a=st.floats(-100, 100),
+    b=st.floats(0.01, 100),
+    cov=st.sampled_from(COVS),
+)
 def test_affine_response_transforms_estimates_exactly(seed, a, b, cov):
     d = _data(seed)
     r1, l1 = _summary(d, cov)

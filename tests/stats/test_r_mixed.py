@@ -35,9 +35,17 @@ def _data(case: dict) -> pd.DataFrame:
 def _fit(case: dict, cov: str, method: str = "REML", slopes=None, kr_information="observed"):
     formula = case["formula"].split("+ (")[0].strip()
     time = None if slopes else case["time"]
-    return fit(_data(case), formula, subject=case["subject"], time=time,
-               covariance=cov, method=method, time_order=None if slopes else case["time_levels"],
-               random_slopes=slopes, kr_information=kr_information)
+    return fit(
+        _data(case),
+        formula,
+        subject=case["subject"],
+        time=time,
+        covariance=cov,
+        method=method,
+        time_order=None if slopes else case["time_levels"],
+        random_slopes=slopes,
+        kr_information=kr_information,
+    )
 
 
 LMER = ["trial_like_ri_visit_reml", "trial_like_ri_visit_ml", "trial_like_ri_arm_visit_base_reml"]
@@ -92,9 +100,12 @@ def test_lmer_random_slope():
     assert res.neg2_loglik == pytest.approx(case["neg2_loglik_sas"], rel=1e-9)
     cp = case["covariance_parameters"]
     assert res.theta == pytest.approx(
-        [cp["UN(1,1)"], cp["UN(2,1)"], cp["UN(2,2)"], cp["Residual"]], rel=1e-5)
-    for method, key in (("satterthwaite", "fixed_satterthwaite"),
-                        ("kenward-roger", "fixed_kenward_roger")):
+        [cp["UN(1,1)"], cp["UN(2,1)"], cp["UN(2,2)"], cp["Residual"]], rel=1e-5
+    )
+    for method, key in (
+        ("satterthwaite", "fixed_satterthwaite"),
+        ("kenward-roger", "fixed_kenward_roger"),
+    ):
         fe = res.fixed_effects(method)
         for ours, theirs in zip(fe.to_dict("records"), case[key], strict=True):
             assert ours["estimate"] == pytest.approx(theirs["estimate"], rel=1e-6)
@@ -119,8 +130,9 @@ def test_gls_structures(name):
         if k in ours:
             assert ours[k] == pytest.approx(v, rel=1e-6, abs=1e-9), k
     if case["data"].startswith("trial_like"):  # same factor coding as R
-        for o, t in zip(res.fixed_effects("residual").to_dict("records"), case["fixed"],
-                        strict=True):
+        for o, t in zip(
+            res.fixed_effects("residual").to_dict("records"), case["fixed"], strict=True
+        ):
             assert o["estimate"] == pytest.approx(t["estimate"], rel=1e-6, abs=1e-9)
             assert o["se"] == pytest.approx(t["se"], rel=1e-6)
     factor = case["time"]
@@ -153,9 +165,15 @@ def test_type3_with_covariate_interaction_holds_covariate_at_zero():
     """lmerTest type 3 (like SAS) tests 'arm' at base = 0 when arm:base is in the model."""
     ref = json.loads((REF / "r_type3_covariate.json").read_text())
     d = pd.read_csv(REF / "data" / "trial_like.csv")
-    res = fit(d, "y ~ arm * base + visit", subject="subject", time="visit",
-              covariance="random-intercept", kr_information="expected",
-              time_order=["day0", "day1", "day5", "day30", "day120"])
+    res = fit(
+        d,
+        "y ~ arm * base + visit",
+        subject="subject",
+        time="visit",
+        covariance="random-intercept",
+        kr_information="expected",
+        time_order=["day0", "day1", "day5", "day30", "day120"],
+    )
     for method, key in (("satterthwaite", "Satterthwaite"), ("kenward-roger", "Kenward-Roger")):
         t3 = res.type3(method).set_index("term")
         for row in ref[key]:

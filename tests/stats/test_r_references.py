@@ -25,15 +25,26 @@ DAYS = [f"d{i}" for i in range(10)]
 @pytest.fixture(scope="module")
 def sleep_ri():
     d = pd.read_csv(REF / "sleepstudy.csv")
-    return fit(d, "Reaction ~ Day", subject="Subject", time="Day",
-               covariance="random-intercept", time_order=DAYS)
+    return fit(
+        d,
+        "Reaction ~ Day",
+        subject="Subject",
+        time="Day",
+        covariance="random-intercept",
+        time_order=DAYS,
+    )
 
 
 @pytest.fixture(scope="module")
 def sleep_rs():
     d = pd.read_csv(REF / "sleepstudy.csv")
-    return fit(d, "Reaction ~ Days", subject="Subject", covariance="random-intercept",
-               random_slopes=["Days"])
+    return fit(
+        d,
+        "Reaction ~ Days",
+        subject="Subject",
+        covariance="random-intercept",
+        random_slopes=["Days"],
+    )
 
 
 def test_random_intercept_likelihood_and_variances(sleep_ri):
@@ -44,8 +55,9 @@ def test_random_intercept_likelihood_and_variances(sleep_ri):
     assert sleep_ri.theta[1] == pytest.approx(cp["residual_variance"], rel=1e-6)
 
 
-@pytest.mark.parametrize(("method", "key"), [("satterthwaite", "satterthwaite"),
-                                             ("kenward-roger", "kenward_roger")])
+@pytest.mark.parametrize(
+    ("method", "key"), [("satterthwaite", "satterthwaite"), ("kenward-roger", "kenward_roger")]
+)
 def test_random_intercept_fixed_lsmeans_contrasts(sleep_ri, method, key):
     ref = R["sleepstudy_random_intercept"]
     fe = sleep_ri.fixed_effects(method)
@@ -63,8 +75,7 @@ def test_random_intercept_fixed_lsmeans_contrasts(sleep_ri, method, key):
         assert ours["lower"] == pytest.approx(theirs["lower.CL"], rel=1e-6)
         assert ours["upper"] == pytest.approx(theirs["upper.CL"], rel=1e-6)
     con = sleep_ri.contrasts_vs_reference("Day", "d0", df_method=method)
-    for ours, theirs in zip(con.to_dict("records"), ref["contrasts_vs_baseline"][key],
-                            strict=True):
+    for ours, theirs in zip(con.to_dict("records"), ref["contrasts_vs_baseline"][key], strict=True):
         assert ours["contrast"] == theirs["contrast"]
         assert ours["estimate"] == pytest.approx(theirs["estimate"], rel=1e-6)
         assert ours["se"] == pytest.approx(theirs["SE"], rel=1e-6)
@@ -83,8 +94,12 @@ def test_random_slope(sleep_rs):
     ref = R["sleepstudy_random_slope"]
     assert sleep_rs.neg2_loglik == pytest.approx(ref["neg2_reml_loglik"], rel=1e-9)
     cp = ref["covariance_parameters"]
-    lme4 = [cp["intercept_variance"], cp["intercept_slope_covariance"], cp["slope_variance"],
-            cp["residual_variance"]]
+    lme4 = [
+        cp["intercept_variance"],
+        cp["intercept_slope_covariance"],
+        cp["slope_variance"],
+        cp["residual_variance"],
+    ]
     # lme4's bobyqa stops where the criterion is flat to 1e-9; our Newton optimum is at
     # least as good, and the parameters agree to 2e-5 there.
     assert sleep_rs.neg2_loglik <= sleep_rs.engine.evaluate(np.array(lme4)).objective
@@ -98,21 +113,24 @@ def test_random_slope(sleep_rs):
     assert list(sleep_rs.fixed_effects("containment")["df"]) == [17.0, 17.0]
 
 
-ORTHO = {"orthodont_unstructured": "un", "orthodont_compound_symmetry": "cs",
-         "orthodont_ar1": "ar1"}
+ORTHO = {
+    "orthodont_unstructured": "un",
+    "orthodont_compound_symmetry": "cs",
+    "orthodont_ar1": "ar1",
+}
 
 
 @pytest.mark.parametrize("case", sorted(ORTHO))
 def test_orthodont_marginal_models(case):
     ref = R[case]
     d = pd.read_csv(REF / "orthodont.csv")
-    res = fit(d, "distance ~ Sex * age_f", subject="Subject", time="age_f",
-              covariance=ORTHO[case])
+    res = fit(d, "distance ~ Sex * age_f", subject="Subject", time="age_f", covariance=ORTHO[case])
     assert res.converged
     # nlme's optimiser stops ~2e-6 short on the balanced CS case, whose REML optimum is the
     # closed-form ANOVA estimate (ours: 3.28538825757..., a repeating decimal)
-    np.testing.assert_allclose(res.covariance_matrix(), ref["covariance_matrix_first_subject"],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        res.covariance_matrix(), ref["covariance_matrix_first_subject"], rtol=1e-5
+    )
     lsm = res.lsmeans("Sex", by="age_f", df_method="satterthwaite")
     got = {(r["Sex"], r["age_f"]): r for r in lsm.to_dict("records")}
     for theirs in ref["lsmeans"]:

@@ -31,8 +31,13 @@ def _visit_data(R=6, S=9, T=4, seed=0):
 
 def _long(y_r: np.ndarray) -> pd.DataFrame:
     S, T = y_r.shape
-    d = pd.DataFrame({"subject": np.repeat(np.arange(S), T),
-                      "visit": [f"v{t + 1}" for t in range(T)] * S, "y": y_r.ravel()})
+    d = pd.DataFrame(
+        {
+            "subject": np.repeat(np.arange(S), T),
+            "visit": [f"v{t + 1}" for t in range(T)] * S,
+            "y": y_r.ravel(),
+        }
+    )
     return d.dropna().reset_index(drop=True)
 
 
@@ -42,8 +47,14 @@ def test_visit_means_equal_single_fits(df_method):
     out = fit_visit_means(y, df_method=df_method)
     T = y.shape[2]
     for r in range(len(y)):
-        res = fit(_long(y[r]), "y ~ visit", subject="subject", time="visit",
-                  covariance="random-intercept", time_order=[f"v{t + 1}" for t in range(T)])
+        res = fit(
+            _long(y[r]),
+            "y ~ visit",
+            subject="subject",
+            time="visit",
+            covariance="random-intercept",
+            time_order=[f"v{t + 1}" for t in range(T)],
+        )
         ls = res.lsmeans("visit", df_method=df_method)
         ct = res.contrasts_vs_reference("visit", df_method=df_method)
         np.testing.assert_allclose(out["means"][r], ls["estimate"], rtol=TOL)
@@ -63,13 +74,20 @@ def test_visit_means_equal_single_fits(df_method):
 
 def _trial(R=5, S=14, T=3, seed=3):
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"id": np.repeat(np.arange(S), T),
-                          "arm": np.repeat(np.where(np.arange(S) % 2, "b", "a"), T),
-                          "visit": [f"t{t}" for t in range(T)] * S})
+    frame = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(S), T),
+            "arm": np.repeat(np.where(np.arange(S) % 2, "b", "a"), T),
+            "visit": [f"t{t}" for t in range(T)] * S,
+        }
+    )
     base = rng.normal(size=(R, S))
     L = np.linalg.cholesky(0.5 * np.eye(T) + 0.5)
-    y = (rng.normal(size=(R, S, T)) @ L.T + 0.4 * base[:, :, None]
-         + 0.3 * (frame["arm"].to_numpy() == "b").reshape(S, T)).reshape(R, S * T)
+    y = (
+        rng.normal(size=(R, S, T)) @ L.T
+        + 0.4 * base[:, :, None]
+        + 0.3 * (frame["arm"].to_numpy() == "b").reshape(S, T)
+    ).reshape(R, S * T)
     y[rng.random(y.shape) < 0.12] = np.nan  # arbitrary missing cells: many patterns
     return frame, y, np.repeat(base, T, axis=1)
 
@@ -77,8 +95,15 @@ def _trial(R=5, S=14, T=3, seed=3):
 @pytest.mark.parametrize("covariance", ["un", "ar1", "random-intercept"])
 def test_general_replicates_equal_single_fits(covariance):
     frame, y, base = _trial()
-    fits = fit_replicates(frame, "y ~ arm * visit + base", "id", y, time="visit",
-                          covariance=covariance, varying={"base": base})
+    fits = fit_replicates(
+        frame,
+        "y ~ arm * visit + base",
+        "id",
+        y,
+        time="visit",
+        covariance=covariance,
+        varying={"base": base},
+    )
     for method in ("satterthwaite", "kenward-roger", "between-within", "containment"):
         labels, bys, got = fits.contrasts_vs_reference("arm", "a", by="visit", df_method=method)
         _, lsm = fits.lsmeans("visit", df_method=method)
@@ -86,8 +111,9 @@ def test_general_replicates_equal_single_fits(covariance):
             d = frame.assign(y=y[r], base=base[r]).dropna().reset_index(drop=True)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = fit(d, "y ~ arm * visit + base", subject="id", time="visit",
-                          covariance=covariance)
+                res = fit(
+                    d, "y ~ arm * visit + base", subject="id", time="visit", covariance=covariance
+                )
             assert fits.converged[r] == res.converged
             np.testing.assert_allclose(fits.theta[r], res.theta, rtol=TOL)
             ct = res.contrasts_vs_reference("arm", "a", by="visit", df_method=method)
@@ -102,8 +128,7 @@ def test_general_replicates_equal_single_fits(covariance):
 def test_a_replicate_does_not_depend_on_the_others():
     frame, y, base = _trial(R=6)
     full = fit_replicates(frame, "y ~ arm * visit", "id", y, time="visit", covariance="un")
-    part = fit_replicates(frame, "y ~ arm * visit", "id", y[[1, 4]], time="visit",
-                          covariance="un")
+    part = fit_replicates(frame, "y ~ arm * visit", "id", y[[1, 4]], time="visit", covariance="un")
     np.testing.assert_allclose(part.theta, full.theta[[1, 4]], rtol=1e-12)
     a = full.contrasts_vs_reference("arm", by="visit", df_method="kenward-roger")[2]
     b = part.contrasts_vs_reference("arm", by="visit", df_method="kenward-roger")[2]

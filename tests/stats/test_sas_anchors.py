@@ -21,8 +21,16 @@ pytestmark = pytest.mark.skipif(
 )
 
 SAS = ANCHORS / "sas_outputs"
-STRUCT = {"us": "un", "cs": "cs", "csh": "csh", "ar1": "ar1", "arh1": "arh1", "toep": "toep",
-          "toeph": "toeph", "adh": "adh"}
+STRUCT = {
+    "us": "un",
+    "cs": "cs",
+    "csh": "csh",
+    "ar1": "ar1",
+    "arh1": "arh1",
+    "toep": "toep",
+    "toeph": "toeph",
+    "adh": "adh",
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +44,15 @@ _fits: dict = {}
 def _fit(fev, formula, cov, method="REML", group=None):
     key = (formula, cov, method, group)
     if key not in _fits:
-        _fits[key] = fit(fev, formula, subject="USUBJID", time="AVISIT", covariance=cov,
-                         method=method, group=group)
+        _fits[key] = fit(
+            fev,
+            formula,
+            subject="USUBJID",
+            time="AVISIT",
+            covariance=cov,
+            method=method,
+            group=group,
+        )
     return _fits[key]
 
 
@@ -74,13 +89,25 @@ def test_kr_and_kr_linear_differ_only_for_nonlinear_structures(fev):
 
 LISTINGS = [
     (f"sas_{name}_{m}.txt", cov, m.upper(), None)
-    for name, cov in (("cs", "cs"), ("csh", "csh"), ("ar1", "ar1"), ("ar1h", "arh1"),
-                      ("adh", "adh"), ("toeph", "toeph"))
+    for name, cov in (
+        ("cs", "cs"),
+        ("csh", "csh"),
+        ("ar1", "ar1"),
+        ("ar1h", "arh1"),
+        ("adh", "adh"),
+        ("toeph", "toeph"),
+    )
     for m in ("reml", "ml")
 ] + [
     (f"sas_group_{name}_{m}.txt", cov, m.upper(), "ARMCD")
-    for name, cov in (("cs", "cs"), ("csh", "csh"), ("ar1", "ar1"), ("ar1h", "arh1"),
-                      ("adh", "adh"), ("toeph", "toeph"))
+    for name, cov in (
+        ("cs", "cs"),
+        ("csh", "csh"),
+        ("ar1", "ar1"),
+        ("ar1h", "arh1"),
+        ("adh", "adh"),
+        ("toeph", "toeph"),
+    )
     for m in ("reml", "ml")
 ]
 
@@ -89,8 +116,9 @@ def _sas_name(ours: str) -> str:
     return {"Residual": "Variance"}.get(ours, ours)
 
 
-@pytest.mark.parametrize(("listing", "cov", "method", "group"), LISTINGS,
-                         ids=[x[0] for x in LISTINGS])
+@pytest.mark.parametrize(
+    ("listing", "cov", "method", "group"), LISTINGS, ids=[x[0] for x in LISTINGS]
+)
 def test_listing_covariance_parameters_and_likelihood(fev, listing, cov, method, group):
     text = (SAS / "SAS" / listing).read_text()
     res = _fit(fev, "FEV1 ~ 1", cov, method, group)

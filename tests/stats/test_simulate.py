@@ -22,13 +22,20 @@ from xerotrial.stats.simulate import (
 )
 
 T4 = ("v1", "v2", "v3", "v4")
-DF_CHECKED = ("kenward-roger", "kenward-roger-linear", "satterthwaite", "between-within",
-              "residual", "containment")
+DF_CHECKED = (
+    "kenward-roger",
+    "kenward-roger-linear",
+    "satterthwaite",
+    "between-within",
+    "residual",
+    "containment",
+)
 
 
 def _design(**kw) -> TrialDesign:
-    base = dict(visits=4, effect=(0.0, 0.02, 0.03, 0.05), sd=(0.1, 0.11, 0.12, 0.13),
-                correlation=0.6)
+    base = dict(
+        visits=4, effect=(0.0, 0.02, 0.03, 0.05), sd=(0.1, 0.11, 0.12, 0.13), correlation=0.6
+    )
     base.update(kw)
     return TrialDesign(**base)
 
@@ -43,16 +50,24 @@ def test_batched_matches_fit_per_replicate(covariance, dropout):
     for r in range(3):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = fit(sim.frame(r), formula, subject="id", time="visit", covariance=covariance,
-                      time_order=list(T4))
+            res = fit(
+                sim.frame(r),
+                formula,
+                subject="id",
+                time="visit",
+                covariance=covariance,
+                time_order=list(T4),
+            )
         for df_method in DF_CHECKED:
             d = TrialDesign(**{**sim_design.to_dict(), "df_method": df_method})
             tests, conv = analyse(d, sim)
-            row = res.contrasts_vs_reference("arm", "control", by="visit",
-                                             df_method=df_method).iloc[-1]
+            row = res.contrasts_vs_reference(
+                "arm", "control", by="visit", df_method=df_method
+            ).iloc[-1]
             assert conv[r] == res.converged
-            np.testing.assert_allclose(tests["estimate"][r], row["estimate"], rtol=1e-12,
-                                       atol=1e-14)
+            np.testing.assert_allclose(
+                tests["estimate"][r], row["estimate"], rtol=1e-12, atol=1e-14
+            )
             np.testing.assert_allclose(tests["se"][r], row["se"], rtol=1e-12)
             np.testing.assert_allclose(tests["df"][r], row["df"], rtol=1e-12)
             np.testing.assert_allclose(tests["p"][r], row["p"], rtol=1e-12, atol=1e-15)
@@ -71,8 +86,7 @@ def test_complete_unstructured_is_the_two_sample_t_test_trial_by_trial():
 
 
 def test_power_complete_data_equals_noncentral_t():
-    d = _design(effect=(0.0, 0.0, 0.0, 0.05), sd=(0.1,), covariance="un",
-                df_method="kenward-roger")
+    d = _design(effect=(0.0, 0.0, 0.0, 0.05), sd=(0.1,), covariance="un", df_method="kenward-roger")
     res = run_power(d, [20], n_sims=4000, seed=5, workers=1)
     pt = res.results[0]
     exact = ttest_power(20, 20, 0.05, 0.1, 0.05)
@@ -90,30 +104,42 @@ def test_lu_luo_chen_reproduces_longpower():
 
 
 def test_power_with_dropout_agrees_with_lu_luo_chen():
-    d = _design(effect=(0.0, 0.0, 0.0, 0.05), sd=(0.1,), correlation=0.6, dropout=(0.1,),
-                covariance="un", df_method="kenward-roger")
+    d = _design(
+        effect=(0.0, 0.0, 0.0, 0.05),
+        sd=(0.1,),
+        correlation=0.6,
+        dropout=(0.1,),
+        covariance="un",
+        df_method="kenward-roger",
+    )
     n, sims = 40, 4000
     res = run_power(d, [n], n_sims=sims, seed=9, workers=1).results[0]
     ret = d.retention()
-    exact = mmrm_power_lu_luo_chen(n, n, 0.05, 0.1, d.correlation_over_visits(), ret, ret,
-                                   df=2 * n * ret[-1] - 2)
+    exact = mmrm_power_lu_luo_chen(
+        n, n, 0.05, 0.1, d.correlation_over_visits(), ret, ret, df=2 * n * ret[-1] - 2
+    )
     assert res.n_failed == 0
     assert abs(res.power - exact) < 3 * np.sqrt(exact * (1 - exact) / sims)
 
 
 @pytest.mark.parametrize(
     ("covariance", "df_method"),
-    [("un", "residual"), ("un", "between-within"), ("un", "satterthwaite"),
-     ("un", "kenward-roger"), ("ar1", "kenward-roger-linear"),
-     ("random-intercept", "containment")],
+    [
+        ("un", "residual"),
+        ("un", "between-within"),
+        ("un", "satterthwaite"),
+        ("un", "kenward-roger"),
+        ("ar1", "kenward-roger-linear"),
+        ("random-intercept", "containment"),
+    ],
 )
 def test_type_one_error_is_alpha(covariance, df_method):
     corr = dict(correlation_structure="ar1") if covariance == "ar1" else {}
     if covariance == "random-intercept":
-        corr = dict(correlation_structure="random-intercept", intercept_sd=0.08,
-                    residual_sd=0.06)
-    d = _design(effect=(0.0,), sd=(0.1,), dropout=(0.1,), covariance=covariance,
-                df_method=df_method, **corr)
+        corr = dict(correlation_structure="random-intercept", intercept_sd=0.08, residual_sd=0.06)
+    d = _design(
+        effect=(0.0,), sd=(0.1,), dropout=(0.1,), covariance=covariance, df_method=df_method, **corr
+    )
     sims = 3000
     res = run_power(d, [15], n_sims=sims, seed=21, workers=1).results[0]
     assert res.n_failed <= 0.01 * sims
@@ -135,8 +161,12 @@ def test_results_do_not_depend_on_how_chunks_are_spread():
 
 def test_dask_local_gives_identical_results():
     pytest.importorskip("dask.distributed")
-    d = _design(covariance="random-intercept", correlation_structure="random-intercept",
-                intercept_sd=0.08, residual_sd=0.06)
+    d = _design(
+        covariance="random-intercept",
+        correlation_structure="random-intercept",
+        intercept_sd=0.08,
+        residual_sd=0.06,
+    )
     ref = run_power(d, [6], n_sims=60, seed=2, chunk_size=20, workers=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -20,16 +20,20 @@ from xerotrial.stats.simulate import TrialDesign
 def data() -> pd.DataFrame:
     rng = np.random.default_rng(8)
     n = 10
-    d = pd.DataFrame({"id": np.repeat(np.arange(n), 3), "visit": ["a", "b", "c"] * n,
-                      "arm": np.repeat(np.where(np.arange(n) % 2, "x", "y"), 3)})
+    d = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n), 3),
+            "visit": ["a", "b", "c"] * n,
+            "arm": np.repeat(np.where(np.arange(n) % 2, "x", "y"), 3),
+        }
+    )
     d["y"] = rng.normal(size=n)[d["id"]] + rng.normal(size=3 * n)
     return d
 
 
 @pytest.fixture(scope="module")
 def ml_fit(data):
-    return fit(data, "y ~ visit + arm", subject="id", time="visit", covariance="cs",
-               method="ML")
+    return fit(data, "y ~ visit + arm", subject="id", time="visit", covariance="cs", method="ML")
 
 
 @pytest.mark.parametrize("df_method", ["kenward-roger", "kenward-roger-linear"])
@@ -53,8 +57,7 @@ def test_kenward_roger_needs_reml(ml_fit, df_method):
 def test_kenward_roger_needs_reml_in_replicate_fits(data):
     layout = data[["id", "visit", "arm"]]
     y = np.stack([data["y"].to_numpy(), data["y"].to_numpy()[::-1]])
-    fits = fit_replicates(layout, "y ~ visit", "id", y, time="visit", covariance="un",
-                          method="ML")
+    fits = fit_replicates(layout, "y ~ visit", "id", y, time="visit", covariance="un", method="ML")
     with pytest.raises(DataValidationError, match="REML"):
         fits.lsmeans("visit", df_method="kenward-roger")
     with pytest.raises(DataValidationError, match="REML"):
@@ -63,26 +66,31 @@ def test_kenward_roger_needs_reml_in_replicate_fits(data):
 
 def test_unknown_df_method(data, ml_fit):
     res = fit(data, "y ~ visit", subject="id", time="visit", covariance="un")
-    for call in (lambda: res.lsmeans("visit", df_method="exact"),
-                 lambda: res.type3("exact"),
-                 lambda: ml_fit.contrasts_vs_reference("visit", df_method="exact"),
-                 lambda: res.fits.t_tests(np.eye(3)[:1], "exact"),
-                 lambda: fit_visit_means(np.ones((1, 4, 2)) + np.arange(8).reshape(1, 4, 2),
-                                         df_method="exact"),
-                 lambda: TrialDesign(df_method="exact")):
+    for call in (
+        lambda: res.lsmeans("visit", df_method="exact"),
+        lambda: res.type3("exact"),
+        lambda: ml_fit.contrasts_vs_reference("visit", df_method="exact"),
+        lambda: res.fits.t_tests(np.eye(3)[:1], "exact"),
+        lambda: fit_visit_means(
+            np.ones((1, 4, 2)) + np.arange(8).reshape(1, 4, 2), df_method="exact"
+        ),
+        lambda: TrialDesign(df_method="exact"),
+    ):
         with pytest.raises(DataValidationError, match="unknown df method 'exact'|df method"):
             call()
 
 
 def test_unknown_covariance_and_method(data):
     y = data["y"].to_numpy()[None]
-    for call in (lambda: fit(data, "y ~ visit", subject="id", time="visit",
-                             covariance="banded"),
-                 lambda: fit_replicates(data[["id", "visit"]], "y ~ visit", "id", y,
-                                        time="visit", covariance="banded"),
-                 lambda: fit_visit_means(y.reshape(1, 10, 3), covariance="banded"),
-                 lambda: TrialDesign(covariance="banded"),
-                 lambda: get_structure("banded")):
+    for call in (
+        lambda: fit(data, "y ~ visit", subject="id", time="visit", covariance="banded"),
+        lambda: fit_replicates(
+            data[["id", "visit"]], "y ~ visit", "id", y, time="visit", covariance="banded"
+        ),
+        lambda: fit_visit_means(y.reshape(1, 10, 3), covariance="banded"),
+        lambda: TrialDesign(covariance="banded"),
+        lambda: get_structure("banded"),
+    ):
         with pytest.raises(DataValidationError, match="banded"):
             call()
     with pytest.raises(DataValidationError, match="'GLS' is not 'REML' or 'ML'"):
@@ -100,7 +108,13 @@ def test_one_list_of_covariances_and_df_methods():
 def test_every_structure_runs_in_simulation_power(name):
     from xerotrial.stats.simulate import run_power
 
-    d = TrialDesign(visits=3, effect=(0.0, 0.0, 1.0), sd=(1.0,), correlation=0.4,
-                    covariance=name, df_method="kenward-roger")
+    d = TrialDesign(
+        visits=3,
+        effect=(0.0, 0.0, 1.0),
+        sd=(1.0,),
+        correlation=0.4,
+        covariance=name,
+        df_method="kenward-roger",
+    )
     res = run_power(d, [12], n_sims=20, seed=1, workers=1).results[0]
     assert res.n_sims == 20 and res.n_failed <= 4

@@ -32,8 +32,10 @@ def pg_url() -> str:
         url = os.environ.get(PG_ENV)
         reason = None
         if not url:
-            reason = (f"PostgreSQL tests skipped: {PG_ENV} is not set (run "
-                      "`eval \"$(bash .ci/postgres.sh)\"` to start a server)")
+            reason = (
+                f"PostgreSQL tests skipped: {PG_ENV} is not set (run "
+                '`eval "$(bash .ci/postgres.sh)"` to start a server)'
+            )
         else:
             try:
                 eng = create_engine(url, connect_args={"connect_timeout": 5})

@@ -35,8 +35,10 @@ def test_chain_links_every_entry(full_store: Engine) -> None:
 
 
 def test_database_refuses_changes_to_the_log(full_store: Engine) -> None:
-    for sql in ("UPDATE audit_log SET reason = 'x' WHERE seq = 1",
-                "DELETE FROM audit_log WHERE seq = 1"):
+    for sql in (
+        "UPDATE audit_log SET reason = 'x' WHERE seq = 1",
+        "DELETE FROM audit_log WHERE seq = 1",
+    ):
         with pytest.raises(DBAPIError, match="append-only"), full_store.begin() as conn:
             conn.execute(text(sql))
     assert verify(full_store).ok
@@ -46,14 +48,20 @@ def test_database_refuses_changes_to_the_log(full_store: Engine) -> None:
     ("sql", "expect"),
     [
         # entry 3: participant P01 (after the two sites), aged 61
-        ("UPDATE audit_log SET new_values = replace(new_values, '61', '62') WHERE seq = 3",
-         "does not match its hash"),
+        (
+            "UPDATE audit_log SET new_values = replace(new_values, '61', '62') WHERE seq = 3",
+            "does not match its hash",
+        ),
         ("UPDATE audit_log SET user_name = 'mallory' WHERE seq = 5", "does not match its hash"),
         ("DELETE FROM audit_log WHERE seq = 7", "entry 7 is missing"),
-        ("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)",
-         "entries were removed"),
-        ("UPDATE visits SET study_day = 30 WHERE subject = 'P01' AND visit = 'day30'",
-         "changed without a trace"),
+        (
+            "DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)",
+            "entries were removed",
+        ),
+        (
+            "UPDATE visits SET study_day = 30 WHERE subject = 'P01' AND visit = 'day30'",
+            "changed without a trace",
+        ),
         ("DELETE FROM hla_antibodies WHERE study_day = 30", "deleted without a trace"),
         ("INSERT INTO donors (donor) VALUES ('D2')", "not in the audit trail"),
     ],
@@ -74,19 +82,30 @@ def test_rewritten_entry_with_recomputed_hash_breaks_the_link(full_store: Engine
         _drop_guards(conn)
         row = dict(conn.execute(text("SELECT * FROM audit_log WHERE seq = 3")).mappings().one())
         row["reason"] = "forged"
-        conn.execute(text("UPDATE audit_log SET reason = :r, hash = :h WHERE seq = 3"),
-                     {"r": "forged", "h": entry_hash(row)})
+        conn.execute(
+            text("UPDATE audit_log SET reason = :r, hash = :h WHERE seq = 3"),
+            {"r": "forged", "h": entry_hash(row)},
+        )
     problems = verify(full_store).problems
     assert any("entry 4: prev_hash" in p for p in problems), problems
 
 
 def test_edits_keep_the_chain(full_store: Engine) -> None:
-    edit_row(full_store, "visits", {"subject": "P01", "visit": "day30"}, {"study_day": "30"},
-             reason="date transcription error", user="monitor")
+    edit_row(
+        full_store,
+        "visits",
+        {"subject": "P01", "visit": "day30"},
+        {"study_day": "30"},
+        reason="date transcription error",
+        user="monitor",
+    )
     report = verify(full_store)
     assert report.ok and report.entries == 40
     last = show(full_store, limit=1).iloc[0]
     assert (last["action"], last["user_name"], last["reason"]) == (
-        "update", "monitor", "date transcription error")
+        "update",
+        "monitor",
+        "date transcription error",
+    )
     assert json.loads(last["old_values"])["study_day"] == 29
     assert json.loads(last["new_values"])["study_day"] == 30

@@ -23,11 +23,19 @@ def _writer(url: str, name: str, folder: str, barrier) -> None:  # noqa: ANN001
     barrier.wait()
     for i in range(N):
         path = Path(folder) / f"{name}{i}.csv"
-        path.write_text("subject,site,group,sex,age_years\n"
-                        f"{name}{i:02d},S1,patient,F,{30 + i}\n", encoding="utf-8")
+        path.write_text(
+            f"subject,site,group,sex,age_years\n{name}{i:02d},S1,patient,F,{30 + i}\n",
+            encoding="utf-8",
+        )
         import_file(engine, "participants", path, user=name)
-        edit_row(engine, "participants", {"subject": "P01"}, {"site": f"{name}-{i}"},
-                 reason=f"{name} edit {i}", user=name)
+        edit_row(
+            engine,
+            "participants",
+            {"subject": "P01"},
+            {"site": f"{name}-{i}"},
+            reason=f"{name} edit {i}",
+            user=name,
+        )
     engine.dispose()
 
 
@@ -36,15 +44,17 @@ def test_two_processes(full_store: Engine, tmp_path: Path) -> None:
 
     # the site codes the writers set on the shared row (participants.site refers to sites)
     sites = tmp_path / "sites.csv"
-    sites.write_text("site\n" + "".join(f"{n}-{i}\n" for n in "AB" for i in range(N)),
-                     encoding="utf-8")
+    sites.write_text(
+        "site\n" + "".join(f"{n}-{i}\n" for n in "AB" for i in range(N)), encoding="utf-8"
+    )
     import_file(full_store, "sites", sites, user="setup")
     before = verify(full_store).entries
     url = full_store.url.render_as_string(hide_password=False)
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(2)
-    procs = [ctx.Process(target=_writer, args=(url, name, str(tmp_path), barrier))
-             for name in ("A", "B")]
+    procs = [
+        ctx.Process(target=_writer, args=(url, name, str(tmp_path), barrier)) for name in ("A", "B")
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -63,8 +73,9 @@ def test_two_processes(full_store: Engine, tmp_path: Path) -> None:
     olds = [json.loads(v)["site"] for v in edits["old_values"]]
     news = [json.loads(v)["site"] for v in edits["new_values"]]
     assert olds == ["S1", *news[:-1]]
-    assert read_form(full_store, "participants").set_index("subject").loc["P01", "site"] == (
-        news[-1])
+    assert (
+        read_form(full_store, "participants").set_index("subject").loc["P01", "site"] == (news[-1])
+    )
     assert {n[0] for n in news} == {"A", "B"}
     if full_store.dialect.name == "sqlite":
         with full_store.connect() as conn:

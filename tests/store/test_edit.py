@@ -14,8 +14,9 @@ SIAL = {"subject": "P01", "visit": "day0", "kind": "UWS"}
 
 
 def test_edit_changes_and_traces(full_store: Engine) -> None:
-    res = edit_row(full_store, "sialometry", SIAL, {"cup_after_g": "12.95"},
-                   reason="re-weighed", user="ana")
+    res = edit_row(
+        full_store, "sialometry", SIAL, {"cup_after_g": "12.95"}, reason="re-weighed", user="ana"
+    )
     assert res.changed == {"cup_after_g": (12.9, 12.95)}
     sial = read_form(full_store, "sialometry")
     row = (sial.subject == "P01") & (sial.visit == "day0") & (sial.kind == "UWS")
@@ -47,11 +48,15 @@ def test_bad_edits_change_nothing(full_store, key, changes, reason, error, match
 
 def test_edit_checks_references(full_store: Engine) -> None:
     with pytest.raises(ImportRejectedError, match="unknown in the batches form"):
-        edit_row(full_store, "administrations", {"subject": "P01", "gland": "left_parotid"},
-                 {"batch": "B9"}, reason="x")
+        edit_row(
+            full_store,
+            "administrations",
+            {"subject": "P01", "gland": "left_parotid"},
+            {"batch": "B9"},
+            reason="x",
+        )
     with pytest.raises(ImportRejectedError, match="matched to a patient"):
-        edit_row(full_store, "participants", {"subject": "C01"}, {"matched_to": "C01"},
-                 reason="x")
+        edit_row(full_store, "participants", {"subject": "C01"}, {"matched_to": "C01"}, reason="x")
 
 
 def test_delete(full_store: Engine) -> None:
@@ -61,9 +66,13 @@ def test_delete(full_store: Engine) -> None:
         delete_row(full_store, "participants", {"subject": "P01"}, reason="x")
     with pytest.raises(StoreError, match="batches row"):
         delete_row(full_store, "donors", {"donor": "D1"}, reason="x")
-    res = delete_row(full_store, "hla_antibodies",
-                     {"subject": "P01", "study_day": "30", "specificity": "A*02:01"},
-                     reason="sample mix-up", user="ana")
+    res = delete_row(
+        full_store,
+        "hla_antibodies",
+        {"subject": "P01", "study_day": "30", "specificity": "A*02:01"},
+        reason="sample mix-up",
+        user="ana",
+    )
     assert res.changed["mfi"] == (5200.0, None)
     last = show(full_store, limit=1).iloc[0]
     assert last["action"] == "delete" and last["new_values"] is None

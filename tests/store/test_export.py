@@ -30,14 +30,20 @@ def test_round_trip_is_identical(full_store: Engine, tmp_path: Path) -> None:
     for form in FORMS:
         assert read_form(copy, form).equals(read_form(full_store, form)), form
     # the columns of revision 0002 travel too
-    assert read_form(copy, "sites").values.tolist() == [["S1", "Rigshospitalet", "DK"],
-                                                        ["S2", None, None]]
+    assert read_form(copy, "sites").values.tolist() == [
+        ["S1", "Rigshospitalet", "DK"],
+        ["S2", None, None],
+    ]
     people = read_form(copy, "participants").set_index("subject")
     assert people.loc["C01", ["race", "education"]].tolist() == ["White", "high"]
     donor = read_form(copy, "donors").iloc[0]
-    assert (donor["hla_drb3_1"], donor["hla_drb4_1"], donor["hla_dqa1_2"],
-            donor["hla_dpa1_1"], donor["hla_dpb1_2"]) == (
-        "DRB3*01:01", None, "DQA1*05:01", "DPA1*01:03", "DPB1*02:01")
+    assert (
+        donor["hla_drb3_1"],
+        donor["hla_drb4_1"],
+        donor["hla_dqa1_2"],
+        donor["hla_dpa1_1"],
+        donor["hla_dpb1_2"],
+    ) == ("DRB3*01:01", None, "DQA1*05:01", "DPA1*01:03", "DPB1*02:01")
     # and once more: the export of the copy is byte-identical
     again = export_raw(copy, tmp_path / "raw2")
     assert [p.read_bytes() for p in again] == [p.read_bytes() for p in paths]
@@ -66,14 +72,15 @@ def test_xpt_names_and_values(full_store: Engine, tmp_path: Path) -> None:
         rows = mapping[mapping["dataset"] == form]
         assert rows["column"].tolist() == list(FORMS[form].columns), form
         assert rows["xpt_name"].is_unique, form
-    names = dict(zip(mapping["column"] + "@" + mapping["dataset"], mapping["xpt_name"],
-                     strict=True))
+    names = dict(
+        zip(mapping["column"] + "@" + mapping["dataset"], mapping["xpt_name"], strict=True)
+    )
     assert [names[f"{c}@participants"] for c in ("race", "education")] == ["RACE", "EDUC"]
-    assert [names[f"{c}@sites"] for c in ("site", "name", "country")] == [
-        "SITE", "NAME", "COUNTRY"]
-    assert [names[f"hla_{c}@donors"] for c in ("drb3_1", "drb4_2", "drb5_1", "dqa1_2",
-                                               "dpa1_1", "dpb1_2")] == [
-        "DRB3_1", "DRB4_2", "DRB5_1", "DQA1_2", "DPA1_1", "DPB1_2"]
+    assert [names[f"{c}@sites"] for c in ("site", "name", "country")] == ["SITE", "NAME", "COUNTRY"]
+    assert [
+        names[f"hla_{c}@donors"]
+        for c in ("drb3_1", "drb4_2", "drb5_1", "dqa1_2", "dpa1_1", "dpb1_2")
+    ] == ["DRB3_1", "DRB4_2", "DRB5_1", "DQA1_2", "DPA1_1", "DPB1_2"]
     donors, meta = pyreadstat.read_xport(str(tmp_path / "donors.xpt"))
     assert donors.loc[0, "DPB1_2"] == "DPB1*02:01" and donors.loc[0, "DRB4_1"] == ""
     assert meta.column_labels[list(donors.columns).index("DPB1_2")] == "hla_dpb1_2"
@@ -98,8 +105,12 @@ def test_adam_from_the_store(full_store: Engine, tmp_path: Path) -> None:
     qs = data["adqs"]
     assert set(qs["PARAMCD"]) >= {"HNDR", "xq_summary"}
     paths = export_adam(full_store, tmp_path, "parquet")
-    assert sorted(p.name for p in paths) == ["adflow.parquet", "adions.parquet", "adqs.parquet",
-                                             "adscint.parquet"]
+    assert sorted(p.name for p in paths) == [
+        "adflow.parquet",
+        "adions.parquet",
+        "adqs.parquet",
+        "adscint.parquet",
+    ]
 
 
 def test_bad_format(full_store: Engine, tmp_path: Path) -> None:

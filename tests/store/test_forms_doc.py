@@ -27,11 +27,11 @@ def test_forms_doc_is_current() -> None:
         assert spec.describe() in text, f"FORMS.md is stale for {spec.name}: regenerate it"
     block = _BLOCK.search(text)
     assert block is not None and block.group(1) == listing(), (
-        "FORMS.md is stale: regenerate it with `python tests/store/test_forms_doc.py`")
+        "FORMS.md is stale: regenerate it with `python tests/store/test_forms_doc.py`"
+    )
 
 
 if __name__ == "__main__":
     text = DOC.read_text(encoding="utf-8")
-    DOC.write_text(_BLOCK.sub(lambda _m: f"```\n{listing()}```", text, count=1),
-                   encoding="utf-8")
+    DOC.write_text(_BLOCK.sub(lambda _m: f"```\n{listing()}```", text, count=1), encoding="utf-8")
     sys.stdout.write(f"{DOC}: {len(FORMS)} forms\n")

@@ -20,8 +20,10 @@ from .sample import SAMPLE
 
 def _snapshot(engine: Engine) -> dict:
     with engine.connect() as conn:
-        out = {name: sorted(map(tuple, conn.execute(select(t)).all()), key=repr)
-               for name, t in TABLES.items()}
+        out = {
+            name: sorted(map(tuple, conn.execute(select(t)).all()), key=repr)
+            for name, t in TABLES.items()
+        }
         out["audit"] = conn.execute(select(AUDIT)).all()
         out["meta"] = sorted(map(tuple, conn.execute(select(META)).all()))
     return out
@@ -30,8 +32,9 @@ def _snapshot(engine: Engine) -> dict:
 def test_whole_trial_imports_and_verifies(full_store: Engine) -> None:
     with full_store.connect() as conn:
         n = conn.execute(select(func.count()).select_from(AUDIT)).scalar()
-        rows = sum(conn.execute(select(func.count()).select_from(t)).scalar()
-                   for t in TABLES.values())
+        rows = sum(
+            conn.execute(select(func.count()).select_from(t)).scalar() for t in TABLES.values()
+        )
     assert n == rows == 39
     assert verify(full_store).ok
     sial = read_form(full_store, "sialometry")
@@ -58,8 +61,10 @@ def test_every_problem_is_listed(store: Engine, sample_files, tmp_path) -> None:
     import_file(store, "sites", sample_files["sites"])
     import_file(store, "participants", sample_files["participants"])
     path = tmp_path / "v.csv"
-    path.write_text("subject,visit,study_day,visit_date\nP01,day0,x,\nP01,day9,0,\n"
-                    "P07,day0,0,\nP01,day30,29,2024-02-31\n")
+    path.write_text(
+        "subject,visit,study_day,visit_date\nP01,day0,x,\nP01,day9,0,\n"
+        "P07,day0,0,\nP01,day30,29,2024-02-31\n"
+    )
     with pytest.raises(ImportRejectedError) as info:
         import_file(store, "visits", path)
     got = [(p.row, p.column) for p in info.value.problems]
@@ -67,16 +72,19 @@ def test_every_problem_is_listed(store: Engine, sample_files, tmp_path) -> None:
     assert "4 problems" in str(info.value)
 
 
-def test_reimport_changes_nothing_and_changed_rows_need_edit(full_store, sample_files,
-                                                             tmp_path) -> None:
+def test_reimport_changes_nothing_and_changed_rows_need_edit(
+    full_store, sample_files, tmp_path
+) -> None:
     before = _snapshot(full_store)
     for form, path in sample_files.items():
         res = import_file(full_store, form, path, user="someone else")
         assert res.inserted == 0 and res.unchanged > 0
     assert _snapshot(full_store) == before
     path = tmp_path / "p.csv"
-    path.write_text(SAMPLE["participants"].replace("P02,S1,patient,M,58", "P02,S1,patient,M,59")
-                    + "P03,S2,patient,F,70,,3\n")
+    path.write_text(
+        SAMPLE["participants"].replace("P02,S1,patient,M,58", "P02,S1,patient,M,59")
+        + "P03,S2,patient,F,70,,3\n"
+    )
     with pytest.raises(ImportRejectedError) as info:
         import_file(full_store, "participants", path)
     (p,) = info.value.problems
@@ -94,10 +102,17 @@ def test_new_rows_are_added_to_existing_ones(full_store, tmp_path) -> None:
 
 def test_excel_import(store: Engine, sample_files, tmp_path: Path) -> None:
     import_file(store, "sites", sample_files["sites"])
-    frame = pd.DataFrame({"subject": ["P01", "C01"], "site": ["S1", "S1"],
-                          "group": ["patient", "control"], "sex": ["F", "F"],
-                          "age_years": [61, 60], "matched_to": [None, "P01"],
-                          "enrolment_order": [1, None]})
+    frame = pd.DataFrame(
+        {
+            "subject": ["P01", "C01"],
+            "site": ["S1", "S1"],
+            "group": ["patient", "control"],
+            "sex": ["F", "F"],
+            "age_years": [61, 60],
+            "matched_to": [None, "P01"],
+            "enrolment_order": [1, None],
+        }
+    )
     path = tmp_path / "p.xlsx"
     frame.to_excel(path, index=False)
     assert import_file(store, "participants", path).inserted == 2

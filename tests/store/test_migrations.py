@@ -27,18 +27,52 @@ from xerotrial.trial.matching import match_controls
 # rows as the 0001 code imported them (its columns only)
 OLD = {
     "participants": [
-        {"subject": "P01", "site": "S1", "group": "patient", "sex": "F", "age_years": 61,
-         "matched_to": None, "enrolment_order": 1},
-        {"subject": "P02", "site": "S2", "group": "patient", "sex": "M", "age_years": 58,
-         "matched_to": None, "enrolment_order": 2},
-        {"subject": "C01", "site": "S1", "group": "control", "sex": "F", "age_years": 60,
-         "matched_to": "P01", "enrolment_order": None},
+        {
+            "subject": "P01",
+            "site": "S1",
+            "group": "patient",
+            "sex": "F",
+            "age_years": 61,
+            "matched_to": None,
+            "enrolment_order": 1,
+        },
+        {
+            "subject": "P02",
+            "site": "S2",
+            "group": "patient",
+            "sex": "M",
+            "age_years": 58,
+            "matched_to": None,
+            "enrolment_order": 2,
+        },
+        {
+            "subject": "C01",
+            "site": "S1",
+            "group": "control",
+            "sex": "F",
+            "age_years": 60,
+            "matched_to": "P01",
+            "enrolment_order": None,
+        },
     ],
     "visits": [{"subject": "P01", "visit": "day0", "study_day": 0, "visit_date": None}],
-    "donors": [{"donor": "D1", "sex": "F", "age_years": 24, "hla_a_1": "A*02:01",
-                "hla_a_2": None, "hla_b_1": None, "hla_b_2": None, "hla_c_1": None,
-                "hla_c_2": None, "hla_drb1_1": "DRB1*15:01", "hla_drb1_2": None,
-                "hla_dqb1_1": "DQB1*06:02", "hla_dqb1_2": None}],
+    "donors": [
+        {
+            "donor": "D1",
+            "sex": "F",
+            "age_years": 24,
+            "hla_a_1": "A*02:01",
+            "hla_a_2": None,
+            "hla_b_1": None,
+            "hla_b_2": None,
+            "hla_c_1": None,
+            "hla_c_2": None,
+            "hla_drb1_1": "DRB1*15:01",
+            "hla_drb1_2": None,
+            "hla_dqb1_1": "DQB1*06:02",
+            "hla_dqb1_2": None,
+        }
+    ],
 }
 
 
@@ -59,8 +93,7 @@ def _store_at_0001(url: str) -> None:
     engine = make_engine(url)
     with write_transaction(engine) as conn:
         audit = AuditWriter(conn, user="ana", reason="import", source="old.csv")
-        key = {"participants": ("subject",), "visits": ("subject", "visit"),
-               "donors": ("donor",)}
+        key = {"participants": ("subject",), "visits": ("subject", "visit"), "donors": ("donor",)}
         for table, rows in OLD.items():
             t = sa.table(table, *(sa.column(c) for c in rows[0]))
             for row in rows:
@@ -99,40 +132,62 @@ def test_init_upgrades_a_0001_store(db_url: str) -> None:
         assert report.entries == 5 + 2
         log = show(engine, table="sites")
         assert set(log["source"]) == {"migration 0002"} and set(log["action"]) == {"insert"}
-        assert json.loads(log["new_values"].iloc[0]) == {"site": "S1", "name": None,
-                                                         "country": None}
+        assert json.loads(log["new_values"].iloc[0]) == {
+            "site": "S1",
+            "name": None,
+            "country": None,
+        }
         # rows kept; new columns empty
         people = read_form(engine, "participants").set_index("subject")
-        assert people.loc["C01", ["site", "age_years", "matched_to"]].tolist() == [
-            "S1", 60, "P01"]
+        assert people.loc["C01", ["site", "age_years", "matched_to"]].tolist() == ["S1", 60, "P01"]
         assert people[["race", "education"]].isna().all().all()
         donors = read_form(engine, "donors")
         assert donors.loc[0, "hla_dqb1_1"] == "DQB1*06:02" and donors.loc[0, "hla_dpb1_1"] is None
         assert read_form(engine, "visits")["subject"].tolist() == ["P01"]
 
         # participants.site is a foreign key now, for the store's writers and for the database
-        bad = {"subject": ["P03"], "site": ["S9"], "group": ["patient"], "sex": ["F"],
-               "age_years": ["40"]}
+        bad = {
+            "subject": ["P03"],
+            "site": ["S9"],
+            "group": ["patient"],
+            "sex": ["F"],
+            "age_years": ["40"],
+        }
         import pandas as pd
 
         with pytest.raises(ImportRejectedError, match="unknown in the sites form"):
             import_frame(engine, "participants", pd.DataFrame(bad))
         with pytest.raises(IntegrityError), engine.begin() as conn:
-            conn.execute(sa.text("INSERT INTO participants (subject, site, \"group\", sex, "
-                                 "age_years) VALUES ('P03', 'S9', 'patient', 'F', 40)"))
+            conn.execute(
+                sa.text(
+                    'INSERT INTO participants (subject, site, "group", sex, '
+                    "age_years) VALUES ('P03', 'S9', 'patient', 'F', 40)"
+                )
+            )
         with pytest.raises(StoreError, match="participants row"):
             delete_row(engine, "sites", {"site": "S2"}, reason="x")
 
         # the new columns are filled in through edit, and then feed the matching
-        edit_row(engine, "sites", {"site": "S1"}, {"name": "Rigshospitalet", "country": "DK"},
-                 reason="sites form introduced")
+        edit_row(
+            engine,
+            "sites",
+            {"site": "S1"},
+            {"name": "Rigshospitalet", "country": "DK"},
+            reason="sites form introduced",
+        )
         for subject in ("P01", "P02", "C01"):
-            edit_row(engine, "participants", {"subject": subject},
-                     {"race": "White", "education": "high"}, reason="matching variables")
+            edit_row(
+                engine,
+                "participants",
+                {"subject": subject},
+                {"race": "White", "education": "high"},
+                reason="matching variables",
+            )
         m = match_controls(*matching_frames(engine))
         assert m.pairs[["patient", "control"]].values.tolist() == [["P01", "C01"]]
-        edit_row(engine, "donors", {"donor": "D1"}, {"hla_dpb1_1": "DPB1*04:01"},
-                 reason="typing report")
+        edit_row(
+            engine, "donors", {"donor": "D1"}, {"hla_dpb1_1": "DPB1*04:01"}, reason="typing report"
+        )
         assert donor_typing(engine)["locus"].tolist() == ["A", "DRB1", "DQB1", "DPB1"]
         assert verify(engine).ok
     finally:

@@ -57,13 +57,21 @@ def test_redcap_import(store: Engine, tmp_path: Path) -> None:
     export, dd = _write(tmp_path, EXPORT)
     results = import_redcap(store, export, dd, user="redcap")
     assert [(r.form, r.inserted) for r in results] == [
-        ("participants", 2), ("visits", 2), ("sialometry", 3)]
+        ("participants", 2),
+        ("visits", 2),
+        ("sialometry", 3),
+    ]
     people = read_form(store, "participants")
     assert people[["subject", "group", "sex"]].values.tolist() == [
-        ["C01", "control", "F"], ["P01", "patient", "F"]]
+        ["C01", "control", "F"],
+        ["P01", "patient", "F"],
+    ]
     sial = read_form(store, "sialometry")
     assert sial[["visit", "kind", "cup_after_g"]].values.tolist() == [
-        ["day0", "SWS", 14.5], ["day0", "UWS", 12.9], ["day30", "UWS", 13.1]]
+        ["day0", "SWS", 14.5],
+        ["day0", "UWS", 12.9],
+        ["day30", "UWS", 13.1],
+    ]
     assert verify(store).ok
     again = import_redcap(store, export, dd)
     assert sum(r.inserted for r in again) == 0

@@ -14,16 +14,18 @@ from xerotrial.store.forms import FORMS
 from .conftest import _reset_pg, pg_url
 
 
-def test_report_from_postgresql_equals_the_sqlite_demo(demo_output: Path, tmp_path: Path,
-                                                       request: pytest.FixtureRequest) -> None:
+def test_report_from_postgresql_equals_the_sqlite_demo(
+    demo_output: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     pg_url()  # skips, saying why, without a server
     url = request.getfixturevalue("pg_session_url")
     _reset_pg(url)
     runner = CliRunner()
     assert runner.invoke(app, ["init", "--db", url]).exit_code == 0
     for form in FORMS:  # the demo's raw CRF files, imported in order
-        result = runner.invoke(app, ["import", form, str(demo_output / "crf" / f"{form}.csv"),
-                                     "--db", url])
+        result = runner.invoke(
+            app, ["import", form, str(demo_output / "crf" / f"{form}.csv"), "--db", url]
+        )
         assert result.exit_code == 0, result.output
     out = tmp_path / "pg-report"
     result = runner.invoke(app, ["report", "--db", url, "--out", str(out)])

@@ -19,10 +19,17 @@ from xerotrial.trial.eligibility import (
 
 def person(subject="S01", **changes) -> dict:
     row = {c: "no" for c in EXCLUSION_FLAGS}
-    row.update(subject=subject, age=59, uicc8_stage="II", years_since_radiotherapy=3.0,
-               relapse_since_radiotherapy="no", objective_salivary_damage="yes",
-               subjective_salivary_damage="yes", other_cancer_years_ago=None,
-               other_cancer_type=None)
+    row.update(
+        subject=subject,
+        age=59,
+        uicc8_stage="II",
+        years_since_radiotherapy=3.0,
+        relapse_since_radiotherapy="no",
+        objective_salivary_damage="yes",
+        subjective_salivary_damage="yes",
+        other_cancer_years_ago=None,
+        other_cancer_type=None,
+    )
     row.update(changes)
     return row
 
@@ -55,9 +62,14 @@ def test_eligible_person():
 @pytest.mark.parametrize(
     ("changes", "reasons"),
     [
-        ({"age": 17}, ("age",)), ({"age": 76}, ("age",)), ({"age": 18}, ()), ({"age": 75.0}, ()),
-        ({"uicc8_stage": "III"}, ("stage",)), ({"uicc8_stage": "IVA"}, ("stage",)),
-        ({"uicc8_stage": 4}, ("stage",)), ({"uicc8_stage": "stage i"}, ()),
+        ({"age": 17}, ("age",)),
+        ({"age": 76}, ("age",)),
+        ({"age": 18}, ()),
+        ({"age": 75.0}, ()),
+        ({"uicc8_stage": "III"}, ("stage",)),
+        ({"uicc8_stage": "IVA"}, ("stage",)),
+        ({"uicc8_stage": 4}, ("stage",)),
+        ({"uicc8_stage": "stage i"}, ()),
         ({"uicc8_stage": "2"}, ()),
         ({"years_since_radiotherapy": 1.99}, ("relapse_free",)),
         ({"years_since_radiotherapy": 2}, ()),
@@ -70,7 +82,8 @@ def test_eligible_person():
         ({"other_cancer_years_ago": 1, "other_cancer_type": " BCC "}, ()),
         ({"other_cancer_years_ago": 0, "other_cancer_type": "OPSCC"}, ()),
         *[({flag: "yes"}, (flag,)) for flag in EXCLUSION_FLAGS],
-        ({"pregnancy": 1}, ("pregnancy",)), ({"smoking": "Y"}, ("smoking",)),
+        ({"pregnancy": 1}, ("pregnancy",)),
+        ({"smoking": "Y"}, ("smoking",)),
     ],
 )
 def test_each_criterion(changes, reasons):
@@ -78,19 +91,44 @@ def test_each_criterion(changes, reasons):
 
 
 def test_every_reason_listed_in_order():
-    got = reasons_of(pregnancy="yes", age=80, smoking="yes", uicc8_stage="IV",
-                     objective_salivary_damage="no", other_cancer_years_ago=1,
-                     other_cancer_type="melanoma")
+    got = reasons_of(
+        pregnancy="yes",
+        age=80,
+        smoking="yes",
+        uicc8_stage="IV",
+        objective_salivary_damage="no",
+        other_cancer_years_ago=1,
+        other_cancer_type="melanoma",
+    )
     assert got == ("age", "stage", "objective_damage", "other_cancer", "smoking", "pregnancy")
-    assert list(REASONS)[:5] == ["age", "stage", "relapse_free", "objective_damage",
-                                 "subjective_damage"]
+    assert list(REASONS)[:5] == [
+        "age",
+        "stage",
+        "relapse_free",
+        "objective_damage",
+        "subjective_damage",
+    ]
 
 
 def test_thresholds_are_arguments():
-    df = pd.DataFrame([person(age=76, uicc8_stage="III", years_since_radiotherapy=1,
-                              other_cancer_years_ago=5, other_cancer_type="colon")])
-    r = evaluate_eligibility(df, max_age=80, allowed_stages=("I", "II", "III"),
-                             min_relapse_free_years=1, other_cancer_window_years=5)
+    df = pd.DataFrame(
+        [
+            person(
+                age=76,
+                uicc8_stage="III",
+                years_since_radiotherapy=1,
+                other_cancer_years_ago=5,
+                other_cancer_type="colon",
+            )
+        ]
+    )
+    r = evaluate_eligibility(
+        df,
+        max_age=80,
+        allowed_stages=("I", "II", "III"),
+        min_relapse_free_years=1,
+        other_cancer_window_years=5,
+    )
     assert r["reasons"].item() == ("other_cancer",)
 
 
@@ -109,15 +147,19 @@ def test_thresholds_are_arguments():
         ({"relapse_since_radiotherapy": 2}, "relapse_since_radiotherapy", "yes/no"),
         ({"other_cancer_years_ago": 2}, "other_cancer_type", "give the type"),
         ({"other_cancer_type": "melanoma"}, "other_cancer_years_ago", "years since"),
-        ({"other_cancer_type": "melanoma", "other_cancer_years_ago": "long"},
-         "other_cancer_years_ago", "years since"),
+        (
+            {"other_cancer_type": "melanoma", "other_cancer_years_ago": "long"},
+            "other_cancer_years_ago",
+            "years since",
+        ),
         ({"subject": None}, "subject", "screening id is required"),
     ],
 )
 def test_input_errors(changes, column, message):
     with pytest.raises(DataValidationError, match=message) as err:
-        evaluate_eligibility(pd.DataFrame([person("S00"), person(**changes)]),
-                             source="screening.csv")
+        evaluate_eligibility(
+            pd.DataFrame([person("S00"), person(**changes)]), source="screening.csv"
+        )
     assert f"screening.csv: line 3 (data row 2), column '{column}'" in str(err.value)
 
 
@@ -136,13 +178,24 @@ def test_structure_errors():
 def test_paper_screening_log():
     r = evaluate_eligibility(paper_screening())
     log = screening_log(r, [f"S{i:02d}" for i in range(1, 11)])
-    assert (log.screened, log.not_eligible, log.eligible, log.enrolled,
-            log.eligible_not_enrolled) == (17, 6, 11, 10, 1)
+    assert (
+        log.screened,
+        log.not_eligible,
+        log.eligible,
+        log.enrolled,
+        log.eligible_not_enrolled,
+    ) == (17, 6, 11, 10, 1)
     by = log.excluded_by_reason
     assert list(by) == list(REASONS)  # every reason, zeros kept
     assert {k: n for k, n in by.items() if n} == {
-        "age": 1, "stage": 1, "relapse_free": 1, "other_cancer": 1, "xerogenic_medication": 1,
-        "other_salivary_gland_disease": 1, "alcohol_abuse": 1, "smoking": 1,
+        "age": 1,
+        "stage": 1,
+        "relapse_free": 1,
+        "other_cancer": 1,
+        "xerogenic_medication": 1,
+        "other_salivary_gland_disease": 1,
+        "alcohol_abuse": 1,
+        "smoking": 1,
     }
     assert sum(by.values()) == 8 > log.not_eligible  # S14 and S16 have two reasons each
     frame = log.to_frame()
@@ -178,12 +231,24 @@ _flags = st.sampled_from(["yes", "no"])
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.fixed_dictionaries({
-    "age": st.integers(10, 90), "uicc8_stage": st.sampled_from(["I", "II", "III", "IV"]),
-    "years_since_radiotherapy": st.floats(0, 6), "relapse_since_radiotherapy": _flags,
-    "objective_salivary_damage": _flags, "subjective_salivary_damage": _flags,
-    **{f: st.sampled_from(["no", "no", "no", "yes"]) for f in EXCLUSION_FLAGS},
-}), min_size=1, max_size=12), st.data())
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "age": st.integers(10, 90),
+                "uicc8_stage": st.sampled_from(["I", "II", "III", "IV"]),
+                "years_since_radiotherapy": st.floats(0, 6),
+                "relapse_since_radiotherapy": _flags,
+                "objective_salivary_damage": _flags,
+                "subjective_salivary_damage": _flags,
+                **{f: st.sampled_from(["no", "no", "no", "yes"]) for f in EXCLUSION_FLAGS},
+            }
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.data(),
+)
 def test_screening_properties(people, data):
     rows = [person(f"S{i}", **p) for i, p in enumerate(people)]
     r = evaluate_eligibility(pd.DataFrame(rows, columns=list(SCREENING_COLUMNS)))

@@ -22,15 +22,25 @@ from xerotrial.trial.immunology import (
 
 DONORS = {
     "D1": "A*02:01 A*24:02 B*44:02 B*07:02 C*05:01 C*07:02 DRB1*04:01 DRB1*15:01 DRB4*01:01 "
-          "DRB5*01:01 DQA1*03:01 DQA1*01:02 DQB1*03:02 DQB1*06:02 DPA1*01:03 DPB1*04:01 "
-          "DPB1*02:01",
+    "DRB5*01:01 DQA1*03:01 DQA1*01:02 DQB1*03:02 DQB1*06:02 DPA1*01:03 DPB1*04:01 "
+    "DPB1*02:01",
     "D2": "A*01:01 A*03:01 B*08:01 B*35:01 C*07:01 C*04:01 DRB1*03:01 DRB1*01:01 DRB3*01:01 "
-          "DQA1*05:01 DQA1*01:01 DQB1*02:01 DQB1*05:01 DPA1*01:03 DPB1*04:01",
+    "DQA1*05:01 DQA1*01:01 DQB1*02:01 DQB1*05:01 DPA1*01:03 DPB1*04:01",
     "D3": "A*11:01 A*02:05 B*51:01 B*57:01 C*15:02 C*06:02 DRB1*07:01 DRB1*11:01 DRB3*02:02 "
-          "DRB4*01:03 DQA1*02:01 DQA1*05:05 DQB1*02:02 DQB1*03:01 DPA1*02:01 DPB1*01:01",
+    "DRB4*01:03 DQA1*02:01 DQA1*05:05 DQB1*02:02 DQB1*03:01 DPA1*02:01 DPB1*01:01",
 }
-PATIENT_DONOR = {"P1": "D1", "P2": "D1", "P3": "D2", "P4": "D2", "P5": "D2", "P6": "D3",
-                 "P7": "D3", "P8": "D1", "P9": "D3", "P10": "D3"}
+PATIENT_DONOR = {
+    "P1": "D1",
+    "P2": "D1",
+    "P3": "D2",
+    "P4": "D2",
+    "P5": "D2",
+    "P6": "D3",
+    "P7": "D3",
+    "P8": "D1",
+    "P9": "D3",
+    "P10": "D3",
+}
 DAYS = (0, 30, 120)
 
 
@@ -50,38 +60,48 @@ def paper_results() -> pd.DataFrame:
     """Single-antigen results telling the paper's story (Table 4 itself is not in the text)."""
     r = [
         # P1: pre-existing DSA (A*02:01 of D1), up at 1 month, down at 4 months; a non-DSA
-        ("P1", 0, "A*02:01", 3500), ("P1", 0, "A*68:01", 1500),
-        ("P1", 30, "A*02:01", 5200), ("P1", 30, "A*68:01", 1600),
-        ("P1", 120, "A*02:01", 2100), ("P1", 120, "A*68:01", 1200),
+        ("P1", 0, "A*02:01", 3500),
+        ("P1", 0, "A*68:01", 1500),
+        ("P1", 30, "A*02:01", 5200),
+        ("P1", 30, "A*68:01", 1600),
+        ("P1", 120, "A*02:01", 2100),
+        ("P1", 120, "A*68:01", 1200),
         # P5 (D2): nothing at baseline; de novo DSAs at 1 month plus other antibodies
-        ("P5", 0, "A*01:01", 300), ("P5", 0, "DR17", 150),
-        ("P5", 30, "A*01:01", 4000), ("P5", 30, "DR17", 2600), ("P5", 30, "B*57:01", 1800),
+        ("P5", 0, "A*01:01", 300),
+        ("P5", 0, "DR17", 150),
+        ("P5", 30, "A*01:01", 4000),
+        ("P5", 30, "DR17", 2600),
+        ("P5", 30, "B*57:01", 1800),
         ("P5", 30, "A*11:01", 2200),
-        ("P5", 120, "A*01:01", 3000), ("P5", 120, "DR17", 900), ("P5", 120, "B*57:01", 1500),
+        ("P5", 120, "A*01:01", 3000),
+        ("P5", 120, "DR17", 900),
+        ("P5", 120, "B*57:01", 1500),
         # P10 (D3): de novo DSAs at 4 months (antigen-level DQ7, group-level B*51:02)
-        ("P10", 120, "DQ7", 2500), ("P10", 120, "B*51:02", 1900), ("P10", 120, "A*24:02", 1300),
+        ("P10", 120, "DQ7", 2500),
+        ("P10", 120, "B*51:02", 1900),
+        ("P10", 120, "A*24:02", 1300),
         ("P10", 120, "DR4", 1400),
         # P2 and P3: very low intensity, no DSA
-        ("P2", 30, "B*13:02", 1150), ("P2", 120, "B*13:02", 1050),
+        ("P2", 30, "B*13:02", 1150),
+        ("P2", 120, "B*13:02", 1050),
         ("P3", 120, "DQ4", 1200),
     ]
     return pd.DataFrame(r, columns=["subject", "study_day", "specificity", "mfi"])
 
 
 def all_samples() -> pd.DataFrame:
-    return pd.DataFrame([(p, d) for p in PATIENT_DONOR for d in DAYS],
-                        columns=["subject", "study_day"])
+    return pd.DataFrame(
+        [(p, d) for p in PATIENT_DONOR for d in DAYS], columns=["subject", "study_day"]
+    )
 
 
 @pytest.fixture
 def dsa() -> pd.DataFrame:
-    return derive_dsa(paper_results(), typing_frame(), patient_donor_frame(),
-                      samples=all_samples())
+    return derive_dsa(paper_results(), typing_frame(), patient_donor_frame(), samples=all_samples())
 
 
 def _row(frame, subject, day, spec):
-    m = ((frame["subject"] == subject) & (frame["study_day"] == day)
-         & (frame["specificity"] == spec))
+    m = (frame["subject"] == subject) & (frame["study_day"] == day) & (frame["specificity"] == spec)
     assert m.sum() == 1
     return frame[m].iloc[0]
 
@@ -132,8 +152,13 @@ def test_who_has_dsa(dsa):
 
 
 def test_allele_resolution_drops_group_matches():
-    strict = derive_dsa(paper_results(), typing_frame(), patient_donor_frame(),
-                        resolution="allele", samples=all_samples())
+    strict = derive_dsa(
+        paper_results(),
+        typing_frame(),
+        patient_donor_frame(),
+        resolution="allele",
+        samples=all_samples(),
+    )
     assert not _row(strict, "P10", 120, "B*51:02")["dsa"]
     assert _row(strict, "P10", 120, "DQ7")["dsa"]  # antigen level is unaffected
     assert _row(strict, "P1", 30, "A*02:01")["dsa"]
@@ -145,7 +170,8 @@ def test_table4_long(dsa):
     assert t["subject"].iloc[0] == "P1" and t["subject"].iloc[-1] == "P10"
     p1 = t[(t["subject"] == "P1") & (t["study_day"] == 30)]
     assert p1[["specificity", "mfi", "dsa", "onset"]].values.tolist() == [
-        ["A*02:01", 5200.0, True, "pre-existing"], ["A*68:01", 1600.0, False, "pre-existing"],
+        ["A*02:01", 5200.0, True, "pre-existing"],
+        ["A*68:01", 1600.0, False, "pre-existing"],
     ]
     p5 = t[(t["subject"] == "P5") & (t["study_day"] == 30)]
     assert p5["specificity"].tolist() == ["A*01:01", "DR17", "A*11:01", "B*57:01"]
@@ -159,9 +185,16 @@ def test_table4_long(dsa):
 
 def test_table4_wide(dsa):
     w = tabulate_table4(dsa, layout="wide")
-    assert w.columns.tolist() == ["subject", "specificity", "dsa", "onset",
-                                  "first_positive_day", "mfi_day_0", "mfi_day_30",
-                                  "mfi_day_120"]
+    assert w.columns.tolist() == [
+        "subject",
+        "specificity",
+        "dsa",
+        "onset",
+        "first_positive_day",
+        "mfi_day_0",
+        "mfi_day_30",
+        "mfi_day_120",
+    ]
     p1 = w[w["subject"] == "P1"].iloc[0]
     assert (p1["specificity"], p1["dsa"], p1["onset"]) == ("A*02:01", True, "pre-existing")
     assert [p1["mfi_day_0"], p1["mfi_day_30"], p1["mfi_day_120"]] == [3500, 5200, 2100]
@@ -181,13 +214,16 @@ def test_table4_refuses_bad_layout_and_input(dsa):
 
 
 def test_no_baseline_sample_is_reported_not_guessed():
-    r = pd.DataFrame({"subject": ["P1"], "study_day": [30], "specificity": ["A2"],
-                      "mfi": [4000]})
+    r = pd.DataFrame({"subject": ["P1"], "study_day": [30], "specificity": ["A2"], "mfi": [4000]})
     out = derive_dsa(r, typing_frame(), patient_donor_frame())
     assert out["onset"].item() == "no baseline" and out["dsa"].item()
     assert np.isnan(out["baseline_mfi"].item())
-    out = derive_dsa(r, typing_frame(), patient_donor_frame(),
-                     samples=pd.DataFrame({"subject": ["P1"], "study_day": [0]}))
+    out = derive_dsa(
+        r,
+        typing_frame(),
+        patient_donor_frame(),
+        samples=pd.DataFrame({"subject": ["P1"], "study_day": [0]}),
+    )
     assert out["onset"].item() == "de novo"
 
 
@@ -195,8 +231,14 @@ def test_no_baseline_sample_is_reported_not_guessed():
 
 
 def test_positive_is_strict_and_keeps_mfi_and_cutoff():
-    r = pd.DataFrame({"subject": ["P1"] * 3, "study_day": [0] * 3,
-                      "specificity": ["A2", "A3", "B7"], "mfi": [1000, 1000.5, "999"]})
+    r = pd.DataFrame(
+        {
+            "subject": ["P1"] * 3,
+            "study_day": [0] * 3,
+            "specificity": ["A2", "A3", "B7"],
+            "mfi": [1000, 1000.5, "999"],
+        }
+    )
     out = derive_hla_positive(r)
     assert out["positive"].tolist() == [False, True, False]
     assert out["mfi"].tolist() == [1000.0, 1000.5, 999.0]
@@ -226,10 +268,17 @@ def test_positivity_errors(changes, column, message):
 
 
 def test_duplicate_bead_in_a_sample_is_an_error():
-    r = pd.DataFrame({"subject": ["P1", "P1"], "study_day": [0, 0],
-                      "specificity": ["a*02:01", "A*02:01"], "mfi": [2000, 2100]})
-    with pytest.raises(DataValidationError,
-                       match=r"hla\.csv: line 3 \(data row 2\).*already given on row 1"):
+    r = pd.DataFrame(
+        {
+            "subject": ["P1", "P1"],
+            "study_day": [0, 0],
+            "specificity": ["a*02:01", "A*02:01"],
+            "mfi": [2000, 2100],
+        }
+    )
+    with pytest.raises(
+        DataValidationError, match=r"hla\.csv: line 3 \(data row 2\).*already given on row 1"
+    ):
         derive_hla_positive(r, source="hla.csv")
 
 
@@ -275,10 +324,22 @@ def test_parse_allele_null_and_locus_prefix():
 
 @pytest.mark.parametrize(
     ("allele", "antigen"),
-    [("A*02:05", "A2"), ("B*15:01", "B62"), ("B*40:02", "B61"), ("C*03:04", "Cw10"),
-     ("C*07:02", "Cw7"), ("DRB1*03:01", "DR17"), ("DRB1*15:01", "DR15"), ("DRB5*01:01", "DR51"),
-     ("DQB1*03:03", "DQ9"), ("DQB1*06:02", "DQ6"), ("B*15:99", None), ("C*15:02", None),
-     ("DPB1*04:01", None), ("DQA1*05:05", None)],
+    [
+        ("A*02:05", "A2"),
+        ("B*15:01", "B62"),
+        ("B*40:02", "B61"),
+        ("C*03:04", "Cw10"),
+        ("C*07:02", "Cw7"),
+        ("DRB1*03:01", "DR17"),
+        ("DRB1*15:01", "DR15"),
+        ("DRB5*01:01", "DR51"),
+        ("DQB1*03:03", "DQ9"),
+        ("DQB1*06:02", "DQ6"),
+        ("B*15:99", None),
+        ("C*15:02", None),
+        ("DPB1*04:01", None),
+        ("DQA1*05:05", None),
+    ],
 )
 def test_serological_equivalents(allele, antigen):
     assert serological_equivalent(allele) == antigen
@@ -290,8 +351,12 @@ def test_serological_equivalents(allele, antigen):
 def _match(spec, alleles, resolution="group"):
     donors = {"D": " ".join(alleles)}
     r = pd.DataFrame({"subject": ["X"], "study_day": [0], "specificity": [spec], "mfi": [5000]})
-    out = derive_dsa(r, typing_frame(donors), pd.DataFrame({"subject": ["X"], "donor": ["D"]}),
-                     resolution=resolution)
+    out = derive_dsa(
+        r,
+        typing_frame(donors),
+        pd.DataFrame({"subject": ["X"], "donor": ["D"]}),
+        resolution=resolution,
+    )
     return out["match_level"].item(), out["donor_match"].item(), out["dsa"].item()
 
 
@@ -315,10 +380,13 @@ def _match(spec, alleles, resolution="group"):
         ("DQ3", ["DQB1*03:01"], "antigen", "DQB1*03:01"),
         ("DQ8", ["DQB1*03:01"], "", ""),
         ("Cw7", ["C*07:02"], "antigen", "C*07:02"),
-        ("DQA1*05:05/DQB1*03:01", ["DQA1*05:05", "DQB1*03:01"], "allele",
-         "DQA1*05:05/DQB1*03:01"),
-        ("DQA1*05:01/DQB1*03:01", ["DQA1*05:05", "DQB1*03:01"], "allele group",
-         "DQA1*05:05/DQB1*03:01"),
+        ("DQA1*05:05/DQB1*03:01", ["DQA1*05:05", "DQB1*03:01"], "allele", "DQA1*05:05/DQB1*03:01"),
+        (
+            "DQA1*05:01/DQB1*03:01",
+            ["DQA1*05:05", "DQB1*03:01"],
+            "allele group",
+            "DQA1*05:05/DQB1*03:01",
+        ),
         ("DQA1*05:05/DQB1*03:01", ["DQA1*05:05", "DQB1*02:01"], "", ""),  # one chain only
         ("DPB1*04:01", ["DPB1*04:01", "DPB1*02:01"], "allele", "DPB1*04:01"),
         ("A*01:11", ["A*01:11N", "A*02:01"], "", ""),  # a null allele is not expressed
@@ -338,9 +406,11 @@ def test_allele_resolution_refuses_first_field_typing_or_bead():
 
 
 def test_antigen_bead_against_allele_without_serology_is_an_error():
-    with pytest.raises(DataValidationError,
-                       match=r"row 1, column 'specificity', value 'B62'.*B\*15:05.*no "
-                             r"serological equivalent"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"row 1, column 'specificity', value 'B62'.*B\*15:05.*no "
+        r"serological equivalent",
+    ):
         _match("B62", ["B*15:05", "B*07:02"])
 
 
@@ -366,36 +436,39 @@ def test_typing_errors(row, column, message):
     t = pd.concat([typing_frame(), pd.DataFrame([row])], ignore_index=True)
     with pytest.raises(DataValidationError, match=message) as err:
         derive_dsa(paper_results(), t, patient_donor_frame())
-    assert f"data (donor typing): row {len(t)}, column '{column}'" \
-        in str(err.value)
+    assert f"data (donor typing): row {len(t)}, column '{column}'" in str(err.value)
 
 
 def test_three_alleles_at_a_locus():
-    t = pd.concat([typing_frame(), pd.DataFrame([{"donor": "D1", "locus": "A",
-                                                  "allele": "A*03:01"}])], ignore_index=True)
+    t = pd.concat(
+        [typing_frame(), pd.DataFrame([{"donor": "D1", "locus": "A", "allele": "A*03:01"}])],
+        ignore_index=True,
+    )
     with pytest.raises(DataValidationError, match="more than two alleles at A"):
         derive_dsa(paper_results(), t, patient_donor_frame())
 
 
 def test_patient_with_two_donors():
-    pd_ = pd.concat([patient_donor_frame(), pd.DataFrame([{"subject": "P1", "donor": "D2"}])],
-                    ignore_index=True)
+    pd_ = pd.concat(
+        [patient_donor_frame(), pd.DataFrame([{"subject": "P1", "donor": "D2"}])], ignore_index=True
+    )
     with pytest.raises(DataValidationError, match="subject P1 already has donor D1"):
         derive_dsa(paper_results(), typing_frame(), pd_)
 
 
 def test_unknown_donor_and_subject_without_donor():
     with pytest.raises(DataValidationError, match="no HLA typing for this donor"):
-        derive_dsa(paper_results(), typing_frame(),
-                   pd.DataFrame({"subject": ["P1"], "donor": ["D7"]}))
+        derive_dsa(
+            paper_results(), typing_frame(), pd.DataFrame({"subject": ["P1"], "donor": ["D7"]})
+        )
     with pytest.raises(DataValidationError, match="no donor given for this subject"):
-        derive_dsa(paper_results(), typing_frame(),
-                   pd.DataFrame({"subject": ["P1"], "donor": ["D1"]}))
+        derive_dsa(
+            paper_results(), typing_frame(), pd.DataFrame({"subject": ["P1"], "donor": ["D1"]})
+        )
 
 
 def test_sample_before_baseline():
-    r = pd.DataFrame({"subject": ["P1"], "study_day": [-7], "specificity": ["A2"],
-                      "mfi": [100]})
+    r = pd.DataFrame({"subject": ["P1"], "study_day": [-7], "specificity": ["A2"], "mfi": [100]})
     with pytest.raises(DataValidationError, match="before the baseline"):
         derive_dsa(r, typing_frame(), patient_donor_frame())
     out = derive_dsa(r, typing_frame(), patient_donor_frame(), baseline_day=-7)
@@ -404,21 +477,43 @@ def test_sample_before_baseline():
 
 def test_samples_frame_is_checked():
     with pytest.raises(DataValidationError, match=r"data \(samples\).*not found"):
-        derive_dsa(paper_results(), typing_frame(), patient_donor_frame(),
-                   samples=pd.DataFrame({"subject": ["P1"]}))
+        derive_dsa(
+            paper_results(),
+            typing_frame(),
+            patient_donor_frame(),
+            samples=pd.DataFrame({"subject": ["P1"]}),
+        )
 
 
 # ----------------------------------------------------------------------------- properties
 
-_BEADS = ["A*02:01", "A*01:01", "A*11:01", "B*08:01", "B*51:02", "DR17", "DQ7", "DR4", "A2",
-          "DQA1*05:05/DQB1*03:01"]
+_BEADS = [
+    "A*02:01",
+    "A*01:01",
+    "A*11:01",
+    "B*08:01",
+    "B*51:02",
+    "DR17",
+    "DQ7",
+    "DR4",
+    "A2",
+    "DQA1*05:05/DQB1*03:01",
+]
 
 
 @settings(max_examples=30, deadline=None)
 @given(
-    st.lists(st.tuples(st.sampled_from(["P1", "P5", "P10"]), st.sampled_from(DAYS),
-                       st.sampled_from(_BEADS), st.integers(0, 8000)),
-             min_size=1, max_size=25, unique_by=lambda t: t[:3]),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["P1", "P5", "P10"]),
+            st.sampled_from(DAYS),
+            st.sampled_from(_BEADS),
+            st.integers(0, 8000),
+        ),
+        min_size=1,
+        max_size=25,
+        unique_by=lambda t: t[:3],
+    ),
     st.integers(0, 10**6),
 )
 def test_dsa_invariants(rows, seed):
@@ -434,5 +529,4 @@ def test_dsa_invariants(rows, seed):
     again = derive_dsa(shuffled, typing_frame(), patient_donor_frame()).loc[out.index]
     pd.testing.assert_frame_equal(again, out)
     wide = tabulate_table4(out, layout="wide")
-    assert len(wide) == len(out.loc[out["positive"], ["subject", "specificity"]]
-                            .drop_duplicates())
+    assert len(wide) == len(out.loc[out["positive"], ["subject", "specificity"]].drop_duplicates())

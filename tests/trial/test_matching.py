@@ -18,9 +18,15 @@ def people(prefix: str, ages, sex="M", race="white", education="secondary") -> p
     def as_list(v):
         return v if isinstance(v, list) else [v] * n
 
-    return pd.DataFrame({"subject": [f"{prefix}{i + 1}" for i in range(n)], "age": ages,
-                         "sex": as_list(sex), "race": as_list(race),
-                         "education": as_list(education)})
+    return pd.DataFrame(
+        {
+            "subject": [f"{prefix}{i + 1}" for i in range(n)],
+            "age": ages,
+            "sex": as_list(sex),
+            "race": as_list(race),
+            "education": as_list(education),
+        }
+    )
 
 
 def pairs_of(result) -> list[tuple[str, str]]:
@@ -36,8 +42,16 @@ def test_paper_like_ten_pairs():
     assert len(m.pairs) == 10 and m.unmatched.empty and m.unused_controls == ()
     assert (m.pairs["age_difference"] <= 5).all()
     assert m.pairs["patient"].tolist() == [f"P{i}" for i in range(1, 11)]  # natural order
-    assert m.pairs.columns.tolist() == ["patient", "control", "patient_age", "control_age",
-                                        "age_difference", "sex", "race", "education"]
+    assert m.pairs.columns.tolist() == [
+        "patient",
+        "control",
+        "patient_age",
+        "control_age",
+        "age_difference",
+        "sex",
+        "race",
+        "education",
+    ]
 
 
 def test_optimal_beats_greedy_on_number_of_pairs():
@@ -58,8 +72,9 @@ def test_ties_do_not_depend_on_row_order():
     c = people("C", [50, 50, 50, 50])
     ref = pairs_of(match_controls(p, c))
     for seed in range(5):
-        got = match_controls(p.sample(frac=1, random_state=seed),
-                             c.sample(frac=1, random_state=seed + 7))
+        got = match_controls(
+            p.sample(frac=1, random_state=seed), c.sample(frac=1, random_state=seed + 7)
+        )
         assert pairs_of(got) == ref
 
 
@@ -81,13 +96,16 @@ def test_categories_ignore_case_and_spaces():
 
 def test_unmatched_no_candidate_reason():
     p = people("P", [60, 48], sex=["F", "M"], education=["university", "primary"])
-    c = people("C", [61, 47, 49], sex=["M", "M", "M"],
-               education=["university", "secondary", "secondary"])
+    c = people(
+        "C", [61, 47, 49], sex=["M", "M", "M"], education=["university", "secondary", "secondary"]
+    )
     m = match_controls(p, c)
     assert m.pairs.empty
     reasons = dict(zip(m.unmatched["patient"], m.unmatched["reason"], strict=True))
-    assert reasons["P1"] == ("no control of the same sex, race and education within +-5 years "
-                             "(same sex: 0; also same race: 0; also same education: 0)")
+    assert reasons["P1"] == (
+        "no control of the same sex, race and education within +-5 years "
+        "(same sex: 0; also same race: 0; also same education: 0)"
+    )
     assert reasons["P2"].endswith("(same sex: 3; also same race: 3; also same education: 0)")
     assert m.unmatched["n_candidates"].tolist() == [0, 0]
     assert m.unused_controls == ("C1", "C2", "C3")
@@ -97,8 +115,12 @@ def test_unmatched_because_candidates_taken():
     m = match_controls(people("P", [50, 51]), people("C", [50]))
     assert pairs_of(m) == [("P1", "C1")]
     assert m.unmatched.values.tolist() == [
-        ["P2", "all 1 control(s) of the same sex, race and education within +-5 years (C1) "
-               "are matched to other patients", 1],
+        [
+            "P2",
+            "all 1 control(s) of the same sex, race and education within +-5 years (C1) "
+            "are matched to other patients",
+            1,
+        ],
     ]
 
 
@@ -128,8 +150,10 @@ def test_to_dict():
     ],
 )
 def test_input_errors(which, changes, column, message):
-    frames = {"patients": people("P", [50, 51]).astype(object),
-              "controls": people("C", [50, 52]).astype(object)}
+    frames = {
+        "patients": people("P", [50, 51]).astype(object),
+        "controls": people("C", [50, 52]).astype(object),
+    }
     for k, v in changes.items():
         frames[which].loc[1, k] = v
     with pytest.raises(DataValidationError, match=message) as err:
@@ -176,17 +200,23 @@ def _best(cands: list[list[tuple[int, float]]], i: int = 0, used: frozenset = fr
     return best
 
 
-_person = st.tuples(st.integers(40, 75), st.sampled_from("MF"), st.sampled_from(["a", "b"]),
-                    st.sampled_from(["x", "y"]))
+_person = st.tuples(
+    st.integers(40, 75),
+    st.sampled_from("MF"),
+    st.sampled_from(["a", "b"]),
+    st.sampled_from(["x", "y"]),
+)
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(_person, min_size=1, max_size=5), st.lists(_person, max_size=5),
-       st.integers(0, 10**6))
+@given(
+    st.lists(_person, min_size=1, max_size=5), st.lists(_person, max_size=5), st.integers(0, 10**6)
+)
 def test_matching_properties(pat, con, seed):
     def frame(prefix, rows):
-        return pd.DataFrame([(f"{prefix}{i}", *r) for i, r in enumerate(rows)],
-                            columns=list(matching.MATCH_COLUMNS))
+        return pd.DataFrame(
+            [(f"{prefix}{i}", *r) for i, r in enumerate(rows)], columns=list(matching.MATCH_COLUMNS)
+        )
 
     p, c = frame("P", pat), frame("C", con)
     m = match_controls(p, c)
@@ -199,12 +229,19 @@ def test_matching_properties(pat, con, seed):
     assert m.pairs["patient"].is_unique and m.pairs["control"].is_unique
     assert set(m.pairs["patient"]) | set(m.unmatched["patient"]) == set(p["subject"])
     assert set(m.pairs["control"]) | set(m.unused_controls) == set(c["subject"])
-    cands = [[(j, abs(a[0] - b[0])) for j, b in enumerate(con)
-              if a[1:] == b[1:] and abs(a[0] - b[0]) <= 5] for a in pat]
+    cands = [
+        [
+            (j, abs(a[0] - b[0]))
+            for j, b in enumerate(con)
+            if a[1:] == b[1:] and abs(a[0] - b[0]) <= 5
+        ]
+        for a in pat
+    ]
     assert len(m.pairs) == _max_matching({i: [j for j, _ in cs] for i, cs in enumerate(cands)})
     n, neg = _best(cands)
     assert (len(m.pairs), -m.pairs["age_difference"].sum()) == (n, pytest.approx(neg))
-    shuffled = match_controls(p.sample(frac=1, random_state=seed),
-                              c.sample(frac=1, random_state=seed))
+    shuffled = match_controls(
+        p.sample(frac=1, random_state=seed), c.sample(frac=1, random_state=seed)
+    )
     pd.testing.assert_frame_equal(shuffled.pairs, m.pairs)
     pd.testing.assert_frame_equal(shuffled.unmatched, m.unmatched)

@@ -412,8 +412,12 @@ def _set(d: dict, path: list, value) -> dict:
         (["analysis", "long_term"], "year3", "analysis.long_term", "unknown visit"),
         (["analysis", "efficacy_visits"], KeyError, "analysis.efficacy_visits", "missing"),
         (["analysis", "efficacy_visits"], ["day0"], "analysis.efficacy_visits", "at least 2"),
-        (["analysis", "efficacy_visits"], ["day1", "day120"], "analysis.efficacy_visits",
-         "must start with the baseline visit 'day0'"),
+        (
+            ["analysis", "efficacy_visits"],
+            ["day1", "day120"],
+            "analysis.efficacy_visits",
+            "must start with the baseline visit 'day0'",
+        ),
         (["analysis", "efficacy_visits", 1], "day6", "analysis.efficacy_visits[1]", "unknown"),
         (["analysis", "unscheduled"], "keep", "analysis.unscheduled", "'include', 'exclude'"),
         (["analysis", "visits"], [], "analysis.visits", "unknown key"),
@@ -494,8 +498,9 @@ def test_analysis_optional_keys():
 
 def test_a_plan_with_other_visits():
     d = doc()
-    d["analysis"].update(efficacy_visits=["day30", "day0", "day120"], primary="day30",
-                         early="day120")
+    d["analysis"].update(
+        efficacy_visits=["day30", "day0", "day120"], primary="day30", early="day120"
+    )
     a = parse_protocol(d).analysis
     assert a.efficacy_visits == ("day0", "day30", "day120") and a.primary == "day30"
 
@@ -503,6 +508,7 @@ def test_a_plan_with_other_visits():
 def test_no_form_at_a_follow_up_visit():
     d = doc()
     d["schedule"] = {"sialometry": ["day0"], "safety_labs": ["year2"]}
-    with pytest.raises(DataValidationError, match="key 'schedule': no form is scheduled at a "
-                                                  "follow-up visit"):
+    with pytest.raises(
+        DataValidationError, match="key 'schedule': no form is scheduled at a follow-up visit"
+    ):
         parse_protocol(d)

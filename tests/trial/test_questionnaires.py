@@ -22,8 +22,26 @@ from xerotrial.trial.questionnaires import (
     score_xq,
 )
 
-HN35_ORDER = ["HNPA", "HNSW", "HNSE", "HNSP", "HNSO", "HNSC", "HNSX", "HNTE", "HNOM", "HNDR",
-              "HNSS", "HNCO", "HNFI", "HNPK", "HNNU", "HNFE", "HNWL", "HNWG"]
+HN35_ORDER = [
+    "HNPA",
+    "HNSW",
+    "HNSE",
+    "HNSP",
+    "HNSO",
+    "HNSC",
+    "HNSX",
+    "HNTE",
+    "HNOM",
+    "HNDR",
+    "HNSS",
+    "HNCO",
+    "HNFI",
+    "HNPK",
+    "HNNU",
+    "HNFE",
+    "HNWL",
+    "HNWG",
+]
 YES_NO = ("HNPK", "HNNU", "HNFE", "HNWL", "HNWG")
 NEEDED = {5: 3, 4: 2, 3: 2, 2: 1, 1: 1}  # spec 1.5 table: scale size -> minimum answered
 
@@ -39,6 +57,7 @@ def xq(*values, ident="P01") -> pd.DataFrame:
 
 
 # --- structure ---------------------------------------------------------------------------
+
 
 def test_scale_table_matches_spec_1_3():
     assert list(HN35_SCALES) == HN35_ORDER
@@ -62,8 +81,12 @@ def test_output_columns_and_index():
     assert list(score_qlq_hn35(items).index) == [7, 7]
     assert score_qlq_hn35(items.astype({"id": "string"}))["id"].dtype == "string"
     assert all(out[c].dtype == float for c in HN35_ORDER)
-    assert list(score_xq(xq(*[0] * 8)).columns) == ["id", "xq_summary", "xq_eating",
-                                                      "xq_non_eating"]
+    assert list(score_xq(xq(*[0] * 8)).columns) == [
+        "id",
+        "xq_summary",
+        "xq_eating",
+        "xq_non_eating",
+    ]
 
 
 def test_custom_id_column_and_extra_columns_ignored():
@@ -74,6 +97,7 @@ def test_custom_id_column_and_extra_columns_ignored():
 
 
 # --- hand-worked values (spec 1.4, 2.2) ----------------------------------------------------
+
 
 def test_hndr_item_41_equals_3():
     assert score_qlq_hn35(hn35(hn41=3)).loc[0, "HNDR"] == pytest.approx(200 / 3, rel=1e-15)
@@ -110,6 +134,7 @@ def test_xq_extremes():
 
 # --- half rule (spec 1.5, 2.3) -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("scale", HN35_ORDER)
 def test_half_rule_threshold_for_every_scale(scale):
     members = HN35_SCALES[scale]
@@ -127,8 +152,9 @@ def test_half_rule_threshold_sizes_cover_the_spec_table():
     assert {len(m) for m in HN35_SCALES.values()} == set(NEEDED)
 
 
-@pytest.mark.parametrize(("scale", "needed"),
-                         [("xq_summary", 4), ("xq_eating", 2), ("xq_non_eating", 2)])
+@pytest.mark.parametrize(
+    ("scale", "needed"), [("xq_summary", 4), ("xq_eating", 2), ("xq_non_eating", 2)]
+)
 def test_xq_half_rule_threshold(scale, needed):
     members = XQ_SCALES[scale]
     for answered in range(len(members) + 1):
@@ -147,16 +173,24 @@ def test_missing_single_item_is_missing_not_imputed():
 
 
 def test_imputation_counts():
-    items = pd.concat([
-        hn35(),                                     # complete
-        hn35(hn31=np.nan),                          # HNPA imputed
-        hn35(hn41=np.nan),                          # single item missing: not imputed
-        hn35(hn31=np.nan, hn32=np.nan, hn33=np.nan),  # HNPA missing (1 of 4)
-    ], ignore_index=True)
+    items = pd.concat(
+        [
+            hn35(),  # complete
+            hn35(hn31=np.nan),  # HNPA imputed
+            hn35(hn41=np.nan),  # single item missing: not imputed
+            hn35(hn31=np.nan, hn32=np.nan, hn33=np.nan),  # HNPA missing (1 of 4)
+        ],
+        ignore_index=True,
+    )
     assert count_imputed(items, "qlq-hn35") == 1
     summary = imputation_summary(items, "qlq-hn35").set_index("score")
-    assert summary.loc["HNPA"].to_dict() == {"n_items": 4, "min_answered": 2, "n_complete": 2,
-                                             "n_imputed": 1, "n_missing": 1}
+    assert summary.loc["HNPA"].to_dict() == {
+        "n_items": 4,
+        "min_answered": 2,
+        "n_complete": 2,
+        "n_imputed": 1,
+        "n_missing": 1,
+    }
     assert summary.loc["HNDR", ["n_complete", "n_imputed", "n_missing"]].tolist() == [3, 0, 1]
     assert summary.loc["HNSC", "min_answered"] == 3
     xq_items = pd.concat([xq(*[1] * 8), xq(None, *[1] * 7), xq(*[None] * 8)])
@@ -166,6 +200,7 @@ def test_imputation_counts():
 
 
 # --- input forms ---------------------------------------------------------------------------
+
 
 def test_text_cells_as_read_from_a_csv():
     items = pd.DataFrame([{"id": "007"} | {c: "1" for c in HN35_ITEMS}])
@@ -192,20 +227,24 @@ def test_header_only_gives_empty_output_with_header():
 
 # --- errors --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("column", "value", "expected"), [
-    ("hn41", 0, "value 0 is out of range"),
-    ("hn41", 5, "value 5 is out of range"),
-    ("hn41", -1, "value -1 is out of range"),
-    ("hn61", 3, "value 3 is out of range"),
-    ("hn65", 4, "value 4 is out of range"),
-    ("hn35", 2.5, "value 2.5 is not a whole number"),
-    ("hn35", "2.5", "value 2.5 is not a whole number"),
-    ("hn35", "abc", "'abc' is not a number"),
-    ("hn35", "NA", "'NA' is not a number"),
-    ("hn35", "1_0", "'1_0' is not a number"),
-    ("hn35", True, "True is not a number"),
-    ("hn35", float("inf"), "is not a whole number"),
-])
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("hn41", 0, "value 0 is out of range"),
+        ("hn41", 5, "value 5 is out of range"),
+        ("hn41", -1, "value -1 is out of range"),
+        ("hn61", 3, "value 3 is out of range"),
+        ("hn65", 4, "value 4 is out of range"),
+        ("hn35", 2.5, "value 2.5 is not a whole number"),
+        ("hn35", "2.5", "value 2.5 is not a whole number"),
+        ("hn35", "abc", "'abc' is not a number"),
+        ("hn35", "NA", "'NA' is not a number"),
+        ("hn35", "1_0", "'1_0' is not a number"),
+        ("hn35", True, "True is not a number"),
+        ("hn35", float("inf"), "is not a whole number"),
+    ],
+)
 def test_hn35_bad_values(column, value, expected):
     items = pd.concat([hn35(), hn35()], ignore_index=True).astype(object)
     items.loc[1, column] = value
@@ -221,10 +260,15 @@ def test_yes_no_message_gives_the_coding():
         score_qlq_hn35(hn35(hn62=3))
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (11, "value 11 is out of range"), (-1, "value -1 is out of range"),
-    (0.5, "value 0.5 is not a whole number"), ("seven", "'seven' is not a number"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (11, "value 11 is out of range"),
+        (-1, "value -1 is out of range"),
+        (0.5, "value 0.5 is not a whole number"),
+        ("seven", "'seven' is not a number"),
+    ],
+)
 def test_xq_bad_values(value, expected):
     items = xq(1, 2, 3, 4, 5, 6, 7, 8).astype(object)
     items.loc[0, "xq4"] = value
@@ -250,10 +294,13 @@ def test_first_bad_cell_in_reading_order():
         score_qlq_hn35(items)
 
 
-@pytest.mark.parametrize(("drop", "pattern"), [
-    ("hn48", r"items\.csv: column\(s\) \['hn48'\] not found"),
-    ("id", r"items\.csv: id column 'id' not found"),
-])
+@pytest.mark.parametrize(
+    ("drop", "pattern"),
+    [
+        ("hn48", r"items\.csv: column\(s\) \['hn48'\] not found"),
+        ("id", r"items\.csv: id column 'id' not found"),
+    ],
+)
 def test_missing_columns(drop, pattern):
     with pytest.raises(DataValidationError, match=pattern):
         score_qlq_hn35(hn35().drop(columns=drop), source="items.csv")
@@ -270,8 +317,9 @@ def test_duplicate_item_column():
 # --- properties ----------------------------------------------------------------------------
 
 xq_answer = st.one_of(st.none(), st.integers(0, 10))
-hn_row = st.tuples(*[st.one_of(st.none(), st.integers(1, 4 if i < 61 else 2))
-                     for i in range(31, 66)])
+hn_row = st.tuples(
+    *[st.one_of(st.none(), st.integers(1, 4 if i < 61 else 2)) for i in range(31, 66)]
+)
 
 
 @settings(max_examples=30, deadline=None)

@@ -23,16 +23,30 @@ from xerotrial.trial.safety import (
 
 
 def _ae(subject, term, grade, serious=False, criteria="", related="related", day=0) -> dict:
-    return {"subject": subject, "term": term, "grade": grade, "serious": serious,
-            "sae_criteria": criteria, "related": related, "onset_day": day}
+    return {
+        "subject": subject,
+        "term": term,
+        "grade": grade,
+        "serious": serious,
+        "sae_criteria": criteria,
+        "related": related,
+        "onset_day": day,
+    }
 
 
 def paper_ae() -> pd.DataFrame:
     """The trial's AEs as the paper describes them (Results and Table 2)."""
     rows = [_ae(f"P{i}", "Pain", 1, related="related", day=0) for i in range(1, 11)]
     rows += [
-        _ae("P4", "Stroke", 3, serious="yes", criteria="hospitalisation",
-            related="not related", day=82),
+        _ae(
+            "P4",
+            "Stroke",
+            3,
+            serious="yes",
+            criteria="hospitalisation",
+            related="not related",
+            day=82,
+        ),
         _ae("P7", "Vasovagal reaction", 3, serious="no", related="related", day=0),
         _ae("P2", "Flu like symptoms", 1, related="not related", day=5),
         _ae("P5", "Flu like symptoms", 1, related="not related", day=30),
@@ -100,18 +114,33 @@ def test_allowed_grades(term, grades):
 
 @pytest.mark.parametrize(
     ("term", "code"),
-    [("Dry mouth", 10013781), ("Injection site reaction", 10022095), ("Syncope", 10042772),
-     ("Vasovagal reaction", 10047166), ("Presyncope", 10036653), ("Stroke", 10042244),
-     ("Flu like symptoms", 10016791)],
+    [
+        ("Dry mouth", 10013781),
+        ("Injection site reaction", 10022095),
+        ("Syncope", 10042772),
+        ("Vasovagal reaction", 10047166),
+        ("Presyncope", 10036653),
+        ("Stroke", 10042244),
+        ("Flu like symptoms", 10016791),
+    ],
 )
 def test_meddra_codes_from_spec(term, code):
     assert lookup_term(term).meddra_code == code
 
 
 def test_spec_terms_present_with_soc():
-    for term in ("Localized edema", "Edema face", "Hematoma", "Bruising",
-                 "Salivary duct inflammation", "Salivary gland infection", "Fever", "Headache",
-                 "Fatigue", "Chills"):
+    for term in (
+        "Localized edema",
+        "Edema face",
+        "Hematoma",
+        "Bruising",
+        "Salivary duct inflammation",
+        "Salivary gland infection",
+        "Fever",
+        "Headache",
+        "Fatigue",
+        "Chills",
+    ):
         assert term in CTCAE_V5 and CTCAE_V5[term].soc
     assert lookup_term("dry mouth").soc == "Gastrointestinal disorders"
     assert lookup_term("stroke").soc == "Nervous system disorders"
@@ -181,41 +210,60 @@ def test_default_labels_are_ctcae_terms():
 
 
 def test_worst_grade_counts_subject_once():
-    ae = pd.DataFrame([
-        _ae("A", "Fatigue", 1, related="related", day=1),
-        _ae("A", "Fatigue", 3, related="related", day=2),
-        _ae("A", "Fatigue", 2, related="related", day=3),
-        _ae("B", "Fatigue", 1, related="related", day=1),
-    ])
+    ae = pd.DataFrame(
+        [
+            _ae("A", "Fatigue", 1, related="related", day=1),
+            _ae("A", "Fatigue", 3, related="related", day=2),
+            _ae("A", "Fatigue", 2, related="related", day=3),
+            _ae("B", "Fatigue", 1, related="related", day=1),
+        ]
+    )
     t = tabulate_table2(ae, 5)
     rel = t[t["block"] == "related"]
     assert rel[["label", "Sum"]].values.tolist() == [
-        ["Adverse events, study related", 2], ["Fatigue", 2],
-        ["Grade 1", 1], ["Grade 2", 0], ["Grade 3", 1],
+        ["Adverse events, study related", 2],
+        ["Fatigue", 2],
+        ["Grade 1", 1],
+        ["Grade 2", 0],
+        ["Grade 3", 1],
     ]
 
 
 def test_terms_sorted_by_subjects_then_label():
-    ae = pd.DataFrame([
-        _ae("A", "Headache", 1), _ae("A", "Chills", 1), _ae("B", "Headache", 2),
-        _ae("C", "Bruising", 1),
-    ])
+    ae = pd.DataFrame(
+        [
+            _ae("A", "Headache", 1),
+            _ae("A", "Chills", 1),
+            _ae("B", "Headache", 2),
+            _ae("C", "Bruising", 1),
+        ]
+    )
     t = tabulate_table2(ae, 3)
     terms = t[(t["block"] == "related") & (t["level"] == 0)]["label"].tolist()
     assert terms == ["Adverse events, study related", "Headache", "Bruising", "Chills"]
 
 
 def test_grade_rows_above_display_limit_appear_when_observed():
-    ae = pd.DataFrame([
-        _ae("A", "Stroke", 5, serious=True, criteria="death", related="not related", day=40),
-        _ae("B", "Vasovagal reaction", 4, serious=True, criteria="life-threatening", day=0),
-    ])
+    ae = pd.DataFrame(
+        [
+            _ae("A", "Stroke", 5, serious=True, criteria="death", related="not related", day=40),
+            _ae("B", "Vasovagal reaction", 4, serious=True, criteria="life-threatening", day=0),
+        ]
+    )
     t = tabulate_table2(ae, 10)
     ser = t[t["block"] == "serious"]
     assert ser[["label", "Sum"]].values.tolist() == [
-        ["Serious adverse events", 2], ["SAEs, study related", 1], ["SAEs, not related", 1],
-        ["Stroke", 1], ["Grade 1", 0], ["Grade 2", 0], ["Grade 3", 0], ["Grade 5", 1],
-        ["Vasovagal reaction", 1], ["Grade 3", 0], ["Grade 4", 1],
+        ["Serious adverse events", 2],
+        ["SAEs, study related", 1],
+        ["SAEs, not related", 1],
+        ["Stroke", 1],
+        ["Grade 1", 0],
+        ["Grade 2", 0],
+        ["Grade 3", 0],
+        ["Grade 5", 1],
+        ["Vasovagal reaction", 1],
+        ["Grade 3", 0],
+        ["Grade 4", 1],
     ]
     assert t.loc[t["label"] == "Death", "Sum"].item() == 1
 
@@ -224,8 +272,12 @@ def test_empty_ae_data_gives_zero_rows():
     empty = pd.DataFrame(columns=list(safety.AE_COLUMNS))
     t = tabulate_table2(empty, 10)
     assert t["label"].tolist() == [
-        "Serious adverse events", "SAEs, study related", "SAEs, not related", "Death",
-        "Adverse events, study related", "Adverse events, not study related",
+        "Serious adverse events",
+        "SAEs, study related",
+        "SAEs, not related",
+        "Death",
+        "Adverse events, study related",
+        "Adverse events, not study related",
     ]
     assert (t["Sum"] == 0).all() and (t["Proportion"] == 0).all()
 
@@ -271,8 +323,11 @@ def _one(**changes) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("changes", "column", "message"),
     [
-        ({"term": "Syncope", "grade": 2}, "grade",
-         r"value 2: CTCAE v5.0 'Syncope' has no grade 2 \(allowed grades: 3\)"),
+        (
+            {"term": "Syncope", "grade": 2},
+            "grade",
+            r"value 2: CTCAE v5.0 'Syncope' has no grade 2 \(allowed grades: 3\)",
+        ),
         ({"term": "Presyncope", "grade": 3}, "grade", r"allowed grades: 2\)"),
         ({"term": "Dry mouth", "grade": 4}, "grade", r"allowed grades: 1, 2, 3\)"),
         ({"term": "Vasovagal reaction", "grade": 1}, "grade", r"allowed grades: 3, 4, 5\)"),
@@ -284,15 +339,27 @@ def _one(**changes) -> pd.DataFrame:
         ({"subject": " "}, "subject", "subject id"),
         ({"serious": "maybe"}, "serious", "yes/no"),
         ({"serious": True, "sae_criteria": ""}, "sae_criteria", "at least one ICH E2A"),
-        ({"serious": False, "sae_criteria": "hospitalisation"}, "sae_criteria",
-         "non-serious event names no"),
-        ({"serious": True, "sae_criteria": "hospitalisation; tired"}, "sae_criteria",
-         "criteria are ICH E2A names"),
+        (
+            {"serious": False, "sae_criteria": "hospitalisation"},
+            "sae_criteria",
+            "non-serious event names no",
+        ),
+        (
+            {"serious": True, "sae_criteria": "hospitalisation; tired"},
+            "sae_criteria",
+            "criteria are ICH E2A names",
+        ),
         ({"serious": True, "sae_criteria": 3}, "sae_criteria", "criteria are ICH E2A names"),
-        ({"term": "Stroke", "grade": 5, "serious": True, "sae_criteria": "hospitalisation"},
-         "sae_criteria", "grade 5 event"),
-        ({"term": "Stroke", "grade": 3, "serious": True, "sae_criteria": "death"},
-         "grade", "criterion 'death' is grade 5"),
+        (
+            {"term": "Stroke", "grade": 5, "serious": True, "sae_criteria": "hospitalisation"},
+            "sae_criteria",
+            "grade 5 event",
+        ),
+        (
+            {"term": "Stroke", "grade": 3, "serious": True, "sae_criteria": "death"},
+            "grade",
+            "criterion 'death' is grade 5",
+        ),
         ({"related": "perhaps"}, "related", "relatedness is one of"),
         ({"related": 1}, "related", "relatedness is one of"),
         ({"onset_day": -1}, "onset_day", ">= 0"),
@@ -308,8 +375,9 @@ def test_validation_errors(changes, column, message):
 
 def test_validation_error_names_file_line_and_first_bad_row():
     ae = pd.concat([_one(), _one(term="Syncope", grade=2)], ignore_index=True)
-    with pytest.raises(DataValidationError,
-                       match=r"ae\.csv: line 3 \(data row 2\), column 'grade', value 2"):
+    with pytest.raises(
+        DataValidationError, match=r"ae\.csv: line 3 \(data row 2\), column 'grade', value 2"
+    ):
         validate_adverse_events(ae, source="ae.csv")
 
 
@@ -322,8 +390,16 @@ def test_validation_missing_column_and_non_frame():
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("definite", True), ("Probable", True), ("possible", True), ("unlikely", False),
-     ("Unrelated", False), ("NOT RELATED", False), (True, True), (np.False_, False)],
+    [
+        ("definite", True),
+        ("Probable", True),
+        ("possible", True),
+        ("unlikely", False),
+        ("Unrelated", False),
+        ("NOT RELATED", False),
+        (True, True),
+        (np.False_, False),
+    ],
 )
 def test_relatedness_scale(value, expected):
     assert validate_adverse_events(_one(related=value))["related"].item() is expected
@@ -331,10 +407,12 @@ def test_relatedness_scale(value, expected):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("hospitalization", ("hospitalisation",)),
-     ("Life threatening, hospitalisation", ("life-threatening", "hospitalisation")),
-     ("important_medical_event", ("important medical event",)),
-     ("birth defect; disability", ("disability", "congenital anomaly"))],
+    [
+        ("hospitalization", ("hospitalisation",)),
+        ("Life threatening, hospitalisation", ("life-threatening", "hospitalisation")),
+        ("important_medical_event", ("important medical event",)),
+        ("birth defect; disability", ("disability", "congenital anomaly")),
+    ],
 )
 def test_criteria_aliases_and_order(value, expected):
     out = validate_adverse_events(_one(serious="Y", sae_criteria=value))
@@ -342,10 +420,12 @@ def test_criteria_aliases_and_order(value, expected):
 
 
 def test_grade_two_event_can_be_serious_and_grade_three_non_serious():
-    ae = pd.DataFrame([
-        _ae("A", "Fatigue", 2, serious=True, criteria="hospitalisation"),
-        _ae("B", "Syncope", 3, serious=False),
-    ])
+    ae = pd.DataFrame(
+        [
+            _ae("A", "Fatigue", 2, serious=True, criteria="hospitalisation"),
+            _ae("B", "Syncope", 3, serious=False),
+        ]
+    )
     out = validate_adverse_events(ae)
     assert out["serious"].tolist() == [True, False]
 
@@ -369,9 +449,17 @@ def ae_sets(draw):
         grade = draw(st.sampled_from(sorted(lookup_term(term).grades)))
         serious = grade == 5 or draw(st.booleans())
         criteria = "death" if grade == 5 else ("hospitalisation" if serious else "")
-        events.append(_ae(f"S{draw(st.integers(0, n - 1))}", term, grade, serious, criteria,
-                          draw(st.sampled_from(["related", "not related"])),
-                          draw(st.integers(0, 120))))
+        events.append(
+            _ae(
+                f"S{draw(st.integers(0, n - 1))}",
+                term,
+                grade,
+                serious,
+                criteria,
+                draw(st.sampled_from(["related", "not related"])),
+                draw(st.integers(0, 120)),
+            )
+        )
     return pd.DataFrame(events, columns=list(safety.AE_COLUMNS)), n
 
 
@@ -404,8 +492,17 @@ def test_table2_invariants(data, rnd):
 
 @pytest.mark.parametrize(
     ("uws", "grade"),
-    [(0.45, 1), (0.2000001, 1), (0.2, 2), (0.15, 2), (0.1, 2), (0.0999999, 3), (0.0, 3),
-     (1 / 10, 2), (2 / 10, 2)],
+    [
+        (0.45, 1),
+        (0.2000001, 1),
+        (0.2, 2),
+        (0.15, 2),
+        (0.1, 2),
+        (0.0999999, 3),
+        (0.0, 3),
+        (1 / 10, 2),
+        (2 / 10, 2),
+    ],
 )
 def test_dry_mouth_grade_boundaries(uws, grade):
     assert dry_mouth_grade_from_uws(uws) == grade
@@ -424,8 +521,9 @@ def test_dry_mouth_grade_refuses(bad):
 
 
 def test_derive_dry_mouth_grade_uws_only_and_highest_applicable():
-    d = pd.DataFrame({"uws_ml_min": [0.3, "0.15", 0.05, None, 0.3, None],
-                      "sym": [0, 1, 1, 2, 3, None]})
+    d = pd.DataFrame(
+        {"uws_ml_min": [0.3, "0.15", 0.05, None, 0.3, None], "sym": [0, 1, 1, 2, 3, None]}
+    )
     only = derive_dry_mouth_grade(d)
     assert only["dry_mouth_grade"].tolist()[:3] == [1, 2, 3]
     assert pd.isna(only["dry_mouth_grade"].iloc[3])
@@ -454,5 +552,3 @@ def test_derive_dry_mouth_grade_errors(frame, column, message):
 def test_derive_dry_mouth_grade_missing_column():
     with pytest.raises(DataValidationError, match="not found"):
         derive_dry_mouth_grade(pd.DataFrame({"uws": [0.1]}))
-
-

@@ -268,8 +268,7 @@ def test_responder_rule_comes_from_the_protocol():
     assert derive_responder(0.10, 0.115) is False  # bundled: > 30 %
     assert derive_responder(0.10, 0.115, protocol=ten) is True
     assert derive_responder(0.10, 0.11, protocol=ten) is False  # exactly 10 %: not above
-    at_least = dataclasses.replace(ten, responder=dataclasses.replace(ten.responder,
-                                                                       operator=">="))
+    at_least = dataclasses.replace(ten, responder=dataclasses.replace(ten.responder, operator=">="))
     assert derive_responder(0.10, 0.11, protocol=at_least) is True
     assert derive_responder(0.10, 0.115, threshold_pct=20, protocol=ten) is False  # given wins
     other = dataclasses.replace(p, responder=dataclasses.replace(p.responder, variable="chg"))

@@ -13,8 +13,9 @@ BUNDLED = Path(__file__).resolve().parents[2] / "src" / "xerotrial" / "data" / "
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo_calibration", description=__doc__)
-    parser.add_argument("--out", type=Path, default=BUNDLED,
-                        help=f"folder for the CSV files (default: {BUNDLED})")
+    parser.add_argument(
+        "--out", type=Path, default=BUNDLED, help=f"folder for the CSV files (default: {BUNDLED})"
+    )
     parser.add_argument("--seed", type=int, default=2022, help="seed of the calibration")
     args = parser.parse_args(argv)
     start = time.perf_counter()

@@ -30,11 +30,26 @@ def table3_row(values: pd.DataFrame, visits: list[str], follow_up: str = "day120
     ``values`` has columns subject, visit and AVAL (rows with a missing AVAL are left out);
     ``n`` counts the subjects with a value at both visits.
     """
-    bds = pd.DataFrame({"USUBJID": values["subject"], "PARAMCD": "value",
-                        "AVISIT": values["visit"], "AVAL": values["AVAL"]})
+    bds = pd.DataFrame(
+        {
+            "USUBJID": values["subject"],
+            "PARAMCD": "value",
+            "AVISIT": values["visit"],
+            "AVAL": values["AVAL"],
+        }
+    )
     f = fit_outcome(bds, "value", tuple(visits), follow_up)
     r = f.row
-    return {"n": r["n"], "baseline": r["baseline_lsmean"], "baseline_se": r["baseline_se"],
-            "follow_up": r["followup_lsmean"], "follow_up_se": r["followup_se"],
-            "difference": r["difference"], "lower": r["ci_lower"], "upper": r["ci_upper"],
-            "p": r["p_value"], "df": f.df, "contrasts": f.contrasts.set_index("visit")}
+    return {
+        "n": r["n"],
+        "baseline": r["baseline_lsmean"],
+        "baseline_se": r["baseline_se"],
+        "follow_up": r["followup_lsmean"],
+        "follow_up_se": r["followup_se"],
+        "difference": r["difference"],
+        "lower": r["ci_lower"],
+        "upper": r["ci_upper"],
+        "p": r["p_value"],
+        "df": f.df,
+        "contrasts": f.contrasts.set_index("visit"),
+    }

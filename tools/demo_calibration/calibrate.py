@@ -140,8 +140,9 @@ def balanced_stats(y: np.ndarray) -> Stats:
     s2u = max(s2u_raw, 0.0)
     se_m = math.sqrt((s2u + s2) / n)
     se_d = math.sqrt(2 * s2 / n)
-    return Stats(cm, np.full(t, se_m), cm - cm[0], np.r_[0.0, np.full(t - 1, se_d)], df,
-                 s2u_raw, s2)
+    return Stats(
+        cm, np.full(t, se_m), cm - cm[0], np.r_[0.0, np.full(t - 1, se_d)], df, s2u_raw, s2
+    )
 
 
 def cohort_interaction_p(y: np.ndarray, group: np.ndarray) -> float:
@@ -178,8 +179,15 @@ def ri_reml(y: np.ndarray) -> Stats:
     (3.0, 2)
     """
     r = ri_reml_batch(y[None], ~np.isnan(y))
-    return Stats(r["means"][0], r["se_means"][0], r["diffs"][0], r["se_diffs"][0],
-                 int(r["df"]), float(r["s2u"][0]), float(r["s2"][0]))
+    return Stats(
+        r["means"][0],
+        r["se_means"][0],
+        r["diffs"][0],
+        r["se_diffs"][0],
+        int(r["df"]),
+        float(r["s2u"][0]),
+        float(r["s2"][0]),
+    )
 
 
 def ri_reml_batch(y: np.ndarray, observed: np.ndarray) -> dict[str, np.ndarray]:
@@ -280,6 +288,7 @@ def anneal(
 
 # ------------------------------------------------------------------------- the outcomes
 
+
 def gland_means(g: np.ndarray) -> dict[str, np.ndarray]:
     """Per subject and visit mean over all glands, parotids, submandibulars (NaN-aware).
 
@@ -297,8 +306,7 @@ def gland_means(g: np.ndarray) -> dict[str, np.ndarray]:
 #: Ion sample patterns (subjects x [day0, day120], True = measured). UWS: P05 too little
 #: saliva at both visits, P10 at 4 months; SWS: P07's 4-month sample lost.
 ION_PATTERN: dict[str, np.ndarray] = {
-    "uws": np.array([[True, True]] * 4 + [[False, False]] + [[True, True]] * 4
-                    + [[True, False]]),
+    "uws": np.array([[True, True]] * 4 + [[False, False]] + [[True, True]] * 4 + [[True, False]]),
     "sws": np.array([[True, True]] * 6 + [[True, False]] + [[True, True]] * 3),
 }
 
@@ -317,9 +325,14 @@ def calibrate_ion(paramcd: str, rng: np.random.Generator) -> np.ndarray:
     row = TABLE3[paramcd]
     skip = {f for (c, f) in PAPER_INCONSISTENCIES if c == paramcd}
     sub = pat.any(1)
-    wanted = [(float(row.baseline.estimate), "m0"), (float(row.follow_up.estimate), "m1"),
-              (float(row.baseline.se), "s0"), (float(row.follow_up.se), "s1"),
-              (float(row.lower), "lo"), (float(row.upper), "hi")]
+    wanted = [
+        (float(row.baseline.estimate), "m0"),
+        (float(row.follow_up.estimate), "m1"),
+        (float(row.baseline.se), "s0"),
+        (float(row.follow_up.se), "s1"),
+        (float(row.lower), "lo"),
+        (float(row.upper), "hi"),
+    ]
     if "difference" not in skip:
         wanted.append((float(row.difference), "d"))
     for _ in range(200):
@@ -333,8 +346,15 @@ def calibrate_ion(paramcd: str, rng: np.random.Generator) -> np.ndarray:
         def resid(th: np.ndarray) -> np.ndarray:
             s = ri_reml(build(th)[sub])
             lo, hi = s.ci(1)
-            got = {"m0": s.means[0], "m1": s.means[1], "s0": s.se_means[0],
-                   "s1": s.se_means[1], "lo": lo, "hi": hi, "d": s.diffs[1]}
+            got = {
+                "m0": s.means[0],
+                "m1": s.means[1],
+                "s0": s.se_means[0],
+                "s1": s.se_means[1],
+                "lo": lo,
+                "hi": hi,
+                "d": s.diffs[1],
+            }
             return np.array([(got[k] - v) / abs(v if v else 1) for v, k in wanted])
 
         b0, b1 = float(row.baseline.estimate), float(row.follow_up.estimate)

@@ -37,8 +37,16 @@ from xerotrial.demo.targets import PAPER_INCONSISTENCIES, RESPONDERS, TABLE3, TE
 
 from .calibrate import balanced_components
 
-__all__ = ["VISITS", "GRID", "LOW_UWS", "closed_form", "items", "badness", "calibrate_flow",
-           "flow_data"]
+__all__ = [
+    "VISITS",
+    "GRID",
+    "LOW_UWS",
+    "closed_form",
+    "items",
+    "badness",
+    "calibrate_flow",
+    "flow_data",
+]
 
 VISITS = ("day0", "day1", "day5", "day30", "day120")
 #: Grid of the flow rate (mL/min): 0.01 g over 10 min (UWS), 0.01 g over 5 min (SWS).
@@ -60,18 +68,33 @@ def closed_form(y: np.ndarray) -> dict:
     d = cm - cm[0]
     with np.errstate(divide="ignore"):
         p = 2 * special.stdtr(df, -np.abs(d) / se_d) if se_d > 0 else np.zeros(t)
-    return {"mean": cm, "se": se_m, "se_d": se_d, "diff": d, "lower": d - tc * se_d,
-            "upper": d + tc * se_d, "p": p, "s2u": s2u, "df": df}
+    return {
+        "mean": cm,
+        "se": se_m,
+        "se_d": se_d,
+        "diff": d,
+        "lower": d - tc * se_d,
+        "upper": d + tc * se_d,
+        "p": p,
+        "s2u": s2u,
+        "df": df,
+    }
 
 
 def items(paramcd: str) -> list[tuple[str, int, tuple[str, ...]]]:
     """Printed targets of a row (and the 1-month text): (statistic, visit index, printed)."""
     row = TABLE3[paramcd]
     skip = {f for (c, f) in PAPER_INCONSISTENCIES if c == paramcd}
-    out = [("mean", 0, (row.baseline.estimate,)), ("se", 0, (row.baseline.se,)),
-           ("mean", 4, (row.follow_up.estimate,)), ("se", 4, (row.follow_up.se,)),
-           ("diff", 4, (row.difference,)), ("lower", 4, (row.lower,)),
-           ("upper", 4, (row.upper,)), ("p", 4, (row.p, *row.p_alt))]
+    out = [
+        ("mean", 0, (row.baseline.estimate,)),
+        ("se", 0, (row.baseline.se,)),
+        ("mean", 4, (row.follow_up.estimate,)),
+        ("se", 4, (row.follow_up.se,)),
+        ("diff", 4, (row.difference,)),
+        ("lower", 4, (row.lower,)),
+        ("upper", 4, (row.upper,)),
+        ("p", 4, (row.p, *row.p_alt)),
+    ]
     out = [x for x in out if {"diff": "difference"}.get(x[0], x[0]) not in skip]
     for k, v in TEXT_1_MONTH.get(paramcd, {}).items():
         out.append(({"estimate": "mean", "difference": "diff"}.get(k, k), 3, (v,)))
@@ -122,19 +145,21 @@ def _interaction_p(y: np.ndarray) -> float:
 def _extras(y: np.ndarray, paramcd: str, responders: np.ndarray) -> float:
     """Responder pattern (> 30 % at day 120), non-response of P05/P10, cohort p > .5."""
     r4 = _pct(y)[:, 4]
-    tot = float(np.maximum(0, 31 - r4[responders]).sum() + np.maximum(0, r4[~responders] - 29)
-                .sum()) / 10
+    tot = (
+        float(np.maximum(0, 31 - r4[responders]).sum() + np.maximum(0, r4[~responders] - 29).sum())
+        / 10
+    )
     tot += max(0.0, 0.55 - _interaction_p(y)) * 5
     return tot
 
 
-def total_badness(y: np.ndarray, paramcd: str, responders: np.ndarray, stretch: bool = True,
-                  inner: float = 0.95) -> float:
+def total_badness(
+    y: np.ndarray, paramcd: str, responders: np.ndarray, stretch: bool = True, inner: float = 0.95
+) -> float:
     """All targets of ``paramcd`` for flow matrix ``y`` (mL/min), closed form."""
     b = badness(closed_form(y), items(paramcd), inner)
     if stretch:
-        b += badness(closed_form(_pct(y)), items(paramcd.replace("_ml_min", "_pct_change")),
-                     inner)
+        b += badness(closed_form(_pct(y)), items(paramcd.replace("_ml_min", "_pct_change")), inner)
         b += _extras(y, paramcd, responders)
     return b
 
@@ -169,7 +194,7 @@ def _continuous(paramcd: str, rng: np.random.Generator, resp: np.ndarray) -> np.
     def build(x: np.ndarray) -> np.ndarray:
         b = base.copy()
         b[~fixed] = np.exp(x[: (~fixed).sum()])
-        r = x[(~fixed).sum():].reshape(10, 4)
+        r = x[(~fixed).sum() :].reshape(10, 4)
         return b[:, None] * np.c_[np.ones(10), r]
 
     def resid(x: np.ndarray) -> np.ndarray:
@@ -179,8 +204,10 @@ def _continuous(paramcd: str, rng: np.random.Generator, resp: np.ndarray) -> np.
             for stat, j, printed in its:
                 v = _value(s, stat, j)
                 if stat == "p":
-                    out.append(max(0.0, abs(math.log(max(v, 1e-12) / float(printed[0])))
-                                   - math.log(1.12)) * 5)
+                    out.append(
+                        max(0.0, abs(math.log(max(v, 1e-12) / float(printed[0]))) - math.log(1.12))
+                        * 5
+                    )
                     continue
                 w = 0.5 * 10.0 ** -decimals(printed[0])
                 out.append(max(0.0, abs(v - float(printed[0])) - 0.4 * w) / w)
@@ -188,7 +215,7 @@ def _continuous(paramcd: str, rng: np.random.Generator, resp: np.ndarray) -> np.
         r4 = _pct(y)[:, 4]
         out.extend(np.maximum(0, 36 - r4[resp]) / 5)
         out.extend(np.maximum(0, r4[~resp] - 24) / 5)
-        out.extend(np.maximum(0, 0.3 - x[(~fixed).sum():]) * 10)
+        out.extend(np.maximum(0, 0.3 - x[(~fixed).sum() :]) * 10)
         out.append(max(0.0, 0.7 - _interaction_p(y)))
         out.extend(0.02 * (x - x0))  # stay near the seeded start (responder pattern, shape)
         return np.asarray(out, float)
@@ -197,9 +224,16 @@ def _continuous(paramcd: str, rng: np.random.Generator, resp: np.ndarray) -> np.
     return build(sol.x)
 
 
-def _repair(u: np.ndarray, step: float, fixed: np.ndarray, paramcd: str, resp: np.ndarray,
-            stretch: bool, rng: np.random.Generator, max_iter: int = 3000) -> tuple[np.ndarray,
-                                                                                     float]:
+def _repair(
+    u: np.ndarray,
+    step: float,
+    fixed: np.ndarray,
+    paramcd: str,
+    resp: np.ndarray,
+    stretch: bool,
+    rng: np.random.Generator,
+    max_iter: int = 3000,
+) -> tuple[np.ndarray, float]:
     """Step 3: greedy integer moves (single cells, pairs in a visit) to badness 0."""
 
     def f(v: np.ndarray) -> float:
@@ -236,8 +270,9 @@ def _repair(u: np.ndarray, step: float, fixed: np.ndarray, paramcd: str, resp: n
     return cur, fc
 
 
-def calibrate_flow(paramcd: str, seed: int = 2022, stretch: bool = True,
-                   tries: int = 8) -> np.ndarray:
+def calibrate_flow(
+    paramcd: str, seed: int = 2022, stretch: bool = True, tries: int = 8
+) -> np.ndarray:
     """Flow rates (mL/min, on the collection grid) of ``paramcd``, 10 subjects x 5 visits.
 
     With ``stretch`` the percent-change row, the responder counts, P05/P10 (baseline UWS

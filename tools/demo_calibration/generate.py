@@ -91,24 +91,54 @@ BATCH_DONOR = {"B1": "D1", "B2": "D2", "B3": "D3"}
 
 #: Donors: sex, age, HLA typing (realistic haplotypes; a locus not carried is left out).
 DONORS: dict[str, tuple[str, int, str]] = {
-    "D1": ("F", 24, "A*02:01 A*24:02 B*07:02 B*44:02 C*07:02 C*05:01 DRB1*15:01 DRB1*04:01 "
-                    "DRB4*01:03 DRB5*01:01 DQA1*01:02 DQA1*03:01 DQB1*06:02 DQB1*03:02 "
-                    "DPA1*01:03 DPA1*01:03 DPB1*04:01 DPB1*02:01"),
-    "D2": ("F", 22, "A*01:01 A*03:01 B*08:01 B*35:01 C*07:01 C*04:01 DRB1*03:01 DRB1*01:01 "
-                    "DRB3*01:01 DQA1*05:01 DQA1*01:01 DQB1*02:01 DQB1*05:01 DPA1*01:03 "
-                    "DPA1*02:01 DPB1*04:01 DPB1*01:01"),
-    "D3": ("F", 26, "A*11:01 A*32:01 B*51:01 B*18:01 C*15:02 C*07:01 DRB1*07:01 DRB1*11:01 "
-                    "DRB3*02:02 DRB4*01:03 DQA1*02:01 DQA1*05:05 DQB1*02:02 DQB1*03:01 "
-                    "DPA1*01:03 DPA1*01:03 DPB1*04:01 DPB1*04:02"),
+    "D1": (
+        "F",
+        24,
+        "A*02:01 A*24:02 B*07:02 B*44:02 C*07:02 C*05:01 DRB1*15:01 DRB1*04:01 "
+        "DRB4*01:03 DRB5*01:01 DQA1*01:02 DQA1*03:01 DQB1*06:02 DQB1*03:02 "
+        "DPA1*01:03 DPA1*01:03 DPB1*04:01 DPB1*02:01",
+    ),
+    "D2": (
+        "F",
+        22,
+        "A*01:01 A*03:01 B*08:01 B*35:01 C*07:01 C*04:01 DRB1*03:01 DRB1*01:01 "
+        "DRB3*01:01 DQA1*05:01 DQA1*01:01 DQB1*02:01 DQB1*05:01 DPA1*01:03 "
+        "DPA1*02:01 DPB1*04:01 DPB1*01:01",
+    ),
+    "D3": (
+        "F",
+        26,
+        "A*11:01 A*32:01 B*51:01 B*18:01 C*15:02 C*07:01 DRB1*07:01 DRB1*11:01 "
+        "DRB3*02:02 DRB4*01:03 DQA1*02:01 DQA1*05:05 DQB1*02:02 DQB1*03:01 "
+        "DPA1*01:03 DPA1*01:03 DPB1*04:01 DPB1*04:02",
+    ),
 }
 #: Single-antigen beads recorded for every sample (a subset of a LABScreen panel).
 BEADS: tuple[str, ...] = (
-    "A*01:01", "A*02:01", "A*03:01", "A*11:01", "A*24:02", "A*68:01",
-    "B*07:02", "B*08:01", "B*13:02", "B*44:02", "B*51:01", "B*57:01",
-    "C*04:01", "C*07:02",
-    "DRB1*01:01", "DRB1*03:01", "DRB1*04:01", "DRB1*07:01", "DRB1*15:01",
-    "DQA1*05:01/DQB1*02:01", "DQA1*01:02/DQB1*06:02", "DQA1*05:05/DQB1*03:01",
-    "DPA1*01:03/DPB1*04:01", "DPA1*02:01/DPB1*01:01",
+    "A*01:01",
+    "A*02:01",
+    "A*03:01",
+    "A*11:01",
+    "A*24:02",
+    "A*68:01",
+    "B*07:02",
+    "B*08:01",
+    "B*13:02",
+    "B*44:02",
+    "B*51:01",
+    "B*57:01",
+    "C*04:01",
+    "C*07:02",
+    "DRB1*01:01",
+    "DRB1*03:01",
+    "DRB1*04:01",
+    "DRB1*07:01",
+    "DRB1*15:01",
+    "DQA1*05:01/DQB1*02:01",
+    "DQA1*01:02/DQB1*06:02",
+    "DQA1*05:05/DQB1*03:01",
+    "DPA1*01:03/DPB1*04:01",
+    "DPA1*02:01/DPB1*01:01",
 )
 HLA_DAYS = (0, 30, 120)
 #: The antibody story (Results, Table 4): (subject, day, bead) -> MFI; other beads stay at
@@ -116,25 +146,43 @@ HLA_DAYS = (0, 30, 120)
 #: at 1 month, down at 4, and a non-donor A*24:02; P05 (D2) and P10 (D3): de novo DSAs plus
 #: non-donor antibodies; P02 and P03 (D1): very weak non-donor antibodies.
 HLA_STORY: dict[tuple[str, int, str], float] = {
-    ("P07", 0, "A*11:01"): 3100, ("P07", 30, "A*11:01"): 4600, ("P07", 120, "A*11:01"): 2300,
-    ("P07", 0, "DQA1*05:05/DQB1*03:01"): 2200, ("P07", 30, "DQA1*05:05/DQB1*03:01"): 2900,
+    ("P07", 0, "A*11:01"): 3100,
+    ("P07", 30, "A*11:01"): 4600,
+    ("P07", 120, "A*11:01"): 2300,
+    ("P07", 0, "DQA1*05:05/DQB1*03:01"): 2200,
+    ("P07", 30, "DQA1*05:05/DQB1*03:01"): 2900,
     ("P07", 120, "DQA1*05:05/DQB1*03:01"): 1500,
-    ("P07", 0, "A*24:02"): 1600, ("P07", 30, "A*24:02"): 1700, ("P07", 120, "A*24:02"): 1300,
-    ("P05", 30, "B*08:01"): 4100, ("P05", 30, "DRB1*03:01"): 2700,
-    ("P05", 30, "A*11:01"): 2300, ("P05", 30, "B*57:01"): 1800,
-    ("P05", 120, "B*08:01"): 3000, ("P05", 120, "DRB1*03:01"): 950,
-    ("P05", 120, "A*11:01"): 1400, ("P05", 120, "B*57:01"): 1500,
+    ("P07", 0, "A*24:02"): 1600,
+    ("P07", 30, "A*24:02"): 1700,
+    ("P07", 120, "A*24:02"): 1300,
+    ("P05", 30, "B*08:01"): 4100,
+    ("P05", 30, "DRB1*03:01"): 2700,
+    ("P05", 30, "A*11:01"): 2300,
+    ("P05", 30, "B*57:01"): 1800,
+    ("P05", 120, "B*08:01"): 3000,
+    ("P05", 120, "DRB1*03:01"): 950,
+    ("P05", 120, "A*11:01"): 1400,
+    ("P05", 120, "B*57:01"): 1500,
     ("P10", 30, "B*51:01"): 1200,
-    ("P10", 120, "B*51:01"): 2600, ("P10", 120, "DQA1*05:05/DQB1*03:01"): 1900,
-    ("P10", 120, "A*24:02"): 1350, ("P10", 120, "DRB1*04:01"): 1450,
-    ("P02", 30, "B*57:01"): 1150, ("P02", 120, "B*57:01"): 1050,
+    ("P10", 120, "B*51:01"): 2600,
+    ("P10", 120, "DQA1*05:05/DQB1*03:01"): 1900,
+    ("P10", 120, "A*24:02"): 1350,
+    ("P10", 120, "DRB1*04:01"): 1450,
+    ("P02", 30, "B*57:01"): 1150,
+    ("P02", 120, "B*57:01"): 1050,
     ("P03", 120, "DRB1*07:01"): 1200,
 }
 #: Screen failures: reason codes of ``xerotrial.trial.eligibility.REASONS`` (';' between).
 SCREEN_FAILURES: tuple[str, ...] = (
-    "smoking", "other_cancer", "relapse_free", "xerogenic_medication",
-    "smoking;alcohol_abuse", "previous_salivary_gland_surgery", "age",
-    "other_salivary_gland_disease", "penicillin_streptomycin_allergy",
+    "smoking",
+    "other_cancer",
+    "relapse_free",
+    "xerogenic_medication",
+    "smoking;alcohol_abuse",
+    "previous_salivary_gland_surgery",
+    "age",
+    "other_salivary_gland_disease",
+    "penicillin_streptomycin_allergy",
 )
 #: Safety laboratory tests: unit, decimals, reference range (men, women; None = no limit).
 LABS: dict[str, tuple[str, int, tuple[float | None, float], tuple[float | None, float]]] = {
@@ -154,9 +202,19 @@ KINDS = {"UWS": "uws", "SWS": "sws"}
 #: Healthy controls' whole-saliva flow (mL/min): mean and SD of the draw.
 CONTROL_FLOW = {"UWS": (0.45, 0.10), "SWS": (1.50, 0.35)}
 
-_STREAMS = ("participants", "screening", "visits", "sialometry", "saliva_ions",
-            "adverse_events", "batches", "hla_antibodies", "safety_labs", "injections",
-            "control_visits")
+_STREAMS = (
+    "participants",
+    "screening",
+    "visits",
+    "sialometry",
+    "saliva_ions",
+    "adverse_events",
+    "batches",
+    "hla_antibodies",
+    "safety_labs",
+    "injections",
+    "control_visits",
+)
 
 
 def _rng(seed: int, stream: str) -> np.random.Generator:
@@ -172,8 +230,9 @@ def _frame(form: str, rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
         unknown = set(r) - set(cols)
         if unknown:  # pragma: no cover - a programming error
             raise KeyError(f"{form}: not template columns: {sorted(unknown)}")
-    return pd.DataFrame([[_native(r.get(c)) for c in cols] for r in rows], columns=cols,
-                        dtype=object)
+    return pd.DataFrame(
+        [[_native(r.get(c)) for c in cols] for r in rows], columns=cols, dtype=object
+    )
 
 
 def _native(v: Any) -> Any:
@@ -208,16 +267,17 @@ def _controls(patients: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     for _ in range(1000):
         order = rng.permutation(len(patients))
         offsets = rng.integers(-4, 5, len(patients))
-        ctrl = pd.DataFrame({
-            "subject": list(CONTROLS),
-            "age": [int(patients["age"].iat[i] + offsets[k]) for k, i in enumerate(order)],
-            **{c: [patients[c].iat[i] for i in order] for c in ("sex", "race", "education")},
-            "matched_to": [patients["subject"].iat[i] for i in order],
-        })
+        ctrl = pd.DataFrame(
+            {
+                "subject": list(CONTROLS),
+                "age": [int(patients["age"].iat[i] + offsets[k]) for k, i in enumerate(order)],
+                **{c: [patients[c].iat[i] for i in order] for c in ("sex", "race", "education")},
+                "matched_to": [patients["subject"].iat[i] for i in order],
+            }
+        )
         m = match_controls(patients, ctrl.drop(columns="matched_to"))
         got = dict(zip(m.pairs["control"], m.pairs["patient"], strict=True))
-        if m.unmatched.empty and got == dict(zip(ctrl["subject"], ctrl["matched_to"],
-                                                 strict=True)):
+        if m.unmatched.empty and got == dict(zip(ctrl["subject"], ctrl["matched_to"], strict=True)):
             return ctrl
     raise RuntimeError("no control set reproduces its matching")  # pragma: no cover
 
@@ -228,22 +288,46 @@ def _people(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     ages = _patient_ages(rng)
     women = set(rng.choice(10, 3, replace=False).tolist())
     education = rng.choice(["low", "medium", "high"], 10, p=[0.25, 0.45, 0.30])
-    patients = pd.DataFrame({
-        "subject": list(PATIENTS), "age": ages,
-        "sex": ["F" if i in women else "M" for i in range(10)],
-        "race": ["White"] * 10, "education": [str(e) for e in education],
-    })
+    patients = pd.DataFrame(
+        {
+            "subject": list(PATIENTS),
+            "age": ages,
+            "sex": ["F" if i in women else "M" for i in range(10)],
+            "race": ["White"] * 10,
+            "education": [str(e) for e in education],
+        }
+    )
     return patients, _controls(patients, rng)
 
 
 def _participants(seed: int) -> pd.DataFrame:
     patients, controls = _people(seed)
-    rows = [{"subject": r.subject, "site": SITE[0], "group": "patient", "sex": r.sex,
-             "age_years": int(r.age), "race": r.race, "education": r.education,
-             "enrolment_order": i + 1} for i, r in enumerate(patients.itertuples())]
-    rows += [{"subject": r.subject, "site": SITE[0], "group": "control", "sex": r.sex,
-              "age_years": int(r.age), "race": r.race, "education": r.education,
-              "matched_to": r.matched_to} for r in controls.itertuples()]
+    rows = [
+        {
+            "subject": r.subject,
+            "site": SITE[0],
+            "group": "patient",
+            "sex": r.sex,
+            "age_years": int(r.age),
+            "race": r.race,
+            "education": r.education,
+            "enrolment_order": i + 1,
+        }
+        for i, r in enumerate(patients.itertuples())
+    ]
+    rows += [
+        {
+            "subject": r.subject,
+            "site": SITE[0],
+            "group": "control",
+            "sex": r.sex,
+            "age_years": int(r.age),
+            "race": r.race,
+            "education": r.education,
+            "matched_to": r.matched_to,
+        }
+        for r in controls.itertuples()
+    ]
     return _frame("participants", rows)
 
 
@@ -256,10 +340,13 @@ def _schedule(seed: int) -> dict[str, dict[str, int]]:
     rng = _rng(seed, "visits")
     out: dict[str, dict[str, int]] = {}
     for s in PATIENTS:
-        days = {"day0": 0, "day1": 1, "day5": int(rng.integers(4, 7)),
-                "day30": int(rng.integers(28, 33)),
-                "day120": int(rng.integers(90, 93) if s in THREE_MONTHS
-                              else rng.integers(115, 126))}
+        days = {
+            "day0": 0,
+            "day1": 1,
+            "day5": int(rng.integers(4, 7)),
+            "day30": int(rng.integers(28, 33)),
+            "day120": int(rng.integers(90, 93) if s in THREE_MONTHS else rng.integers(115, 126)),
+        }
         if s in YEAR2_PATIENTS:
             days[YEAR2] = int(rng.integers(730, 761))  # "followed for at least 2 years"
         out[s] = days
@@ -284,18 +371,25 @@ def _injection_dates(seed: int) -> dict[str, dt.date]:
 def _control_dates(seed: int) -> dict[str, dt.date]:
     rng = _rng(seed, "control_visits")
     span = (dt.date(2020, 2, 28) - dt.date(2019, 5, 1)).days
-    return {c: _date(dt.date(2019, 5, 1), int(d))
-            for c, d in zip(CONTROLS, np.sort(rng.integers(0, span, 10)), strict=True)}
+    return {
+        c: _date(dt.date(2019, 5, 1), int(d))
+        for c, d in zip(CONTROLS, np.sort(rng.integers(0, span, 10)), strict=True)
+    }
 
 
 def _visits(seed: int, protocol: Protocol) -> pd.DataFrame:
     """The visits; the 2-year follow-up only where the protocol has the visit ``year2``."""
     sched, inj, cdates = _schedule(seed), _injection_dates(seed), _control_dates(seed)
     known = {v.name for v in protocol.visits}
-    rows = [{"subject": s, "visit": v, "study_day": d, "visit_date": _date(inj[s], d)}
-            for s in PATIENTS for v, d in sched[s].items() if v in known]
-    rows += [{"subject": c, "visit": "day0", "study_day": 0, "visit_date": cdates[c]}
-             for c in CONTROLS]
+    rows = [
+        {"subject": s, "visit": v, "study_day": d, "visit_date": _date(inj[s], d)}
+        for s in PATIENTS
+        for v, d in sched[s].items()
+        if v in known
+    ]
+    rows += [
+        {"subject": c, "visit": "day0", "study_day": 0, "visit_date": cdates[c]} for c in CONTROLS
+    ]
     return _frame("visits", rows)
 
 
@@ -305,13 +399,24 @@ def _screening(seed: int) -> pd.DataFrame:
     people = [(_date(inj[s], -int(rng.integers(14, 46))), s, None) for s in PATIENTS]
     span = (dt.date(2019, 12, 15) - dt.date(2019, 3, 1)).days
     reasons = rng.choice(len(SCREEN_FAILURES), 7, replace=False)
-    people += [(_date(dt.date(2019, 3, 1), int(rng.integers(0, span))), None,
-                SCREEN_FAILURES[k]) for k in reasons]
+    people += [
+        (_date(dt.date(2019, 3, 1), int(rng.integers(0, span))), None, SCREEN_FAILURES[k])
+        for k in reasons
+    ]
     people.sort(key=lambda p: (p[0], p[1] or ""))
-    return _frame("screening", [
-        {"screening_id": f"S{i + 1:02d}", "subject": s, "screening_date": d,
-         "eligible": s is not None, "failed_criteria": why}
-        for i, (d, s, why) in enumerate(people)])
+    return _frame(
+        "screening",
+        [
+            {
+                "screening_id": f"S{i + 1:02d}",
+                "subject": s,
+                "screening_date": d,
+                "eligible": s is not None,
+                "failed_criteria": why,
+            }
+            for i, (d, s, why) in enumerate(people)
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------ efficacy
@@ -325,8 +430,14 @@ def _sialometry(seed: int, protocol: Protocol) -> pd.DataFrame:
     def cup(subject: str, visit: str, kind: str, flow: float) -> dict[str, Any]:
         before = int(rng.integers(1150, 1350))  # empty cup, centigrams
         net = round(flow * minutes[kind] * 100)
-        return {"subject": subject, "visit": visit, "kind": kind, "cup_before_g": before / 100,
-                "cup_after_g": (before + net) / 100, "minutes": float(minutes[kind])}
+        return {
+            "subject": subject,
+            "visit": visit,
+            "kind": kind,
+            "cup_before_g": before / 100,
+            "cup_after_g": (before + net) / 100,
+            "minutes": float(minutes[kind]),
+        }
 
     flows = {k: np.asarray(flow_data(f"{p}_ml_min", seed)) for k, p in KINDS.items()}
     for i, s in enumerate(PATIENTS):
@@ -366,16 +477,37 @@ def _saliva_ions(seed: int) -> pd.DataFrame:
             for i, s in enumerate(PATIENTS):
                 for j, v in enumerate(("day0", "day120")):
                     if not np.isnan(y[i, j]):
-                        rows.append({"subject": s, "visit": v, "kind": kind, "ion": code,
-                                     "value_mmol_l": round(float(y[i, j]), 2)})
+                        rows.append(
+                            {
+                                "subject": s,
+                                "visit": v,
+                                "kind": kind,
+                                "ion": code,
+                                "value_mmol_l": round(float(y[i, j]), 2),
+                            }
+                        )
             base = y[:, 0][~np.isnan(y[:, 0])]
             values = rng.normal(base.mean(), 0.6 * base.std(), len(CONTROLS))
             for c, x in zip(CONTROLS, np.clip(values, MIN_MMOL_L, None), strict=True):
-                rows.append({"subject": c, "visit": "day0", "kind": kind, "ion": code,
-                             "value_mmol_l": round(float(x), 2)})
+                rows.append(
+                    {
+                        "subject": c,
+                        "visit": "day0",
+                        "kind": kind,
+                        "ion": code,
+                        "value_mmol_l": round(float(x), 2),
+                    }
+                )
     order = {c: i for i, c in enumerate(IONS.values())}
-    rows.sort(key=lambda r: (r["subject"][0] == "C", r["subject"], r["visit"] != "day0",
-                             r["kind"] != "UWS", order[r["ion"]]))
+    rows.sort(
+        key=lambda r: (
+            r["subject"][0] == "C",
+            r["subject"],
+            r["visit"] != "day0",
+            r["kind"] != "UWS",
+            order[r["ion"]],
+        )
+    )
     return _frame("saliva_ions", rows)
 
 
@@ -393,10 +525,18 @@ def _questionnaire(frame: pd.DataFrame, form: str) -> pd.DataFrame:
 
 def _scintigraphy(seed: int) -> pd.DataFrame:
     rec = scintigraphy_records(seed)
-    return _frame("scintigraphy", [
-        {**r, "uptake_score": None if _native(r["uptake_score"]) is None
-         else int(r["uptake_score"])}
-        for r in rec.astype(object).to_dict("records")])
+    return _frame(
+        "scintigraphy",
+        [
+            {
+                **r,
+                "uptake_score": None
+                if _native(r["uptake_score"]) is None
+                else int(r["uptake_score"]),
+            }
+            for r in rec.astype(object).to_dict("records")
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------ safety
@@ -405,18 +545,51 @@ def _scintigraphy(seed: int) -> pd.DataFrame:
 def _adverse_events(seed: int) -> pd.DataFrame:
     rng = _rng(seed, "adverse_events")
     sched = _schedule(seed)
-    ae = [{"subject": s, "term": "Pain", "grade": 1, "serious": False, "related": "related",
-           "onset_day": 0} for s in PATIENTS]
-    ae.append({"subject": SYNCOPE_PATIENT, "term": "Vasovagal reaction", "grade": 3,
-               "serious": False, "related": "related", "onset_day": 0})
+    ae = [
+        {
+            "subject": s,
+            "term": "Pain",
+            "grade": 1,
+            "serious": False,
+            "related": "related",
+            "onset_day": 0,
+        }
+        for s in PATIENTS
+    ]
+    ae.append(
+        {
+            "subject": SYNCOPE_PATIENT,
+            "term": "Vasovagal reaction",
+            "grade": 3,
+            "serious": False,
+            "related": "related",
+            "onset_day": 0,
+        }
+    )
     oldest = _people(seed)[0].sort_values("age", kind="stable")["subject"].iat[-1]
-    ae.append({"subject": oldest, "term": "Stroke", "grade": 3, "serious": True,
-               "sae_criteria": "hospitalisation", "related": "not related", "onset_day": 82})
+    ae.append(
+        {
+            "subject": oldest,
+            "term": "Stroke",
+            "grade": 3,
+            "serious": True,
+            "sae_criteria": "hospitalisation",
+            "related": "not related",
+            "onset_day": 82,
+        }
+    )
     for i in sorted(rng.choice(10, 3, replace=False).tolist()):
         s = PATIENTS[i]
-        ae.append({"subject": s, "term": "Flu like symptoms", "grade": 1, "serious": False,
-                   "related": "not related",
-                   "onset_day": int(rng.integers(5, sched[s]["day120"] + 1))})
+        ae.append(
+            {
+                "subject": s,
+                "term": "Flu like symptoms",
+                "grade": 1,
+                "serious": False,
+                "related": "not related",
+                "onset_day": int(rng.integers(5, sched[s]["day120"] + 1)),
+            }
+        )
     ae.sort(key=lambda r: (r["subject"], r["onset_day"]))
     return _frame("adverse_events", [{"ae_id": f"AE{i + 1:02d}", **r} for i, r in enumerate(ae)])
 
@@ -430,15 +603,23 @@ def _safety_labs(seed: int) -> pd.DataFrame:
             lo, hi = men if sexes[s] == "M" else women
             low = 0.0 if lo is None else lo
             width = hi - low
-            centre = low + width * (rng.uniform(0.05, 0.3) if lo is None
-                                    else rng.uniform(0.3, 0.7))
+            centre = low + width * (rng.uniform(0.05, 0.3) if lo is None else rng.uniform(0.3, 0.7))
             for v in LAB_VISITS:
-                x = np.clip(centre + rng.normal(0, 0.05 * width), low + 0.03 * width,
-                            hi - 0.03 * width)
+                x = np.clip(
+                    centre + rng.normal(0, 0.05 * width), low + 0.03 * width, hi - 0.03 * width
+                )
                 value = round(float(x), dec)
-                rows.append({"subject": s, "visit": v, "test": test,
-                             "value": float(value), "unit": unit,
-                             "lower_limit": lo, "upper_limit": hi})
+                rows.append(
+                    {
+                        "subject": s,
+                        "visit": v,
+                        "test": test,
+                        "value": float(value),
+                        "unit": unit,
+                        "lower_limit": lo,
+                        "upper_limit": hi,
+                    }
+                )
     return _frame("safety_labs", rows)
 
 
@@ -463,25 +644,40 @@ def _batches(seed: int) -> pd.DataFrame:
     rng = _rng(seed, "batches")
     rows = []
     for batch, donor in BATCH_DONOR.items():
-        rows.append({
-            "batch": batch, "donor": donor,
-            "viability": round(float(rng.uniform(88, 96)), 1),
-            "cd90": round(float(rng.uniform(97, 99.9)), 1),
-            "cd105": round(float(rng.uniform(92, 99)), 1),
-            "cd73": round(float(rng.uniform(97, 99.9)), 1),
-            "cd45": round(float(rng.uniform(0.1, 1.0)), 2),
-            "hla_dr": round(float(rng.uniform(0.2, 1.5)), 2),
-            **dict.fromkeys(("sterility", "mycoplasma", "endotoxin", "donor_serology"),
-                            "negative"),
-        })
+        rows.append(
+            {
+                "batch": batch,
+                "donor": donor,
+                "viability": round(float(rng.uniform(88, 96)), 1),
+                "cd90": round(float(rng.uniform(97, 99.9)), 1),
+                "cd105": round(float(rng.uniform(92, 99)), 1),
+                "cd73": round(float(rng.uniform(97, 99.9)), 1),
+                "cd45": round(float(rng.uniform(0.1, 1.0)), 2),
+                "hla_dr": round(float(rng.uniform(0.2, 1.5)), 2),
+                **dict.fromkeys(
+                    ("sterility", "mycoplasma", "endotoxin", "donor_serology"), "negative"
+                ),
+            }
+        )
     return _frame("batches", rows)
 
 
 def _administrations(protocol: Protocol) -> pd.DataFrame:
-    return _frame("administrations", [
-        {"subject": s, "gland": g, "batch": PATIENT_BATCH[s], "study_day": 0,
-         "million_cells": protocol.dosing.cells_million(g), "volume_ml": protocol.volume_ml(g)}
-        for s in PATIENTS for g in GLANDS])
+    return _frame(
+        "administrations",
+        [
+            {
+                "subject": s,
+                "gland": g,
+                "batch": PATIENT_BATCH[s],
+                "study_day": 0,
+                "million_cells": protocol.dosing.cells_million(g),
+                "volume_ml": protocol.volume_ml(g),
+            }
+            for s in PATIENTS
+            for g in GLANDS
+        ],
+    )
 
 
 def _hla_antibodies(seed: int) -> pd.DataFrame:
@@ -491,8 +687,14 @@ def _hla_antibodies(seed: int) -> pd.DataFrame:
         for day in HLA_DAYS:
             background = np.clip(np.rint(rng.lognormal(math.log(180), 0.6, len(BEADS))), 20, 750)
             for bead, mfi in zip(BEADS, background, strict=True):
-                rows.append({"subject": s, "study_day": day, "specificity": bead,
-                             "mfi": float(HLA_STORY.get((s, day, bead), mfi))})
+                rows.append(
+                    {
+                        "subject": s,
+                        "study_day": day,
+                        "specificity": bead,
+                        "mfi": float(HLA_STORY.get((s, day, bead), mfi)),
+                    }
+                )
     return _frame("hla_antibodies", rows)
 
 

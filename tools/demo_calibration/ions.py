@@ -38,8 +38,9 @@ __all__ = ["ION_PATTERNS", "MIN_MMOL_L", "RHO", "calibrate_ion_row", "ion_data"]
 
 #: Measured (True) per subject x [day0, day120].
 ION_PATTERNS: dict[str, np.ndarray] = {
-    "uws_potassium": np.array([[True, True]] * 4 + [[True, False]] + [[True, True]] * 4
-                              + [[True, False]]),
+    "uws_potassium": np.array(
+        [[True, True]] * 4 + [[True, False]] + [[True, True]] * 4 + [[True, False]]
+    ),
     "sws_sodium": np.array([[True, True]] * 6 + [[True, False]] + [[True, True]] * 3),
 }
 #: Target intra-subject correlation of the construction (see the module text).
@@ -74,11 +75,15 @@ def calibrate_ion_row(paramcd: str, seed: int = 2022, tries: int = 10) -> np.nda
 
         def res(x: np.ndarray, x0: np.ndarray = x0) -> np.ndarray:
             s = ri_reml(build(x))
-            return np.array(_row_resid(paramcd, s) + list(np.maximum(0, MIN_MMOL_L - x) * 10)
-                            + list(0.002 * (x - x0)))
+            return np.array(
+                _row_resid(paramcd, s)
+                + list(np.maximum(0, MIN_MMOL_L - x) * 10)
+                + list(0.002 * (x - x0))
+            )
 
-        sol = optimize.least_squares(res, np.maximum(x0, 1.0), method="trf", max_nfev=400,
-                                     diff_step=1e-6)
+        sol = optimize.least_squares(
+            res, np.maximum(x0, 1.0), method="trf", max_nfev=400, diff_step=1e-6
+        )
         cur = np.rint(build(sol.x) * 100)
         if np.nanmin(cur) <= 0:
             continue

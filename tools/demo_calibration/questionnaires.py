@@ -42,16 +42,23 @@ from xerotrial.demo.targets import PAPER_INCONSISTENCIES, TABLE3, decimals
 
 from .calibrate import ri_reml
 
-__all__ = ["VISITS", "UNIT", "COLUMN_SUMS", "TEXT_CI", "targets", "lattice_targets",
-           "calibrate_row", "questionnaire_items"]
+__all__ = [
+    "VISITS",
+    "UNIT",
+    "COLUMN_SUMS",
+    "TEXT_CI",
+    "targets",
+    "lattice_targets",
+    "calibrate_row",
+    "questionnaire_items",
+]
 
 #: The questionnaires' visits (day 0, 1 month, 4 months).
 VISITS: tuple[str, ...] = ("day0", "day30", "day120")
 #: Number of patients.
 N_SUBJECTS = 10
 #: Score per unit k of each row.
-UNIT: dict[str, float] = {"xq_summary": 1.25, "HNDR": 100 / 3, "HNSS": 100 / 3,
-                          "HNSW": 100 / 12}
+UNIT: dict[str, float] = {"xq_summary": 1.25, "HNDR": 100 / 3, "HNSS": 100 / 3, "HNSW": 100 / 12}
 #: Upper bound of k per subject and visit.
 _KMAX = {"xq_summary": 80, "HNDR": 3, "HNSS": 3, "HNSW": 12}
 #: Visit sums of k over the answered cells: day0 and day120 fixed by Table 3's LS means,
@@ -81,10 +88,16 @@ def targets(paramcd: str) -> list[tuple[str, int, tuple[str, ...]]]:
     """
     row = TABLE3[paramcd]
     skip = {f for (c, f) in PAPER_INCONSISTENCIES if c == paramcd}
-    out = [("mean", 0, (row.baseline.estimate,)), ("se", 0, (row.baseline.se,)),
-           ("mean", _LAST, (row.follow_up.estimate,)), ("se", _LAST, (row.follow_up.se,)),
-           ("diff", _LAST, (row.difference,)), ("lower", _LAST, (row.lower,)),
-           ("upper", _LAST, (row.upper,)), ("p", _LAST, (row.p, *row.p_alt))]
+    out = [
+        ("mean", 0, (row.baseline.estimate,)),
+        ("se", 0, (row.baseline.se,)),
+        ("mean", _LAST, (row.follow_up.estimate,)),
+        ("se", _LAST, (row.follow_up.se,)),
+        ("diff", _LAST, (row.difference,)),
+        ("lower", _LAST, (row.lower,)),
+        ("upper", _LAST, (row.upper,)),
+        ("p", _LAST, (row.p, *row.p_alt)),
+    ]
     out = [x for x in out if {"diff": "difference"}.get(x[0], x[0]) not in skip]
     lo, hi = TEXT_CI[paramcd]
     return out + [("lower", _LAST, (lo,)), ("upper", _LAST, (hi,))]
@@ -109,8 +122,11 @@ def _starts(paramcd: str, rng: np.random.Generator, batch: int) -> np.ndarray:
     f_u, f_e = rng.uniform(0.4, 1.2, (2, batch, 1, 1))
     answered = np.ones((n, len(VISITS)), bool)
     mean = np.array(sums) / n
-    k = mean + f_u * sd_u * rng.normal(size=(batch, n, 1)) + f_e * sd_e * rng.normal(
-        size=(batch, n, len(VISITS)))
+    k = (
+        mean
+        + f_u * sd_u * rng.normal(size=(batch, n, 1))
+        + f_e * sd_e * rng.normal(size=(batch, n, len(VISITS)))
+    )
     k = np.clip(np.rint(k), 0, kmax) * answered
     for _ in range(kmax * n * 2):
         gap = np.array(sums) - k.sum(1)  # batch x visits
@@ -126,19 +142,26 @@ def _starts(paramcd: str, rng: np.random.Generator, batch: int) -> np.ndarray:
     return k[keep].astype(np.int64)
 
 
-def _closed(means: np.ndarray, se_means: np.ndarray, se_diffs: np.ndarray, s2u: np.ndarray,
-            df: int) -> dict[str, np.ndarray]:
+def _closed(
+    means: np.ndarray, se_means: np.ndarray, se_diffs: np.ndarray, s2u: np.ndarray, df: int
+) -> dict[str, np.ndarray]:
     """Fits of B data sets (B x visits) as printed statistics."""
     d = means - means[:, :1]
     tc = float(stats.t.ppf(0.975, df))
     with np.errstate(divide="ignore", invalid="ignore"):
         p = 2 * special.stdtr(df, -np.abs(d) / se_diffs)
-    return {"mean": means, "se": se_means, "diff": d, "lower": d - tc * se_diffs,
-            "upper": d + tc * se_diffs, "p": p, "s2u": s2u}
+    return {
+        "mean": means,
+        "se": se_means,
+        "diff": d,
+        "lower": d - tc * se_diffs,
+        "upper": d + tc * se_diffs,
+        "p": p,
+        "s2u": s2u,
+    }
 
 
-def _meets(s: dict[str, np.ndarray], its, inner: float = 0.99, p_rel: float = 0.25
-           ) -> np.ndarray:
+def _meets(s: dict[str, np.ndarray], its, inner: float = 0.99, p_rel: float = 0.25) -> np.ndarray:
     """Which of the B fits ``s`` meet every target, with a margin (``inner`` of each
     half-unit rounding interval; p within ``p_rel`` of a printed p)."""
     ok = s["s2u"] > 0
@@ -170,8 +193,10 @@ def lattice_targets(paramcd: str, margin: float = 0.05) -> list[tuple[int, int]]
     row = TABLE3[paramcd]
     tc = float(stats.t.ppf(0.975, df))
     hw = (float(row.upper) - float(row.lower)) / 2 / unit
-    sse30 = np.arange(int(n * t * df * n / 2 * (hw / tc) ** 2 * (1 - margin)),
-                      int(n * t * df * n / 2 * (hw / tc) ** 2 * (1 + margin)) + 2)
+    sse30 = np.arange(
+        int(n * t * df * n / 2 * (hw / tc) ** 2 * (1 - margin)),
+        int(n * t * df * n / 2 * (hw / tc) ** 2 * (1 + margin)) + 2,
+    )
     s2 = sse30 / (n * t) / df
     se = float(row.baseline.se) / unit
     ms = se * se * n * t - (t - 1) * s2  # subject mean square from the LS-mean SE
@@ -194,8 +219,9 @@ def lattice_targets(paramcd: str, margin: float = 0.05) -> list[tuple[int, int]]
     return out
 
 
-def calibrate_row(paramcd: str, seed: int = 2022, tries: int = 200,
-                  max_iter: int = 20000) -> np.ndarray:
+def calibrate_row(
+    paramcd: str, seed: int = 2022, tries: int = 200, max_iter: int = 20000
+) -> np.ndarray:
     """Integer k (10 subjects x 3 visits, the visit sums of :data:`COLUMN_SUMS`) meeting every
     :func:`targets`, confirmed by the exact REML fit.
 
@@ -205,8 +231,10 @@ def calibrate_row(paramcd: str, seed: int = 2022, tries: int = 200,
     """
     goals = np.array(lattice_targets(paramcd), float)
     if not len(goals):
-        raise RuntimeError(f"{paramcd}: no complete answers with visit sums "
-                           f"{COLUMN_SUMS[paramcd]} can print the row")
+        raise RuntimeError(
+            f"{paramcd}: no complete answers with visit sums "
+            f"{COLUMN_SUMS[paramcd]} can print the row"
+        )
     rng = np.random.default_rng(seed)
     its, unit, kmax = targets(paramcd), UNIT[paramcd], _KMAX[paramcd]
     n, t = N_SUBJECTS, len(VISITS)
@@ -236,8 +264,12 @@ def calibrate_row(paramcd: str, seed: int = 2022, tries: int = 200,
                 cur[b, j] += 1
         if fc == 0.0:
             e = ri_reml(cur * unit)
-            if _meets(_closed(e.means[None], e.se_means[None], e.se_diffs[None],
-                              np.array([e.s2u]), int(e.df)), its)[0]:
+            if _meets(
+                _closed(
+                    e.means[None], e.se_means[None], e.se_diffs[None], np.array([e.s2u]), int(e.df)
+                ),
+                its,
+            )[0]:
                 return cur
     raise RuntimeError(f"{paramcd}: no answers found in {tries} tries")
 
@@ -276,12 +308,16 @@ def questionnaire_items(seed: int = 2022) -> tuple[pd.DataFrame, pd.DataFrame]:
         for j, visit in enumerate(VISITS):
             sid = f"P{i + 1:02d}"
             xq = _split(int(k["xq_summary"][i, j]), 8, 0, 10, rng)
-            xq_rows.append({"id": sid, "visit": visit,
-                            **{f"xq{m + 1}": int(v) for m, v in enumerate(xq)}})
-            hn = {f"hn{m}": int(np.clip(np.rint(1 + 1.5 * sev[i] + rng.normal(0, 0.6)), 1, 4))
-                  for m in range(31, 61)}
-            hn.update({f"hn{m}": int(rng.random() < 0.15 + 0.2 * sev[i]) + 1
-                       for m in range(61, 66)})
+            xq_rows.append(
+                {"id": sid, "visit": visit, **{f"xq{m + 1}": int(v) for m, v in enumerate(xq)}}
+            )
+            hn = {
+                f"hn{m}": int(np.clip(np.rint(1 + 1.5 * sev[i] + rng.normal(0, 0.6)), 1, 4))
+                for m in range(31, 61)
+            }
+            hn.update(
+                {f"hn{m}": int(rng.random() < 0.15 + 0.2 * sev[i]) + 1 for m in range(61, 66)}
+            )
             hn.update(_swallowing(k["HNSW"][i, j], rng))
             hn["hn41"], hn["hn42"] = int(k["HNDR"][i, j]) + 1, int(k["HNSS"][i, j]) + 1
             hn_rows.append({"id": sid, "visit": visit, **hn})

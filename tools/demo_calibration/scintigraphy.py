@@ -60,9 +60,7 @@ __all__ = [
 GLANDS = ("left_parotid", "right_parotid", "left_submandibular", "right_submandibular")
 VISITS = ("day0", "day120")
 #: (subject index, visit index, gland index) not evaluable for both measures.
-NOT_EVALUABLE = tuple(
-    [(i, v, 3) for i in (0, 5, 7) for v in (0, 1)] + [(2, 1, 3)]
-)
+NOT_EVALUABLE = tuple([(i, v, 3) for i in (0, 5, 7) for v in (0, 1)] + [(2, 1, 3)])
 #: Glands without uptake (score 0): excretion fraction not computable (both visits).
 NO_UPTAKE = tuple((i, v, 2) for i in (4, 9) for v in (0, 1))
 
@@ -81,8 +79,9 @@ def scint_loss(values: np.ndarray, measure: str) -> float:
     True
     """
     m = gland_means(values)
-    return sum(row_badness(f"scint_{measure}_{k}", balanced_stats(m[k]))
-               for k in ("all", "pg", "smg"))
+    return sum(
+        row_badness(f"scint_{measure}_{k}", balanced_stats(m[k])) for k in ("all", "pg", "smg")
+    )
 
 
 def _p03_uptake() -> np.ndarray:
@@ -146,20 +145,30 @@ def calibrate_excretion(seed: int = 2022, tries: int = 10) -> np.ndarray:
 
     def resid_rows(y: np.ndarray) -> list[float]:
         m = gland_means(y)
-        return [r for k in ("all", "pg", "smg")
-                for r in _row_resid(f"scint_excretion_{k}", balanced_stats(m[k]))]
+        return [
+            r
+            for k in ("all", "pg", "smg")
+            for r in _row_resid(f"scint_excretion_{k}", balanced_stats(m[k]))
+        ]
 
     def f(u: np.ndarray) -> float:
         return scint_loss(u / 10.0, "excretion")
 
     for _ in range(tries):
-        base = (np.array([pg0, pg0, smg0, smg0])[None, None, :]
-                + rng.normal(0, sd * 0.8, (10, 1, 1)) + rng.normal(0, sd * 0.4, (10, 1, 4)))
+        base = (
+            np.array([pg0, pg0, smg0, smg0])[None, None, :]
+            + rng.normal(0, sd * 0.8, (10, 1, 1))
+            + rng.normal(0, sd * 0.4, (10, 1, 4))
+        )
         x0 = np.clip((np.repeat(base, 2, axis=1) + rng.normal(0, 5, (10, 2, 4)))[free], 5, 95)
 
         def res(x: np.ndarray, x0: np.ndarray = x0) -> np.ndarray:
-            return np.array(resid_rows(build(x)) + list(np.maximum(0, 3 - x))
-                            + list(np.maximum(0, x - 97)) + list(0.002 * (x - x0)))
+            return np.array(
+                resid_rows(build(x))
+                + list(np.maximum(0, 3 - x))
+                + list(np.maximum(0, x - 97))
+                + list(0.002 * (x - x0))
+            )
 
         sol = optimize.least_squares(res, x0, method="trf", max_nfev=3000, diff_step=1e-6)
         cur = np.clip(np.rint(build(sol.x) * 10), 0, 1000)
@@ -179,11 +188,18 @@ def _records(seed: int) -> pd.DataFrame:
             for g, gland in enumerate(GLANDS):
                 if np.isnan(up[i, v, g]) and np.isnan(ex[i, v, g]):
                     continue
-                rows.append((f"P{i + 1:02d}", visit, gland,
-                             None if np.isnan(up[i, v, g]) else int(up[i, v, g]),
-                             None if np.isnan(ex[i, v, g]) else round(float(ex[i, v, g]), 1)))
-    df = pd.DataFrame(rows, columns=["subject", "visit", "gland", "uptake_score",
-                                     "excretion_fraction_pct"])
+                rows.append(
+                    (
+                        f"P{i + 1:02d}",
+                        visit,
+                        gland,
+                        None if np.isnan(up[i, v, g]) else int(up[i, v, g]),
+                        None if np.isnan(ex[i, v, g]) else round(float(ex[i, v, g]), 1),
+                    )
+                )
+    df = pd.DataFrame(
+        rows, columns=["subject", "visit", "gland", "uptake_score", "excretion_fraction_pct"]
+    )
     df["uptake_score"] = df["uptake_score"].astype("Int64")
     return df
 
@@ -202,12 +218,15 @@ def _row_resid(paramcd: str, s: Stats, inner: float = 0.4) -> list[float]:
     row = TABLE3[paramcd]
     skip = {f for (c, f) in PAPER_INCONSISTENCIES if c == paramcd}
     lo, hi = s.ci(1)
-    checks = {"baseline": (s.means[0], row.baseline.estimate),
-              "baseline_se": (s.se_means[0], row.baseline.se),
-              "follow_up": (s.means[1], row.follow_up.estimate),
-              "follow_up_se": (s.se_means[1], row.follow_up.se),
-              "difference": (s.diffs[1], row.difference), "lower": (lo, row.lower),
-              "upper": (hi, row.upper)}
+    checks = {
+        "baseline": (s.means[0], row.baseline.estimate),
+        "baseline_se": (s.se_means[0], row.baseline.se),
+        "follow_up": (s.means[1], row.follow_up.estimate),
+        "follow_up_se": (s.se_means[1], row.follow_up.se),
+        "difference": (s.diffs[1], row.difference),
+        "lower": (lo, row.lower),
+        "upper": (hi, row.upper),
+    }
     out = []
     for k, (v, p) in checks.items():
         if k in skip:

@@ -77,6 +77,7 @@ __all__ = [
     "wilcoxon_sensitivity",
 ]
 
+
 @dataclass(frozen=True)
 class Outcome:
     """A Table 3 row: PARAMCD, printed label, group heading, the paper's decimals (LS mean,
@@ -136,8 +137,11 @@ STORE_PARAMCD: dict[str, str] = {
     "HNDR": "HNDR",
     "HNSS": "HNSS",
     "HNSW": "HNSW",
-    **{f"scint_{m}_{g}": f"scint_{m}_{g}" for m in ("uptake", "excretion")
-       for g in ("all", "pg", "smg")},
+    **{
+        f"scint_{m}_{g}": f"scint_{m}_{g}"
+        for m in ("uptake", "excretion")
+        for g in ("all", "pg", "smg")
+    },
     **{f"{k}_{i}_mmol_l": f"{k}_{name}" for k in ("uws", "sws") for i, name in _IONS.items()},
 }
 
@@ -153,8 +157,7 @@ def derive_adeff(engine: Engine) -> pd.DataFrame:
     parts = []
     forms = {o.paramcd: o.form for o in OUTCOMES}
     for bds in adam_datasets(engine).values():
-        keep = bds[bds["PARAMCD"].isin(list(STORE_PARAMCD))
-                   & bds["USUBJID"].isin(patients)].copy()
+        keep = bds[bds["PARAMCD"].isin(list(STORE_PARAMCD)) & bds["USUBJID"].isin(patients)].copy()
         if keep.empty:
             continue
         keep["PARAMCD"] = keep["PARAMCD"].map(STORE_PARAMCD)
@@ -180,8 +183,9 @@ def _source_keys(adeff: pd.DataFrame) -> list[str]:
     """The raw rows of a record: form key columns as ``subject/visit[/kind]``."""
     kind = adeff["PARAMCD"].str.split("_").str[0].str.upper()
     out = []
-    for dom, subj, visit, k in zip(adeff["SRCDOM"], adeff["USUBJID"], adeff["AVISIT"], kind,
-                                   strict=True):
+    for dom, subj, visit, k in zip(
+        adeff["SRCDOM"], adeff["USUBJID"], adeff["AVISIT"], kind, strict=True
+    ):
         if dom in ("sialometry", "saliva_ions"):
             out.append(f"{subj}/{visit}/{k}")
         elif dom == "scintigraphy":
@@ -221,8 +225,10 @@ class OutcomeVisits:
             return None
         label = _visit_label(visit, protocol)
         if visit not in self.scheduled and visit in self.unscheduled:
-            return (f"{self.form} data at {label} are outside the schedule and the protocol "
-                    "leaves them out ([analysis] unscheduled = 'exclude')")
+            return (
+                f"{self.form} data at {label} are outside the schedule and the protocol "
+                "leaves them out ([analysis] unscheduled = 'exclude')"
+            )
         if visit not in self.scheduled:
             return f"{self.form} is not scheduled at {label}"
         return f"no {label} data yet"
@@ -253,8 +259,9 @@ def outcome_visits(adeff: pd.DataFrame, paramcd: str, protocol: Protocol) -> Out
     with_data = tuple(v for v in eff if v in present)
     unscheduled = tuple(v for v in with_data if v not in due)
     model = tuple(v for v in with_data if v in due or plan.unscheduled == "include")
-    return OutcomeVisits(paramcd, form, tuple(v for v in eff if v in due), with_data,
-                         unscheduled, model)
+    return OutcomeVisits(
+        paramcd, form, tuple(v for v in eff if v in due), with_data, unscheduled, model
+    )
 
 
 def _why_not_at(ov: OutcomeVisits, visit: str, protocol: Protocol) -> str | None:
@@ -276,8 +283,9 @@ def _why_no_model(ov: OutcomeVisits, protocol: Protocol) -> str | None:
         later = [v for v in ov.scheduled if v != baseline]
         if not later:
             return f"{ov.form} is not scheduled at a follow-up visit"
-        return (f"only baseline data so far (next scheduled visit: "
-                f"{_visit_label(later[0], protocol)})")
+        return (
+            f"only baseline data so far (next scheduled visit: {_visit_label(later[0], protocol)})"
+        )
     return None
 
 
@@ -295,8 +303,9 @@ class OutcomeFit:
     visits: tuple[str, ...] = field(default=())
 
 
-def fit_outcome(adeff: pd.DataFrame, paramcd: str, visits: tuple[str, ...],
-                follow_up: str | None) -> OutcomeFit:
+def fit_outcome(
+    adeff: pd.DataFrame, paramcd: str, visits: tuple[str, ...], follow_up: str | None
+) -> OutcomeFit:
     """Fit the SAP's model to one outcome over ``visits`` (the first is the reference); the
     Table 3 row compares ``follow_up`` with the first visit (``row`` None when ``follow_up``
     is None or has no data). ``n`` counts the participants with a value at both. Visits
@@ -306,17 +315,31 @@ def fit_outcome(adeff: pd.DataFrame, paramcd: str, visits: tuple[str, ...],
     reference = visits[0]
     visits = tuple(v for v in visits if (d["AVISIT"] == v).any())
     if len(visits) < 2 or visits[0] != reference:
-        raise DataValidationError(f"{paramcd}: the model needs data at the reference visit "
-                                  f"{reference} and at least one more visit; data at "
-                                  f"{list(visits)}")
-    values = pd.DataFrame({"subject": d["USUBJID"].to_numpy(), "visit": d["AVISIT"].to_numpy(),
-                           "AVAL": d["AVAL"].astype(float).to_numpy()})
+        raise DataValidationError(
+            f"{paramcd}: the model needs data at the reference visit "
+            f"{reference} and at least one more visit; data at "
+            f"{list(visits)}"
+        )
+    values = pd.DataFrame(
+        {
+            "subject": d["USUBJID"].to_numpy(),
+            "visit": d["AVISIT"].to_numpy(),
+            "AVAL": d["AVAL"].astype(float).to_numpy(),
+        }
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        res = fit(values, "AVAL ~ visit", subject="subject", time="visit",
-                  covariance="random-intercept", time_order=list(visits))
-    notes = tuple(f"{paramcd}: {w.message}" for w in caught
-                  if issubclass(w.category, ConvergenceWarning))
+        res = fit(
+            values,
+            "AVAL ~ visit",
+            subject="subject",
+            time="visit",
+            covariance="random-intercept",
+            time_order=list(visits),
+        )
+    notes = tuple(
+        f"{paramcd}: {w.message}" for w in caught if issubclass(w.category, ConvergenceWarning)
+    )
     ls = res.lsmeans("visit", df_method="containment")
     con = res.contrasts_vs_reference("visit", visits[0], df_method="containment")
     con.insert(0, "visit", [c.split(" - ")[0] for c in con["contrast"]])
@@ -325,15 +348,24 @@ def fit_outcome(adeff: pd.DataFrame, paramcd: str, visits: tuple[str, ...],
         base, last = ls.set_index("visit").loc[visits[0]], ls.set_index("visit").loc[follow_up]
         c = con.set_index("visit").loc[follow_up]
         both = set(values.loc[values["visit"] == visits[0], "subject"]) & set(
-            values.loc[values["visit"] == follow_up, "subject"])
-        row = {"outcome": paramcd, "n": len(both),
-               "baseline_lsmean": float(base["estimate"]), "baseline_se": float(base["se"]),
-               "followup_lsmean": float(last["estimate"]), "followup_se": float(last["se"]),
-               "difference": float(c["estimate"]), "ci_lower": float(c["lower"]),
-               "ci_upper": float(c["upper"]), "p_value": float(c["p"])}
+            values.loc[values["visit"] == follow_up, "subject"]
+        )
+        row = {
+            "outcome": paramcd,
+            "n": len(both),
+            "baseline_lsmean": float(base["estimate"]),
+            "baseline_se": float(base["se"]),
+            "followup_lsmean": float(last["estimate"]),
+            "followup_se": float(last["se"]),
+            "difference": float(c["estimate"]),
+            "ci_lower": float(c["lower"]),
+            "ci_upper": float(c["upper"]),
+            "p_value": float(c["p"]),
+        }
         df = float(c["df"])
-    return OutcomeFit(paramcd, row, ls.assign(PARAMCD=paramcd), con.assign(PARAMCD=paramcd),
-                      df, notes, visits)
+    return OutcomeFit(
+        paramcd, row, ls.assign(PARAMCD=paramcd), con.assign(PARAMCD=paramcd), df, notes, visits
+    )
 
 
 @dataclass(frozen=True)
@@ -359,8 +391,7 @@ def fit_outcomes(adeff: pd.DataFrame, protocol: Protocol) -> Models:
         reason = _why_no_model(ov, protocol)
         if reason is None:
             try:
-                fits[o.paramcd] = fit_outcome(adeff, o.paramcd, ov.model,
-                                              protocol.analysis.primary)
+                fits[o.paramcd] = fit_outcome(adeff, o.paramcd, ov.model, protocol.analysis.primary)
                 continue
             except (DataValidationError, np.linalg.LinAlgError) as exc:
                 reason = f"the model cannot be fitted: {exc}"
@@ -368,15 +399,17 @@ def fit_outcomes(adeff: pd.DataFrame, protocol: Protocol) -> Models:
     return Models(fits, why)
 
 
-def _missing_at(models: Models, adeff: pd.DataFrame, code: str, visit: str,
-                protocol: Protocol) -> str:
+def _missing_at(
+    models: Models, adeff: pd.DataFrame, code: str, visit: str, protocol: Protocol
+) -> str:
     """Why outcome ``code`` has no result at ``visit``."""
     why = _why_not_at(outcome_visits(adeff, code, protocol), visit, protocol)
     return why or models.why.get(code) or "no result"
 
 
-def table3(models: Models, adeff: pd.DataFrame, protocol: Protocol
-           ) -> tuple[pd.DataFrame, list[NotRun]]:
+def table3(
+    models: Models, adeff: pd.DataFrame, protocol: Protocol
+) -> tuple[pd.DataFrame, list[NotRun]]:
     """Table 3: one row per outcome of :data:`OUTCOMES` whose model has the primary
     follow-up; the others (analysis ``table3``), with why."""
     rows, not_run = [], []
@@ -390,8 +423,9 @@ def table3(models: Models, adeff: pd.DataFrame, protocol: Protocol
     return pd.DataFrame(rows, columns=list(TABLE3_COLUMNS)), not_run
 
 
-def early_look(models: Models, adeff: pd.DataFrame, protocol: Protocol,
-               outcomes: tuple[str, ...] = _FLOW) -> tuple[pd.DataFrame, list[NotRun]]:
+def early_look(
+    models: Models, adeff: pd.DataFrame, protocol: Protocol, outcomes: tuple[str, ...] = _FLOW
+) -> tuple[pd.DataFrame, list[NotRun]]:
     """The Results text at the protocol's early look (paper: 1 month): LS mean at that visit
     and the change from baseline, CI, p, df, from the Table 3 models; the outcomes without
     it (analysis ``one_month``), with why."""
@@ -400,16 +434,27 @@ def early_look(models: Models, adeff: pd.DataFrame, protocol: Protocol,
     for code in outcomes:
         f = models.fits.get(code)
         if visit is None or f is None or visit not in f.visits[1:]:
-            why = ("the protocol plans no early look ([analysis] early)" if visit is None
-                   else _missing_at(models, adeff, code, visit, protocol))
+            why = (
+                "the protocol plans no early look ([analysis] early)"
+                if visit is None
+                else _missing_at(models, adeff, code, visit, protocol)
+            )
             not_run.append(NotRun("one_month", code, why))
             continue
         ls = f.lsmeans.set_index("visit").loc[visit]
         c = f.contrasts.set_index("visit").loc[visit]
-        rows.append({"outcome": code, "lsmean": float(ls["estimate"]),
-                     "se": float(ls["se"]), "difference": float(c["estimate"]),
-                     "ci_lower": float(c["lower"]), "ci_upper": float(c["upper"]),
-                     "p_value": float(c["p"]), "df": float(c["df"])})
+        rows.append(
+            {
+                "outcome": code,
+                "lsmean": float(ls["estimate"]),
+                "se": float(ls["se"]),
+                "difference": float(c["estimate"]),
+                "ci_lower": float(c["lower"]),
+                "ci_upper": float(c["upper"]),
+                "p_value": float(c["p"]),
+                "df": float(c["df"]),
+            }
+        )
     cols = ["outcome", "lsmean", "se", "difference", "ci_lower", "ci_upper", "p_value", "df"]
     return pd.DataFrame(rows, columns=cols), not_run
 
@@ -420,8 +465,7 @@ def _pairs(adeff: pd.DataFrame, paramcd: str, baseline: str, follow_up: str) -> 
     return wide.reindex(columns=[baseline, follow_up])
 
 
-def _at_primary(adeff: pd.DataFrame, code: str, protocol: Protocol, analysis: str
-                ) -> NotRun | None:
+def _at_primary(adeff: pd.DataFrame, code: str, protocol: Protocol, analysis: str) -> NotRun | None:
     """Why ``code`` has no baseline/primary comparison (None when it has)."""
     why = _why_not_at(outcome_visits(adeff, code, protocol), protocol.analysis.primary, protocol)
     return None if why is None else NotRun(analysis, code, why)
@@ -431,8 +475,9 @@ def _present(adeff: pd.DataFrame) -> list[Outcome]:
     return [o for o in OUTCOMES if (adeff["PARAMCD"] == o.paramcd).any()]
 
 
-def wilcoxon_sensitivity(adeff: pd.DataFrame, protocol: Protocol
-                         ) -> tuple[pd.DataFrame, list[NotRun]]:
+def wilcoxon_sensitivity(
+    adeff: pd.DataFrame, protocol: Protocol
+) -> tuple[pd.DataFrame, list[NotRun]]:
     """As observed, baseline versus the primary follow-up: medians (Q1, Q3) and the Wilcoxon
     signed-rank test (as R's ``wilcox.test(paired = TRUE)``; exact without ties, else the
     normal approximation with continuity correction)."""
@@ -451,14 +496,34 @@ def wilcoxon_sensitivity(adeff: pd.DataFrame, protocol: Protocol
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ties: the normal approximation, as R says
             test = wilcoxon_signed_rank(pair.iloc[:, 1], pair.iloc[:, 0]) if len(pair) else None
-        rows.append({"outcome": o.paramcd, "n_pairs": len(pair),
-                     "baseline_median": b.median, "baseline_q1": b.q1, "baseline_q3": b.q3,
-                     "followup_median": f.median, "followup_q1": f.q1, "followup_q3": f.q3,
-                     "V": test.statistic if test else math.nan,
-                     "p_value": test.p_value if test else math.nan,
-                     "method": test.method if test else ""})
-    cols = ["outcome", "n_pairs", "baseline_median", "baseline_q1", "baseline_q3",
-            "followup_median", "followup_q1", "followup_q3", "V", "p_value", "method"]
+        rows.append(
+            {
+                "outcome": o.paramcd,
+                "n_pairs": len(pair),
+                "baseline_median": b.median,
+                "baseline_q1": b.q1,
+                "baseline_q3": b.q3,
+                "followup_median": f.median,
+                "followup_q1": f.q1,
+                "followup_q3": f.q3,
+                "V": test.statistic if test else math.nan,
+                "p_value": test.p_value if test else math.nan,
+                "method": test.method if test else "",
+            }
+        )
+    cols = [
+        "outcome",
+        "n_pairs",
+        "baseline_median",
+        "baseline_q1",
+        "baseline_q3",
+        "followup_median",
+        "followup_q1",
+        "followup_q3",
+        "V",
+        "p_value",
+        "method",
+    ]
     return pd.DataFrame(rows, columns=cols), not_run
 
 
@@ -494,15 +559,22 @@ def responders(adeff: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFrame, l
         flag = derive_responder(w.iloc[:, 0], w.iloc[:, 1], protocol=protocol)
         known = flag.dropna()
         hit = known.index[known.to_numpy(dtype=bool)]
-        rows.append({"outcome": code, "n": len(known), "responders": len(hit),
-                     "proportion": len(hit) / len(known) if len(known) else math.nan,
-                     "subjects": ", ".join(hit)})
+        rows.append(
+            {
+                "outcome": code,
+                "n": len(known),
+                "responders": len(hit),
+                "proportion": len(hit) / len(known) if len(known) else math.nan,
+                "subjects": ", ".join(hit),
+            }
+        )
     cols = ["outcome", "n", "responders", "proportion", "subjects"]
     return pd.DataFrame(rows, columns=cols), not_run
 
 
-def cohort_comparison(adeff: pd.DataFrame, cohorts: pd.Series, protocol: Protocol
-                      ) -> tuple[pd.DataFrame, list[NotRun]]:
+def cohort_comparison(
+    adeff: pd.DataFrame, cohorts: pd.Series, protocol: Protocol
+) -> tuple[pd.DataFrame, list[NotRun]]:
     """CS5 versus CS10: the cohort-by-visit interaction (F, df, p) of the SAP model with
     cohort added, per outcome, over the outcome's visits (:func:`outcome_visits`);
     ``cohorts`` maps USUBJID to the cohort name."""
@@ -511,21 +583,32 @@ def cohort_comparison(adeff: pd.DataFrame, cohorts: pd.Series, protocol: Protoco
         ov = outcome_visits(adeff, o.paramcd, protocol)
         why = _why_no_model(ov, protocol)
         d = _analysis_records(adeff, o.paramcd, ov.model)
-        values = pd.DataFrame({"subject": d["USUBJID"].to_numpy(),
-                               "visit": d["AVISIT"].to_numpy(),
-                               "cohort": d["USUBJID"].map(cohorts).to_numpy(),
-                               "AVAL": d["AVAL"].astype(float).to_numpy()})
+        values = pd.DataFrame(
+            {
+                "subject": d["USUBJID"].to_numpy(),
+                "visit": d["AVISIT"].to_numpy(),
+                "cohort": d["USUBJID"].map(cohorts).to_numpy(),
+                "AVAL": d["AVAL"].astype(float).to_numpy(),
+            }
+        )
         if why is None and values["cohort"].isna().any():
             why = "patients without a cohort: " + ", ".join(
-                sorted(set(values.loc[values["cohort"].isna(), "subject"])))
+                sorted(set(values.loc[values["cohort"].isna(), "subject"]))
+            )
         if why is None and values["cohort"].nunique() < 2:
             why = f"only cohort {values['cohort'].iloc[0]} has data so far"
         if why is None:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
-                    res = fit(values, "AVAL ~ visit * cohort", subject="subject", time="visit",
-                              covariance="random-intercept", time_order=list(ov.model))
+                    res = fit(
+                        values,
+                        "AVAL ~ visit * cohort",
+                        subject="subject",
+                        time="visit",
+                        covariance="random-intercept",
+                        time_order=list(ov.model),
+                    )
                 t3 = res.type3(df_method="containment").set_index("term")
             except (DataValidationError, np.linalg.LinAlgError) as exc:
                 why = f"the model cannot be fitted: {exc}"
@@ -533,9 +616,15 @@ def cohort_comparison(adeff: pd.DataFrame, cohorts: pd.Series, protocol: Protoco
             not_run.append(NotRun("cohorts", o.paramcd, why))
             continue
         term = next(t for t in t3.index if ":" in t)
-        rows.append({"outcome": o.paramcd, "F": float(t3.loc[term, "F"]),
-                     "num_df": float(t3.loc[term, "num_df"]),
-                     "den_df": float(t3.loc[term, "den_df"]), "p_value": float(t3.loc[term, "p"])})
+        rows.append(
+            {
+                "outcome": o.paramcd,
+                "F": float(t3.loc[term, "F"]),
+                "num_df": float(t3.loc[term, "num_df"]),
+                "den_df": float(t3.loc[term, "den_df"]),
+                "p_value": float(t3.loc[term, "p"]),
+            }
+        )
     return pd.DataFrame(rows, columns=["outcome", "F", "num_df", "den_df", "p_value"]), not_run
 
 
@@ -544,8 +633,10 @@ def unscheduled_table(adeff: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     ``visit``, ``participants`` (with data there), ``outcomes`` and ``handling`` (in the
     model or left out, as ``[analysis] unscheduled`` says)."""
     rows = []
-    handling = {"include": "analysed in the outcome's model",
-                "exclude": "left out of the outcome's model"}[protocol.analysis.unscheduled]
+    handling = {
+        "include": "analysed in the outcome's model",
+        "exclude": "left out of the outcome's model",
+    }[protocol.analysis.unscheduled]
     for form in dict.fromkeys(o.form for o in _present(adeff)):
         codes = [o.paramcd for o in OUTCOMES if o.form == form]
         due = set(protocol.scheduled(form))
@@ -556,15 +647,23 @@ def unscheduled_table(adeff: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
             at = d[(d["AVISIT"] == visit) & d["AVAL"].notna()]
             if visit in due or at.empty:
                 continue
-            rows.append({"form": form, "visit": visit, "participants": at["USUBJID"].nunique(),
-                         "outcomes": ", ".join(dict.fromkeys(at["PARAMCD"])),
-                         "handling": handling if visit in protocol.analysis.efficacy_visits
-                         else "not an efficacy visit: not analysed"})
+            rows.append(
+                {
+                    "form": form,
+                    "visit": visit,
+                    "participants": at["USUBJID"].nunique(),
+                    "outcomes": ", ".join(dict.fromkeys(at["PARAMCD"])),
+                    "handling": handling
+                    if visit in protocol.analysis.efficacy_visits
+                    else "not an efficacy visit: not analysed",
+                }
+            )
     return pd.DataFrame(rows, columns=["form", "visit", "participants", "outcomes", "handling"])
 
 
-def not_run_table(not_run: Iterable[NotRun], labels: dict[str, str],
-                  titles: dict[str, str] | None = None) -> pd.DataFrame:
+def not_run_table(
+    not_run: Iterable[NotRun], labels: dict[str, str], titles: dict[str, str] | None = None
+) -> pd.DataFrame:
     """The analyses not run, one row per analysis and reason with the outcomes it concerns
     (``labels``: outcome -> printed label; ``titles``: analysis key -> printed name)."""
     titles = titles or {}
@@ -573,6 +672,5 @@ def not_run_table(not_run: Iterable[NotRun], labels: dict[str, str],
         outcomes = groups.setdefault((titles.get(n.analysis, n.analysis), n.reason), [])
         if n.outcome:
             outcomes.append(labels.get(n.outcome, n.outcome))
-    rows = [{"analysis": a, "reason": r, "outcomes": "; ".join(o)}
-            for (a, r), o in groups.items()]
+    rows = [{"analysis": a, "reason": r, "outcomes": "; ".join(o)} for (a, r), o in groups.items()]
     return pd.DataFrame(rows, columns=["analysis", "reason", "outcomes"])

@@ -80,8 +80,21 @@ __all__ = [
 
 #: Columns of :func:`subject_level`.
 ADSL_COLUMNS: tuple[str, ...] = (
-    "USUBJID", "GROUP", "SEX", "AGE", "RACE", "EDUC", "COHORT", "MATCHED_TO", "DONOR", "BATCH",
-    "TRTSDT", "LASTDY", "FU2YFL", "SAFFL", "DCUTDT",
+    "USUBJID",
+    "GROUP",
+    "SEX",
+    "AGE",
+    "RACE",
+    "EDUC",
+    "COHORT",
+    "MATCHED_TO",
+    "DONOR",
+    "BATCH",
+    "TRTSDT",
+    "LASTDY",
+    "FU2YFL",
+    "SAFFL",
+    "DCUTDT",
 )
 
 _GROUPS = ("patient", "control")
@@ -176,8 +189,11 @@ def subject_level(engine: Engine) -> pd.DataFrame:
     batches = _joined(adm, "subject", "batch")
     donors = _joined(patient_donor(engine), "subject", "donor")
     baseline = protocol.baseline_visit.name
-    start = {s: d for s, v, d in zip(visits["subject"], visits["visit"], visits["visit_date"],
-                                     strict=True) if v == baseline}
+    start = {
+        s: d
+        for s, v, d in zip(visits["subject"], visits["visit"], visits["visit_date"], strict=True)
+        if v == baseline
+    }
     last: dict[str, int] = {}
     for s, day in zip(visits["subject"], visits["study_day"], strict=True):
         last[s] = max(int(day), last.get(s, int(day)))
@@ -189,42 +205,57 @@ def subject_level(engine: Engine) -> pd.DataFrame:
         patient = rec["group"] == "patient"
         treated = patient and s in batches
         order = rec["enrolment_order"]
-        rows.append({
-            "USUBJID": s, "GROUP": rec["group"], "SEX": rec["sex"], "AGE": rec["age_years"],
-            "RACE": _text(rec["race"]), "EDUC": _text(rec["education"]),
-            "COHORT": protocol.cohort_for(order) if patient and order is not None else "",
-            "MATCHED_TO": _text(rec["matched_to"]),
-            "DONOR": donors.get(s, "") if patient else "",
-            "BATCH": batches.get(s, "") if patient else "",
-            "TRTSDT": start.get(s) if treated else None,
-            "LASTDY": last.get(s),
-            "FU2YFL": "Y" if patient and s in long_term else "",
-            "SAFFL": "Y" if treated else "",
-            "DCUTDT": cutoff,
-        })
+        rows.append(
+            {
+                "USUBJID": s,
+                "GROUP": rec["group"],
+                "SEX": rec["sex"],
+                "AGE": rec["age_years"],
+                "RACE": _text(rec["race"]),
+                "EDUC": _text(rec["education"]),
+                "COHORT": protocol.cohort_for(order) if patient and order is not None else "",
+                "MATCHED_TO": _text(rec["matched_to"]),
+                "DONOR": donors.get(s, "") if patient else "",
+                "BATCH": batches.get(s, "") if patient else "",
+                "TRTSDT": start.get(s) if treated else None,
+                "LASTDY": last.get(s),
+                "FU2YFL": "Y" if patient and s in long_term else "",
+                "SAFFL": "Y" if treated else "",
+                "DCUTDT": cutoff,
+            }
+        )
     adsl = pd.DataFrame(rows, columns=list(ADSL_COLUMNS))
     adsl["AGE"] = pd.array(adsl["AGE"].tolist(), dtype="Int64")
     adsl["LASTDY"] = pd.array(adsl["LASTDY"].tolist(), dtype="Int64")
     for col in ("TRTSDT", "DCUTDT"):
         adsl[col] = adsl[col].astype(object).where(adsl[col].notna(), None)
     rank = adsl["GROUP"].map({g: i for i, g in enumerate(_GROUPS)})
-    return (adsl.assign(_rank=rank).sort_values(["_rank", "USUBJID"], kind="stable")
-            .drop(columns="_rank").reset_index(drop=True))
+    return (
+        adsl.assign(_rank=rank)
+        .sort_values(["_rank", "USUBJID"], kind="stable")
+        .drop(columns="_rank")
+        .reset_index(drop=True)
+    )
 
 
 # --------------------------------------------------------------------------- Table 1
 
 
-def _count_rows(adsl: pd.DataFrame, column: str, label: str, levels: Iterable[str],
-                n: dict[str, int]) -> list[dict]:
+def _count_rows(
+    adsl: pd.DataFrame, column: str, label: str, levels: Iterable[str], n: dict[str, int]
+) -> list[dict]:
     """One "n (%)" row per level present in either group ("not recorded" for blanks)."""
     present = set(adsl[column])
     rows = []
     for level in [*levels, ""]:
         if level not in present:
             continue
-        row = {"section": "Demographics", "characteristic": f"{label}, {level or 'not recorded'}",
-               "statistic": "n (%)", "p_value": math.nan}
+        row = {
+            "section": "Demographics",
+            "characteristic": f"{label}, {level or 'not recorded'}",
+            "statistic": "n (%)",
+            "p_value": math.nan,
+        }
         for g in _GROUPS:
             k = int(((adsl["GROUP"] == g) & (adsl[column] == level)).sum())
             row[f"{g}s"] = _pct(k, n[g])
@@ -263,41 +294,73 @@ def table1(engine: Engine, adsl: pd.DataFrame) -> pd.DataFrame:
     """
     protocol = store_protocol(engine)
     n = {g: int((adsl["GROUP"] == g).sum()) for g in _GROUPS}
-    rows: list[dict] = [{"section": "Demographics", "characteristic": "Participants",
-                         "statistic": "N", "patients": str(n["patient"]),
-                         "controls": str(n["control"]), "p_value": math.nan}]
+    rows: list[dict] = [
+        {
+            "section": "Demographics",
+            "characteristic": "Participants",
+            "statistic": "N",
+            "patients": str(n["patient"]),
+            "controls": str(n["control"]),
+            "p_value": math.nan,
+        }
+    ]
     sex = adsl.assign(SEXC=adsl["SEX"].map({"M": "men", "F": "women"}).fillna(""))
     rows += _count_rows(sex, "SEXC", "Sex", ("men", "women"), n)
-    age = {"section": "Demographics", "characteristic": "Age, years",
-           "statistic": "median (range)", "p_value": math.nan}
+    age = {
+        "section": "Demographics",
+        "characteristic": "Age, years",
+        "statistic": "median (range)",
+        "p_value": math.nan,
+    }
     for g in _GROUPS:
         a = adsl.loc[(adsl["GROUP"] == g) & adsl["AGE"].notna(), "AGE"].astype(float)
-        age[f"{g}s"] = (f"{format_number(float(a.median()), 1 if a.median() % 1 else 0)} "
-                        f"({int(a.min())}-{int(a.max())})" if len(a) else "")
+        age[f"{g}s"] = (
+            f"{format_number(float(a.median()), 1 if a.median() % 1 else 0)} "
+            f"({int(a.min())}-{int(a.max())})"
+            if len(a)
+            else ""
+        )
     rows.append(age)
     rows += _count_rows(adsl, "RACE", "Race", RACES, n)
     rows += _count_rows(adsl, "EDUC", "Education", EDUCATION_LEVELS, n)
     patients = adsl[adsl["GROUP"] == "patient"]
     for c in protocol.cohorts:
         k = int((patients["COHORT"] == c.name).sum())
-        rows.append({"section": "Demographics",
-                     "characteristic": f"Cohort, {c.name} ({c.excipient}, "
-                                       f"{format_number(c.dmso_pct)}% DMSO)",
-                     "statistic": "n (%)", "patients": _pct(k, n["patient"]), "controls": "",
-                     "p_value": math.nan})
+        rows.append(
+            {
+                "section": "Demographics",
+                "characteristic": f"Cohort, {c.name} ({c.excipient}, "
+                f"{format_number(c.dmso_pct)}% DMSO)",
+                "statistic": "n (%)",
+                "patients": _pct(k, n["patient"]),
+                "controls": "",
+                "p_value": math.nan,
+            }
+        )
     groups = dict(zip(adsl["USUBJID"], adsl["GROUP"], strict=True))
     base = _baseline_values(engine, protocol, groups)
     params = [(f"{k.lower()}_ml_min", f"{k} flow rate, mL/min", 2) for k in SALIVA_KINDS]
-    params += [(f"{k.lower()}_{ion.lower()}_mmol_l",
-                f"{k} {_ION_NAMES[ion]} ({ion}), mmol/L", 1)
-               for k in SALIVA_KINDS for ion in SALIVA_IONS]
+    params += [
+        (f"{k.lower()}_{ion.lower()}_mmol_l", f"{k} {_ION_NAMES[ion]} ({ion}), mmol/L", 1)
+        for k in SALIVA_KINDS
+        for ion in SALIVA_IONS
+    ]
     for paramcd, label, decimals in params:
-        values = {g: base.loc[(base["PARAMCD"] == paramcd) & (base["GROUP"] == g),
-                              "AVAL"].to_numpy(dtype=float) for g in _GROUPS}
-        rows.append({"section": "Saliva at baseline", "characteristic": label,
-                     "statistic": "mean (SD)",
-                     **{f"{g}s": _mean_sd(values[g], decimals, n[g]) for g in _GROUPS},
-                     "p_value": _welch_p(values["patient"], values["control"])})
+        values = {
+            g: base.loc[(base["PARAMCD"] == paramcd) & (base["GROUP"] == g), "AVAL"].to_numpy(
+                dtype=float
+            )
+            for g in _GROUPS
+        }
+        rows.append(
+            {
+                "section": "Saliva at baseline",
+                "characteristic": label,
+                "statistic": "mean (SD)",
+                **{f"{g}s": _mean_sd(values[g], decimals, n[g]) for g in _GROUPS},
+                "p_value": _welch_p(values["patient"], values["control"]),
+            }
+        )
     out = pd.DataFrame(rows, columns=list(TABLE1_COLUMNS))
     out["p_value"] = out["p_value"].astype(float)
     return out
@@ -324,13 +387,13 @@ def table2(engine: Engine, adsl: pd.DataFrame) -> pd.DataFrame:
     ae = adverse_events(engine)
     outside = sorted(set(ae["subject"]) - safety)
     if outside:
-        raise DataValidationError(f"adverse_events: AEs of subjects who were not treated: "
-                                  f"{', '.join(outside)}")
+        raise DataValidationError(
+            f"adverse_events: AEs of subjects who were not treated: {', '.join(outside)}"
+        )
     if not safety:  # nobody treated yet: an empty table, not an error
         return pd.DataFrame(columns=list(TABLE2_COLUMNS))
     ae = ae[ae["onset_day"].astype(int) <= _late_day(protocol)].reset_index(drop=True)
-    return tabulate_table2(ae, len(safety), labels=PAPER_TABLE2_LABELS,
-                           source="adverse_events")
+    return tabulate_table2(ae, len(safety), labels=PAPER_TABLE2_LABELS, source="adverse_events")
 
 
 def hla_results(engine: Engine) -> pd.DataFrame | None:
@@ -344,10 +407,17 @@ def hla_results(engine: Engine) -> pd.DataFrame | None:
     samples = results[["subject", "study_day"]].drop_duplicates()
     rule = protocol.hla_positive
     if rule.operator != ">":
-        raise DataValidationError(f"the protocol's hla_positive rule is {rule}; derive_dsa "
-                                  "takes a cut-off 'mfi > value'")
-    return derive_dsa(results, donor_typing(engine), patient_donor(engine),
-                      cutoff=float(rule.value), samples=samples, source="hla_antibodies")
+        raise DataValidationError(
+            f"the protocol's hla_positive rule is {rule}; derive_dsa takes a cut-off 'mfi > value'"
+        )
+    return derive_dsa(
+        results,
+        donor_typing(engine),
+        patient_donor(engine),
+        cutoff=float(rule.value),
+        samples=samples,
+        source="hla_antibodies",
+    )
 
 
 def table4(engine: Engine) -> pd.DataFrame:
@@ -355,8 +425,9 @@ def table4(engine: Engine) -> pd.DataFrame:
     DSA flag and the onset (``tabulate_table4(hla_results(engine), layout="wide")``)."""
     dsa = hla_results(engine)
     if dsa is None:
-        return pd.DataFrame(columns=["subject", "specificity", "dsa", "onset",
-                                     "first_positive_day"])
+        return pd.DataFrame(
+            columns=["subject", "specificity", "dsa", "onset", "first_positive_day"]
+        )
     return tabulate_table4(dsa, layout="wide", source="hla_antibodies")
 
 
@@ -397,8 +468,9 @@ def consort(engine: Engine, adsl: pd.DataFrame) -> dict:
         "reasons": reasons,
         "enrolled": len(treated),
         "cohorts": {c.name: int((treated["COHORT"] == c.name).sum()) for c in protocol.cohorts},
-        "followed_up": len(set(treated["USUBJID"])
-                           & _subjects_with_visit(visits, protocol.analysis.primary)),
+        "followed_up": len(
+            set(treated["USUBJID"]) & _subjects_with_visit(visits, protocol.analysis.primary)
+        ),
         "followed_up_label": protocol.visit(protocol.analysis.primary).label,
         "analysed": int(uws["USUBJID"].nunique()),
         "controls": int((adsl["GROUP"] == "control").sum()),
@@ -425,15 +497,20 @@ def long_term_followup(engine: Engine, adsl: pd.DataFrame) -> pd.DataFrame:
     for s, last in zip(followed["USUBJID"], followed["LASTDY"], strict=True):
         mine = ae[ae["subject"] == s]
         after = mine[mine["onset_day"].astype(int) > late]
-        rows.append({
-            "USUBJID": s, "LASTDY": last,
-            "N_AE_LATE": len(after),
-            "N_SAE_LATE": int(after["serious"].astype(bool).sum()),
-            "N_SAE_RELATED": int((mine["serious"].astype(bool)
-                                  & mine["related"].astype(bool)).sum()),
-        })
-    out = pd.DataFrame(rows, columns=["USUBJID", "LASTDY", "N_AE_LATE", "N_SAE_LATE",
-                                      "N_SAE_RELATED"])
+        rows.append(
+            {
+                "USUBJID": s,
+                "LASTDY": last,
+                "N_AE_LATE": len(after),
+                "N_SAE_LATE": int(after["serious"].astype(bool).sum()),
+                "N_SAE_RELATED": int(
+                    (mine["serious"].astype(bool) & mine["related"].astype(bool)).sum()
+                ),
+            }
+        )
+    out = pd.DataFrame(
+        rows, columns=["USUBJID", "LASTDY", "N_AE_LATE", "N_SAE_LATE", "N_SAE_RELATED"]
+    )
     out["LASTDY"] = pd.array(out["LASTDY"].tolist(), dtype="Int64")
     return out
 
@@ -458,10 +535,19 @@ def protocol_deviations(engine: Engine) -> pd.DataFrame:
             target = ""
         reason = a.reason
         if a.visit is not None and a.visit != rec["visit"]:
-            reason = (f"recorded as visit {rec['visit']}, but study day {day} is in the window "
-                      f"of visit {a.visit}" + (f"; {a.reason}" if a.reason else ""))
-        rows.append({"USUBJID": rec["subject"], "VISIT": rec["visit"], "STUDY_DAY": day,
-                     "TARGET": target, "REASON": reason})
+            reason = (
+                f"recorded as visit {rec['visit']}, but study day {day} is in the window "
+                f"of visit {a.visit}" + (f"; {a.reason}" if a.reason else "")
+            )
+        rows.append(
+            {
+                "USUBJID": rec["subject"],
+                "VISIT": rec["visit"],
+                "STUDY_DAY": day,
+                "TARGET": target,
+                "REASON": reason,
+            }
+        )
     out = pd.DataFrame(rows, columns=["USUBJID", "VISIT", "STUDY_DAY", "TARGET", "REASON"])
     return out.sort_values(["USUBJID", "STUDY_DAY"], kind="stable").reset_index(drop=True)
 
@@ -481,12 +567,15 @@ def _release_limits(protocol: Protocol) -> ReleaseLimits:
             if rule.operator != op:
                 raise DataValidationError(
                     f"the protocol's release rule {rule} is not '{column} {op} value'; "
-                    "evaluate_release checks strict limits only")
+                    "evaluate_release checks strict limits only"
+                )
             kw[f"{column}_{'min' if op == '>' else 'max'}"] = float(rule.value)
         elif column in TEST_COLUMNS and not (
-                rule.operator == "==" and str(rule.value).casefold() == "negative"):
-            raise DataValidationError(f"the protocol's release rule {rule} is not "
-                                      f"'{column} == negative'")
+            rule.operator == "==" and str(rule.value).casefold() == "negative"
+        ):
+            raise DataValidationError(
+                f"the protocol's release rule {rule} is not '{column} == negative'"
+            )
     return ReleaseLimits(**kw)
 
 
@@ -500,14 +589,20 @@ def release(engine: Engine) -> pd.DataFrame:
     result = evaluate_release(batches, limits=_release_limits(protocol), source="batches")
     adm = read_form(engine, "administrations")
     patients = adm.groupby("batch")["subject"].nunique().to_dict() if len(adm) else {}
-    out = pd.DataFrame({
-        "BATCH": result["batch"], "DONOR": result["donor"],
-        "RELEASED": result["passed"].astype(bool),
-        "FAILED": ["; ".join(str(f) for f in fails) for fails in result["failures"]],
-        "N_PATIENTS": [int(patients.get(b, 0)) for b in result["batch"]],
-    })
+    out = pd.DataFrame(
+        {
+            "BATCH": result["batch"],
+            "DONOR": result["donor"],
+            "RELEASED": result["passed"].astype(bool),
+            "FAILED": ["; ".join(str(f) for f in fails) for fails in result["failures"]],
+            "N_PATIENTS": [int(patients.get(b, 0)) for b in result["batch"]],
+        }
+    )
     for col in (*PERCENT_COLUMNS, *TEST_COLUMNS):
         values = batches[col].tolist()
-        out[col.upper()] = (pd.array(values, dtype="Float64") if col in PERCENT_COLUMNS
-                            else pd.Series(values, dtype=object))
+        out[col.upper()] = (
+            pd.array(values, dtype="Float64")
+            if col in PERCENT_COLUMNS
+            else pd.Series(values, dtype=object)
+        )
     return out

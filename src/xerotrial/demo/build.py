@@ -39,8 +39,10 @@ def demo_crf_files() -> list[Path]:
     paths = [folder / f"{form}.csv" for form in FORMS]
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
-        raise FileNotFoundError(f"{folder}: the demo CRF files {missing} are missing from "
-                                "this installation of xerotrial")
+        raise FileNotFoundError(
+            f"{folder}: the demo CRF files {missing} are missing from "
+            "this installation of xerotrial"
+        )
     return paths
 
 

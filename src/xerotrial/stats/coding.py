@@ -55,7 +55,8 @@ def parse_terms(
         if "*" in body:
             names = body.split("*")
             expanded = [
-                combo for k in range(1, len(names) + 1)
+                combo
+                for k in range(1, len(names) + 1)
                 for combo in itertools.combinations(names, k)
             ]
         else:

@@ -396,8 +396,11 @@ class HeteroAR1(Heterogeneous):
     def corr(self, rho: Array, t: int) -> tuple[Array, Array, Array]:
         lag = _lags(t).astype(float)
         r = rho[..., 0, None, None]
-        return (_power(r, lag), _dpower(r, lag, 1)[..., None, :, :],
-                _dpower(r, lag, 2)[..., None, None, :, :])
+        return (
+            _power(r, lag),
+            _dpower(r, lag, 1)[..., None, :, :],
+            _dpower(r, lag, 2)[..., None, None, :, :],
+        )
 
     def corr_start(self, cov: Array) -> Array:
         return _lag1_corr(cov)[..., None]
@@ -416,11 +419,16 @@ class HeteroToeplitz(Heterogeneous):
         lag = _lags(t)
         lead = rho.shape[:-1]
         values = np.concatenate([np.ones((*lead, 1)), rho], -1)
-        dc = np.stack([(lag == k).astype(float) for k in range(1, t)]) if t > 1 else np.zeros(
-            (0, t, t)
+        dc = (
+            np.stack([(lag == k).astype(float) for k in range(1, t)])
+            if t > 1
+            else np.zeros((0, t, t))
         )
-        return (values[..., lag], np.broadcast_to(dc, (*lead, *dc.shape)),
-                np.zeros((*lead, t - 1, t - 1, t, t)))
+        return (
+            values[..., lag],
+            np.broadcast_to(dc, (*lead, *dc.shape)),
+            np.zeros((*lead, t - 1, t - 1, t, t)),
+        )
 
 
 @lru_cache(maxsize=64)
@@ -507,7 +515,6 @@ def get_structure(name: str) -> CovarianceStructure:
     """Look up an R-side covariance structure by its name (``un``, ``cs``, ``ar1``, ...)."""
     if name == G_SIDE or name not in STRUCTURES:
         raise DataValidationError(
-            f"unknown R-side covariance structure {name!r}; choose one of "
-            f"{', '.join(STRUCTURES)}"
+            f"unknown R-side covariance structure {name!r}; choose one of {', '.join(STRUCTURES)}"
         )
     return STRUCTURES[name]

@@ -146,12 +146,16 @@ def build_design(
     n_read = len(data)
     raw = data[response]
     numeric_response = raw.dtype.kind in "iuf"  # nothing to coerce, nothing suspicious
-    resp = (raw.to_numpy(dtype=float) if numeric_response
-            else pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float))
+    resp = (
+        raw.to_numpy(dtype=float)
+        if numeric_response
+        else pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    )
     arrays = {c: data[c].to_numpy() for c in cols if c != response}  # one conversion each
     miss_resp = np.isnan(resp)
-    suspicious = np.zeros(1, dtype=bool) if numeric_response else (
-        miss_resp & ~pd.isna(raw.to_numpy()))
+    suspicious = (
+        np.zeros(1, dtype=bool) if numeric_response else (miss_resp & ~pd.isna(raw.to_numpy()))
+    )
     if suspicious.any():
         text = raw.astype(str).str.strip().to_numpy()
         bad = suspicious & (text != "")
@@ -225,8 +229,12 @@ def build_design(
         X, names, term_columns = coding.model_matrix_arrays(used, n_used, terms, factors)
     else:
         df = pd.DataFrame(
-            {v: pd.Categorical.from_codes(used[v], categories=factors[v]) if v in factors
-             else used[v] for v in dict.fromkeys(variables)}
+            {
+                v: pd.Categorical.from_codes(used[v], categories=factors[v])
+                if v in factors
+                else used[v]
+                for v in dict.fromkeys(variables)
+            }
         )
         from formulaic import Formula  # imported when needed: the fast path does without
 
@@ -249,8 +257,9 @@ def build_design(
             f"{X.shape[1]} columns); column(s) {dep} are linear combinations of the others. "
             "Remove the redundant term or check for empty cells."
         )
-    subj_codes, subj_levels = (factorize_all(subject) if every
-                               else pd.factorize(used[subject], sort=False))
+    subj_codes, subj_levels = (
+        factorize_all(subject) if every else pd.factorize(used[subject], sort=False)
+    )
     t_codes = used[time] if time else np.zeros(n_used, dtype=int)
     g_codes = None
     g_levels = None

@@ -120,8 +120,15 @@ class XerotrialError(Exception):
             where = f"line {line} (data row {row})"
         else:
             where = f"row {row}" if isinstance(row, int) else f"row {row!r}"
-        return cls(f"{file}: {where}, column {column!r}, value {value!r}: {rule}", file=file,
-                   row=row, line=line, column=column, value=value, rule=rule)
+        return cls(
+            f"{file}: {where}, column {column!r}, value {value!r}: {rule}",
+            file=file,
+            row=row,
+            line=line,
+            column=column,
+            value=value,
+            rule=rule,
+        )
 
     @property
     def message(self) -> str:
@@ -134,10 +141,18 @@ class XerotrialError(Exception):
         >>> XerotrialError("x.csv: empty", file="x.csv").to_dict()["file"]
         'x.csv'
         """
-        return {"type": type(self).__name__, "message": str(self), "summary": self.summary,
-                "file": self.file, "row": self.row, "line": self.line, "column": self.column,
-                "value": self.value, "rule": self.rule,
-                "problems": [asdict(p) for p in self.problems]}
+        return {
+            "type": type(self).__name__,
+            "message": str(self),
+            "summary": self.summary,
+            "file": self.file,
+            "row": self.row,
+            "line": self.line,
+            "column": self.column,
+            "value": self.value,
+            "rule": self.rule,
+            "problems": [asdict(p) for p in self.problems],
+        }
 
     def __reduce__(self) -> tuple:
         # Keyword fields survive pickling (errors cross process pools and Dask workers).

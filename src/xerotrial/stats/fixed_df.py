@@ -37,8 +37,16 @@ import numpy as np
 from .design import Design
 from .grid import term_variables
 
-__all__ = ["TermRule", "Ranks", "term_rules", "design_ranks", "gram_ranks", "df_table",
-           "test_df", "row_df"]
+__all__ = [
+    "TermRule",
+    "Ranks",
+    "term_rules",
+    "design_ranks",
+    "gram_ranks",
+    "df_table",
+    "test_df",
+    "row_df",
+]
 
 
 @dataclass(frozen=True)
@@ -82,8 +90,11 @@ def term_rules(design: Design, subject: str, g_side: bool) -> dict[str, TermRule
     out = {}
     for term, cols in design.term_columns.items():
         tv = term_variables(term, design)
-        out[term] = TermRule(tuple(cols), bool(np.all(between_cols[cols])),
-                             tuple(j for j, vs in enumerate(blocks) if tv <= vs))
+        out[term] = TermRule(
+            tuple(cols),
+            bool(np.all(between_cols[cols])),
+            tuple(j for j, vs in enumerate(blocks) if tv <= vs),
+        )
     return out
 
 
@@ -99,8 +110,13 @@ def design_ranks(design: Design, subject: str, g_side: bool, all_between: bool =
     rank_x = int(np.linalg.matrix_rank(d.X))
     bcols = _between_cols(term_rules(d, subject, g_side))
     rank_b = int(np.linalg.matrix_rank(d.X[:, bcols])) if bcols else 0
-    out = Ranks(np.array([float(N)]), np.array([float(S)]), np.array([float(rank_x)]),
-                np.array([float(rank_b)]), all_between)
+    out = Ranks(
+        np.array([float(N)]),
+        np.array([float(S)]),
+        np.array([float(rank_x)]),
+        np.array([float(rank_b)]),
+        all_between,
+    )
     if g_side:
         n_s = len(d.subject_levels)
         ind = np.zeros((N, n_s))
@@ -124,8 +140,14 @@ def _gram_rank(G: np.ndarray, rel: float = 1e-10) -> np.ndarray:
     return (ev > rel * top).sum(axis=-1).astype(float)
 
 
-def gram_ranks(gram: dict[str, np.ndarray], N: np.ndarray, S: np.ndarray,
-               rules: dict[str, TermRule], g_side: bool, all_between: bool = False) -> Ranks:
+def gram_ranks(
+    gram: dict[str, np.ndarray],
+    N: np.ndarray,
+    S: np.ndarray,
+    rules: dict[str, TermRule],
+    g_side: bool,
+    all_between: bool = False,
+) -> Ranks:
     """Ranks per replicate from X'X and X'(I - P_Z)X (``RemlEngine.gram``; random intercept
     only: Z the subject indicators, rank([X Z]) = subjects + rank(X'(I - P_Z)X))."""
     XtX = gram["XtX"]
@@ -154,13 +176,21 @@ def df_table(rules: dict[str, TermRule], ranks: Ranks) -> dict[str, dict[str, np
         else:
             contain = rk.N - rk.rank_xz
         within = (not rk.all_between) and not rule.between
-        out[term] = {"residual": resid, "containment": contain,
-                     "between-within": df_within if within else df_between}
+        out[term] = {
+            "residual": resid,
+            "containment": contain,
+            "between-within": df_within if within else df_between,
+        }
     return out
 
 
-def test_df(table: dict[str, dict[str, np.ndarray]], design: Design, L: np.ndarray,
-            df_method: str, term: str | None = None) -> np.ndarray:
+def test_df(
+    table: dict[str, dict[str, np.ndarray]],
+    design: Design,
+    L: np.ndarray,
+    df_method: str,
+    term: str | None = None,
+) -> np.ndarray:
     """The df (R,) of the test of L b = 0: the named term's, or (no name) the last term with a
     non-zero coefficient in L, as SAS does for ESTIMATE and CONTRAST statements."""
     if term is None or term not in table:
@@ -174,10 +204,17 @@ def test_df(table: dict[str, dict[str, np.ndarray]], design: Design, L: np.ndarr
     return table[term][df_method]
 
 
-def row_df(table: dict[str, dict[str, np.ndarray]], design: Design, L: np.ndarray,
-           df_method: str, terms: list | None = None) -> np.ndarray:
+def row_df(
+    table: dict[str, dict[str, np.ndarray]],
+    design: Design,
+    L: np.ndarray,
+    df_method: str,
+    terms: list | None = None,
+) -> np.ndarray:
     """The df (R, rows) of each row of ``L`` (rows, p), each as ``test_df``."""
     L = np.atleast_2d(L)
     terms = terms or [None] * len(L)
-    return np.stack([test_df(table, design, row, df_method, term)
-                     for row, term in zip(L, terms, strict=True)], axis=-1)
+    return np.stack(
+        [test_df(table, design, row, df_method, term) for row, term in zip(L, terms, strict=True)],
+        axis=-1,
+    )

@@ -73,8 +73,11 @@ def grid_codes(design: Design) -> np.ndarray:
     cache = _cache(design)
     if "codes" not in cache:
         sizes = [len(v) for v in design.factors.values()]
-        cache["codes"] = (np.array(list(itertools.product(*[range(k) for k in sizes])),
-                                   dtype=int) if sizes else np.zeros((1, 0), dtype=int))
+        cache["codes"] = (
+            np.array(list(itertools.product(*[range(k) for k in sizes])), dtype=int)
+            if sizes
+            else np.zeros((1, 0), dtype=int)
+        )
     return cache["codes"]
 
 
@@ -149,8 +152,11 @@ def lsmeans_matrix(
     # equal weights over the grid rows of each (by level, factor level) cell
     A = (cell[None, :] == np.arange(n_rows)[:, None]).astype(float)
     A /= A.sum(axis=1, keepdims=True)
-    keys = [{factor: lv, **({by: b} if by else {})}
-            for b in (d.factors[by] if by else [None]) for lv in d.factors[factor]]
+    keys = [
+        {factor: lv, **({by: b} if by else {})}
+        for b in (d.factors[by] if by else [None])
+        for lv in d.factors[factor]
+    ]
     return A @ Xg, keys
 
 

@@ -130,8 +130,11 @@ def kr_df(A1: np.ndarray, A2: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarra
         g = ((q + 1.0) * A1 - (q + 4.0) * A2) / ((q + 2.0) * A2)
         d = 3.0 * q + 2.0 * (1.0 - g)
         Estar = 1.0 / (1.0 - A2 / q)
-        Vstar = (2.0 / q) * (1.0 + g / d * B) / ((1.0 - (q - g) / d * B) ** 2
-                                                 * (1.0 - (q + 2.0 - g) / d * B))
+        Vstar = (
+            (2.0 / q)
+            * (1.0 + g / d * B)
+            / ((1.0 - (q - g) / d * B) ** 2 * (1.0 - (q + 2.0 - g) / d * B))
+        )
         rho = Vstar / (2.0 * Estar**2)
         m = 4.0 + (q + 2.0) / (q * rho - 1.0)
         lam = m / (Estar * (m - 2.0))
@@ -187,10 +190,18 @@ def _t_tests(L, est, df_method, fixed_df, level):
     se = np.sqrt(np.clip(var, 0.0, None))
     t = np.where(se > 0, estimate / se, np.nan)
     p = 2.0 * special.stdtr(df, -np.abs(t))
-    q = np.where(np.isfinite(df), special.stdtrit(df, 0.5 + level / 2.0),
-                 special.ndtri(0.5 + level / 2.0))
-    return {"estimate": estimate, "se": se, "df": df, "t": t, "p": p,
-            "lower": estimate - q * se, "upper": estimate + q * se}
+    q = np.where(
+        np.isfinite(df), special.stdtrit(df, 0.5 + level / 2.0), special.ndtri(0.5 + level / 2.0)
+    )
+    return {
+        "estimate": estimate,
+        "se": se,
+        "df": df,
+        "t": t,
+        "p": p,
+        "lower": estimate - q * se,
+        "upper": estimate + q * se,
+    }
 
 
 def independent_rows(L: np.ndarray, tol: float = 1e-9) -> np.ndarray:
@@ -215,8 +226,14 @@ def f_test(
     q = L.shape[0]
     if q == 1:
         t = t_tests(L, est, df_method, None if fixed_df is None else np.asarray(fixed_df)[:, None])
-        return {"estimate": t["estimate"], "se": t["se"], "num_df": 1, "den_df": t["df"][:, 0],
-                "statistic": t["t"][:, 0], "p": t["p"][:, 0]}
+        return {
+            "estimate": t["estimate"],
+            "se": t["se"],
+            "num_df": 1,
+            "den_df": t["df"][:, 0],
+            "statistic": t["t"][:, 0],
+            "p": t["p"][:, 0],
+        }
     R = len(est.beta)
     estimate = est.beta @ L.T  # (R, q)
     C = L @ est.Phi @ L.T  # (R, q, q)
@@ -253,5 +270,11 @@ def f_test(
         stat = stat / q
     se = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0.0, None))
     p = special.fdtrc(q, df, stat)  # F survival function (scipy.stats.f.sf)
-    return {"estimate": estimate, "se": se, "num_df": q, "den_df": df, "statistic": stat,
-            "p": np.asarray(p, dtype=float)}
+    return {
+        "estimate": estimate,
+        "se": se,
+        "num_df": q,
+        "den_df": df,
+        "statistic": stat,
+        "p": np.asarray(p, dtype=float),
+    }

@@ -133,5 +133,8 @@ def chol_inverse(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         diag = np.diagonal(L, axis1=1, axis2=2)
         Linv = np.linalg.inv(L)
         inv = np.swapaxes(Linv, 1, 2) @ Linv
-    return (inv.reshape(shape), 2.0 * np.log(diag).sum(axis=1).reshape(shape[:-2]),
-            ok.reshape(shape[:-2]))
+    return (
+        inv.reshape(shape),
+        2.0 * np.log(diag).sum(axis=1).reshape(shape[:-2]),
+        ok.reshape(shape[:-2]),
+    )

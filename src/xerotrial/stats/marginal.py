@@ -59,8 +59,15 @@ class MarginalCovariance:
         return theta
 
     def unit_matrices(
-        self, prepared, pos: np.ndarray, *, slots=None, group=None, Z=None,
-        dV=None, order: int = 2,
+        self,
+        prepared,
+        pos: np.ndarray,
+        *,
+        slots=None,
+        group=None,
+        Z=None,
+        dV=None,
+        order: int = 2,
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:  # pragma: no cover
         raise NotImplementedError
 
@@ -143,9 +150,7 @@ class RepeatedCovariance(MarginalCovariance):
         n_times: int,
         group_labels: list[str] | None = None,
     ) -> None:
-        self.structure = (
-            get_structure(structure) if isinstance(structure, str) else structure
-        )
+        self.structure = get_structure(structure) if isinstance(structure, str) else structure
         self.t = n_times
         self.groups = group_labels or [""]
         self.k = self.structure.n_params(n_times)
@@ -210,8 +215,9 @@ class RepeatedCovariance(MarginalCovariance):
             k1 = np.arange(self.k)[None, :, None, None, None]
             k2 = np.arange(self.k)[None, None, :, None, None]
             p5, g5 = pos[:, None, None, None, None], group[:, None, None, None, None]
-            d2V = self._embed(Hs[p5, g5, k1, k2, ia[:, None, None], ib[:, None, None]], group,
-                              second=True)
+            d2V = self._embed(
+                Hs[p5, g5, k1, k2, ia[:, None, None], ib[:, None, None]], group, second=True
+            )
         return V, dV, d2V
 
     def start(self, moments):

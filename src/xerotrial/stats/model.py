@@ -85,8 +85,17 @@ def fit(
         random=(random_slopes or []) if g_side else None,
         source=source,
     )
-    fits = fit_design(design, design.y[None], covariance, subject, time, group, method,
-                      kr_information=kr_information, exact_ranks=True)
+    fits = fit_design(
+        design,
+        design.y[None],
+        covariance,
+        subject,
+        time,
+        group,
+        method,
+        kr_information=kr_information,
+        exact_ranks=True,
+    )
     if fits.failed[0]:
         raise ConvergenceError(
             f"{source}: the starting values give a covariance matrix that is not positive "
@@ -226,8 +235,14 @@ class MixedModelResult:
     ) -> Test:
         """Wald test of L b = 0 (t test for one row, F test for several)."""
         out = self.fits.test(L, df_method, term)
-        return Test(out["estimate"][0], out["se"][0], int(out["num_df"]),
-                    float(out["den_df"][0]), float(out["statistic"][0]), float(out["p"][0]))
+        return Test(
+            out["estimate"][0],
+            out["se"][0],
+            int(out["num_df"]),
+            float(out["den_df"][0]),
+            float(out["statistic"][0]),
+            float(out["p"][0]),
+        )
 
     def _t_columns(self, L: np.ndarray, df_method: str, terms: list | None = None):
         return {k: v[0] for k, v in self.fits.t_tests(L, df_method, terms).items()}
@@ -281,8 +296,9 @@ class MixedModelResult:
             for (i, ki), (j, kj) in itertools.combinations(sel, 2):
                 pairs.append((f"{ki[factor]} - {kj[factor]}", b, i, j))
         out = self.fits.differences(factor, pairs, by, df_method)
-        return self._difference_table([lv for lv, *_ in pairs], by, [b for _, b, _, _ in pairs],
-                                      out)
+        return self._difference_table(
+            [lv for lv, *_ in pairs], by, [b for _, b, _, _ in pairs], out
+        )
 
     @staticmethod
     def _difference_table(labels, by, bys, out) -> pd.DataFrame:

@@ -177,8 +177,9 @@ def newton_raphson(
             if halved:
                 rows = np.sort(np.concatenate(halved))
                 ev.merge(rows, engine.evaluate(theta[rows], order=2, reps=rows))
-            stop = final | ((np.abs(obj - new_obj) <= 1e-15 * np.maximum(np.abs(new_obj), 1.0))
-                            & (crit < 1e-14))
+            stop = final | (
+                (np.abs(obj - new_obj) <= 1e-15 * np.maximum(np.abs(new_obj), 1.0)) & (crit < 1e-14)
+            )
             if stop.any():
                 active[idx[accepted & stop]] = False
         # the criterion at the returned point

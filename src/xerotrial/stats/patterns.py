@@ -109,8 +109,9 @@ def _centring(y: np.ndarray, X: np.ndarray, obs: np.ndarray) -> np.ndarray:
     for r in np.flatnonzero(~np.isfinite(beta0).all(axis=1)):
         Xr = X if X.ndim == 2 else X[r]
         finite = np.isfinite(yz[r]).all() and np.isfinite(Xr[obs[r]]).all() and obs[r].any()
-        beta0[r] = (np.linalg.lstsq(Xr[obs[r]], y[r, obs[r]], rcond=None)[0] if finite
-                    else 0.0)  # no data or non-finite data: no centring
+        beta0[r] = (
+            np.linalg.lstsq(Xr[obs[r]], y[r, obs[r]], rcond=None)[0] if finite else 0.0
+        )  # no data or non-finite data: no centring
     return beta0
 
 
@@ -283,17 +284,21 @@ def build_layout(
         Zu = None  # the random-effect rows, unless a random intercept alone
         if not uses_time and Zcube is not None:
             Zu = Z[where[s_m[lead, None], slots]]
-        groups.append(SizeGroup(
-            n=n,
-            rep=u_rep[ug],
-            m=mu.astype(float),
-            slots=slots,
-            group=g_subject[s_m[lead]],
-            Z=Zu,
-            XX=np.ascontiguousarray(XX.reshape(-1, n, p, n, p).transpose(0, 1, 3, 2, 4)),
-            Xyy=np.concatenate([Xy.reshape(-1, n, p, n).transpose(0, 1, 3, 2),
-                                yy.reshape(-1, n, n, 1)], axis=-1),
-        ))
+        groups.append(
+            SizeGroup(
+                n=n,
+                rep=u_rep[ug],
+                m=mu.astype(float),
+                slots=slots,
+                group=g_subject[s_m[lead]],
+                Z=Zu,
+                XX=np.ascontiguousarray(XX.reshape(-1, n, p, n, p).transpose(0, 1, 3, 2, 4)),
+                Xyy=np.concatenate(
+                    [Xy.reshape(-1, n, p, n).transpose(0, 1, 3, 2), yy.reshape(-1, n, n, 1)],
+                    axis=-1,
+                ),
+            )
+        )
     n_obs = count.sum(axis=1).astype(float)
     n_subjects = (count > 0).sum(axis=1).astype(float)
     return Layout(R, p, groups, n_obs, n_subjects, beta0, P)

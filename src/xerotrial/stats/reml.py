@@ -64,8 +64,12 @@ class Evaluation:
 
     def take(self, r: int) -> Evaluation:
         """The evaluation of replicate ``r`` (no replicate axis)."""
-        return Evaluation(**{f.name: (None if getattr(self, f.name) is None
-                                      else getattr(self, f.name)[r]) for f in fields(self)})
+        return Evaluation(
+            **{
+                f.name: (None if getattr(self, f.name) is None else getattr(self, f.name)[r])
+                for f in fields(self)
+            }
+        )
 
     def merge(self, rows: np.ndarray, other: Evaluation, sel=slice(None)) -> None:
         """Copy ``other``'s replicates ``sel`` into this evaluation's ``rows``."""
@@ -109,8 +113,9 @@ class _Segments:
             indptr = np.searchsorted(pos, np.arange(R + 1))
             import scipy.sparse as sp
 
-            self.E = sp.csr_array((np.ones(len(pos)), np.arange(len(pos)), indptr),
-                                  shape=(R, len(pos)))
+            self.E = sp.csr_array(
+                (np.ones(len(pos)), np.arange(len(pos)), indptr), shape=(R, len(pos))
+            )
 
     def add(self, acc: np.ndarray, values: np.ndarray) -> None:
         """acc[r] += the sum of ``values`` over replicate r's units (in place)."""
@@ -140,16 +145,17 @@ class _SparseDV:
 
     def _matrix(self, sel: np.ndarray) -> scipy.sparse.csr_array:
         lengths = self.offs[sel + 1] - self.offs[sel]
-        starts = np.repeat(self.offs[sel] - np.concatenate([[0], np.cumsum(lengths)[:-1]]),
-                           lengths)
+        starts = np.repeat(self.offs[sel] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
         idx = starts + np.arange(int(lengths.sum()))
         local = np.repeat(np.arange(len(sel)), lengths)
         rows = local * self.K + self.k[idx]
         indptr = np.searchsorted(rows, np.arange(len(sel) * self.K + 1))
         import scipy.sparse as sp
 
-        return sp.csr_array((self.val[idx], local * self.nn + self.ab[idx], indptr),
-                            shape=(len(sel) * self.K, len(sel) * self.nn))
+        return sp.csr_array(
+            (self.val[idx], local * self.nn + self.ab[idx], indptr),
+            shape=(len(sel) * self.K, len(sel) * self.nn),
+        )
 
     def matrix(self, sel) -> scipy.sparse.csr_array:
         return self.full if isinstance(sel, slice) else self._matrix(sel)
@@ -225,12 +231,20 @@ class RemlEngine:
         return parts, R
 
     def _matrices(self, part: _Part, prepared, order: int):
-        return self.cov.unit_matrices(prepared, part.pos, slots=part.slots, group=part.group,
-                                      Z=part.Z, dV=part.dV, order=order)
+        return self.cov.unit_matrices(
+            prepared,
+            part.pos,
+            slots=part.slots,
+            group=part.group,
+            Z=part.Z,
+            dV=part.dV,
+            order=order,
+        )
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, theta: np.ndarray, order: int = 0,
-                 reps: np.ndarray | None = None) -> Evaluation:
+    def evaluate(
+        self, theta: np.ndarray, order: int = 0, reps: np.ndarray | None = None
+    ) -> Evaluation:
         """-2 (RE)ML log-likelihood at ``theta`` (R, K) for replicates ``reps`` (default:
         all); order 1 adds the gradient, 2 the observed and expected Hessians. A single
         parameter vector (K,) evaluates a one-replicate engine and drops the replicate axis.
@@ -294,12 +308,16 @@ class RemlEngine:
             XXf = part.XX.reshape(U, nn * p, p)
             XXb = (XXf @ bu[..., None]).reshape(U, n, n, p)
             Xyb = (part.Xy.reshape(U, nn, p) @ bu[..., None]).reshape(U, n, n)
-            RR = (part.yy - Xyb - np.swapaxes(Xyb, 1, 2)
-                  + (XXb.reshape(U, nn, p) @ bu[..., None]).reshape(U, n, n))
+            RR = (
+                part.yy
+                - Xyb
+                - np.swapaxes(Xyb, 1, 2)
+                + (XXb.reshape(U, nn, p) @ bu[..., None]).reshape(U, n, n)
+            )
             Su = Vinv @ RR @ Vinv
             w = part.m[:, None, None] * Vinv - Su
             if reml:
-                XXPhi = (part.XX.reshape(U, nn, p * p) @ Phi[part.pos].reshape(U, p * p, 1))
+                XXPhi = part.XX.reshape(U, nn, p * p) @ Phi[part.pos].reshape(U, p * p, 1)
                 H = Vinv @ XXPhi.reshape(U, n, n) @ Vinv
                 w = w - H
             add = part.seg.add
@@ -386,8 +404,12 @@ class RemlEngine:
             full = np.zeros((R, G, t, t))
             npair = np.zeros((R, G, t, t))
             for g in self.layout.groups:
-                idx = (g.rep[:, None, None], g.group[:, None, None], g.slots[:, :, None],
-                       g.slots[:, None, :])
+                idx = (
+                    g.rep[:, None, None],
+                    g.group[:, None, None],
+                    g.slots[:, :, None],
+                    g.slots[:, None, :],
+                )
                 np.add.at(full, idx, g.yy)
                 np.add.at(npair, idx, np.broadcast_to(g.m[:, None, None], g.yy.shape))
             with np.errstate(invalid="ignore", divide="ignore"):

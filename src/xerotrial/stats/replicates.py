@@ -43,6 +43,7 @@ from .reml import RemlEngine
 
 __all__ = ["ReplicateFit", "fit_design", "fit_replicates", "fit_visit_means"]
 
+
 def _marginal(design: Design, covariance: str, group: str | None) -> MarginalCovariance:
     if covariance == G_SIDE:
         names = ["Intercept", *design.random_vars]
@@ -165,9 +166,16 @@ class ReplicateFit:
             if self.kr_information == "expected":
                 W_kr = _masked_inverse(ev.expected, self.free, pinv=True)
         theta = ev.theta
-        return Estimates(self.beta, self.Phi, P, self.theta_cov, W_kr, self.method,
-                         self.cov.linear,
-                         lambda W, second: self.engine.kr_sums(theta, W, second))
+        return Estimates(
+            self.beta,
+            self.Phi,
+            P,
+            self.theta_cov,
+            W_kr,
+            self.method,
+            self.cov.linear,
+            lambda W, second: self.engine.kr_sums(theta, W, second),
+        )
 
     # ------------------------------------------------------------------ fixed df
     @cached_property
@@ -184,8 +192,9 @@ class ReplicateFit:
                     "fixed df of replicate fits with random slopes are not implemented; "
                     "use satterthwaite or kenward-roger"
                 )
-            ranks = gram_ranks(self.engine.gram(), self.n_obs, self.n_subjects, rules, g_side,
-                               all_between)
+            ranks = gram_ranks(
+                self.engine.gram(), self.n_obs, self.n_subjects, rules, g_side, all_between
+            )
         return df_table(rules, ranks)
 
     def _fixed(self, L: np.ndarray, df_method: str, terms) -> np.ndarray | None:
@@ -201,19 +210,26 @@ class ReplicateFit:
                     out[k] = np.where(self.failed.reshape(-1, *[1] * (v.ndim - 1)), np.nan, v)
         return out
 
-    def t_tests(self, L: np.ndarray, df_method: str = "kenward-roger",
-                terms: list | None = None, level: float = 0.95) -> dict[str, np.ndarray]:
+    def t_tests(
+        self,
+        L: np.ndarray,
+        df_method: str = "kenward-roger",
+        terms: list | None = None,
+        level: float = 0.95,
+    ) -> dict[str, np.ndarray]:
         """t tests of each row of L ((rows, p) or (R, rows, p)): estimate, se, df, t, p,
         lower, upper (R, rows). ``terms`` names, per row, the model term whose df a fixed-df
         method uses (default: the last term with a non-zero coefficient, as SAS does for
         ESTIMATE statements)."""
         L = np.asarray(L, dtype=float)
         L = L[None] if L.ndim == 1 else L
-        return self._mask(t_tests(L, self.estimates, df_method,
-                                  self._fixed(L, df_method, terms), level))
+        return self._mask(
+            t_tests(L, self.estimates, df_method, self._fixed(L, df_method, terms), level)
+        )
 
-    def test(self, L: np.ndarray, df_method: str = "kenward-roger",
-             term: str | None = None) -> dict[str, np.ndarray]:
+    def test(
+        self, L: np.ndarray, df_method: str = "kenward-roger", term: str | None = None
+    ) -> dict[str, np.ndarray]:
         """Wald test of L b = 0 per replicate (t for one row, F for several)."""
         check_df_method(df_method, self.method)
         L = np.atleast_2d(np.asarray(L, dtype=float))
@@ -230,8 +246,7 @@ class ReplicateFit:
         d = self.design
         if not d.numeric or (self.observed is None and not self.varying):
             return None
-        obs = (np.ones((self.R, len(d.y)), dtype=bool) if self.observed is None
-               else self.observed)
+        obs = np.ones((self.R, len(d.y)), dtype=bool) if self.observed is None else self.observed
         out = {}
         for v in d.numeric:
             values = self.varying.get(v, d.columns[v])
@@ -245,8 +260,9 @@ class ReplicateFit:
     def lsmeans_matrix(self, factor: str, by: str | None = None):
         """Rows (rows, p) or (R, rows, p) of the LS means of ``factor`` and their labels."""
         if (factor, by) not in self._lsm_cache:
-            self._lsm_cache[(factor, by)] = grid.lsmeans_matrix(self.design, factor, by,
-                                                                self.numeric_means())
+            self._lsm_cache[(factor, by)] = grid.lsmeans_matrix(
+                self.design, factor, by, self.numeric_means()
+            )
         return self._lsm_cache[(factor, by)]
 
     def lsmeans(self, factor: str, by: str | None = None, df_method: str = "kenward-roger"):
@@ -263,15 +279,19 @@ class ReplicateFit:
         D = L[..., i, :] - L[..., j, :]
         return self.t_tests(D, df_method, [term] * len(pairs))
 
-    def contrasts_vs_reference(self, factor: str, reference: str | None = None,
-                               by: str | None = None, df_method: str = "kenward-roger"):
+    def contrasts_vs_reference(
+        self,
+        factor: str,
+        reference: str | None = None,
+        by: str | None = None,
+        df_method: str = "kenward-roger",
+    ):
         """Each level of ``factor`` minus ``reference`` (first level by default) within
         ``by``: the labels ``'level - reference'``, the ``by`` levels and the t tests."""
         _, keys = self.lsmeans_matrix(factor, by)
         ref, pairs = grid.reference_pairs(self.design, factor, reference, by, keys)
         labels = [f"{lv} - {ref}" for lv, *_ in pairs]
-        return labels, [b for _, b, _, _ in pairs], self.differences(factor, pairs, by,
-                                                                      df_method)
+        return labels, [b for _, b, _, _ in pairs], self.differences(factor, pairs, by, df_method)
 
 
 def fit_design(
@@ -295,14 +315,31 @@ def fit_design(
     g_side = covariance == G_SIDE
     cov = _marginal(design, covariance, group)
     layout = build_layout(
-        y, design.X if X is None else X, design.subject, _slots(design, g_side),
-        None if g_side else design.group, design.Z if g_side else None, uses_time=not g_side,
+        y,
+        design.X if X is None else X,
+        design.subject,
+        _slots(design, g_side),
+        None if g_side else design.group,
+        design.Z if g_side else None,
+        uses_time=not g_side,
     )
     engine = RemlEngine(layout, cov, method)
     opt = newton_raphson(engine, engine.start_values())
     observed = None if np.isfinite(y).all() and len(y) == 1 else ~np.isnan(y)
-    return ReplicateFit(design, cov, engine, opt, covariance, engine.method, subject, time,
-                        kr_information, observed, dict(varying or {}), exact_ranks)
+    return ReplicateFit(
+        design,
+        cov,
+        engine,
+        opt,
+        covariance,
+        engine.method,
+        subject,
+        time,
+        kr_information,
+        observed,
+        dict(varying or {}),
+        exact_ranks,
+    )
 
 
 def _replicate_X(design: Design, varying: dict[str, np.ndarray], R: int) -> np.ndarray:
@@ -316,8 +353,14 @@ def _replicate_X(design: Design, varying: dict[str, np.ndarray], R: int) -> np.n
     if design.terms is not None:
         X = coding.model_matrix_arrays(cols, R * n, design.terms, design.factors)[0]
     else:
-        frame = pd.DataFrame({v: pd.Categorical.from_codes(c, categories=design.factors[v])
-                              if v in design.factors else c for v, c in cols.items()})
+        frame = pd.DataFrame(
+            {
+                v: pd.Categorical.from_codes(c, categories=design.factors[v])
+                if v in design.factors
+                else c
+                for v, c in cols.items()
+            }
+        )
         X = design.model_matrix(frame)
     return X.reshape(R, n, -1)
 
@@ -356,23 +399,32 @@ def fit_replicates(
     response = formula.split("~", 1)[0].strip()
     varying = {k: np.asarray(v, dtype=float) for k, v in (varying or {}).items()}
     # the template holds the first replicate's varying covariates (for the design's rank)
-    template = frame.assign(**{response: 0.0}, **{k: v[0] for k, v in varying.items()
-                                                  if v.ndim == 2 and len(v)})
-    design = build_design(template, formula, subject=subject, time=time, group=group,
-                          time_order=time_order, random=[] if covariance == G_SIDE else None,
-                          source=source)
+    template = frame.assign(
+        **{response: 0.0}, **{k: v[0] for k, v in varying.items() if v.ndim == 2 and len(v)}
+    )
+    design = build_design(
+        template,
+        formula,
+        subject=subject,
+        time=time,
+        group=group,
+        time_order=time_order,
+        random=[] if covariance == G_SIDE else None,
+        source=source,
+    )
     if len(design.y) != len(frame):
         raise DataValidationError(f"{source}: the layout has missing values in model variables")
     for k, v in varying.items():
         if k not in design.numeric:
-            raise DataValidationError(f"{source}: varying column {k!r} is not a numeric "
-                                      f"covariate of {formula!r}")
+            raise DataValidationError(
+                f"{source}: varying column {k!r} is not a numeric covariate of {formula!r}"
+            )
         if v.shape != y.shape:
-            raise DataValidationError(f"{source}: varying column {k!r} must have shape "
-                                      f"{y.shape}")
+            raise DataValidationError(f"{source}: varying column {k!r} must have shape {y.shape}")
     X = _replicate_X(design, varying, len(y)) if varying else None
-    return fit_design(design, y, covariance, subject, time, group, method, X, kr_information,
-                      varying)
+    return fit_design(
+        design, y, covariance, subject, time, group, method, X, kr_information, varying
+    )
 
 
 def fit_visit_means(
@@ -392,20 +444,36 @@ def fit_visit_means(
     """
     y = np.asarray(y, dtype=float)
     if y.ndim != 3:
-        raise DataValidationError(f"y must have shape (replicates, subjects, visits); got "
-                                  f"{y.shape}")
+        raise DataValidationError(
+            f"y must have shape (replicates, subjects, visits); got {y.shape}"
+        )
     R, S, T = y.shape
     visits = [f"v{t + 1}" for t in range(T)]
     frame = pd.DataFrame({"subject": np.repeat(np.arange(S), T), "visit": visits * S})
-    fits = fit_replicates(frame, "y ~ visit", "subject", y.reshape(R, S * T), time="visit",
-                          covariance=covariance, method=method, time_order=visits)
+    fits = fit_replicates(
+        frame,
+        "y ~ visit",
+        "subject",
+        y.reshape(R, S * T),
+        time="visit",
+        covariance=covariance,
+        method=method,
+        time_order=visits,
+    )
     _, ls = fits.lsmeans("visit", df_method=df_method)
     _, _, ct = fits.contrasts_vs_reference("visit", df_method=df_method)
     zero, nan = np.zeros((R, 1)), np.full((R, 1), np.nan)
-    out = {"means": ls["estimate"], "se_means": ls["se"], "df_means": ls["df"],
-           "diffs": np.hstack([zero, ct["estimate"]]), "se_diffs": np.hstack([zero, ct["se"]]),
-           "df": np.hstack([nan, ct["df"]]), "p": np.hstack([nan, ct["p"]]),
-           "theta": fits.theta, "converged": fits.converged}
+    out = {
+        "means": ls["estimate"],
+        "se_means": ls["se"],
+        "df_means": ls["df"],
+        "diffs": np.hstack([zero, ct["estimate"]]),
+        "se_diffs": np.hstack([zero, ct["se"]]),
+        "df": np.hstack([nan, ct["df"]]),
+        "p": np.hstack([nan, ct["p"]]),
+        "theta": fits.theta,
+        "converged": fits.converged,
+    }
     if covariance == G_SIDE:
         out["s2u"], out["s2"] = fits.theta[:, 0], fits.theta[:, 1]
     return out

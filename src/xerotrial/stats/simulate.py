@@ -226,11 +226,13 @@ class SimData:
     def layout(self) -> pd.DataFrame:
         """One row per subject and visit (id, arm, visit): the trial every replicate shares."""
         S, T = self.y.shape[1:]
-        return pd.DataFrame({
-            "id": np.repeat(np.arange(S), T),
-            "arm": np.repeat(np.where(self.arm == 1, "active", "control"), T),
-            "visit": [f"v{t + 1}" for t in range(T)] * S,
-        })
+        return pd.DataFrame(
+            {
+                "id": np.repeat(np.arange(S), T),
+                "arm": np.repeat(np.where(self.arm == 1, "active", "control"), T),
+                "visit": [f"v{t + 1}" for t in range(T)] * S,
+            }
+        )
 
     def responses(self) -> np.ndarray:
         """(R, S * T) responses in ``layout`` order, NaN after a subject's dropout."""
@@ -259,9 +261,10 @@ def simulate_data(design: TrialDesign, n: int, size: int, rng: np.random.Generat
     n1 = design.n_active(n)
     arm = np.r_[np.zeros(n), np.ones(n1)]
     S = len(arm)
-    mu = design._per_visit(design.placebo_mean)[None, :] + arm[:, None] * design._per_visit(
-        design.effect
-    )[None, :]
+    mu = (
+        design._per_visit(design.placebo_mean)[None, :]
+        + arm[:, None] * design._per_visit(design.effect)[None, :]
+    )
     Lc = np.linalg.cholesky(design.covariance_matrix())
     z = rng.standard_normal((size, S, T))
     y = mu[None] + z @ Lc.T
@@ -307,8 +310,16 @@ def simulate_chunk(design: TrialDesign, n: int, chunk: int, size: int, seed: int
     rng = np.random.default_rng([seed, n, chunk])
     sim = simulate_data(design, n, size, rng)
     tests, conv = analyse(design, sim)
-    return ChunkResult(n, chunk, tests["p"], tests["estimate"], tests["se"], tests["df"], conv,
-                       time.perf_counter() - t0)
+    return ChunkResult(
+        n,
+        chunk,
+        tests["p"],
+        tests["estimate"],
+        tests["se"],
+        tests["df"],
+        conv,
+        time.perf_counter() - t0,
+    )
 
 
 def analyse(design: TrialDesign, sim: SimData) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -333,14 +344,24 @@ def analyse(design: TrialDesign, sim: SimData) -> tuple[dict[str, np.ndarray], n
         formula += " + baseline"
         varying = {"baseline": np.repeat(sim.baseline, T, axis=1)}
     visits = [f"v{t + 1}" for t in range(T)]
-    fits = fit_replicates(frame, formula, "id", sim.responses(), time="visit",
-                          covariance=design.covariance, time_order=visits, varying=varying,
-                          source="simulated trials")
+    fits = fit_replicates(
+        frame,
+        formula,
+        "id",
+        sim.responses(),
+        time="visit",
+        covariance=design.covariance,
+        time_order=visits,
+        varying=varying,
+        source="simulated trials",
+    )
     L, keys = fits.lsmeans_matrix("arm", "visit")
     row = {(k["arm"], k["visit"]): i for i, k in enumerate(keys)}
     w = design.weights()
-    diff = sum(w[t] * (L[..., row[("active", v)], :] - L[..., row[("control", v)], :])
-               for t, v in enumerate(visits))
+    diff = sum(
+        w[t] * (L[..., row[("active", v)], :] - L[..., row[("control", v)], :])
+        for t, v in enumerate(visits)
+    )
     tests = {k: v[:, 0] for k, v in fits.t_tests(diff[..., None, :], design.df_method).items()}
     return tests, fits.converged & np.isfinite(tests["p"])
 
@@ -370,8 +391,10 @@ class PowerResult:
 
     def to_dict(self) -> dict:
         """``{"results": [...], "fits_per_second": ...}`` as ``xerotrial power --json``."""
-        return {"results": [asdict(r) for r in self.results],
-                "fits_per_second": self.fits_per_second}
+        return {
+            "results": [asdict(r) for r in self.results],
+            "fits_per_second": self.fits_per_second,
+        }
 
 
 def _tasks(n_list: Sequence[int], n_sims: int, chunk_size: int) -> list[tuple[int, int, int]]:
@@ -393,8 +416,10 @@ def _run_local(design, tasks, seed, workers, callback):
 
     results: dict[int, ChunkResult] = {}
     with ProcessPoolExecutor(max_workers=workers) as ex:
-        futs = {ex.submit(simulate_chunk, design, n, k, size, seed): i
-                for i, (n, k, size) in enumerate(tasks)}
+        futs = {
+            ex.submit(simulate_chunk, design, n, k, size, seed): i
+            for i, (n, k, size) in enumerate(tasks)
+        }
         for f in as_completed(futs):
             results[futs[f]] = f.result()
             callback(results[futs[f]].p.size)
@@ -411,8 +436,12 @@ def _run_dask(design, tasks, seed, address, callback):
     cluster = None
     if address == "local":
         try:
-            cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
-                                   processes=True, dashboard_address=":0")
+            cluster = LocalCluster(
+                n_workers=os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+            )
         except RuntimeError as exc:
             raise DataValidationError(f"cannot start a local Dask cluster: {exc}") from None
         client = Client(cluster)
@@ -422,8 +451,10 @@ def _run_dask(design, tasks, seed, address, callback):
         except OSError as exc:
             raise DataValidationError(f"cannot reach the Dask scheduler {address}: {exc}") from None
     try:
-        futs = [client.submit(simulate_chunk, design, n, k, size, seed, pure=False)
-                for n, k, size in tasks]
+        futs = [
+            client.submit(simulate_chunk, design, n, k, size, seed, pure=False)
+            for n, k, size in tasks
+        ]
         index = {f.key: i for i, f in enumerate(futs)}
         results: dict[int, ChunkResult] = {}
         for f in as_completed(futs):
@@ -478,11 +509,21 @@ def run_power(
         conv = np.concatenate([c.converged for c in mine])
         reject = conv & (p < design.alpha)
         power = float(reject.mean())
-        points.append(PowerPoint(int(n), power, math.sqrt(power * (1 - power) / len(p)), len(p),
-                                 int((~conv).sum())))
+        points.append(
+            PowerPoint(
+                int(n), power, math.sqrt(power * (1 - power) / len(p)), len(p), int((~conv).sum())
+            )
+        )
     total = len(n_per_arm) * n_sims
-    return PowerResult(design, points, seconds, total / seconds if seconds > 0 else math.inf,
-                       seed, chunk_size, chunks)
+    return PowerResult(
+        design,
+        points,
+        seconds,
+        total / seconds if seconds > 0 else math.inf,
+        seed,
+        chunk_size,
+        chunks,
+    )
 
 
 def smallest_n(result: PowerResult, target: float) -> int | None:
@@ -494,4 +535,3 @@ def smallest_n(result: PowerResult, target: float) -> int | None:
     """
     ok = [r.n_per_arm for r in result.results if r.power >= target]
     return min(ok) if ok else None
-

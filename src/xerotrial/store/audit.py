@@ -49,8 +49,19 @@ __all__ = [
 
 #: ``prev_hash`` of the first entry.
 GENESIS = "0" * 64
-_HASHED = ("seq", "ts", "user_name", "reason", "source", "action", "table_name", "row_key",
-           "old_values", "new_values", "prev_hash")
+_HASHED = (
+    "seq",
+    "ts",
+    "user_name",
+    "reason",
+    "source",
+    "action",
+    "table_name",
+    "row_key",
+    "old_values",
+    "new_values",
+    "prev_hash",
+)
 
 
 def jsonable(value: Any) -> Any:
@@ -66,8 +77,14 @@ def jsonable(value: Any) -> Any:
 
 def canonical(obj: Any) -> str:
     """Canonical JSON: sorted keys, no spaces, exact floats, no NaN."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False, default=jsonable)
+    return json.dumps(
+        obj,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=jsonable,
+    )
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:
@@ -84,8 +101,9 @@ def _now() -> str:
 
 
 def _tip(conn: Connection) -> tuple[int, str]:
-    row = conn.execute(select(AUDIT.c.seq, AUDIT.c.hash).order_by(AUDIT.c.seq.desc())
-                       .limit(1)).first()
+    row = conn.execute(
+        select(AUDIT.c.seq, AUDIT.c.hash).order_by(AUDIT.c.seq.desc()).limit(1)
+    ).first()
     return (0, GENESIS) if row is None else (int(row.seq), str(row.hash))
 
 
@@ -182,11 +200,14 @@ def verify(engine: Engine) -> AuditReport:
             if seq != expected_seq:
                 problems.append(f"audit entry {expected_seq} is missing (next is {seq})")
             if row["prev_hash"] != prev:
-                problems.append(f"audit entry {seq}: prev_hash does not match the hash of the "
-                                "entry before it (an entry was changed, removed or inserted)")
+                problems.append(
+                    f"audit entry {seq}: prev_hash does not match the hash of the "
+                    "entry before it (an entry was changed, removed or inserted)"
+                )
             if entry_hash(row) != row["hash"]:
-                problems.append(f"audit entry {seq}: its content does not match its hash "
-                                "(the entry was edited)")
+                problems.append(
+                    f"audit entry {seq}: its content does not match its hash (the entry was edited)"
+                )
             prev, expected_seq = row["hash"], seq + 1
             table = state.get(row["table_name"])
             if table is None:
@@ -198,8 +219,10 @@ def verify(engine: Engine) -> AuditReport:
                 table[row["row_key"]] = json.loads(row["new_values"])
         tip = conn.execute(select(META.c.value).where(META.c.key == "audit_tip")).scalar()
         if n and tip != f"{expected_seq - 1}:{prev}":
-            problems.append(f"the audit trail ends at entry {expected_seq - 1} but the store "
-                            f"recorded its last entry as {tip!r} (entries were removed)")
+            problems.append(
+                f"the audit trail ends at entry {expected_seq - 1} but the store "
+                f"recorded its last entry as {tip!r} (entries were removed)"
+            )
         if not n and tip is not None:
             problems.append(f"the audit trail is empty but the store recorded {tip!r}")
         for name, t in TABLES.items():
@@ -217,11 +240,15 @@ def verify(engine: Engine) -> AuditReport:
                     problems.append(f"{name} row {key}: not in the audit trail")
                 elif audited != values:
                     diff = [c for c in values if values[c] != audited.get(c)]
-                    problems.append(f"{name} row {key}: {', '.join(diff)} differ from the "
-                                    "audit trail (changed without a trace)")
+                    problems.append(
+                        f"{name} row {key}: {', '.join(diff)} differ from the "
+                        "audit trail (changed without a trace)"
+                    )
             for key in state[name].keys() - seen:
-                problems.append(f"{name} row {key}: in the audit trail but not in the table "
-                                "(deleted without a trace)")
+                problems.append(
+                    f"{name} row {key}: in the audit trail but not in the table "
+                    "(deleted without a trace)"
+                )
     return AuditReport(n, problems)
 
 

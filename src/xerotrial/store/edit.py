@@ -68,9 +68,11 @@ def parse_key(form: str, key: Mapping[str, Any]) -> dict[str, Any]:
     extra = set(key) - set(spec.key)
     missing = [k for k in spec.key if k not in key]
     if extra or missing:
-        raise StoreError(f"form {form!r} rows are named by {', '.join(spec.key)} "
-                         f"(missing: {missing or 'none'}, not key columns: "
-                         f"{sorted(extra) or 'none'})")
+        raise StoreError(
+            f"form {form!r} rows are named by {', '.join(spec.key)} "
+            f"(missing: {missing or 'none'}, not key columns: "
+            f"{sorted(extra) or 'none'})"
+        )
     out = {}
     for k in spec.key:
         value, rule = parse_cell(spec.field(k), key[k])
@@ -82,9 +84,11 @@ def parse_key(form: str, key: Mapping[str, Any]) -> dict[str, Any]:
 
 def _fetch(conn: Connection, form: str, key: Mapping[str, Any]) -> dict[str, Any]:
     t = TABLES[form]
-    row = conn.execute(
-        select(t).where(and_(*(t.c[k] == v for k, v in key.items())))
-    ).mappings().first()
+    row = (
+        conn.execute(select(t).where(and_(*(t.c[k] == v for k, v in key.items()))))
+        .mappings()
+        .first()
+    )
     if row is None:
         raise StoreError(f"no {form} row with {dict(key)}")
     return {c: row[c] for c in FORMS[form].columns}
@@ -117,8 +121,10 @@ def edit_row(
         if c not in spec.columns:
             raise StoreError(f"{form} has no column {c!r} (columns: {', '.join(spec.columns)})")
         if c in spec.key:
-            raise StoreError(f"{c!r} is part of the key of {form}: delete the row and import "
-                             "the right one instead")
+            raise StoreError(
+                f"{c!r} is part of the key of {form}: delete the row and import "
+                "the right one instead"
+            )
     source = "edit"
     with write_transaction(engine) as conn:
         old = _fetch(conn, form, k)
@@ -131,24 +137,37 @@ def edit_row(
             new[c] = value
         if not problems:
             for check in spec.row_checks:
-                problems += [Problem(source, 1, col, v, r)
-                             for col, v, r in check(new, stored_protocol(conn))]
+                problems += [
+                    Problem(source, 1, col, v, r) for col, v, r in check(new, stored_protocol(conn))
+                ]
         if not problems:
             # references only: the row's own key is in the store with its old values
-            ref_spec = FormSpec(spec.name, spec.title, spec.fields, spec.key,
-                                spec.participant_column, spec.visit_columns, spec.refs)
+            ref_spec = FormSpec(
+                spec.name,
+                spec.title,
+                spec.fields,
+                spec.key,
+                spec.participant_column,
+                spec.visit_columns,
+                spec.refs,
+            )
             _, _, ref_problems = _store_checks(conn, ref_spec, [(1, new)], source)
             problems += [p for p in ref_problems if "already holds" not in p.rule]
         if problems:
             raise ImportRejectedError(source, problems)
-        changed = {c: (old[c], new[c]) for c in spec.columns
-                   if jsonable(old[c]) != jsonable(new[c])}
+        changed = {
+            c: (old[c], new[c]) for c in spec.columns if jsonable(old[c]) != jsonable(new[c])
+        }
         if changed:
             t = TABLES[form]
-            conn.execute(t.update().where(and_(*(t.c[c] == v for c, v in k.items())))
-                         .values({c: new[c] for c in changed}))
+            conn.execute(
+                t.update()
+                .where(and_(*(t.c[c] == v for c, v in k.items())))
+                .values({c: new[c] for c in changed})
+            )
             AuditWriter(conn, user=user or current_user(), reason=reason, source=source).log(
-                "update", form, k, old, new)
+                "update", form, k, old, new
+            )
     return EditResult(form, k, changed)
 
 
@@ -158,11 +177,14 @@ def _refused_if_referred_to(conn: Connection, form: str, old: Mapping[str, Any])
             if target_form != form or old.get(target) is None:
                 continue
             t = TABLES[other.name]
-            n = conn.execute(select(func.count()).select_from(t)
-                             .where(t.c[col] == old[target])).scalar()
+            n = conn.execute(
+                select(func.count()).select_from(t).where(t.c[col] == old[target])
+            ).scalar()
             if n:
-                raise StoreError(f"cannot delete {form} row {old[target]!r}: {n} {other.name} "
-                                 f"row(s) refer to it in {col} (delete or edit those first)")
+                raise StoreError(
+                    f"cannot delete {form} row {old[target]!r}: {n} {other.name} "
+                    f"row(s) refer to it in {col} (delete or edit those first)"
+                )
 
 
 def delete_row(
@@ -182,8 +204,10 @@ def delete_row(
             t = TABLES[form]
             conn.execute(t.delete().where(and_(*(t.c[c] == v for c, v in k.items()))))
             AuditWriter(conn, user=user or current_user(), reason=reason, source="edit").log(
-                "delete", form, k, old, None)
+                "delete", form, k, old, None
+            )
     except IntegrityError:
-        raise StoreError(f"cannot delete {form} row {k}: other rows refer to it (delete "
-                         "those first)") from None
+        raise StoreError(
+            f"cannot delete {form} row {k}: other rows refer to it (delete those first)"
+        ) from None
     return EditResult(form, k, {c: (v, None) for c, v in old.items()})

@@ -61,11 +61,24 @@ FORMATS: tuple[str, ...] = ("csv", "parquet", "xpt")
 
 #: XPT member names (<= 8 characters) of the forms and analysis datasets.
 XPT_MEMBERS: dict[str, str] = {
-    "sites": "SITES", "participants": "PARTIC", "screening": "SCREEN", "visits": "VISITS",
-    "sialometry": "SIALO", "saliva_ions": "IONS", "qlq_hn35": "QLQHN35", "xq": "XQ",
-    "adverse_events": "AE", "donors": "DONORS", "batches": "BATCHES",
-    "administrations": "ADMIN", "hla_antibodies": "HLAAB", "scintigraphy": "SCINT",
-    "safety_labs": "LABS", "adflow": "ADFLOW", "adions": "ADIONS", "adqs": "ADQS",
+    "sites": "SITES",
+    "participants": "PARTIC",
+    "screening": "SCREEN",
+    "visits": "VISITS",
+    "sialometry": "SIALO",
+    "saliva_ions": "IONS",
+    "qlq_hn35": "QLQHN35",
+    "xq": "XQ",
+    "adverse_events": "AE",
+    "donors": "DONORS",
+    "batches": "BATCHES",
+    "administrations": "ADMIN",
+    "hla_antibodies": "HLAAB",
+    "scintigraphy": "SCINT",
+    "safety_labs": "LABS",
+    "adflow": "ADFLOW",
+    "adions": "ADIONS",
+    "adqs": "ADQS",
     "adscint": "ADSCINT",
 }
 
@@ -76,8 +89,9 @@ def read_form(engine: Engine, form: str) -> pd.DataFrame:
     spec = FORMS[form]
     t = TABLES[form]
     with engine.connect() as conn:
-        rows = conn.execute(select(*(t.c[c] for c in spec.columns))
-                            .order_by(*(t.c[k] for k in spec.key))).all()
+        rows = conn.execute(
+            select(*(t.c[c] for c in spec.columns)).order_by(*(t.c[k] for k in spec.key))
+        ).all()
     frame = pd.DataFrame([tuple(r) for r in rows], columns=list(spec.columns), dtype=object)
     return frame
 
@@ -124,13 +138,23 @@ def _xpt_frame(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
         ):
             out[names[c]] = [np.nan if v is None or v is pd.NA else float(v) for v in values]
         else:
-            out[names[c]] = ["" if v is None or v is pd.NA or (isinstance(v, float) and v != v)
-                             else format_value(v) for v in values]
+            out[names[c]] = [
+                ""
+                if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                else format_value(v)
+                for v in values
+            ]
     return out
 
 
-def _write(frame: pd.DataFrame, path_stem: Path, fmt: str, name: str,
-           xpt_names: dict[str, str] | None, typed: Callable[[], pd.DataFrame]) -> Path:
+def _write(
+    frame: pd.DataFrame,
+    path_stem: Path,
+    fmt: str,
+    name: str,
+    xpt_names: dict[str, str] | None,
+    typed: Callable[[], pd.DataFrame],
+) -> Path:
     path = path_stem.with_suffix(f".{fmt}")
     if fmt == "csv":
         _write_csv_text(frame, path)
@@ -140,9 +164,13 @@ def _write(frame: pd.DataFrame, path_stem: Path, fmt: str, name: str,
         import pyreadstat
 
         names = xpt_names or {c: c.upper()[:8] for c in frame.columns}
-        pyreadstat.write_xport(_xpt_frame(frame, names), str(path), file_format_version=5,
-                               table_name=XPT_MEMBERS[name],
-                               column_labels=[str(c) for c in frame.columns])
+        pyreadstat.write_xport(
+            _xpt_frame(frame, names),
+            str(path),
+            file_format_version=5,
+            table_name=XPT_MEMBERS[name],
+            column_labels=[str(c) for c in frame.columns],
+        )
     return path
 
 
@@ -163,8 +191,16 @@ def export_raw(engine: Engine, out: str | Path, fmt: Format = "csv") -> list[Pat
         frame = read_form(engine, form)
         names = {f.name: f.xpt_name for f in spec.fields}
         mapping += [(form, XPT_MEMBERS[form], c, n) for c, n in names.items()]
-        paths.append(_write(frame, out / form, fmt, form, names,
-                            lambda frame=frame, form=form: _typed(frame, form)))
+        paths.append(
+            _write(
+                frame,
+                out / form,
+                fmt,
+                form,
+                names,
+                lambda frame=frame, form=form: _typed(frame, form),
+            )
+        )
     if fmt == "xpt":
         _mapping(mapping, out)
     return paths
@@ -209,9 +245,10 @@ def adam_datasets(engine: Engine) -> dict[str, pd.DataFrame]:
         out["adions"] = _bds(values, SALIVA_PARAM_LABELS, protocol)
     parts = []
     labels: dict[str, str] = {}
-    for form, scorer, scales, what in (("qlq_hn35", score_qlq_hn35, HN35_SCALES,
-                                        "EORTC QLQ-H&N35"),
-                                       ("xq", score_xq, XQ_SCALES, "Xerostomia Questionnaire")):
+    for form, scorer, scales, what in (
+        ("qlq_hn35", score_qlq_hn35, HN35_SCALES, "EORTC QLQ-H&N35"),
+        ("xq", score_xq, XQ_SCALES, "Xerostomia Questionnaire"),
+    ):
         items = read_form(engine, form)
         if not len(items):
             continue
@@ -219,8 +256,12 @@ def adam_datasets(engine: Engine) -> dict[str, pd.DataFrame]:
         item_cols = [c for c in FORMS[form].columns if c not in ("subject", "visit")]
         scores = scorer(_numeric(items, item_cols), id_column="subject", source="store")
         scores["study_day"] = items["study_day"].to_numpy()
-        long = scores.melt(id_vars=["subject", "study_day"], value_vars=list(scales),
-                           var_name="paramcd", value_name="value")
+        long = scores.melt(
+            id_vars=["subject", "study_day"],
+            value_vars=list(scales),
+            var_name="paramcd",
+            value_name="value",
+        )
         parts.append(long)
         labels |= {s: f"{what} {s} score (0-100)" for s in scales}
     if parts:
@@ -230,8 +271,12 @@ def adam_datasets(engine: Engine) -> dict[str, pd.DataFrame]:
         s = _numeric(scint, ["uptake_score", "excretion_fraction_pct"])
         wide = derive_scintigraphy(s, source="store")
         wide = _with_days(wide, visits)
-        long = wide.melt(id_vars=["subject", "study_day"], value_vars=list(SCINT_PARAM_LABELS),
-                         var_name="paramcd", value_name="value")
+        long = wide.melt(
+            id_vars=["subject", "study_day"],
+            value_vars=list(SCINT_PARAM_LABELS),
+            var_name="paramcd",
+            value_name="value",
+        )
         out["adscint"] = _bds(long, SCINT_PARAM_LABELS, protocol)
     return out
 

@@ -290,8 +290,13 @@ def _visit_window(row: dict[str, Any], protocol: Protocol) -> list[tuple[str, An
         return [("visit", row["visit"], exc.rule or str(exc).split(": ", 1)[-1])]
     day = row["study_day"]
     if not expected.window.contains(day):
-        return [("study_day", day, f"outside the window {expected.window} of visit "
-                                   f"{expected.name!r} (protocol)")]
+        return [
+            (
+                "study_day",
+                day,
+                f"outside the window {expected.window} of visit {expected.name!r} (protocol)",
+            )
+        ]
     return []
 
 
@@ -299,8 +304,13 @@ def _participant(row: dict[str, Any], protocol: Protocol) -> list[tuple[str, Any
     if row["group"] == "control" and row.get("matched_to") is None:
         return [("matched_to", None, "a healthy control names the patient it is matched to")]
     if row["group"] == "patient" and row.get("matched_to") is not None:
-        return [("matched_to", row["matched_to"], "only a healthy control is matched to a "
-                                                  "patient; leave it empty for a patient")]
+        return [
+            (
+                "matched_to",
+                row["matched_to"],
+                "only a healthy control is matched to a patient; leave it empty for a patient",
+            )
+        ]
     return []
 
 
@@ -308,8 +318,9 @@ def _screening(row: dict[str, Any], protocol: Protocol) -> list[tuple[str, Any, 
     if row["eligible"] is False and row.get("failed_criteria") is None:
         return [("failed_criteria", None, "a screen failure names the criteria not met")]
     if row["eligible"] is True and row.get("failed_criteria") is not None:
-        return [("failed_criteria", row["failed_criteria"],
-                 "an eligible person has no failed criteria")]
+        return [
+            ("failed_criteria", row["failed_criteria"], "an eligible person has no failed criteria")
+        ]
     return []
 
 
@@ -337,8 +348,14 @@ def _alleles(row: dict[str, Any], protocol: Protocol) -> list[tuple[str, Any, st
             out.append((name, value, getattr(exc, "rule", None) or str(exc)))
             continue
         if allele.locus != locus:
-            out.append((name, value, f"not an HLA-{locus} allele (this column is locus "
-                                     f"{locus}; {allele} is at {allele.locus})"))
+            out.append(
+                (
+                    name,
+                    value,
+                    f"not an HLA-{locus} allele (this column is locus "
+                    f"{locus}; {allele} is at {allele.locus})",
+                )
+            )
     return out
 
 
@@ -379,8 +396,13 @@ def _id(name: str, doc: str = "", xpt: str | None = None) -> Field:
 
 SUBJECT = _id("subject", "participant id")
 VISIT = _id("visit", "protocol visit name (day0, day1, day5, day30, day120, year2)")
-KIND = Field("kind", "text", required=True, choices=SALIVA_KINDS,
-             doc="UWS unstimulated / SWS stimulated whole saliva")
+KIND = Field(
+    "kind",
+    "text",
+    required=True,
+    choices=SALIVA_KINDS,
+    doc="UWS unstimulated / SWS stimulated whole saliva",
+)
 
 #: Safety-lab tests with a fixed list of units (other test names are accepted with any unit).
 SAFETY_LAB_UNITS: dict[str, tuple[str, ...]] = {
@@ -416,9 +438,17 @@ EDUCATION_LEVELS: tuple[str, ...] = ("low", "medium", "high")
 
 #: An example allele of every HLA locus the donors were typed at (``immunology.HLA_LOCI``).
 HLA_EXAMPLES: dict[str, str] = {
-    "A": "A*02:01", "B": "B*07:02", "C": "C*07:02", "DRB1": "DRB1*15:01",
-    "DRB3": "DRB3*02:02", "DRB4": "DRB4*01:03", "DRB5": "DRB5*01:01", "DQA1": "DQA1*01:02",
-    "DQB1": "DQB1*06:02", "DPA1": "DPA1*01:03", "DPB1": "DPB1*04:01",
+    "A": "A*02:01",
+    "B": "B*07:02",
+    "C": "C*07:02",
+    "DRB1": "DRB1*15:01",
+    "DRB3": "DRB3*02:02",
+    "DRB4": "DRB4*01:03",
+    "DRB5": "DRB5*01:01",
+    "DQA1": "DQA1*01:02",
+    "DQB1": "DQB1*06:02",
+    "DPA1": "DPA1*01:03",
+    "DPB1": "DPB1*04:01",
 }
 
 
@@ -441,187 +471,287 @@ def _items(names: tuple[str, ...], lo: int, hi: int, yes_no_from: int | None = N
 
 _FORM_LIST: tuple[FormSpec, ...] = (
     FormSpec(
-        "sites", "trial sites (centres)",
+        "sites",
+        "trial sites (centres)",
         (
             _id("site", "site code (participants refer to it)"),
             Field("name", "text", doc="name of the site"),
             Field("country", "text", doc="country, e.g. DK or Denmark"),
         ),
-        ("site",), participant_column=None,
+        ("site",),
+        participant_column=None,
     ),
     FormSpec(
-        "participants", "patients and healthy controls, with the matching",
+        "participants",
+        "patients and healthy controls, with the matching",
         (
             SUBJECT,
             _id("site", "site code (sites form)"),
             Field("group", "text", required=True, choices=("patient", "control")),
             Field("sex", "text", required=True, choices=("F", "M")),
-            Field("age_years", "int", required=True, lo=18, hi=100, unit="years",
-                  xpt="AGEYEARS"),
-            Field("race", "text", choices=RACES,
-                  doc="CDISC race term; controls are matched on it (with age +-5 years, sex "
-                      "and education)"),
-            Field("education", "text", choices=EDUCATION_LEVELS, xpt="EDUC",
-                  doc="highest level completed, ISCED 2011 0-2 low, 3-4 medium, 5-8 high; "
-                      "controls are matched on it"),
-            Field("matched_to", "text", doc="controls: the patient they are matched to",
-                  xpt="MATCHTO"),
-            Field("enrolment_order", "int", lo=1, doc="patients: order of enrolment",
-                  xpt="ENRORDER"),
+            Field("age_years", "int", required=True, lo=18, hi=100, unit="years", xpt="AGEYEARS"),
+            Field(
+                "race",
+                "text",
+                choices=RACES,
+                doc="CDISC race term; controls are matched on it (with age +-5 years, sex "
+                "and education)",
+            ),
+            Field(
+                "education",
+                "text",
+                choices=EDUCATION_LEVELS,
+                xpt="EDUC",
+                doc="highest level completed, ISCED 2011 0-2 low, 3-4 medium, 5-8 high; "
+                "controls are matched on it",
+            ),
+            Field(
+                "matched_to", "text", doc="controls: the patient they are matched to", xpt="MATCHTO"
+            ),
+            Field(
+                "enrolment_order", "int", lo=1, doc="patients: order of enrolment", xpt="ENRORDER"
+            ),
         ),
-        ("subject",), participant_column=None,
+        ("subject",),
+        participant_column=None,
         refs={"site": ("sites", "site"), "matched_to": ("participants", "subject")},
         row_checks=(_participant,),
     ),
     FormSpec(
-        "screening", "screening results (screening log)",
+        "screening",
+        "screening results (screening log)",
         (
             _id("screening_id", "screening number", xpt="SCREENID"),
             Field("subject", "text", doc="participant id once enrolled"),
             Field("screening_date", "date", required=True, xpt="SCRDATE"),
             Field("eligible", "bool", required=True),
-            Field("failed_criteria", "text", doc="criteria not met, separated by ';'",
-                  xpt="FAILCRIT", max_length=None),
+            Field(
+                "failed_criteria",
+                "text",
+                doc="criteria not met, separated by ';'",
+                xpt="FAILCRIT",
+                max_length=None,
+            ),
         ),
-        ("screening_id",), row_checks=(_screening,),
+        ("screening_id",),
+        row_checks=(_screening,),
     ),
     FormSpec(
-        "visits", "visits with their actual study days (day 0 = injection)",
+        "visits",
+        "visits with their actual study days (day 0 = injection)",
         (
-            SUBJECT, VISIT,
-            Field("study_day", "int", required=True, lo=-365, hi=3650, unit="days",
-                  xpt="STUDYDAY"),
+            SUBJECT,
+            VISIT,
+            Field("study_day", "int", required=True, lo=-365, hi=3650, unit="days", xpt="STUDYDAY"),
             Field("visit_date", "date", xpt="VISDATE"),
         ),
-        ("subject", "visit"), row_checks=(_visit_window,),
+        ("subject", "visit"),
+        row_checks=(_visit_window,),
     ),
     FormSpec(
-        "sialometry", "whole-saliva samples: cup weights and collection time",
+        "sialometry",
+        "whole-saliva samples: cup weights and collection time",
         (
-            SUBJECT, VISIT, KIND,
+            SUBJECT,
+            VISIT,
+            KIND,
             Field("cup_before_g", "float", required=True, lo=0, unit="g", xpt="CUPBEFG"),
             Field("cup_after_g", "float", required=True, lo=0, unit="g", xpt="CUPAFTG"),
             Field("minutes", "float", required=True, lo=0.1, hi=60, unit="min"),
         ),
-        ("subject", "visit", "kind"), visit_columns=("subject", "visit"),
+        ("subject", "visit", "kind"),
+        visit_columns=("subject", "visit"),
         row_checks=(_trial(lambda df, p: derive_flow_rate(df, p), "cup_after_g"),),
     ),
     FormSpec(
-        "saliva_ions", "ion concentrations in saliva",
+        "saliva_ions",
+        "ion concentrations in saliva",
         (
-            SUBJECT, VISIT, KIND,
-            Field("ion", "text", required=True, normalize=_ion, choices=("Na", "K", "Cl", "PO4"),
-                  doc="Na, K, Cl or PO4 (aliases such as sodium accepted)"),
+            SUBJECT,
+            VISIT,
+            KIND,
+            Field(
+                "ion",
+                "text",
+                required=True,
+                normalize=_ion,
+                choices=("Na", "K", "Cl", "PO4"),
+                doc="Na, K, Cl or PO4 (aliases such as sodium accepted)",
+            ),
             Field("value_mmol_l", "float", required=True, lo=0, unit="mmol/L", xpt="VALMMOLL"),
         ),
-        ("subject", "visit", "kind", "ion"), visit_columns=("subject", "visit"),
+        ("subject", "visit", "kind", "ion"),
+        visit_columns=("subject", "visit"),
         row_checks=(_trial(lambda df, p: derive_saliva_ions(df, p), "value_mmol_l"),),
     ),
     FormSpec(
-        "qlq_hn35", "EORTC QLQ-H&N35 answers, item level (hn31-60: 1-4; hn61-65: 1 no, 2 yes)",
+        "qlq_hn35",
+        "EORTC QLQ-H&N35 answers, item level (hn31-60: 1-4; hn61-65: 1 no, 2 yes)",
         (SUBJECT, VISIT, *_items(HN35_ITEMS, 1, 4, yes_no_from=61)),
-        ("subject", "visit"), visit_columns=("subject", "visit"),
+        ("subject", "visit"),
+        visit_columns=("subject", "visit"),
         row_checks=(_trial(lambda df, p: score_qlq_hn35(df, id_column="subject"), "hn31"),),
     ),
     FormSpec(
-        "xq", "Xerostomia Questionnaire answers, item level (0-10)",
+        "xq",
+        "Xerostomia Questionnaire answers, item level (0-10)",
         (SUBJECT, VISIT, *_items(XQ_ITEMS, 0, 10)),
-        ("subject", "visit"), visit_columns=("subject", "visit"),
+        ("subject", "visit"),
+        visit_columns=("subject", "visit"),
         row_checks=(_trial(lambda df, p: score_xq(df, id_column="subject"), "xq1"),),
     ),
     FormSpec(
-        "adverse_events", "adverse events (CTCAE v5.0 term and grade, ICH E2A seriousness)",
+        "adverse_events",
+        "adverse events (CTCAE v5.0 term and grade, ICH E2A seriousness)",
         (
             _id("ae_id", "adverse event number"),
             SUBJECT,
             Field("term", "text", required=True, doc="CTCAE v5.0 term"),
             Field("grade", "int", required=True, lo=1, hi=5),
             Field("serious", "bool", required=True),
-            Field("sae_criteria", "text", doc="ICH E2A criteria separated by ';'",
-                  xpt="SAECRIT"),
-            Field("related", "text", required=True,
-                  doc="related / not related or definite, probable, possible, unlikely"),
+            Field("sae_criteria", "text", doc="ICH E2A criteria separated by ';'", xpt="SAECRIT"),
+            Field(
+                "related",
+                "text",
+                required=True,
+                doc="related / not related or definite, probable, possible, unlikely",
+            ),
             Field("onset_day", "int", required=True, lo=0, unit="days", xpt="ONSETDAY"),
         ),
-        ("ae_id",), row_checks=(_trial(_ae, "term"),),
+        ("ae_id",),
+        row_checks=(_trial(_ae, "term"),),
     ),
     FormSpec(
-        "donors", "cell donors and their HLA typing (two alleles per locus)",
+        "donors",
+        "cell donors and their HLA typing (two alleles per locus)",
         (
             _id("donor", "donor id"),
             Field("sex", "text", choices=("F", "M")),
             Field("age_years", "int", lo=16, hi=100, unit="years", xpt="AGEYEARS"),
             *(
-                Field(column, "text", xpt=f"{locus}_{i}",
-                      doc=f"HLA-{locus} allele {i}, e.g. {HLA_EXAMPLES[locus]}")
+                Field(
+                    column,
+                    "text",
+                    xpt=f"{locus}_{i}",
+                    doc=f"HLA-{locus} allele {i}, e.g. {HLA_EXAMPLES[locus]}",
+                )
                 for locus in HLA_LOCI
                 for i, column in enumerate(hla_columns(locus), start=1)
             ),
         ),
-        ("donor",), participant_column=None, row_checks=(_alleles,),
+        ("donor",),
+        participant_column=None,
+        row_checks=(_alleles,),
     ),
     FormSpec(
-        "batches", "cell batches and their release results (certificate of analysis)",
+        "batches",
+        "cell batches and their release results (certificate of analysis)",
         (
             _id("batch", "batch id"),
             _id("donor", "donor id (donors form)"),
-            *(Field(c, "float", lo=0, hi=100, unit="%", xpt=x)
-              for c, x in (("viability", "VIABLE"), ("cd90", "CD90"), ("cd105", "CD105"),
-                           ("cd73", "CD73"), ("cd45", "CD45"), ("hla_dr", "HLADR"))),
-            *(Field(c, "text", choices=("negative", "positive"), xpt=x)
-              for c, x in (("sterility", "STERILTY"), ("mycoplasma", "MYCOPLAS"),
-                           ("endotoxin", "ENDOTOXN"), ("donor_serology", "SEROLOGY"))),
+            *(
+                Field(c, "float", lo=0, hi=100, unit="%", xpt=x)
+                for c, x in (
+                    ("viability", "VIABLE"),
+                    ("cd90", "CD90"),
+                    ("cd105", "CD105"),
+                    ("cd73", "CD73"),
+                    ("cd45", "CD45"),
+                    ("hla_dr", "HLADR"),
+                )
+            ),
+            *(
+                Field(c, "text", choices=("negative", "positive"), xpt=x)
+                for c, x in (
+                    ("sterility", "STERILTY"),
+                    ("mycoplasma", "MYCOPLAS"),
+                    ("endotoxin", "ENDOTOXN"),
+                    ("donor_serology", "SEROLOGY"),
+                )
+            ),
         ),
-        ("batch",), participant_column=None, refs={"donor": ("donors", "donor")},
+        ("batch",),
+        participant_column=None,
+        refs={"donor": ("donors", "donor")},
         row_checks=(_trial(_release, "viability"),),
     ),
     FormSpec(
-        "administrations", "injections: gland, cells, volume and batch",
+        "administrations",
+        "injections: gland, cells, volume and batch",
         (
             SUBJECT,
-            Field("gland", "text", required=True, normalize=_gland, choices=tuple(GLANDS),
-                  doc="left/right parotid or submandibular"),
+            Field(
+                "gland",
+                "text",
+                required=True,
+                normalize=_gland,
+                choices=tuple(GLANDS),
+                doc="left/right parotid or submandibular",
+            ),
             _id("batch", "batch id (batches form)"),
-            Field("study_day", "int", required=True, lo=0, hi=0, unit="days", xpt="STUDYDAY",
-                  doc="0: the day of the injections"),
-            Field("million_cells", "float", required=True, lo=0, hi=1000, unit="10^6 cells",
-                  xpt="MCELLS"),
+            Field(
+                "study_day",
+                "int",
+                required=True,
+                lo=0,
+                hi=0,
+                unit="days",
+                xpt="STUDYDAY",
+                doc="0: the day of the injections",
+            ),
+            Field(
+                "million_cells",
+                "float",
+                required=True,
+                lo=0,
+                hi=1000,
+                unit="10^6 cells",
+                xpt="MCELLS",
+            ),
             Field("volume_ml", "float", required=True, lo=0, hi=20, unit="mL", xpt="VOLUMEML"),
         ),
-        ("subject", "gland"), refs={"batch": ("batches", "batch")},
+        ("subject", "gland"),
+        refs={"batch": ("batches", "batch")},
     ),
     FormSpec(
-        "hla_antibodies", "HLA antibody results (Luminex single antigen, MFI)",
+        "hla_antibodies",
+        "HLA antibody results (Luminex single antigen, MFI)",
         (
             SUBJECT,
-            Field("study_day", "int", required=True, lo=-365, hi=3650, unit="days",
-                  xpt="STUDYDAY"),
+            Field("study_day", "int", required=True, lo=-365, hi=3650, unit="days", xpt="STUDYDAY"),
             Field("specificity", "text", required=True, doc="e.g. A*02:01, DR4", xpt="SPECIF"),
             Field("mfi", "float", required=True, lo=0, hi=100000, unit="MFI"),
         ),
-        ("subject", "study_day", "specificity"), row_checks=(_specificity,),
+        ("subject", "study_day", "specificity"),
+        row_checks=(_specificity,),
     ),
     FormSpec(
-        "scintigraphy", "salivary gland scintigraphy per gland",
+        "scintigraphy",
+        "salivary gland scintigraphy per gland",
         (
-            SUBJECT, VISIT,
+            SUBJECT,
+            VISIT,
             Field("gland", "text", required=True, normalize=_gland, choices=tuple(GLANDS)),
             Field("uptake_score", "int", lo=0, hi=4, xpt="UPTAKE"),
             Field("excretion_fraction_pct", "float", lo=0, hi=100, unit="%", xpt="EXCRFRAC"),
         ),
-        ("subject", "visit", "gland"), visit_columns=("subject", "visit"),
+        ("subject", "visit", "gland"),
+        visit_columns=("subject", "visit"),
     ),
     FormSpec(
-        "safety_labs", "safety laboratory results",
+        "safety_labs",
+        "safety laboratory results",
         (
-            SUBJECT, VISIT,
+            SUBJECT,
+            VISIT,
             _id("test", "e.g. " + ", ".join(list(SAFETY_LAB_UNITS)[:4])),
             Field("value", "float", required=True),
             _id("unit", "unit of the value"),
             Field("lower_limit", "float", xpt="LOWLIM"),
             Field("upper_limit", "float", xpt="UPLIM"),
         ),
-        ("subject", "visit", "test"), visit_columns=("subject", "visit"),
+        ("subject", "visit", "test"),
+        visit_columns=("subject", "visit"),
         row_checks=(_limits,),
     ),
 )

@@ -102,8 +102,15 @@ def _header(spec: FormSpec, frame: pd.DataFrame, source: str) -> list[Problem]:
     problems = []
     for c in cols:
         if c not in spec.columns:
-            problems.append(Problem(source, 0, c, None, f"not a column of form {spec.name!r} "
-                                    f"(its template: {', '.join(spec.columns)})"))
+            problems.append(
+                Problem(
+                    source,
+                    0,
+                    c,
+                    None,
+                    f"not a column of form {spec.name!r} (its template: {', '.join(spec.columns)})",
+                )
+            )
     for f in spec.fields:
         if f.required and f.name not in cols:
             problems.append(Problem(source, 0, f.name, None, "required column missing"))
@@ -125,8 +132,10 @@ def validate_rows(
     seen: dict[tuple, int] = {}
     records = frame.to_dict("records")
     for i, rec in enumerate(records, start=1):
-        if all(v is None or (isinstance(v, str) and not v.strip()) or
-               (isinstance(v, float) and v != v) for v in rec.values()):
+        if all(
+            v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and v != v)
+            for v in rec.values()
+        ):
             continue
         values: dict[str, Any] = {}
         bad = False
@@ -145,9 +154,15 @@ def validate_rows(
                 bad = True
         key = tuple(values[k] for k in spec.key)
         if key in seen:
-            problems.append(Problem(source, i, spec.key[-1], values[spec.key[-1]],
-                                    f"duplicate: row {seen[key]} has the same "
-                                    f"{', '.join(spec.key)}"))
+            problems.append(
+                Problem(
+                    source,
+                    i,
+                    spec.key[-1],
+                    values[spec.key[-1]],
+                    f"duplicate: row {seen[key]} has the same {', '.join(spec.key)}",
+                )
+            )
             continue
         seen[key] = i
         if not bad:
@@ -157,8 +172,9 @@ def validate_rows(
 
 def _column_set(conn: Connection, form: str, *cols: str) -> set:
     t = TABLES[form]
-    return {tuple(r) if len(cols) > 1 else r[0]
-            for r in conn.execute(select(*(t.c[c] for c in cols)))}
+    return {
+        tuple(r) if len(cols) > 1 else r[0] for r in conn.execute(select(*(t.c[c] for c in cols)))
+    }
 
 
 def _store_checks(
@@ -190,20 +206,37 @@ def _store_checks(
     for i, values in rows:
         pc = spec.participant_column
         if pc and values.get(pc) is not None and values[pc] not in participants:
-            problems.append(Problem(source, i, pc, values[pc], "unknown participant (import "
-                                    "the participants form first)"))
+            problems.append(
+                Problem(
+                    source,
+                    i,
+                    pc,
+                    values[pc],
+                    "unknown participant (import the participants form first)",
+                )
+            )
         if visits is not None:
             sv = tuple(values[c] for c in spec.visit_columns)
             if values[spec.visit_columns[0]] in participants and sv not in visits:
-                problems.append(Problem(source, i, spec.visit_columns[1], sv[1],
-                                        f"unknown visit of {sv[0]} (import the visits form "
-                                        "first)"))
+                problems.append(
+                    Problem(
+                        source,
+                        i,
+                        spec.visit_columns[1],
+                        sv[1],
+                        f"unknown visit of {sv[0]} (import the visits form first)",
+                    )
+                )
         for col, (form, _target) in spec.refs.items():
             v = values.get(col)
             if v is not None and v not in refs[col]:
                 problems.append(Problem(source, i, col, v, f"unknown in the {form} form"))
-            elif (v is not None and spec.name == "participants" and col == "matched_to"
-                  and v not in patients):
+            elif (
+                v is not None
+                and spec.name == "participants"
+                and col == "matched_to"
+                and v not in patients
+            ):
                 problems.append(Problem(source, i, col, v, "a control is matched to a patient"))
         key = tuple(values[k] for k in spec.key)
         old = stored.get(key)
@@ -215,9 +248,17 @@ def _store_checks(
             unchanged += 1
             continue
         for c in diff:
-            problems.append(Problem(source, i, c, values[c], f"the store already holds "
-                                    f"{old[c]!r} for this {', '.join(spec.key)}; correct it "
-                                    "with `xerotrial edit` and a reason"))
+            problems.append(
+                Problem(
+                    source,
+                    i,
+                    c,
+                    values[c],
+                    f"the store already holds "
+                    f"{old[c]!r} for this {', '.join(spec.key)}; correct it "
+                    "with `xerotrial edit` and a reason",
+                )
+            )
     return new, unchanged, problems
 
 
@@ -239,8 +280,13 @@ def import_into(
     if not problems and new:
         conn.execute(insert(TABLES[form]), new)
         for values in new:
-            audit.log("insert", form, {k: values[k] for k in spec.key}, None,
-                      {c: values[c] for c in spec.columns})
+            audit.log(
+                "insert",
+                form,
+                {k: values[k] for k in spec.key},
+                None,
+                {c: values[c] for c in spec.columns},
+            )
     problems.sort(key=lambda p: p.row)
     return ImportResult(form, source, len(new) if not problems else 0, unchanged), problems
 
@@ -262,10 +308,12 @@ def import_frame(
     if form not in FORMS:
         raise StoreError(f"unknown form {form!r}; forms: {', '.join(FORMS)}")
     with write_transaction(engine) as conn:
-        audit = AuditWriter(conn, user=user or current_user(),
-                            reason=reason or f"import of {source}", source=source)
-        result, problems = import_into(conn, form, frame, source=source, audit=audit,
-                                       protocol=stored_protocol(conn))
+        audit = AuditWriter(
+            conn, user=user or current_user(), reason=reason or f"import of {source}", source=source
+        )
+        result, problems = import_into(
+            conn, form, frame, source=source, audit=audit, protocol=stored_protocol(conn)
+        )
         if problems:
             raise ImportRejectedError(source, problems)
     return result
@@ -282,5 +330,4 @@ def import_file(
     """Import a CSV or Excel file of form ``form`` (see :func:`import_frame`)."""
     if form not in FORMS:
         raise StoreError(f"unknown form {form!r}; forms: {', '.join(FORMS)}")
-    return import_frame(engine, form, read_table(path), source=str(path), user=user,
-                        reason=reason)
+    return import_frame(engine, form, read_table(path), source=str(path), user=user, reason=reason)

@@ -48,12 +48,17 @@ def matching_frames(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
     (matching needs both).
     """
     people = read_form(engine, "participants")
-    missing = [f"{s} ({', '.join(c for c in ('race', 'education') if r[c] is None)})"
-               for s, r in people.set_index("subject").iterrows()
-               if r["race"] is None or r["education"] is None]
+    missing = [
+        f"{s} ({', '.join(c for c in ('race', 'education') if r[c] is None)})"
+        for s, r in people.set_index("subject").iterrows()
+        if r["race"] is None or r["education"] is None
+    ]
     if missing:
-        raise StoreError("matching needs race and education; missing for: "
-                         + ", ".join(missing) + " (fill them in with `xerotrial edit`)")
+        raise StoreError(
+            "matching needs race and education; missing for: "
+            + ", ".join(missing)
+            + " (fill them in with `xerotrial edit`)"
+        )
     frame = people.rename(columns={"age_years": "age"})
     frame["age"] = frame["age"].astype(int)
     out = []
@@ -86,7 +91,8 @@ def patient_donor(engine: Engine) -> pd.DataFrame:
     adm, bat = TABLES["administrations"], TABLES["batches"]
     with engine.connect() as conn:
         rows = conn.execute(
-            select(adm.c.subject, bat.c.donor).distinct()
+            select(adm.c.subject, bat.c.donor)
+            .distinct()
             .join_from(adm, bat, adm.c.batch == bat.c.batch)
             .order_by(adm.c.subject, bat.c.donor)
         ).all()

@@ -73,12 +73,15 @@ def init_store(db: str | Path | None = None, protocol: str | Path | None = None)
             command.upgrade(cfg, "head")
             have = {r.key: r.value for r in conn.execute(select(META))}
             if "created_at" not in have:
-                conn.execute(insert(META), {"key": "created_at",
-                                            "value": dt.datetime.now(dt.UTC).isoformat()})
+                conn.execute(
+                    insert(META),
+                    {"key": "created_at", "value": dt.datetime.now(dt.UTC).isoformat()},
+                )
             if text_ is not None:
                 if "protocol_toml" in have:
-                    conn.execute(META.update().where(META.c.key == "protocol_toml")
-                                 .values(value=text_))
+                    conn.execute(
+                        META.update().where(META.c.key == "protocol_toml").values(value=text_)
+                    )
                 else:
                     conn.execute(insert(META), {"key": "protocol_toml", "value": text_})
     finally:

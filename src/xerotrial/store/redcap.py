@@ -75,16 +75,20 @@ def redcap_frames(data: pd.DataFrame, dictionary: pd.DataFrame) -> dict[str, pd.
     instruments left blank, so that a row's position is its row in the export)."""
     for c in (_VAR, _FORM, _TYPE):
         if c not in dictionary.columns:
-            raise StoreError(f"the data dictionary has no column {c!r}: is it a REDCap data "
-                             "dictionary CSV?")
+            raise StoreError(
+                f"the data dictionary has no column {c!r}: is it a REDCap data dictionary CSV?"
+            )
     dd = dictionary.fillna("")
     record_id = str(dd[_VAR].iloc[0]).strip()
     if record_id not in data.columns:
         raise StoreError(f"the export has no record id column {record_id!r}")
     out: dict[str, pd.DataFrame] = {}
     n = len(data)
-    repeat = (data["redcap_repeat_instrument"].fillna("").astype(str)
-              if "redcap_repeat_instrument" in data.columns else pd.Series([""] * n))
+    repeat = (
+        data["redcap_repeat_instrument"].fillna("").astype(str)
+        if "redcap_repeat_instrument" in data.columns
+        else pd.Series([""] * n)
+    )
     for form, fields in dd.groupby(_FORM, sort=False):
         if form not in FORMS:
             continue
@@ -114,8 +118,10 @@ def redcap_frames(data: pd.DataFrame, dictionary: pd.DataFrame) -> dict[str, pd.
             frame["subject"] = data[record_id].tolist()
         if "visit" in spec.columns and "visit" not in cols:
             if "redcap_event_name" not in data.columns:
-                raise StoreError(f"form {form}: no 'visit' field and no redcap_event_name "
-                                 "(a longitudinal export is needed)")
+                raise StoreError(
+                    f"form {form}: no 'visit' field and no redcap_event_name "
+                    "(a longitudinal export is needed)"
+                )
             frame["visit"] = [_ARM.sub("", str(e)) for e in data["redcap_event_name"]]
         frame = frame.astype(object)
         frame.loc[[not k for k in keep], :] = None
@@ -137,18 +143,27 @@ def import_redcap(
     """
     frames = redcap_frames(read_table(export), read_table(dictionary))
     if not frames:
-        raise StoreError(f"{dictionary}: no instrument is named like a form "
-                         f"({', '.join(FORMS)})")
+        raise StoreError(f"{dictionary}: no instrument is named like a form ({', '.join(FORMS)})")
     results, problems = [], []
     with write_transaction(engine) as conn:
-        audit = AuditWriter(conn, user=user or current_user(),
-                            reason=reason or f"REDCap import of {export}", source=str(export))
+        audit = AuditWriter(
+            conn,
+            user=user or current_user(),
+            reason=reason or f"REDCap import of {export}",
+            source=str(export),
+        )
         protocol = stored_protocol(conn)
         for form in FORMS:
             if form not in frames:
                 continue
-            res, probs = import_into(conn, form, frames[form], source=f"{export} [{form}]",
-                                     audit=audit, protocol=protocol)
+            res, probs = import_into(
+                conn,
+                form,
+                frames[form],
+                source=f"{export} [{form}]",
+                audit=audit,
+                protocol=protocol,
+            )
             results.append(res)
             problems += probs
         if problems:

@@ -63,8 +63,9 @@ def _table(spec: FormSpec) -> Table:
     cols += [Column(f.name, sql_type(f), nullable=not f.required) for f in spec.fields]
     cons: list = [UniqueConstraint(*spec.key)]
     if spec.visit_columns is not None:
-        cons.append(ForeignKeyConstraint(list(spec.visit_columns),
-                                         ["visits.subject", "visits.visit"]))
+        cons.append(
+            ForeignKeyConstraint(list(spec.visit_columns), ["visits.subject", "visits.visit"])
+        )
     elif spec.participant_column is not None:
         cons.append(ForeignKeyConstraint([spec.participant_column], ["participants.subject"]))
     for col, (form, target) in spec.refs.items():

@@ -129,11 +129,26 @@ def _place(source: str, at: str, column: Any) -> str:
     return f"{source}: {at}, column {column!r}"
 
 
-def _error(place: str, value: Any, rule: str, *, source: str, column: Any,
-           row: Any = None, line: int | None = None) -> DataValidationError:
+def _error(
+    place: str,
+    value: Any,
+    rule: str,
+    *,
+    source: str,
+    column: Any,
+    row: Any = None,
+    line: int | None = None,
+) -> DataValidationError:
     """The cell error: the message names the place, and the fields carry it."""
-    return DataValidationError(f"{place}, value {value!r}: {rule}", file=source, row=row,
-                               line=line, column=str(column), value=value, rule=rule)
+    return DataValidationError(
+        f"{place}, value {value!r}: {rule}",
+        file=source,
+        row=row,
+        line=line,
+        column=str(column),
+        value=value,
+        rule=rule,
+    )
 
 
 def where(source: str, pos: int, column: str, *, in_memory: bool | None = None) -> str:
@@ -152,8 +167,15 @@ def where(source: str, pos: int, column: str, *, in_memory: bool | None = None) 
 def cell_error(source: str, pos: int, column: str, value: Any, rule: str) -> DataValidationError:
     """The error for the bad cell at position ``pos`` (see :func:`where`)."""
     in_memory = source == "data" or source.startswith("data (")
-    return _error(where(source, pos, column), value, rule, source=source, column=column,
-                  row=pos + 1, line=None if in_memory else pos + 2)
+    return _error(
+        where(source, pos, column),
+        value,
+        rule,
+        source=source,
+        column=column,
+        row=pos + 1,
+        line=None if in_memory else pos + 2,
+    )
 
 
 def require_all(
@@ -190,8 +212,9 @@ def row_error(source: str, row: Any, column: str, value: Any, rule: str) -> Data
     row, value = py(row), py(value)
     if is_missing(value):
         value = None
-    return _error(_place(source, f"row {row!r}", column), value, rule, source=source,
-                  column=column, row=row)
+    return _error(
+        _place(source, f"row {row!r}", column), value, rule, source=source, column=column, row=row
+    )
 
 
 def raise_first(

@@ -121,5 +121,6 @@ def lookup_term(term: str) -> CtcaeTerm:
         return _BY_KEY[_key(str(term))]
     except KeyError:
         known = ", ".join(sorted(CTCAE_V5))
-        raise KeyError(f"{term!r} is not a CTCAE v{CTCAE_VERSION} term in the table "
-                       f"(known terms: {known})") from None
+        raise KeyError(
+            f"{term!r} is not a CTCAE v{CTCAE_VERSION} term in the table (known terms: {known})"
+        ) from None

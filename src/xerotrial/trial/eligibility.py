@@ -89,33 +89,52 @@ EXCLUSION_FLAGS: tuple[str, ...] = (
 
 #: Columns the screening table must have.
 SCREENING_COLUMNS: tuple[str, ...] = (
-    "subject", "age", "uicc8_stage", "years_since_radiotherapy", "relapse_since_radiotherapy",
-    "objective_salivary_damage", "subjective_salivary_damage", "other_cancer_years_ago",
-    "other_cancer_type", *EXCLUSION_FLAGS,
+    "subject",
+    "age",
+    "uicc8_stage",
+    "years_since_radiotherapy",
+    "relapse_since_radiotherapy",
+    "objective_salivary_damage",
+    "subjective_salivary_damage",
+    "other_cancer_years_ago",
+    "other_cancer_type",
+    *EXCLUSION_FLAGS,
 )
 
 #: Reason code -> description, in the order reasons are listed (inclusion, then exclusion).
-REASONS: Mapping[str, str] = MappingProxyType({
-    "age": "age outside 18-75 years",
-    "stage": "OPSCC not stage I-II (UICC 8)",
-    "relapse_free": "less than 2 years without relapse after radiotherapy",
-    "objective_damage": "no objective radiation-induced salivary gland damage",
-    "subjective_damage": "no subjective radiation-induced salivary gland damage",
-    "other_cancer": "cancer in the previous 4 years (other than OPSCC or basal cell carcinoma)",
-    "xerogenic_medication": "xerogenic medication",
-    "penicillin_streptomycin_allergy": "penicillin or streptomycin allergy",
-    "other_salivary_gland_disease": "other salivary gland disease",
-    "previous_stem_cell_therapy": "previous stem cell therapy",
-    "previous_salivary_gland_surgery": "previous salivary gland surgery",
-    "alcohol_abuse": "alcohol abuse",
-    "smoking": "smoking",
-    "pregnancy": "pregnancy",
-})
+REASONS: Mapping[str, str] = MappingProxyType(
+    {
+        "age": "age outside 18-75 years",
+        "stage": "OPSCC not stage I-II (UICC 8)",
+        "relapse_free": "less than 2 years without relapse after radiotherapy",
+        "objective_damage": "no objective radiation-induced salivary gland damage",
+        "subjective_damage": "no subjective radiation-induced salivary gland damage",
+        "other_cancer": "cancer in the previous 4 years (other than OPSCC or basal cell carcinoma)",
+        "xerogenic_medication": "xerogenic medication",
+        "penicillin_streptomycin_allergy": "penicillin or streptomycin allergy",
+        "other_salivary_gland_disease": "other salivary gland disease",
+        "previous_stem_cell_therapy": "previous stem cell therapy",
+        "previous_salivary_gland_surgery": "previous salivary gland surgery",
+        "alcohol_abuse": "alcohol abuse",
+        "smoking": "smoking",
+        "pregnancy": "pregnancy",
+    }
+)
 
-_ROMAN = {"1": "I", "2": "II", "3": "III", "4": "IV", "I": "I", "II": "II", "III": "III",
-          "IV": "IV", "IVA": "IV", "IVB": "IV", "IVC": "IV"}
-_EXEMPT_CANCERS = ("oropharyngeal squamous cell carcinoma", "opscc", "basal cell carcinoma",
-                   "bcc")
+_ROMAN = {
+    "1": "I",
+    "2": "II",
+    "3": "III",
+    "4": "IV",
+    "I": "I",
+    "II": "II",
+    "III": "III",
+    "IV": "IV",
+    "IVA": "IV",
+    "IVB": "IV",
+    "IVC": "IV",
+}
+_EXEMPT_CANCERS = ("oropharyngeal squamous cell carcinoma", "opscc", "basal cell carcinoma", "bcc")
 
 
 # --------------------------------------------------------------------------- cell checks
@@ -162,8 +181,9 @@ def evaluate_eligibility(
     require_all(screening, SCREENING_COLUMNS, source)
     stages = {_stage(s) for s in allowed_stages}
     if None in stages:
-        raise DataValidationError(f"allowed_stages must be UICC stages I-IV, got "
-                                  f"{list(allowed_stages)!r}")
+        raise DataValidationError(
+            f"allowed_stages must be UICC stages I-IV, got {list(allowed_stages)!r}"
+        )
     rows = []
     seen: dict[str, int] = {}
     frame = screening[list(SCREENING_COLUMNS)]
@@ -195,8 +215,12 @@ def evaluate_eligibility(
         if years is None or years < 0:
             raise bad("years_since_radiotherapy", "a number of years >= 0")
         flags = {}
-        for col in ("relapse_since_radiotherapy", "objective_salivary_damage",
-                    "subjective_salivary_damage", *EXCLUSION_FLAGS):
+        for col in (
+            "relapse_since_radiotherapy",
+            "objective_salivary_damage",
+            "subjective_salivary_damage",
+            *EXCLUSION_FLAGS,
+        ):
             f = yes_no(v[col])
             if f is None:
                 raise bad(col, "yes/no (y/n, true/false, 1/0) is required")
@@ -210,8 +234,13 @@ def evaluate_eligibility(
         if _other_cancer(v, bad, other_cancer_window_years):
             reasons.add("other_cancer")
         reasons |= {col for col in EXCLUSION_FLAGS if flags[col]}
-        rows.append({"subject": subject, "eligible": not reasons,
-                     "reasons": tuple(r for r in REASONS if r in reasons)})
+        rows.append(
+            {
+                "subject": subject,
+                "eligible": not reasons,
+                "reasons": tuple(r for r in REASONS if r in reasons),
+            }
+        )
     return pd.DataFrame(rows, columns=["subject", "eligible", "reasons"])
 
 
@@ -220,12 +249,17 @@ def _other_cancer(v: dict, bad, window: float) -> bool:
     if is_blank(ago, nat=False) and is_blank(kind, nat=False):
         return False
     if is_blank(kind, nat=False) or not isinstance(kind, str):
-        raise bad("other_cancer_type", "give the type of the other cancer (or leave both "
-                                       "other-cancer cells empty)")
+        raise bad(
+            "other_cancer_type",
+            "give the type of the other cancer (or leave both other-cancer cells empty)",
+        )
     years = number(ago)
     if years is None or years < 0:
-        raise bad("other_cancer_years_ago", "years since the other cancer, a number >= 0 "
-                                            "(leave both other-cancer cells empty for none)")
+        raise bad(
+            "other_cancer_years_ago",
+            "years since the other cancer, a number >= 0 "
+            "(leave both other-cancer cells empty for none)",
+        )
     exempt = " ".join(kind.split()).casefold() in _EXEMPT_CANCERS
     return not exempt and years <= window
 
@@ -251,12 +285,16 @@ class ScreeningLog:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per box of the diagram: ``item``, ``description``, ``n``."""
-        rows = [("screened", "Screened", self.screened),
-                ("not_eligible", "Not eligible (persons)", self.not_eligible)]
+        rows = [
+            ("screened", "Screened", self.screened),
+            ("not_eligible", "Not eligible (persons)", self.not_eligible),
+        ]
         rows += [(f"reason:{k}", REASONS[k], n) for k, n in self.excluded_by_reason.items()]
-        rows += [("eligible", "Eligible", self.eligible),
-                 ("eligible_not_enrolled", "Eligible, not enrolled", self.eligible_not_enrolled),
-                 ("enrolled", "Enrolled", self.enrolled)]
+        rows += [
+            ("eligible", "Eligible", self.eligible),
+            ("eligible_not_enrolled", "Eligible, not enrolled", self.eligible_not_enrolled),
+            ("enrolled", "Enrolled", self.enrolled),
+        ]
         return pd.DataFrame(rows, columns=["item", "description", "n"])
 
 
@@ -283,12 +321,16 @@ def screening_log(
         raise cell_error(source, pos, "subject", subjects[pos], "screening id given twice")
     eligible = dict(zip(subjects, (bool(e) for e in results["eligible"]), strict=True))
     counts = dict.fromkeys(REASONS, 0)
-    for pos, (reasons, ok) in enumerate(zip(results["reasons"], results["eligible"],
-                                             strict=True)):
+    for pos, (reasons, ok) in enumerate(zip(results["reasons"], results["eligible"], strict=True)):
         codes = tuple(reasons) if isinstance(reasons, tuple | list) else None
         if codes is None or any(c not in REASONS for c in codes) or bool(ok) == bool(codes):
-            raise cell_error(source, pos, "reasons", reasons,
-                             "reasons are REASONS codes, empty exactly when eligible")
+            raise cell_error(
+                source,
+                pos,
+                "reasons",
+                reasons,
+                "reasons are REASONS codes, empty exactly when eligible",
+            )
         for c in set(codes):
             counts[c] += 1
     enrolled = []

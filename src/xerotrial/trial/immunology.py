@@ -94,7 +94,17 @@ __all__ = [
 #: Loci typed in the trial's donors (the paper: HLA-A, -B, -C, -DRB1, -DRB3/4/5, -DQA1,
 #: -DQB1, -DPA1 and -DPB1).
 HLA_LOCI: tuple[str, ...] = (
-    "A", "B", "C", "DRB1", "DRB3", "DRB4", "DRB5", "DQA1", "DQB1", "DPA1", "DPB1",
+    "A",
+    "B",
+    "C",
+    "DRB1",
+    "DRB3",
+    "DRB4",
+    "DRB5",
+    "DQA1",
+    "DQB1",
+    "DPA1",
+    "DPB1",
 )
 
 Resolution = Literal["group", "allele"]
@@ -141,8 +151,9 @@ def parse_allele(text: str, locus: str | None = None) -> Allele:
         s = f"{locus}*{s}"
     m = _ALLELE.fullmatch(s)
     if m is None:
-        raise ValueError(f"{text!r} is not an HLA allele like 'A*02:01' at a locus in "
-                         f"{', '.join(HLA_LOCI)}")
+        raise ValueError(
+            f"{text!r} is not an HLA allele like 'A*02:01' at a locus in {', '.join(HLA_LOCI)}"
+        )
     fields = (m["f1"],) if m["f2"] is None else (m["f1"], m["f2"])
     return Allele(m["locus"], fields, null=m["suffix"] == "N")
 
@@ -171,15 +182,19 @@ def parse_specificity(text: str) -> Specificity:
         chains = tuple(parse_allele(part) for part in s.split("/"))
         loci = [c.locus for c in chains]
         if len(set(loci)) != len(loci) or len(chains) > 2:
-            raise ValueError(f"{text!r}: a bead has one allele, or two chains of one "
-                             "heterodimer such as 'DQA1*05:05/DQB1*03:01'")
+            raise ValueError(
+                f"{text!r}: a bead has one allele, or two chains of one "
+                "heterodimer such as 'DQA1*05:05/DQB1*03:01'"
+            )
         chains = tuple(sorted(chains))
         canonical = "/".join(str(c) for c in chains)
         return Specificity(canonical, "allele", chains[-1].locus, chains=chains)
     m = _ANTIGEN.fullmatch(s)
     if m is None:
-        raise ValueError(f"{text!r} is not an HLA specificity: give an allele ('A*02:01', "
-                         "'DQA1*05:05/DQB1*03:01') or an antigen ('A2', 'Cw7', 'DR4', 'DQ7')")
+        raise ValueError(
+            f"{text!r} is not an HLA specificity: give an allele ('A*02:01', "
+            "'DQA1*05:05/DQB1*03:01') or an antigen ('A2', 'Cw7', 'DR4', 'DQ7')"
+        )
     prefix = "Cw" if m["prefix"] in ("C", "CW") else m["prefix"]
     antigen = f"{prefix}{int(m['number'])}"
     return Specificity(antigen, "antigen", _antigen_locus(antigen), antigen=antigen)
@@ -190,17 +205,32 @@ def parse_specificity(text: str) -> Specificity:
 _SAME_NUMBER = {
     "A": "01 02 03 11 23 24 25 26 29 30 31 32 33 34 36 43 66 68 69 74 80",
     "B": "07 08 13 18 27 35 37 38 39 41 42 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 "
-         "67 73 78 81 82",
+    "67 73 78 81 82",
     "C": "01 02 04 05 06 07 08",
     "DRB1": "01 04 07 08 09 10 11 12 13 14 15 16",
     "DQB1": "02 04 05 06",
 }
 _PREFIX = {"A": "A", "B": "B", "C": "Cw", "DRB1": "DR", "DQB1": "DQ"}
 _SPLIT_ALLELES = {
-    "B*14:01": "B64", "B*14:02": "B65", "B*15:01": "B62", "B*15:02": "B75", "B*15:03": "B72",
-    "B*15:10": "B71", "B*15:12": "B76", "B*15:13": "B77", "B*15:16": "B63", "B*15:17": "B63",
-    "B*40:01": "B60", "B*40:02": "B61", "C*03:02": "Cw10", "C*03:03": "Cw9", "C*03:04": "Cw10",
-    "DRB1*03:01": "DR17", "DRB1*03:02": "DR18", "DQB1*03:01": "DQ7", "DQB1*03:02": "DQ8",
+    "B*14:01": "B64",
+    "B*14:02": "B65",
+    "B*15:01": "B62",
+    "B*15:02": "B75",
+    "B*15:03": "B72",
+    "B*15:10": "B71",
+    "B*15:12": "B76",
+    "B*15:13": "B77",
+    "B*15:16": "B63",
+    "B*15:17": "B63",
+    "B*40:01": "B60",
+    "B*40:02": "B61",
+    "C*03:02": "Cw10",
+    "C*03:03": "Cw9",
+    "C*03:04": "Cw10",
+    "DRB1*03:01": "DR17",
+    "DRB1*03:02": "DR18",
+    "DQB1*03:01": "DQ7",
+    "DQB1*03:02": "DQ8",
     "DQB1*03:03": "DQ9",
 }
 
@@ -208,24 +238,47 @@ _SPLIT_ALLELES = {
 #: a whole allele group (``"A*02"``) -> antigen. DRB3, DRB4 and DRB5 alleles are DR52, DR53
 #: and DR51. Groups that split into several antigens (B*14, B*15, B*40, C*03, DRB1*03,
 #: DQB1*03) are listed allele by allele. Deliberately not exhaustive.
-SEROLOGICAL_EQUIVALENTS: Mapping[str, str] = MappingProxyType({
-    **{f"{locus}*{g}": f"{_PREFIX[locus]}{int(g)}"
-       for locus, groups in _SAME_NUMBER.items() for g in groups.split()},
-    **_SPLIT_ALLELES,
-})
+SEROLOGICAL_EQUIVALENTS: Mapping[str, str] = MappingProxyType(
+    {
+        **{
+            f"{locus}*{g}": f"{_PREFIX[locus]}{int(g)}"
+            for locus, groups in _SAME_NUMBER.items()
+            for g in groups.split()
+        },
+        **_SPLIT_ALLELES,
+    }
+)
 
 #: Broad antigen -> its splits: an antibody reported as the broad antigen matches a donor
 #: antigen that is one of its splits.
-BROAD_ANTIGENS: Mapping[str, frozenset[str]] = MappingProxyType({
-    broad: frozenset(splits.split()) for broad, splits in {
-        "A9": "A23 A24", "A10": "A25 A26 A34 A66", "A19": "A29 A30 A31 A32 A33 A74",
-        "A28": "A68 A69", "B5": "B51 B52", "B12": "B44 B45", "B14": "B64 B65",
-        "B15": "B62 B63 B75 B76 B77", "B16": "B38 B39", "B17": "B57 B58", "B21": "B49 B50",
-        "B22": "B54 B55 B56", "B40": "B60 B61", "B70": "B71 B72", "Cw3": "Cw9 Cw10",
-        "DR2": "DR15 DR16", "DR3": "DR17 DR18", "DR5": "DR11 DR12", "DR6": "DR13 DR14",
-        "DQ1": "DQ5 DQ6", "DQ3": "DQ7 DQ8 DQ9",
-    }.items()
-})
+BROAD_ANTIGENS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        broad: frozenset(splits.split())
+        for broad, splits in {
+            "A9": "A23 A24",
+            "A10": "A25 A26 A34 A66",
+            "A19": "A29 A30 A31 A32 A33 A74",
+            "A28": "A68 A69",
+            "B5": "B51 B52",
+            "B12": "B44 B45",
+            "B14": "B64 B65",
+            "B15": "B62 B63 B75 B76 B77",
+            "B16": "B38 B39",
+            "B17": "B57 B58",
+            "B21": "B49 B50",
+            "B22": "B54 B55 B56",
+            "B40": "B60 B61",
+            "B70": "B71 B72",
+            "Cw3": "Cw9 Cw10",
+            "DR2": "DR15 DR16",
+            "DR3": "DR17 DR18",
+            "DR5": "DR11 DR12",
+            "DR6": "DR13 DR14",
+            "DQ1": "DQ5 DQ6",
+            "DQ3": "DQ7 DQ8 DQ9",
+        }.items()
+    }
+)
 
 
 def serological_equivalent(allele: Allele | str) -> str | None:
@@ -252,8 +305,13 @@ def _days(frame: pd.DataFrame, source: str) -> list[int]:
     for pos, v in enumerate(frame["study_day"].tolist()):
         day = whole(v)
         if day is None:
-            raise cell_error(source, pos, "study_day", v, "the study day is a whole number "
-                                                          "(day 0 = the injections)")
+            raise cell_error(
+                source,
+                pos,
+                "study_day",
+                v,
+                "the study day is a whole number (day 0 = the injections)",
+            )
         out.append(day)
     return out
 
@@ -280,8 +338,9 @@ def derive_hla_positive(
     require_all(results, ("subject", "study_day", "specificity", "mfi"), source)
     cut = number(cutoff)
     if cut is None:
-        raise DataValidationError(f"{source}: the MFI cut-off must be a finite number, "
-                                  f"got {cutoff!r}")
+        raise DataValidationError(
+            f"{source}: the MFI cut-off must be a finite number, got {cutoff!r}"
+        )
     subjects = ids(results, "subject", source)
     days = _days(results, source)
     specs, mfis = [], []
@@ -301,9 +360,14 @@ def derive_hla_positive(
     if repeat is not None:
         first, pos = repeat
         subject, day, text = keys[pos]
-        raise cell_error(source, pos, "specificity", text,
-                         f"bead already given on row {first + 1} for subject {subject} on "
-                         f"day {day} (one MFI per bead and sample)")
+        raise cell_error(
+            source,
+            pos,
+            "specificity",
+            text,
+            f"bead already given on row {first + 1} for subject {subject} on "
+            f"day {day} (one MFI per bead and sample)",
+        )
     out = results.copy()
     out["subject"] = pd.Series(subjects, index=results.index, dtype=object)
     out["study_day"] = np.asarray(days, dtype=np.int64)
@@ -329,8 +393,9 @@ def _donor_alleles(typing: pd.DataFrame, source: str) -> dict[str, dict[str, lis
     ):
         loc = "" if is_blank(locus, nat=False) else str(locus).strip().upper().removeprefix("HLA-")
         if loc not in HLA_LOCI:
-            raise cell_error(source, pos, "locus", locus, "the locus is one of "
-                                                          + ", ".join(HLA_LOCI))
+            raise cell_error(
+                source, pos, "locus", locus, "the locus is one of " + ", ".join(HLA_LOCI)
+            )
         if is_blank(allele, nat=False):
             raise cell_error(source, pos, "allele", allele, "give the allele typed")
         try:
@@ -342,10 +407,13 @@ def _donor_alleles(typing: pd.DataFrame, source: str) -> dict[str, dict[str, lis
         alleles = out.setdefault(donor, {}).setdefault(loc, [])
         alleles.append(a)
         if len(alleles) > 2:
-            raise cell_error(source, pos, "allele", allele,
-                             f"donor {donor} has more than two alleles at {loc}")
-    return {d: {loc: [a for a in al if not a.null] for loc, al in loci.items()}
-            for d, loci in out.items()}
+            raise cell_error(
+                source, pos, "allele", allele, f"donor {donor} has more than two alleles at {loc}"
+            )
+    return {
+        d: {loc: [a for a in al if not a.null] for loc, al in loci.items()}
+        for d, loci in out.items()
+    }
 
 
 def _patient_donors(
@@ -360,9 +428,14 @@ def _patient_donors(
         if donor not in known:
             raise cell_error(source, pos, "donor", donor, "no HLA typing for this donor")
         if out.get(subject, donor) != donor:
-            raise cell_error(source, pos, "donor", donor,
-                             f"subject {subject} already has donor {out[subject]}: a patient "
-                             "receives cells from one donor")
+            raise cell_error(
+                source,
+                pos,
+                "donor",
+                donor,
+                f"subject {subject} already has donor {out[subject]}: a patient "
+                "receives cells from one donor",
+            )
         out[subject] = donor
     return out
 
@@ -372,9 +445,11 @@ def _allele_match(
 ) -> tuple[str, Allele] | None:
     """The best match of an allele-level chain among the donor's alleles at its locus."""
     if resolution == "allele" and len(chain.fields) < 2:
-        raise DataValidationError(f"the bead {chain} is given to the first field only: it "
-                                  "cannot be compared at allele resolution; use "
-                                  "resolution='group'")
+        raise DataValidationError(
+            f"the bead {chain} is given to the first field only: it "
+            "cannot be compared at allele resolution; use "
+            "resolution='group'"
+        )
     best = None
     for a in donor.get(chain.locus, []):
         if resolution == "allele" and len(a.fields) < 2:
@@ -406,8 +481,9 @@ def _antigen_match(spec: Specificity, donor: Mapping[str, list[Allele]], donor_i
     return None
 
 
-def _match(spec: Specificity, donor: Mapping[str, list[Allele]], resolution: Resolution,
-           donor_id: str) -> tuple[str, str]:
+def _match(
+    spec: Specificity, donor: Mapping[str, list[Allele]], resolution: Resolution, donor_id: str
+) -> tuple[str, str]:
     """(match level, matched donor allele(s)), or ("", "") when the bead is not a donor
     antigen."""
     if spec.level == "antigen":
@@ -464,11 +540,17 @@ def derive_dsa(
     tested = _tested_samples(out, samples, source)
     for pos, (subject, day) in enumerate(zip(out["subject"], out["study_day"], strict=True)):
         if subject not in donors:
-            raise cell_error(source, pos, "subject", subject, "no donor given for this subject "
-                                                              "in patient_donor")
+            raise cell_error(
+                source, pos, "subject", subject, "no donor given for this subject in patient_donor"
+            )
         if day < baseline_day:
-            raise cell_error(source, pos, "study_day", day,
-                             f"samples before the baseline (day {baseline_day}) are not expected")
+            raise cell_error(
+                source,
+                pos,
+                "study_day",
+                day,
+                f"samples before the baseline (day {baseline_day}) are not expected",
+            )
     levels, matched = [], []
     for pos, (subject, text) in enumerate(zip(out["subject"], out["specificity"], strict=True)):
         donor = donors[subject]
@@ -484,8 +566,9 @@ def derive_dsa(
     out["donor_match"] = pd.Series(matched, index=out.index, dtype=object)
     out["dsa"] = out["positive"].to_numpy() & out["donor_antigen"].to_numpy()
     base = out[out["study_day"] == baseline_day]
-    base_mfi = dict(zip(zip(base["subject"], base["specificity"], strict=True), base["mfi"],
-                        strict=True))
+    base_mfi = dict(
+        zip(zip(base["subject"], base["specificity"], strict=True), base["mfi"], strict=True)
+    )
     base_pos = {k for k, p in zip(base_mfi, base["positive"], strict=True) if p}
     keys = list(zip(out["subject"], out["specificity"], strict=True))
     out["baseline_mfi"] = np.asarray([base_mfi.get(k, np.nan) for k in keys], dtype=float)
@@ -557,8 +640,14 @@ def tabulate_table4(
     tested = _tested_samples(dsa, samples, source)
     with_ab = set(zip(pos["subject"], pos["study_day"], strict=True))
     empty = [
-        {"subject": s, "study_day": d, "specificity": None, "mfi": np.nan, "dsa": False,
-         "onset": ""}
+        {
+            "subject": s,
+            "study_day": d,
+            "specificity": None,
+            "mfi": np.nan,
+            "dsa": False,
+            "onset": "",
+        }
         for s, d in sorted(tested - with_ab)
     ]
     table = pos[_LONG].astype({"dsa": bool}).reset_index(drop=True)
@@ -566,10 +655,13 @@ def tabulate_table4(
         table = pd.concat([table, pd.DataFrame(empty, columns=_LONG)], ignore_index=True)
     order = sorted(
         range(len(table)),
-        key=lambda i: (natural_key(str(table["subject"].iat[i])), int(table["study_day"].iat[i]),
-                       not table["dsa"].iat[i],
-                       -np.nan_to_num(table["mfi"].iat[i], nan=-np.inf),
-                       str(table["specificity"].iat[i])),
+        key=lambda i: (
+            natural_key(str(table["subject"].iat[i])),
+            int(table["study_day"].iat[i]),
+            not table["dsa"].iat[i],
+            -np.nan_to_num(table["mfi"].iat[i], nan=-np.inf),
+            str(table["specificity"].iat[i]),
+        ),
     )
     return table.iloc[order].reset_index(drop=True)
 
@@ -581,15 +673,32 @@ def _wide(dsa: pd.DataFrame, pos: pd.DataFrame) -> pd.DataFrame:
         g = g.sort_values("study_day")
         all_mfi = dsa[(dsa["subject"] == subject) & (dsa["specificity"] == spec)]
         mfi = dict(zip(all_mfi["study_day"].astype(int), all_mfi["mfi"], strict=True))
-        rows.append({
-            "subject": subject, "specificity": spec, "dsa": bool(g["dsa"].any()),
-            "onset": g["onset"].iat[0], "first_positive_day": int(g["study_day"].iat[0]),
-            **{f"mfi_day_{d}": mfi.get(d, np.nan) for d in days},
-        })
-    columns = ["subject", "specificity", "dsa", "onset", "first_positive_day",
-               *(f"mfi_day_{d}" for d in days)]
+        rows.append(
+            {
+                "subject": subject,
+                "specificity": spec,
+                "dsa": bool(g["dsa"].any()),
+                "onset": g["onset"].iat[0],
+                "first_positive_day": int(g["study_day"].iat[0]),
+                **{f"mfi_day_{d}": mfi.get(d, np.nan) for d in days},
+            }
+        )
+    columns = [
+        "subject",
+        "specificity",
+        "dsa",
+        "onset",
+        "first_positive_day",
+        *(f"mfi_day_{d}" for d in days),
+    ]
     table = pd.DataFrame(rows, columns=columns)
-    order = sorted(range(len(table)), key=lambda i: (
-        natural_key(str(table["subject"].iat[i])), not table["dsa"].iat[i],
-        table["first_positive_day"].iat[i], str(table["specificity"].iat[i])))
+    order = sorted(
+        range(len(table)),
+        key=lambda i: (
+            natural_key(str(table["subject"].iat[i])),
+            not table["dsa"].iat[i],
+            table["first_positive_day"].iat[i],
+            str(table["specificity"].iat[i]),
+        ),
+    )
     return table.iloc[order].reset_index(drop=True)

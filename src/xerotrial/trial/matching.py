@@ -68,10 +68,12 @@ class MatchResult:
 
     def to_dict(self) -> dict:
         """Plain Python structure (lists of records) for JSON."""
-        return {"pairs": self.pairs.to_dict("records"),
-                "unmatched": self.unmatched.to_dict("records"),
-                "unused_controls": list(self.unused_controls),
-                "age_tolerance": self.age_tolerance}
+        return {
+            "pairs": self.pairs.to_dict("records"),
+            "unmatched": self.unmatched.to_dict("records"),
+            "unused_controls": list(self.unused_controls),
+            "age_tolerance": self.age_tolerance,
+        }
 
 
 # --------------------------------------------------------------------------- cell checks
@@ -109,8 +111,12 @@ def _people(frame: pd.DataFrame, source: str) -> _People:
         shown.append(tuple(str(v).strip() for v in cats))
         keys.append(tuple(" ".join(str(v).split()).casefold() for v in cats))
     order = sorted(range(len(ids)), key=lambda i: natural_key(ids[i]))
-    return _People([ids[i] for i in order], np.asarray([ages[i] for i in order], dtype=float),
-                   [keys[i] for i in order], [shown[i] for i in order])
+    return _People(
+        [ids[i] for i in order],
+        np.asarray([ages[i] for i in order], dtype=float),
+        [keys[i] for i in order],
+        [shown[i] for i in order],
+    )
 
 
 # --------------------------------------------------------------------------- matching
@@ -137,10 +143,15 @@ def match_controls(
     [['P1', 'C1'], ['P2', 'C2']]
     """
     tol = age_tolerance
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not math.isfinite(tol) \
-            or tol < 0:
-        raise DataValidationError(f"age_tolerance must be a number of years >= 0, "
-                                  f"got {age_tolerance!r}")
+    if (
+        isinstance(tol, bool)
+        or not isinstance(tol, numbers.Real)
+        or not math.isfinite(tol)
+        or tol < 0
+    ):
+        raise DataValidationError(
+            f"age_tolerance must be a number of years >= 0, got {age_tolerance!r}"
+        )
     tol = float(tol)
     pat = _people(patients, f"{source} (patients)")
     con = _people(controls, f"{source} (controls)")
@@ -156,9 +167,16 @@ def match_controls(
         rows, cols = linear_sum_assignment(cost)
         pairs = [(i, j) for i, j in zip(rows, cols, strict=True) if feasible[i, j]]
     pair_rows = [
-        {"patient": pat.ids[i], "control": con.ids[j], "patient_age": pat.ages[i],
-         "control_age": con.ages[j], "age_difference": float(diff[i, j]),
-         "sex": pat.shown[i][0], "race": pat.shown[i][1], "education": pat.shown[i][2]}
+        {
+            "patient": pat.ids[i],
+            "control": con.ids[j],
+            "patient_age": pat.ages[i],
+            "control_age": con.ages[j],
+            "age_difference": float(diff[i, j]),
+            "sex": pat.shown[i][0],
+            "race": pat.shown[i][1],
+            "education": pat.shown[i][2],
+        }
         for i, j in sorted(pairs)
     ]
     matched_p = {i for i, _ in pairs}
@@ -168,13 +186,27 @@ def match_controls(
         if i in matched_p:
             continue
         candidates = np.flatnonzero(feasible[i])
-        unmatched.append({"patient": pat.ids[i],
-                          "reason": _reason(i, pat, con, candidates, tol),
-                          "n_candidates": len(candidates)})
+        unmatched.append(
+            {
+                "patient": pat.ids[i],
+                "reason": _reason(i, pat, con, candidates, tol),
+                "n_candidates": len(candidates),
+            }
+        )
     return MatchResult(
-        pairs=pd.DataFrame(pair_rows, columns=["patient", "control", "patient_age",
-                                               "control_age", "age_difference", "sex", "race",
-                                               "education"]),
+        pairs=pd.DataFrame(
+            pair_rows,
+            columns=[
+                "patient",
+                "control",
+                "patient_age",
+                "control_age",
+                "age_difference",
+                "sex",
+                "race",
+                "education",
+            ],
+        ),
         unmatched=pd.DataFrame(unmatched, columns=["patient", "reason", "n_candidates"]),
         unused_controls=tuple(con.ids[j] for j in range(len(con.ids)) if j not in matched_c),
         age_tolerance=tol,
@@ -184,11 +216,15 @@ def match_controls(
 def _reason(i: int, pat: _People, con: _People, candidates: np.ndarray, tol: float) -> str:
     if len(candidates):
         taken = ", ".join(con.ids[j] for j in candidates)
-        return (f"all {len(candidates)} control(s) of the same sex, race and education within "
-                f"+-{tol:g} years ({taken}) are matched to other patients")
+        return (
+            f"all {len(candidates)} control(s) of the same sex, race and education within "
+            f"+-{tol:g} years ({taken}) are matched to other patients"
+        )
     sex, race, edu = pat.keys[i]
     n_sex = sum(k[0] == sex for k in con.keys)
     n_race = sum(k[:2] == (sex, race) for k in con.keys)
     n_edu = sum(k == (sex, race, edu) for k in con.keys)
-    return (f"no control of the same sex, race and education within +-{tol:g} years "
-            f"(same sex: {n_sex}; also same race: {n_race}; also same education: {n_edu})")
+    return (
+        f"no control of the same sex, race and education within +-{tol:g} years "
+        f"(same sex: {n_sex}; also same race: {n_race}; also same education: {n_edu})"
+    )

@@ -61,8 +61,14 @@ TEST_COLUMNS: tuple[str, ...] = ("sterility", "mycoplasma", "endotoxin", "donor_
 #: Columns a batch table must have.
 BATCH_COLUMNS: tuple[str, ...] = ("batch", "donor", *PERCENT_COLUMNS, *TEST_COLUMNS)
 
-_RESULTS = {"negative": False, "neg": False, "not detected": False,
-            "positive": True, "pos": True, "detected": True}
+_RESULTS = {
+    "negative": False,
+    "neg": False,
+    "not detected": False,
+    "positive": True,
+    "pos": True,
+    "detected": True,
+}
 
 
 @dataclass(frozen=True)
@@ -95,8 +101,7 @@ class FailedCriterion:
     limit: float | str
 
     def __str__(self) -> str:
-        required = (self.limit if isinstance(self.limit, str)
-                    else f"{self.operator} {self.limit} %")
+        required = self.limit if isinstance(self.limit, str) else f"{self.operator} {self.limit} %"
         if self.value is None:
             return f"{self.criterion}: not reported (required {required})"
         if isinstance(self.limit, str):
@@ -158,8 +163,9 @@ def evaluate_release(
     repeat = first_repeat(batch_ids)
     if repeat is not None:
         first, pos = repeat
-        raise cell_error(source, pos, "batch", batch_ids[pos],
-                         f"batch id already on row {first + 1}")
+        raise cell_error(
+            source, pos, "batch", batch_ids[pos], f"batch id already on row {first + 1}"
+        )
     rows = []
     for pos, rec in enumerate(batches[list(BATCH_COLUMNS)].itertuples(index=False, name=None)):
         values = dict(zip(BATCH_COLUMNS, rec, strict=True))
@@ -175,8 +181,14 @@ def evaluate_release(
             result = _test(values[col], pos, col, source)
             if result != "negative":
                 failures.append(FailedCriterion(col, result, "=", "negative"))
-        rows.append({"batch": batch_ids[pos], "donor": donors[pos], "passed": not failures,
-                     "failures": tuple(failures)})
+        rows.append(
+            {
+                "batch": batch_ids[pos],
+                "donor": donors[pos],
+                "passed": not failures,
+                "failures": tuple(failures),
+            }
+        )
     return pd.DataFrame(rows, columns=["batch", "donor", "passed", "failures"])
 
 
@@ -209,30 +221,45 @@ patient receives cells from one donor
     require_all(batches, ("batch", "donor"), bsrc)
     require_all(administrations, ("subject", "batch"), asrc)
     donor_of: dict[str, tuple[str, int]] = {}
-    for pos, (b, d) in enumerate(zip(ids(batches, "batch", bsrc), ids(batches, "donor", bsrc),
-                                     strict=True)):
+    for pos, (b, d) in enumerate(
+        zip(ids(batches, "batch", bsrc), ids(batches, "donor", bsrc), strict=True)
+    ):
         if b in donor_of and donor_of[b][0] != d:
             first, row = donor_of[b]
-            raise cell_error(bsrc, pos, "donor", d,
-                             f"batch {b} is listed with donors {first} (row {row + 1}) and {d}; "
-                             "each batch holds cells from one donor")
+            raise cell_error(
+                bsrc,
+                pos,
+                "donor",
+                d,
+                f"batch {b} is listed with donors {first} (row {row + 1}) and {d}; "
+                "each batch holds cells from one donor",
+            )
         donor_of.setdefault(b, (d, pos))
     given: dict[str, tuple[str, str]] = {}
     used: dict[str, list[str]] = {}
     subjects = ids(administrations, "subject", asrc)
-    for pos, (s, b) in enumerate(zip(subjects, ids(administrations, "batch", asrc),
-                                     strict=True)):
+    for pos, (s, b) in enumerate(zip(subjects, ids(administrations, "batch", asrc), strict=True)):
         if b not in donor_of:
             raise cell_error(asrc, pos, "batch", b, "batch not in the batch table")
         d = donor_of[b][0]
         if s in given and given[s][0] != d:
             d0, b0 = given[s]
-            raise cell_error(asrc, pos, "batch", b,
-                             f"patient {s} received cells from two donors: {d0} (batch {b0}) and "
-                             f"{d} (batch {b}); each patient receives cells from one donor")
+            raise cell_error(
+                asrc,
+                pos,
+                "batch",
+                b,
+                f"patient {s} received cells from two donors: {d0} (batch {b0}) and "
+                f"{d} (batch {b}); each patient receives cells from one donor",
+            )
         given.setdefault(s, (d, b))
         if b not in used.setdefault(s, []):
             used[s].append(b)
     order = list(dict.fromkeys(subjects))
-    return pd.DataFrame({"subject": order, "donor": [given[s][0] for s in order],
-                         "batches": [tuple(used[s]) for s in order]})
+    return pd.DataFrame(
+        {
+            "subject": order,
+            "donor": [given[s][0] for s in order],
+            "batches": [tuple(used[s]) for s in order],
+        }
+    )

@@ -554,8 +554,14 @@ class _Reader:
                 raise self.fail(f"{key}[{i}]", f"visit {x!r} is listed twice")
         return tuple(n for n in names if n in v)
 
-    def visit_name(self, d: Mapping[str, Any], key: str, path: str, visits: tuple[Visit, ...],
-                   default: Any = ...) -> str | None:
+    def visit_name(
+        self,
+        d: Mapping[str, Any],
+        key: str,
+        path: str,
+        visits: tuple[Visit, ...],
+        default: Any = ...,
+    ) -> str | None:
         """One visit name of the protocol."""
         v = self.get(d, key, path, "string", default)
         names = [x.name for x in visits]
@@ -763,28 +769,39 @@ def _parse_analysis(
     eff = r.visit_names(t["efficacy_visits"], f"{path}.efficacy_visits", visits, minimum=2)
     baseline = next(v.name for v in visits if v.baseline)
     if eff[0] != baseline:
-        raise r.fail(f"{path}.efficacy_visits",
-                     f"must start with the baseline visit {baseline!r} (the model's reference)")
+        raise r.fail(
+            f"{path}.efficacy_visits",
+            f"must start with the baseline visit {baseline!r} (the model's reference)",
+        )
     plan = {}
     for key, default in (("primary", ...), ("early", None)):
         name = r.visit_name(t, key, path, visits, default)
         if name is not None and (name not in eff or name == baseline):
-            raise r.fail(f"{path}.{key}",
-                         f"visit {name!r} must be a follow-up visit of analysis.efficacy_visits "
-                         f"{list(eff[1:])}")
+            raise r.fail(
+                f"{path}.{key}",
+                f"visit {name!r} must be a follow-up visit of analysis.efficacy_visits "
+                f"{list(eff[1:])}",
+            )
         plan[key] = name
     long_term = r.visit_name(t, "long_term", path, visits, None)
     if long_term is not None and long_term in eff:
-        raise r.fail(f"{path}.long_term",
-                     f"visit {long_term!r} is an efficacy visit; the long-term follow-up is a "
-                     "safety visit after them")
+        raise r.fail(
+            f"{path}.long_term",
+            f"visit {long_term!r} is an efficacy visit; the long-term follow-up is a "
+            "safety visit after them",
+        )
     unscheduled = r.get(t, "unscheduled", path, "string", "exclude")
     if unscheduled not in UNSCHEDULED_CHOICES:
-        raise r.fail(f"{path}.unscheduled",
-                     f"must be one of {list(UNSCHEDULED_CHOICES)}, not {unscheduled!r}")
+        raise r.fail(
+            f"{path}.unscheduled",
+            f"must be one of {list(UNSCHEDULED_CHOICES)}, not {unscheduled!r}",
+        )
     if not any(set(due) & set(eff[1:]) for due in schedule.values()):
-        raise r.fail("schedule", "no form is scheduled at a follow-up visit of "
-                                 f"analysis.efficacy_visits {list(eff[1:])}")
+        raise r.fail(
+            "schedule",
+            "no form is scheduled at a follow-up visit of "
+            f"analysis.efficacy_visits {list(eff[1:])}",
+        )
     return AnalysisPlan(eff, plan["primary"], plan["early"], long_term, unscheduled)
 
 

@@ -172,8 +172,11 @@ def _column_values(
     if not bad.any():
         if text_at is None:
             return x, None
-        return x, (text_at, f"{_where(source, text_at, column)}: {_show_text(raw[text_at])} "
-                   f"is not a number ({hint}; leave the cell empty for a missing answer)")
+        return x, (
+            text_at,
+            f"{_where(source, text_at, column)}: {_show_text(raw[text_at])} "
+            f"is not a number ({hint}; leave the cell empty for a missing answer)",
+        )
     i = int(np.flatnonzero(bad)[0])
     whole = bool(np.isfinite(x[i]) and x[i] == math.floor(x[i]))
     what = "is out of range" if whole else "is not a whole number"
@@ -181,7 +184,9 @@ def _column_values(
 
 
 def _item_matrix(
-    items: pd.DataFrame, columns: tuple[str, ...], codings: list[tuple[int, int, str]],
+    items: pd.DataFrame,
+    columns: tuple[str, ...],
+    codings: list[tuple[int, int, str]],
     source: str,
 ) -> np.ndarray:
     """Rows x items float matrix, NaN = missing; raises on the first bad cell, scanning
@@ -312,14 +317,16 @@ def imputation_summary(items: pd.DataFrame, kind: Kind, source: str = "data") ->
     for name, members in scales.items():
         k, n = len(members), counts[name]
         need = (k + 1) // 2
-        rows.append({
-            "score": name,
-            "n_items": k,
-            "min_answered": need,
-            "n_complete": int((n == k).sum()),
-            "n_imputed": int(((n >= need) & (n < k)).sum()),
-            "n_missing": int((n < need).sum()),
-        })
+        rows.append(
+            {
+                "score": name,
+                "n_items": k,
+                "min_answered": need,
+                "n_complete": int((n == k).sum()),
+                "n_imputed": int(((n >= need) & (n < k)).sum()),
+                "n_missing": int((n < need).sum()),
+            }
+        )
     return pd.DataFrame(rows)
 
 

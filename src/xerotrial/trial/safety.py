@@ -75,7 +75,13 @@ __all__ = [
 
 #: Columns an AE data set must have.
 AE_COLUMNS: tuple[str, ...] = (
-    "subject", "term", "grade", "serious", "sae_criteria", "related", "onset_day",
+    "subject",
+    "term",
+    "grade",
+    "serious",
+    "sae_criteria",
+    "related",
+    "onset_day",
 )
 
 #: ICH E2A seriousness criteria, in the order of E2A (output order of ``sae_criteria``).
@@ -196,39 +202,67 @@ def validate_adverse_events(
         if g is None:
             raise bad("grade", grade, "the CTCAE grade is a whole number 1-5")
         if not t.allows(g):
-            raise bad("grade", grade, f"CTCAE v{CTCAE_VERSION} {t.term!r} has no grade {g} "
-                                      f"(allowed grades: {t.grades_text()})")
+            raise bad(
+                "grade",
+                grade,
+                f"CTCAE v{CTCAE_VERSION} {t.term!r} has no grade {g} "
+                f"(allowed grades: {t.grades_text()})",
+            )
         s = yes_no(serious)
         if s is None:
             raise bad("serious", serious, "seriousness is yes/no (true/false, 1/0)")
         crit = _criteria(criteria)
         if crit is None:
-            raise bad("sae_criteria", criteria, "criteria are ICH E2A names separated by ';': "
-                                                + ", ".join(SAE_CRITERIA))
+            raise bad(
+                "sae_criteria",
+                criteria,
+                "criteria are ICH E2A names separated by ';': " + ", ".join(SAE_CRITERIA),
+            )
         if s and not crit:
-            raise bad("sae_criteria", criteria, "a serious event names at least one ICH E2A "
-                                                "criterion: " + ", ".join(SAE_CRITERIA))
+            raise bad(
+                "sae_criteria",
+                criteria,
+                "a serious event names at least one ICH E2A criterion: " + ", ".join(SAE_CRITERIA),
+            )
         if not s and crit:
-            raise bad("sae_criteria", criteria, "a non-serious event names no seriousness "
-                                                "criterion (set serious to yes, or clear this)")
+            raise bad(
+                "sae_criteria",
+                criteria,
+                "a non-serious event names no seriousness "
+                "criterion (set serious to yes, or clear this)",
+            )
         if g == 5 and "death" not in crit:
-            raise bad("sae_criteria", criteria, "a grade 5 event (death) is serious with the "
-                                                "criterion 'death'")
+            raise bad(
+                "sae_criteria",
+                criteria,
+                "a grade 5 event (death) is serious with the criterion 'death'",
+            )
         if "death" in crit and g != 5:
             raise bad("grade", grade, "an event with the criterion 'death' is grade 5")
-        r = (bool(related) if isinstance(related, bool | np.bool_)
-             else RELATEDNESS.get(related.strip().casefold()) if isinstance(related, str)
-             else None)
+        r = (
+            bool(related)
+            if isinstance(related, bool | np.bool_)
+            else RELATEDNESS.get(related.strip().casefold())
+            if isinstance(related, str)
+            else None
+        )
         if r is None:
-            raise bad("related", related, "relatedness is one of: "
-                                          + ", ".join(sorted(RELATEDNESS)))
+            raise bad(
+                "related", related, "relatedness is one of: " + ", ".join(sorted(RELATEDNESS))
+            )
         day = whole(onset)
         if day is None:
-            raise bad("onset_day", onset, "the onset study day is a whole number "
-                                          "(day 0 = the day of the injections)")
+            raise bad(
+                "onset_day",
+                onset,
+                "the onset study day is a whole number (day 0 = the day of the injections)",
+            )
         if day < min_onset_day:
-            raise bad("onset_day", onset, f"the onset study day is >= {min_onset_day} "
-                                          "(treatment-emergent events only)")
+            raise bad(
+                "onset_day",
+                onset,
+                f"the onset study day is >= {min_onset_day} (treatment-emergent events only)",
+            )
         for col, value in zip(
             (*AE_COLUMNS, "soc", "meddra_code"),
             (str(subject).strip(), t.term, g, s, crit, r, day, t.soc, t.meddra_code),
@@ -253,8 +287,7 @@ def validate_adverse_events(
 
 def _count_row(block: str, label: str, level: int, n: int, subjects: pd.Series) -> dict:
     k = int(subjects.nunique())
-    return {"block": block, "label": label, "level": level, "N": n, "Sum": k,
-            "Proportion": k / n}
+    return {"block": block, "label": label, "level": level, "N": n, "Sum": k, "Proportion": k / n}
 
 
 def _term_rows(
@@ -330,8 +363,10 @@ def tabulate_table2(
     """
     n = whole(n_subjects)
     if n is None or n < 1:
-        raise DataValidationError(f"{source}: n_subjects must be a whole number >= 1 "
-                                  f"(the safety population), got {n_subjects!r}")
+        raise DataValidationError(
+            f"{source}: n_subjects must be a whole number >= 1 "
+            f"(the safety population), got {n_subjects!r}"
+        )
     ev = validate_adverse_events(ae, source)
     k = ev["subject"].nunique()
     if k > n:
@@ -343,10 +378,12 @@ def tabulate_table2(
     serious = ev[ev["serious"]]
     rows = [
         _count_row("serious", "Serious adverse events", 0, n, serious["subject"]),
-        _count_row("serious", "SAEs, study related", 1, n,
-                   serious.loc[serious["related"], "subject"]),
-        _count_row("serious", "SAEs, not related", 1, n,
-                   serious.loc[~serious["related"], "subject"]),
+        _count_row(
+            "serious", "SAEs, study related", 1, n, serious.loc[serious["related"], "subject"]
+        ),
+        _count_row(
+            "serious", "SAEs, not related", 1, n, serious.loc[~serious["related"], "subject"]
+        ),
         *_term_rows("serious", serious, n, labels, max_display_grade),
         _count_row("death", "Death", 0, n, ev.loc[ev["grade"] == 5, "subject"]),
     ]
@@ -381,8 +418,10 @@ def dry_mouth_grade_from_uws(
     if not math.isfinite(x) or x < 0:
         raise DataValidationError(f"UWS flow {uws_ml_min!r} is not a flow rate >= 0 mL/min")
     if not 0 < g3_below <= g1_above:
-        raise DataValidationError(f"thresholds need 0 < g3_below <= g1_above, got "
-                                  f"g3_below={g3_below!r}, g1_above={g1_above!r}")
+        raise DataValidationError(
+            f"thresholds need 0 < g3_below <= g1_above, got "
+            f"g3_below={g3_below!r}, g1_above={g1_above!r}"
+        )
     if x > g1_above:
         return 1
     return 2 if x >= g3_below else 3
@@ -426,11 +465,15 @@ def derive_dry_mouth_grade(
         if sym and not is_blank(sym[0]):
             s = whole(sym[0])
             if s is None or not 0 <= s <= 3:
-                raise cell_error(source, pos, symptom_grade or "", sym[0],
-                                 "the symptom grade is 0 (none) or a dry mouth grade 1-3")
+                raise cell_error(
+                    source,
+                    pos,
+                    symptom_grade or "",
+                    sym[0],
+                    "the symptom grade is 0 (none) or a dry mouth grade 1-3",
+                )
             g = s if g is None else max(g, s)
         grades.append(pd.NA if g is None else g)
     result = data.copy()
     result[out] = pd.array(grades, dtype="Int64")
     return result
-

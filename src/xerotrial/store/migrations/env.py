@@ -18,8 +18,11 @@ config = context.config
 
 
 def _run(connection) -> None:  # noqa: ANN001 - a SQLAlchemy Connection
-    context.configure(connection=connection, target_metadata=METADATA,
-                      render_as_batch=connection.dialect.name == "sqlite")
+    context.configure(
+        connection=connection,
+        target_metadata=METADATA,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -43,11 +43,21 @@ depends_on = None
 #: Loci added to the donors form (0001 has A, B, C, DRB1 and DQB1).
 NEW_LOCI = ("drb3", "drb4", "drb5", "dqa1", "dpa1", "dpb1")
 SOURCE = "migration 0002"
-REASON = ("migration 0002: the sites form is new; the site codes of the participants already "
-          "stored are added to it (name and country empty)")
+REASON = (
+    "migration 0002: the sites form is new; the site codes of the participants already "
+    "stored are added to it (name and country empty)"
+)
 
-_OLD_PARTICIPANT_COLUMNS = ("id", "subject", "site", "group", "sex", "age_years",
-                            "matched_to", "enrolment_order")
+_OLD_PARTICIPANT_COLUMNS = (
+    "id",
+    "subject",
+    "site",
+    "group",
+    "sex",
+    "age_years",
+    "matched_to",
+    "enrolment_order",
+)
 _NEW_PARTICIPANT_COLUMNS = ("race", "education")
 _COPY = "_participants_0002"
 
@@ -74,8 +84,11 @@ def _participants(new: bool) -> None:
     ]
     if new:
         cols += [sa.Column(c, _s(), nullable=True) for c in _NEW_PARTICIPANT_COLUMNS]
-        cons.append(sa.ForeignKeyConstraint(["site"], ["sites.site"],
-                                            name=op.f("fk_participants_site_sites")))
+        cons.append(
+            sa.ForeignKeyConstraint(
+                ["site"], ["sites.site"], name=op.f("fk_participants_site_sites")
+            )
+        )
     op.create_table("participants", *cols, *cons)
 
 
@@ -94,20 +107,44 @@ def _audit_new_sites(conn: sa.Connection, codes: list[str]) -> None:
     """Append an audit entry per site row added (the chain of ``xerotrial.store.audit``)."""
     from xerotrial.store.importer import current_user
 
-    audit = sa.table("audit_log", *(sa.column(c) for c in (
-        "seq", "ts", "user_name", "reason", "source", "action", "table_name", "row_key",
-        "old_values", "new_values", "prev_hash", "hash")))
+    audit = sa.table(
+        "audit_log",
+        *(
+            sa.column(c)
+            for c in (
+                "seq",
+                "ts",
+                "user_name",
+                "reason",
+                "source",
+                "action",
+                "table_name",
+                "row_key",
+                "old_values",
+                "new_values",
+                "prev_hash",
+                "hash",
+            )
+        ),
+    )
     meta = sa.table("store_meta", sa.column("key"), sa.column("value"))
-    tip = conn.execute(sa.select(audit.c.seq, audit.c.hash).order_by(audit.c.seq.desc())
-                       .limit(1)).first()
+    tip = conn.execute(
+        sa.select(audit.c.seq, audit.c.hash).order_by(audit.c.seq.desc()).limit(1)
+    ).first()
     seq, prev = (0, GENESIS) if tip is None else (int(tip.seq), str(tip.hash))
     ts = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     user = current_user()
     for code in codes:
         seq += 1
         entry = {
-            "seq": seq, "ts": ts, "user_name": user, "reason": REASON, "source": SOURCE,
-            "action": "insert", "table_name": "sites", "row_key": canonical({"site": code}),
+            "seq": seq,
+            "ts": ts,
+            "user_name": user,
+            "reason": REASON,
+            "source": SOURCE,
+            "action": "insert",
+            "table_name": "sites",
+            "row_key": canonical({"site": code}),
             "old_values": None,
             "new_values": canonical({"site": code, "name": None, "country": None}),
             "prev_hash": prev,
@@ -116,8 +153,9 @@ def _audit_new_sites(conn: sa.Connection, codes: list[str]) -> None:
         conn.execute(sa.insert(audit), entry)
         prev = entry["hash"]
     value = f"{seq}:{prev}"
-    if not conn.execute(meta.update().where(meta.c.key == "audit_tip")
-                        .values(value=value)).rowcount:
+    if not conn.execute(
+        meta.update().where(meta.c.key == "audit_tip").values(value=value)
+    ).rowcount:
         conn.execute(sa.insert(meta), {"key": "audit_tip", "value": value})
 
 
@@ -135,16 +173,16 @@ def upgrade() -> None:
     codes = sorted(r[0] for r in conn.execute(sa.text("SELECT DISTINCT site FROM participants")))
     if codes:
         sites = sa.table("sites", sa.column("site"), sa.column("name"), sa.column("country"))
-        conn.execute(sa.insert(sites), [{"site": c, "name": None, "country": None}
-                                        for c in codes])
+        conn.execute(sa.insert(sites), [{"site": c, "name": None, "country": None} for c in codes])
         _audit_new_sites(conn, codes)
     if conn.dialect.name == "sqlite":
         _rebuild_participants_sqlite(new=True)
     else:
         for c in _NEW_PARTICIPANT_COLUMNS:
             op.add_column("participants", sa.Column(c, _s(), nullable=True))
-        op.create_foreign_key(op.f("fk_participants_site_sites"), "participants", "sites",
-                              ["site"], ["site"])
+        op.create_foreign_key(
+            op.f("fk_participants_site_sites"), "participants", "sites", ["site"], ["site"]
+        )
     for locus in NEW_LOCI:
         for i in (1, 2):
             op.add_column("donors", sa.Column(f"hla_{locus}_{i}", _s(), nullable=True))
@@ -160,8 +198,7 @@ def downgrade() -> None:
     if conn.dialect.name == "sqlite":
         _rebuild_participants_sqlite(new=False)
     else:
-        op.drop_constraint(op.f("fk_participants_site_sites"), "participants",
-                           type_="foreignkey")
+        op.drop_constraint(op.f("fk_participants_site_sites"), "participants", type_="foreignkey")
         for c in reversed(_NEW_PARTICIPANT_COLUMNS):
             op.drop_column("participants", c)
     op.drop_table("sites")
