@@ -169,7 +169,7 @@ def test_choices_are_shown_as_choices_and_flags_without_a_type() -> None:
     assert "--kr-information [observed|expected]" in fit
     assert "[default: kenward-roger]" in " ".join(fit.split())
     power = runner.invoke(app, ["power", "-h"]).stdout
-    assert "--covariance [un|cs|ar1|random-intercept]" in power
+    assert "--covariance [random-intercept|un|cs|csh|ar1|arh1|toep|toeph|adh|diag]" in power
     report = runner.invoke(app, ["report", "-h"]).stdout
     for text in (fit, power, report):
         assert "bool" not in text.lower()
