@@ -192,7 +192,7 @@ def test_init_upgrades_a_store_of_revision_0001(here: Path) -> None:
     assert current_revision("trial.db") == "0001"
     res = run("init")
     assert res.exit_code == 0, res.output
-    assert current_revision("trial.db") == "0002"
+    assert current_revision("trial.db") == "0003"
     engine = open_store("trial.db")
     assert read_form(engine, "sites")["site"].tolist() == ["S1"]
     engine.dispose()

@@ -1,5 +1,6 @@
-"""Revision 0002 on a store created at 0001 (SQLite and PostgreSQL): ``init`` upgrades it,
-its rows and audit trail intact; the migrated schema is exactly ``schema.METADATA``."""
+"""Revisions 0002 and 0003 on a store created at 0001 (SQLite and PostgreSQL): ``init``
+upgrades it, its rows and audit trail intact; the migrated schema is exactly
+``schema.METADATA``; 0003 records a protocol kept before protocol changes were audited."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from xerotrial.store.audit import AuditWriter, show, verify
+from xerotrial.store.audit import GENESIS, canonical, entry_hash, show, verify
 from xerotrial.store.edit import delete_row, edit_row
 from xerotrial.store.engine import make_engine, open_store, write_transaction
 from xerotrial.store.errors import ImportRejectedError, StoreError
@@ -21,7 +22,7 @@ from xerotrial.store.export import read_form
 from xerotrial.store.importer import import_frame
 from xerotrial.store.inputs import donor_typing, matching_frames
 from xerotrial.store.migrate import _config, current_revision, head_revision, init_store
-from xerotrial.store.schema import METADATA
+from xerotrial.store.schema import METADATA, REVISION
 from xerotrial.trial.matching import match_controls
 
 # rows as the 0001 code imported them (its columns only)
@@ -87,18 +88,60 @@ def _migrate(url: str, how: str, revision: str) -> None:
         engine.dispose()
 
 
-def _store_at_0001(url: str) -> None:
-    """A store created by the 0001 code, with rows imported (each audited) as it did."""
+_AUDIT_0001 = sa.table(
+    "audit_log",
+    *(
+        sa.column(c)
+        for c in (
+            "seq",
+            "ts",
+            "user_name",
+            "reason",
+            "source",
+            "action",
+            "table_name",
+            "row_key",
+            "old_values",
+            "new_values",
+            "prev_hash",
+            "hash",
+        )
+    ),
+)
+
+
+def _store_at_0001(url: str, protocol: str | None = None) -> None:
+    """A store created by the 0001 code, with rows imported (each audited) as it did (and a
+    protocol kept in store_meta, unaudited, as ``init --protocol`` did then)."""
     _migrate(url, "upgrade", "0001")
     engine = make_engine(url)
     with write_transaction(engine) as conn:
-        audit = AuditWriter(conn, user="ana", reason="import", source="old.csv")
         key = {"participants": ("subject",), "visits": ("subject", "visit"), "donors": ("donor",)}
+        seq, prev = 0, GENESIS
         for table, rows in OLD.items():
             t = sa.table(table, *(sa.column(c) for c in rows[0]))
             for row in rows:
                 conn.execute(sa.insert(t), row)
-                audit.log("insert", table, {k: row[k] for k in key[table]}, None, row)
+                seq += 1
+                entry = {
+                    "seq": seq,
+                    "ts": "2026-11-25T12:00:00.000000+00:00",
+                    "user_name": "ana",
+                    "reason": "import",
+                    "source": "old.csv",
+                    "action": "insert",
+                    "table_name": table,
+                    "row_key": canonical({k: row[k] for k in key[table]}),
+                    "old_values": None,
+                    "new_values": canonical(row),
+                    "prev_hash": prev,
+                }
+                entry["hash"] = prev = entry_hash(entry)
+                conn.execute(sa.insert(_AUDIT_0001), entry)
+        meta = sa.table("store_meta", sa.column("key"), sa.column("value"))
+        conn.execute(sa.insert(meta), {"key": "audit_tip", "value": f"{seq}:{prev}"})
+        if protocol is not None:
+            conn.execute(sa.insert(meta), {"key": "protocol_toml", "value": protocol})
     engine.dispose()
     assert current_revision(url) == "0001"
 
@@ -109,14 +152,14 @@ def _schema_diff(engine: Engine) -> list:
 
 
 def test_fresh_store_matches_the_schema(store: Engine) -> None:
-    assert head_revision() == "0002"
+    assert head_revision() == REVISION == "0003"
     assert _schema_diff(store) == []
 
 
 def test_init_upgrades_a_0001_store(db_url: str) -> None:
     _store_at_0001(db_url)
     assert init_store(db_url) == db_url
-    assert current_revision(db_url) == head_revision() == "0002"
+    assert current_revision(db_url) == head_revision() == "0003"
     engine = open_store(db_url)
     try:
         assert _schema_diff(engine) == []
@@ -195,7 +238,7 @@ def test_init_upgrades_a_0001_store(db_url: str) -> None:
     # init again changes nothing
     before = verify(open_store(db_url)).entries
     init_store(db_url)
-    assert current_revision(db_url) == "0002" and verify(open_store(db_url)).entries == before
+    assert current_revision(db_url) == "0003" and verify(open_store(db_url)).entries == before
 
 
 def test_downgrade_and_upgrade_again(db_url: str) -> None:
@@ -218,3 +261,31 @@ def test_downgrade_and_upgrade_again(db_url: str) -> None:
     assert verify(engine).ok
     assert len(read_form(engine, "participants")) == 3
     engine.dispose()
+
+
+def test_0003_records_the_protocol_kept_before_it(db_url: str) -> None:
+    from xerotrial.store.chain import meta_values
+
+    protocol = "# a protocol kept by init --protocol before 0003\n"
+    _store_at_0001(db_url, protocol=protocol)
+    init_store(db_url)
+    engine = open_store(db_url)
+    try:
+        report = verify(engine)
+        assert report.ok, report.problems
+        log = show(engine, table="store_meta")
+        assert log[["user_name", "source", "action"]].values.tolist() == [
+            ["migration", "migration 0003", "insert"]
+        ]
+        assert "migration 0003" in log["reason"].iloc[0]
+        assert json.loads(log["new_values"].iloc[0]) == meta_values("protocol_toml", protocol)
+        assert log["row_key"].iloc[0] == '{"key":"protocol_toml"}'
+        # downgrade below 0003 and upgrade again: recorded once
+        _migrate(db_url, "downgrade", "0002")
+        init_store(db_url)
+        assert len(show(engine, table="store_meta")) == 1 and verify(engine).ok
+        with engine.begin() as conn:
+            indexes = sa.inspect(conn).get_indexes("audit_log")
+            assert "ix_audit_log_row" in {i["name"] for i in indexes}
+    finally:
+        engine.dispose()

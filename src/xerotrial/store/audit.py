@@ -4,16 +4,23 @@ Each entry records who (``user_name``), when (UTC ``ts``), why (``reason``), fro
 (``source``: a file or ``edit``), what (``action``, ``table_name``, ``row_key``) and the
 values before and after (``old_values``, ``new_values``, canonical JSON). Its ``hash`` is the
 SHA-256 of the canonical JSON of all of these plus ``prev_hash``, the previous entry's hash
-(64 zeros for the first): changing, removing or reordering any entry breaks the chain.
+(64 zeros for the first): changing, removing or reordering any entry breaks the chain. The
+audited facts of ``store_meta`` (the protocol, the audit key's id: :data:`AUDITED_META`) are
+entries too (``table_name`` ``store_meta``, ``row_key`` ``{"key": ...}``).
 
-:func:`verify` walks the chain and also replays it: the rows in the form tables must be
-exactly what the audit trail says they are, so a change made behind the store's back (an
-``UPDATE`` outside the importer and ``edit``) is detected too. The tip (last ``seq`` and
-``hash``) is kept in ``store_meta`` so that cutting entries off the end is detected. The
-database refuses ``UPDATE`` and ``DELETE`` on ``audit_log`` (triggers created by the
-migration); :func:`verify` is the check for anyone who bypasses that. A column added by a
-later migration (``0002``: participants' race and education, more HLA loci) is absent from
-the entries written before it, where it counts as empty: filling it in goes through ``edit``.
+:func:`verify` walks the chain and also replays it: the rows in the form tables and the
+audited ``store_meta`` values must be exactly what the trail says they are, so a change made
+behind the store's back (an ``UPDATE`` outside the importer and ``edit``) is detected too. The
+tip (last ``seq`` and ``hash``) is kept in ``store_meta``; the database's guards (append-only
+triggers, :mod:`.guards`) must be in place. A keyed store (:mod:`.audit_key`) has a MAC on
+every entry from its keying on and on the tip, checkable only with the key kept outside the
+store: without it the chain proves nothing against someone who can write the database file
+and recompute hashes (see the README). A column added by a later migration is absent from the
+entries written before it, where it counts as empty.
+
+Every writer goes through :class:`AuditWriter`, whose constructor runs :func:`verify_connection`
+inside the write transaction and refuses (:class:`StoreError`) a store that fails it. The
+format lives in :mod:`.chain`, the check in :mod:`.verify` (both re-exported here).
 
 Example
 -------
@@ -24,104 +31,80 @@ Example
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, insert, select
 
-from .forms import FORMS
-from .schema import AUDIT, META, TABLES
+from .audit_key import KEY_ENV, key_id, load_key, mac
+from .chain import AUDITED_META, GENESIS, canonical, entry_hash, jsonable, meta_values
+from .errors import StoreError
+from .schema import AUDIT, META
+from .verify import AuditReport, last_state, refusal, row_problem, verify, verify_connection
 
 __all__ = [
+    "AUDITED_META",
     "GENESIS",
     "AuditReport",
     "AuditWriter",
     "canonical",
     "entry_hash",
     "jsonable",
+    "last_state",
+    "meta_values",
+    "refusal",
+    "row_problem",
     "show",
     "verify",
+    "verify_connection",
 ]
-
-#: ``prev_hash`` of the first entry.
-GENESIS = "0" * 64
-_HASHED = (
-    "seq",
-    "ts",
-    "user_name",
-    "reason",
-    "source",
-    "action",
-    "table_name",
-    "row_key",
-    "old_values",
-    "new_values",
-    "prev_hash",
-)
-
-
-def jsonable(value: Any) -> Any:
-    """A stored value as JSON data (dates as ISO text).
-
-    >>> jsonable(dt.date(2024, 1, 2))
-    '2024-01-02'
-    """
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
-def canonical(obj: Any) -> str:
-    """Canonical JSON: sorted keys, no spaces, exact floats, no NaN."""
-    return json.dumps(
-        obj,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-        default=jsonable,
-    )
-
-
-def entry_hash(entry: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of an audit entry's canonical JSON, ``prev_hash`` included.
-
-    >>> len(entry_hash({k: None for k in _HASHED}))
-    64
-    """
-    return hashlib.sha256(canonical({k: entry[k] for k in _HASHED}).encode()).hexdigest()
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
-def _tip(conn: Connection) -> tuple[int, str]:
-    row = conn.execute(
-        select(AUDIT.c.seq, AUDIT.c.hash).order_by(AUDIT.c.seq.desc()).limit(1)
-    ).first()
-    return (0, GENESIS) if row is None else (int(row.seq), str(row.hash))
-
-
 class AuditWriter:
     """Appends entries inside a write transaction (see ``engine.write_transaction``).
 
-    >>> from xerotrial.store.engine import make_engine
-    >>> from xerotrial.store.schema import METADATA
-    >>> eng = make_engine("sqlite://"); METADATA.create_all(eng)
-    >>> with eng.begin() as conn:
+    Every write to the store passes through here, so its constructor is where a tampered
+    store is refused: it runs :func:`verify_connection` (under the write lock) and raises
+    :class:`StoreError` on any problem, or when the store is keyed and no key is given.
+    ``key``: the audit key (default: ``$XEROTRIAL_AUDIT_KEY_FILE``).
+
+    >>> import tempfile, os
+    >>> from xerotrial.store.migrate import init_store
+    >>> from xerotrial.store.engine import open_store, write_transaction
+    >>> from xerotrial.store.schema import TABLES
+    >>> eng = open_store(init_store(os.path.join(tempfile.mkdtemp(), "t.db")))
+    >>> with write_transaction(eng) as conn:
     ...     w = AuditWriter(conn, user="ana", reason="entry", source="a.csv")
-    ...     w.log("insert", "participants", {"subject": "P1"}, None, {"subject": "P1"})
+    ...     _ = conn.execute(insert(TABLES["sites"]), {"site": "S1"})
+    ...     w.log("insert", "sites", {"site": "S1"}, None, {"site": "S1"})
     1
     """
 
-    def __init__(self, conn: Connection, *, user: str, reason: str, source: str) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        user: str,
+        reason: str,
+        source: str,
+        key: bytes | None = None,
+    ) -> None:
+        key = load_key() if key is None else key
+        report = verify_connection(conn, key=key)
+        if not report.ok:
+            raise StoreError(refusal(report))
+        if report.keyed and key is None:
+            raise StoreError(
+                f"the store is keyed: writing to it needs its audit key ({KEY_ENV}=FILE)"
+            )
         self.conn, self.user, self.reason, self.source = conn, user, reason, source
-        self.seq, self.prev = _tip(conn)
+        self.key = key if report.keyed else None
+        self.seq, self.prev = report.head
         self.ts = _now()
 
     def log(
@@ -148,108 +131,46 @@ class AuditWriter:
             "prev_hash": self.prev,
         }
         entry["hash"] = entry_hash(entry)
+        entry["mac"] = None if self.key is None else mac(self.key, entry["hash"])
         self.conn.execute(insert(AUDIT), entry)
         self.prev = entry["hash"]
-        self._save_tip()
+        self._save_meta("audit_tip", self._tip())
         return self.seq
 
-    def _save_tip(self) -> None:
+    def set_meta(self, key: str, value: str) -> int | None:
+        """Set an audited ``store_meta`` value (:data:`AUDITED_META`), with its entry;
+        returns its ``seq`` (None when the value is already that)."""
+        if key not in AUDITED_META:
+            raise ValueError(f"{key!r} is not an audited store_meta key")
+        old = self.conn.execute(select(META.c.value).where(META.c.key == key)).scalar()
+        if old == value:
+            return None
+        self._save_meta(key, value)
+        return self.log(
+            "insert" if old is None else "update",
+            META.name,
+            {"key": key},
+            None if old is None else meta_values(key, old),
+            meta_values(key, value),
+        )
+
+    def key_store(self, key: bytes) -> int | None:
+        """Key an unkeyed store from the next entry on (its key id, audited and MAC'd)."""
+        if self.key is not None:
+            return None
+        self.key = key
+        return self.set_meta("audit_key_id", key_id(key))
+
+    def _tip(self) -> str:
         tip = f"{self.seq}:{self.prev}"
+        return tip if self.key is None else f"{tip}:{mac(self.key, tip)}"
+
+    def _save_meta(self, key: str, value: str) -> None:
         done = self.conn.execute(
-            META.update().where(META.c.key == "audit_tip").values(value=tip)
+            META.update().where(META.c.key == key).values(value=value)
         ).rowcount
         if not done:
-            self.conn.execute(insert(META), {"key": "audit_tip", "value": tip})
-
-
-@dataclass(frozen=True)
-class AuditReport:
-    """The result of :func:`verify`: ``ok`` when the chain and the data agree."""
-
-    entries: int
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when no problem was found."""
-        return not self.problems
-
-
-def _row_values(spec_name: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    return {c: jsonable(row[c]) for c in FORMS[spec_name].columns}
-
-
-def verify(engine: Engine) -> AuditReport:
-    """Walk the audit chain and replay it against the form tables.
-
-    >>> from xerotrial.store.engine import make_engine
-    >>> from xerotrial.store.schema import METADATA
-    >>> eng = make_engine("sqlite://"); METADATA.create_all(eng)
-    >>> verify(eng).ok
-    True
-    """
-    problems: list[str] = []
-    state: dict[str, dict[str, dict]] = {name: {} for name in TABLES}
-    # one snapshot for the whole check: a writer committing meanwhile is not a false alarm
-    options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
-    with engine.connect().execution_options(**options) as conn, conn.begin():
-        prev, expected_seq, n = GENESIS, 1, 0
-        for row in conn.execute(select(AUDIT).order_by(AUDIT.c.seq)).mappings():
-            n += 1
-            seq = row["seq"]
-            if seq != expected_seq:
-                problems.append(f"audit entry {expected_seq} is missing (next is {seq})")
-            if row["prev_hash"] != prev:
-                problems.append(
-                    f"audit entry {seq}: prev_hash does not match the hash of the "
-                    "entry before it (an entry was changed, removed or inserted)"
-                )
-            if entry_hash(row) != row["hash"]:
-                problems.append(
-                    f"audit entry {seq}: its content does not match its hash (the entry was edited)"
-                )
-            prev, expected_seq = row["hash"], seq + 1
-            table = state.get(row["table_name"])
-            if table is None:
-                problems.append(f"audit entry {seq}: unknown table {row['table_name']!r}")
-                continue
-            if row["action"] == "delete":
-                table.pop(row["row_key"], None)
-            else:
-                table[row["row_key"]] = json.loads(row["new_values"])
-        tip = conn.execute(select(META.c.value).where(META.c.key == "audit_tip")).scalar()
-        if n and tip != f"{expected_seq - 1}:{prev}":
-            problems.append(
-                f"the audit trail ends at entry {expected_seq - 1} but the store "
-                f"recorded its last entry as {tip!r} (entries were removed)"
-            )
-        if not n and tip is not None:
-            problems.append(f"the audit trail is empty but the store recorded {tip!r}")
-        for name, t in TABLES.items():
-            spec = FORMS[name]
-            seen = set()
-            for row in conn.execute(select(t)).mappings():
-                values = _row_values(name, row)
-                key = canonical({k: values[k] for k in spec.key})
-                seen.add(key)
-                audited = state[name].get(key)
-                if audited is not None:
-                    # a column added by a later migration is empty in the entries before it
-                    audited = dict.fromkeys(values) | audited
-                if audited is None:
-                    problems.append(f"{name} row {key}: not in the audit trail")
-                elif audited != values:
-                    diff = [c for c in values if values[c] != audited.get(c)]
-                    problems.append(
-                        f"{name} row {key}: {', '.join(diff)} differ from the "
-                        "audit trail (changed without a trace)"
-                    )
-            for key in state[name].keys() - seen:
-                problems.append(
-                    f"{name} row {key}: in the audit trail but not in the table "
-                    "(deleted without a trace)"
-                )
-    return AuditReport(n, problems)
+            self.conn.execute(insert(META), {"key": key, "value": value})
 
 
 def show(engine: Engine, *, table: str | None = None, limit: int | None = None) -> pd.DataFrame:

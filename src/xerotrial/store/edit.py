@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, select
 from sqlalchemy.exc import IntegrityError
 
-from .audit import AuditWriter, jsonable
+from .audit import AuditWriter, jsonable, row_problem
 from .engine import write_transaction
 from .errors import ImportRejectedError, StoreError
 from .forms import FORMS, FormSpec, Problem, parse_cell
@@ -83,6 +83,7 @@ def parse_key(form: str, key: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _fetch(conn: Connection, form: str, key: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored row, which must be the audit trail's last state of it."""
     t = TABLES[form]
     row = (
         conn.execute(select(t).where(and_(*(t.c[k] == v for k, v in key.items()))))
@@ -91,7 +92,11 @@ def _fetch(conn: Connection, form: str, key: Mapping[str, Any]) -> dict[str, Any
     )
     if row is None:
         raise StoreError(f"no {form} row with {dict(key)}")
-    return {c: row[c] for c in FORMS[form].columns}
+    values = {c: row[c] for c in FORMS[form].columns}
+    problem = row_problem(conn, form, key, values)
+    if problem is not None:
+        raise StoreError(f"{problem}; refused, nothing was written (run `xerotrial audit verify`)")
+    return values
 
 
 def _reason(reason: str | None) -> str:
@@ -127,6 +132,7 @@ def edit_row(
             )
     source = "edit"
     with write_transaction(engine) as conn:
+        audit = AuditWriter(conn, user=user or current_user(), reason=reason, source=source)
         old = _fetch(conn, form, k)
         new = dict(old)
         problems: list[Problem] = []
@@ -165,9 +171,7 @@ def edit_row(
                 .where(and_(*(t.c[c] == v for c, v in k.items())))
                 .values({c: new[c] for c in changed})
             )
-            AuditWriter(conn, user=user or current_user(), reason=reason, source=source).log(
-                "update", form, k, old, new
-            )
+            audit.log("update", form, k, old, new)
     return EditResult(form, k, changed)
 
 
@@ -199,13 +203,12 @@ def delete_row(
     k = parse_key(form, key)
     try:
         with write_transaction(engine) as conn:
+            audit = AuditWriter(conn, user=user or current_user(), reason=reason, source="edit")
             old = _fetch(conn, form, k)
             _refused_if_referred_to(conn, form, old)
             t = TABLES[form]
             conn.execute(t.delete().where(and_(*(t.c[c] == v for c, v in k.items()))))
-            AuditWriter(conn, user=user or current_user(), reason=reason, source="edit").log(
-                "delete", form, k, old, None
-            )
+            audit.log("delete", form, k, old, None)
     except IntegrityError:
         raise StoreError(
             f"cannot delete {form} row {k}: other rows refer to it (delete those first)"

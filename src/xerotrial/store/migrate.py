@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -23,8 +24,12 @@ from sqlalchemy import Connection, insert, select
 
 from xerotrial.trial.protocol import Protocol, load_protocol, parse_protocol
 
+from .audit import AuditWriter
+from .audit_key import load_key
 from .engine import make_engine, resolve_url, write_transaction
-from .schema import META
+from .errors import StoreError
+from .guards import grant_app_role
+from .schema import META, TABLES
 
 __all__ = ["MIGRATIONS", "current_revision", "head_revision", "init_store", "stored_protocol"]
 
@@ -53,18 +58,40 @@ def current_revision(db: str | Path | None) -> str | None:
         engine.dispose()
 
 
-def init_store(db: str | Path | None = None, protocol: str | Path | None = None) -> str:
+def _holds_data(conn: Connection) -> bool:
+    return any(conn.execute(select(t.c.id).limit(1)).first() for t in TABLES.values())
+
+
+def _bundled_text() -> str:
+    return resources.files("xerotrial").joinpath("data", "protocol.toml").read_text("utf-8")
+
+
+def init_store(
+    db: str | Path | None = None,
+    protocol: str | Path | None = None,
+    *,
+    reason: str | None = None,
+    app_role: str | None = None,
+    user: str | None = None,
+) -> str:
     """Create the store at ``db`` or migrate it to the newest schema; returns its URL.
 
     ``protocol`` (a TOML file, see ``xerotrial.trial.protocol``) is checked and kept in the
-    store; imports then use its visits and windows. Without it the bundled protocol is used,
-    and a protocol kept earlier is left as it is. Running it twice changes nothing.
+    store, with an audit entry; imports then use its visits and windows. Without it the
+    bundled protocol is used, and a protocol kept earlier is left as it is. Changing the
+    protocol of a store that holds data is an amendment: it needs a ``reason``. With an audit
+    key (``$XEROTRIAL_AUDIT_KEY_FILE``) an unkeyed store is keyed from then on. ``app_role``
+    (PostgreSQL): the role the service runs as gets what it needs and cannot remove the audit
+    trail's guards (``guards.grant_app_role``). Every audited write first checks the store
+    (``AuditWriter``). Running it twice changes nothing.
     """
     url = resolve_url(db)
     text_ = None
     if protocol is not None:
         load_protocol(protocol)  # raises DataValidationError when the file is not valid
         text_ = Path(protocol).read_text(encoding="utf-8")
+    reason = reason.strip() if reason and reason.strip() else None
+    key = load_key()
     engine = make_engine(url)
     try:
         with write_transaction(engine) as conn:
@@ -77,16 +104,47 @@ def init_store(db: str | Path | None = None, protocol: str | Path | None = None)
                     insert(META),
                     {"key": "created_at", "value": dt.datetime.now(dt.UTC).isoformat()},
                 )
-            if text_ is not None:
-                if "protocol_toml" in have:
-                    conn.execute(
-                        META.update().where(META.c.key == "protocol_toml").values(value=text_)
-                    )
-                else:
-                    conn.execute(insert(META), {"key": "protocol_toml", "value": text_})
+            keying = key is not None and "audit_key_id" not in have
+            change = text_ is not None and text_ != have.get("protocol_toml")
+            if keying or change:
+                _audited_init(
+                    conn, have, text_ if change else None, reason, key if keying else None, user
+                )
+            if app_role is not None:
+                grant_app_role(conn, app_role)
     finally:
         engine.dispose()
     return url
+
+
+def _audited_init(
+    conn: Connection,
+    have: dict[str, str],
+    text_: str | None,
+    reason: str | None,
+    key: bytes | None,
+    user: str | None,
+) -> None:
+    """Key the store (``key``) and / or set its protocol (``text_``), each audited."""
+    from .importer import current_user
+
+    amendment = (
+        text_ is not None
+        and text_ != have.get("protocol_toml", _bundled_text())
+        and _holds_data(conn)
+    )
+    if amendment and reason is None:
+        raise StoreError(
+            "the store holds data and this protocol differs from its protocol: changing it "
+            "is an amendment, give its reason (--reason TEXT)"
+        )
+    w = AuditWriter(conn, user=user or current_user(), reason="init", source="init", key=key)
+    if key is not None:
+        w.reason = "the store is keyed: init with an audit key kept outside the store"
+        w.key_store(key)
+    if text_ is not None:
+        w.reason = reason or "the protocol given to `xerotrial init`"
+        w.set_meta("protocol_toml", text_)
 
 
 def stored_protocol(conn: Connection) -> Protocol:

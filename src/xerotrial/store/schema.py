@@ -21,6 +21,7 @@ from sqlalchemy import (
     Date,
     Double,
     ForeignKeyConstraint,
+    Index,
     Integer,
     MetaData,
     String,
@@ -32,7 +33,10 @@ from sqlalchemy.types import TypeEngine
 
 from .forms import FORMS, Field, FormSpec
 
-__all__ = ["AUDIT", "META", "METADATA", "TABLES", "sql_type"]
+__all__ = ["AUDIT", "META", "METADATA", "REVISION", "TABLES", "sql_type"]
+
+#: The Alembic revision these tables are (``migrate.head_revision()``; a test checks it).
+REVISION = "0003"
 
 METADATA = MetaData(
     naming_convention={
@@ -77,7 +81,8 @@ def _table(spec: FormSpec) -> Table:
 #: The form tables by form name.
 TABLES: dict[str, Table] = {name: _table(spec) for name, spec in FORMS.items()}
 
-#: Append-only audit trail; each entry's ``hash`` covers its content and ``prev_hash``.
+#: Append-only audit trail; each entry's ``hash`` covers its content and ``prev_hash``;
+#: ``mac`` (keyed stores) is the HMAC of ``hash`` with the audit key kept outside the store.
 AUDIT = Table(
     "audit_log",
     METADATA,
@@ -93,9 +98,11 @@ AUDIT = Table(
     Column("new_values", Text),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("mac", String(64)),
+    Index("ix_audit_log_row", "table_name", "row_key"),
 )
 
-#: Key/value facts about the store (protocol TOML, creation time).
+#: Key/value facts about the store (protocol TOML, creation time, audit tip and key id).
 META = Table(
     "store_meta",
     METADATA,
