@@ -5,7 +5,9 @@
 * ``xerotrial demo --out DIR`` first builds the **synthetic** demo trial (CRF files in
   DIR/crf/, imported into a fresh DIR/trial.db), then does the same.
 
-Both show a progress bar on standard error and print the report's path last.
+Both show a progress bar on standard error and print the report's path last. The store is
+checked against its audit trail first: when it fails, a bold warning goes to standard error
+and the report carries a NOT VERIFIED banner.
 """
 
 from __future__ import annotations
@@ -65,9 +67,13 @@ def _report(
     synthetic: bool | None = None,
 ) -> Path:
     from .analysis.build import build_report_data
+    from .cli_store import audit_warning
     from .report.write import write_report
+    from .store.integrity import check_store
 
-    data = build_report_data(engine, source, synthetic=synthetic, step=step)
+    audit = check_store(engine)
+    audit_warning(audit)
+    data = build_report_data(engine, source, synthetic=synthetic, step=step, audit=audit)
     step("writing the report")
     return write_report(data, out)
 

@@ -12,8 +12,11 @@ Example
     xerotrial import participants participants.csv --user ana
     xerotrial edit sialometry --key subject=P01 --key visit=day0 --key kind=UWS \\
         --set cup_after_g=12.95 --reason "re-weighed cup" --user ana
-    xerotrial audit verify
+    xerotrial audit verify --checkpoints ~/checkpoints/trial.jsonl
     xerotrial export adam --out analysis --format xpt
+
+Writers (``import``, ``edit``, ``init --protocol``) refuse a store that fails its audit check;
+readers (``export``, ``report``) warn in bold on standard error and stamp their output.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from pathlib import Path
 
 import click
 
-from .cli_common import Group, fail, run_or_fail, styled
+from .cli_common import Group, fail, run_or_fail, styled, warn
 
-__all__ = ["EXPORT_FORMATS", "STORE_COMMANDS", "audit_group", "db_option"]
+__all__ = ["EXPORT_FORMATS", "STORE_COMMANDS", "audit_group", "audit_warning", "db_option"]
 
 #: ``xerotrial.store.export.FORMATS``, here so that the help lists them without importing the
 #: store (a test checks that the two agree).
@@ -47,9 +50,17 @@ def _complete_form(ctx: click.Context, param: click.Parameter, incomplete: str) 
     return [n for n in names if n.startswith(incomplete)]
 
 
-@click.group("audit", cls=Group, short_help="Verify or show the audit trail")
+@click.group("audit", cls=Group, short_help="Verify or show the audit trail, keys, checkpoints")
 def audit_group() -> None:
-    """The audit trail: verify its hash chain, show its entries."""
+    """The audit trail: verify its hash chain, show its entries, make a key, checkpoint it."""
+
+
+def audit_warning(report) -> None:  # noqa: ANN001 - a store.verify.AuditReport
+    """A reader's loud warning on standard error when the store fails its audit check."""
+    from .store.integrity import warning_text
+
+    if not report.ok:
+        sys.stderr.write(styled(warning_text(report), "bold red") + "\n")
 
 
 def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
@@ -64,16 +75,30 @@ def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
 
 @click.command("init", short_help="Create a store, or migrate it to the newest schema")
 @db_option
-@click.option("--protocol", type=_PATH, help="Protocol TOML kept in the store")
-def init_command(db: str | None, protocol: Path | None) -> None:
-    """Create a store, or migrate it to the newest schema (idempotent)."""
+@click.option("--protocol", type=_PATH, help="Protocol TOML kept in the store (audited)")
+@click.option("--reason", help="Why the protocol changes (needed once the store holds data)")
+@click.option("--app-role", help="PostgreSQL: the role the service runs as (granted, not owner)")
+@click.option("--user", help="Who (default: the login name)")
+def init_command(
+    db: str | None,
+    protocol: Path | None,
+    reason: str | None,
+    app_role: str | None,
+    user: str | None,
+) -> None:
+    """Create a store, or migrate it to the newest schema (idempotent).
+
+    With XEROTRIAL_AUDIT_KEY_FILE set, an unkeyed store is keyed (its audit entries get MACs).
+    """
     from .store.migrate import init_store
 
     if protocol is not None and not protocol.is_file():
         fail(f"{protocol}: no such file")
+    if reason is not None and protocol is None:
+        fail("--reason goes with --protocol (the reason of a protocol change)")
     from sqlalchemy.engine import make_url
 
-    url = run_or_fail(lambda: init_store(db, protocol))
+    url = run_or_fail(lambda: init_store(db, protocol, reason=reason, app_role=app_role, user=user))
     click.echo(f"store ready: {make_url(url).render_as_string(hide_password=True)}")
 
 
@@ -193,15 +218,31 @@ def edit_command(
 
 @audit_group.command("verify")
 @db_option
-def audit_verify_command(db: str | None) -> None:
-    """Check the audit chain and that the stored rows match it; exit 1 if tampered with."""
+@click.option(
+    "--checkpoints",
+    metavar="FILE|URL",
+    help="Checkpoints kept outside the store (audit checkpoint --to): each must be in the chain",
+)
+def audit_verify_command(db: str | None, checkpoints: str | None) -> None:
+    """Check the audit chain, its MACs, its guards and that the stored rows match it; exit 1
+    if tampered with. The key of a keyed store: XEROTRIAL_AUDIT_KEY_FILE."""
+    from dataclasses import replace
+
     from .store.audit import verify
+    from .store.checkpoint import check_checkpoints
     from .store.engine import open_store
 
     engine = run_or_fail(lambda: open_store(db))
     report = run_or_fail(lambda: verify(engine))
+    if checkpoints is not None:
+        found = run_or_fail(lambda: check_checkpoints(engine, checkpoints))
+        report = replace(report, problems=[*report.problems, *found])
+    for w in report.warnings:
+        warn(w)
+    click.echo(f"chain head: {report.head_line()}")
     if report.ok:
-        click.echo(f"audit trail intact: {report.entries} entries, data agree")
+        checked = ", checkpoints agree" if checkpoints is not None else ""
+        click.echo(f"audit trail intact: {report.entries} entries, data agree{checked}")
         return
     for p in report.problems:
         sys.stderr.write(f"{styled('tampering:', 'bold red')} {p}\n")
@@ -209,6 +250,33 @@ def audit_verify_command(db: str | None) -> None:
         f"audit trail NOT intact: {len(report.problems)} problem(s) in {report.entries} entries\n"
     )
     raise SystemExit(1)
+
+
+@audit_group.command("keygen")
+@click.option("--out", type=_PATH, required=True, help="Key file to write (never overwritten)")
+def audit_keygen_command(out: Path) -> None:
+    """Write a new audit key (32 random bytes, hex, mode 0600) to keep outside the store.
+
+    Set XEROTRIAL_AUDIT_KEY_FILE=FILE for every command, then `xerotrial init` keys the store.
+    """
+    from .store.audit_key import key_id, write_key
+
+    key = run_or_fail(lambda: write_key(out))
+    click.echo(f"wrote audit key {key_id(key)} to {out}: keep it (and a copy) off the store")
+
+
+@audit_group.command("checkpoint")
+@db_option
+@click.option("--to", "to", required=True, metavar="FILE|URL", help="Checkpoint file or database")
+def audit_checkpoint_command(db: str | None, to: str) -> None:
+    """Verify the store, then append its chain head to a file (JSON lines) or a database kept
+    where the store's writer cannot change it."""
+    from .store.checkpoint import write_checkpoint
+    from .store.engine import open_store
+
+    engine = run_or_fail(lambda: open_store(db))
+    rec = run_or_fail(lambda: write_checkpoint(engine, to))
+    click.echo(f"checkpoint: entry {rec['seq']}, hash {rec['hash'][:16]}, {rec['time']} -> {to}")
 
 
 @audit_group.command("show")
@@ -249,11 +317,15 @@ def export_command(what: str, out: Path, db: str | None, fmt: str) -> None:
     """Export the raw forms (WHAT raw) or the analysis datasets (WHAT adam)."""
     from .store.engine import open_store
     from .store.export import export_adam, export_raw
+    from .store.integrity import STATUS_FILE, check_store
 
     engine = run_or_fail(lambda: open_store(db))
+    report = run_or_fail(lambda: check_store(engine))
+    audit_warning(report)
     fn = export_raw if what == "raw" else export_adam
-    paths = run_or_fail(lambda: fn(engine, out, fmt))
-    click.echo(f"wrote {len(paths)} file(s) to {out}")
+    paths = run_or_fail(lambda: fn(engine, out, fmt, audit=report))
+    status = "verified" if report.ok else "NOT VERIFIED"
+    click.echo(f"wrote {len(paths)} file(s) to {out} (audit: {status}, see {STATUS_FILE})")
 
 
 #: The store's commands, in the order ``xerotrial --help`` lists them.

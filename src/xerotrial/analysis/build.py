@@ -27,6 +27,8 @@ from ..report.data import FIGURE2_LSMEANS_COLUMNS, ReportData, Section
 from ..report.fmt import format_number
 from ..stats.errors import DataValidationError
 from ..store.export import read_form
+from ..store.integrity import check_store
+from ..store.verify import AuditReport
 from ..trial.eligibility import REASONS
 from ..trial.protocol import Protocol, Visit
 from . import efficacy, summaries
@@ -119,6 +121,7 @@ def build_report_data(
     *,
     synthetic: bool | None = None,
     step: Callable[[str], None] | None = None,
+    audit: AuditReport | None = None,
 ) -> ReportData:
     """Analyse the trial store ``engine`` as the statistical analysis plan says, on the visits
     and thresholds of the store's protocol.
@@ -130,12 +133,16 @@ def build_report_data(
 
     ``source`` is shown in the report (mask passwords before); ``synthetic`` defaults to
     :func:`is_synthetic`; ``step`` is called with a description before each long step.
+    ``audit``: the store's audit check (``store.integrity.check_store``), made here when not
+    given; the report shows its chain head, and a NOT VERIFIED banner when it failed.
     """
 
     def say(text: str) -> None:
         if step:
             step(text)
 
+    if audit is None:
+        audit = check_store(engine)
     say("deriving the analysis datasets (ADSL, ADEFF)")
     protocol = summaries.store_protocol(engine)
     plan = protocol.analysis
@@ -422,6 +429,8 @@ def build_report_data(
         not_run=efficacy.not_run_table(
             sorted(not_run, key=lambda n: list(titles).index(n.analysis)), long_labels, titles
         ),
+        audit_status=audit.head_line(),
+        audit_problems=tuple(audit.problems),
     )
 
 

@@ -94,6 +94,10 @@ class ReportData:
     * ``data_cutoff``: the data cut-off (ISO date), shown under the title ("" when unknown).
     * ``not_run``: the planned analyses that cannot run yet (columns :data:`NOT_RUN_COLUMNS`),
       shown first and written to ``tables/not_run.csv``; None when not given.
+    * ``audit_status``: the store's audit chain head (``AuditReport.head_line()``), shown in
+      the provenance line ("" when the data did not come from a store); ``audit_problems``:
+      the problems of its audit check, when it failed: the page then carries a NOT VERIFIED
+      banner and lists them.
     """
 
     title: str
@@ -118,6 +122,8 @@ class ReportData:
     table3_follow_up: str = "Follow-up"
     data_cutoff: str = ""
     not_run: pd.DataFrame | None = None
+    audit_status: str = ""
+    audit_problems: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require(self.table1, TABLE1_COLUMNS, "table1")

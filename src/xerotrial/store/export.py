@@ -20,6 +20,10 @@ the column label, and the member name is :data:`XPT_MEMBERS` (``participants`` -
 ``PARTIC``). ``xpt_names.csv`` is written next to the files with the mapping. In XPT yes/no
 columns are 1/0 and dates are ISO text.
 
+Both exports first check the store against its audit trail (``integrity.check_store``) and
+write the result next to the files: ``AUDIT_STATUS.txt`` says verified, or NOT VERIFIED with
+the problems, and the chain head (not in the returned paths).
+
 Example
 -------
 >>> import tempfile, os
@@ -50,8 +54,10 @@ from xerotrial.trial.sialometry import FLOW_PARAM_LABELS, derive_flow_rate
 
 from .errors import StoreError
 from .forms import FORMS, format_value
+from .integrity import check_store, write_status
 from .migrate import stored_protocol
 from .schema import TABLES
+from .verify import AuditReport
 
 __all__ = ["FORMATS", "XPT_MEMBERS", "adam_datasets", "export_adam", "export_raw", "read_form"]
 
@@ -181,11 +187,16 @@ def _mapping(rows: list[tuple[str, str, str, str]], out: Path) -> None:
         w.writerows(rows)
 
 
-def export_raw(engine: Engine, out: str | Path, fmt: Format = "csv") -> list[Path]:
-    """Write every form's rows to ``out/FORM.{fmt}``; returns the paths (forms' order)."""
+def export_raw(
+    engine: Engine, out: str | Path, fmt: Format = "csv", *, audit: AuditReport | None = None
+) -> list[Path]:
+    """Write every form's rows to ``out/FORM.{fmt}``; returns the paths (forms' order).
+
+    ``audit``: the store's audit check when already made (else it is made here)."""
     _check_format(fmt)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    write_status(audit or check_store(engine), out)
     paths, mapping = [], []
     for form, spec in FORMS.items():
         frame = read_form(engine, form)
@@ -281,11 +292,15 @@ def adam_datasets(engine: Engine) -> dict[str, pd.DataFrame]:
     return out
 
 
-def export_adam(engine: Engine, out: str | Path, fmt: Format = "csv") -> list[Path]:
-    """Write the analysis datasets to ``out/NAME.{fmt}``; returns the paths."""
+def export_adam(
+    engine: Engine, out: str | Path, fmt: Format = "csv", *, audit: AuditReport | None = None
+) -> list[Path]:
+    """Write the analysis datasets to ``out/NAME.{fmt}``; returns the paths (``audit``: as
+    :func:`export_raw`)."""
     _check_format(fmt)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    write_status(audit or check_store(engine), out)
     paths, mapping = [], []
     for name, frame in adam_datasets(engine).items():
         names = {c: c for c in frame.columns}
