@@ -2,9 +2,13 @@
 
 Modules, one job each: ``forms`` (the case report forms and their rules), ``schema`` (the
 tables), ``engine`` (URL -> engine, write locks), ``migrate`` (Alembic, ``init``),
-``importer`` (all-or-nothing import), ``edit`` (corrections), ``audit`` (hash-chained trail),
-``export`` (CSV / Parquet / XPT, raw and analysis datasets), ``redcap`` (REDCap exports),
-``inputs`` (the trial functions' inputs: matching, donor HLA typing, patient-donor).
+``importer`` (all-or-nothing import), ``edit`` (corrections), ``audit`` (the trail's writer,
+which refuses a store failing its check), ``chain`` (the trail's format), ``verify`` (the
+check), ``audit_key`` (the key kept outside the store, MACs), ``guards`` (append-only triggers,
+PostgreSQL roles), ``checkpoint`` (chain heads kept outside the store), ``integrity`` (the
+readers' pre-flight check and stamp), ``export`` (CSV / Parquet / XPT, raw and analysis
+datasets), ``redcap`` (REDCap exports), ``inputs`` (the trial functions' inputs: matching,
+donor HLA typing, patient-donor).
 
 Example
 -------
