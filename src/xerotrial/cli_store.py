@@ -24,10 +24,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .cli_common import Group, fail, run_or_fail, styled, warn
+
+if TYPE_CHECKING:
+    from .store.verify import AuditReport
 
 __all__ = ["EXPORT_FORMATS", "STORE_COMMANDS", "audit_group", "audit_warning", "db_option"]
 
@@ -55,7 +59,7 @@ def audit_group() -> None:
     """The audit trail: verify its hash chain, show its entries, make a key, checkpoint it."""
 
 
-def audit_warning(report) -> None:  # noqa: ANN001 - a store.verify.AuditReport
+def audit_warning(report: AuditReport) -> None:
     """A reader's loud warning on standard error when the store fails its audit check."""
     from .store.integrity import warning_text
 
