@@ -196,7 +196,7 @@ def test_unknown_shell_exits_2() -> None:
         ("xerotrial fit data.csv --cov", 3, {"--covariance"}),
         ("xerotrial fit data.csv --kr-information ", 4, {"observed", "expected"}),
         ("xerotrial fit data.csv --method ", 4, {"REML", "ML"}),
-        ("xerotrial audit ", 2, {"verify", "show"}),
+        ("xerotrial audit ", 2, {"verify", "show", "keygen", "checkpoint"}),
     ],
 )
 def test_completion_protocol(words: str, cword: int, expected: set[str]) -> None:

@@ -249,7 +249,8 @@ def _macs(
         if key is not None:
             warnings.append(
                 f"an audit key is set ({KEY_ENV}) but this store is not keyed: its entries "
-                "carry no MAC (`xerotrial init` with the key keys it from then on)"
+                "carry no MAC (`xerotrial init` with the key keys it from then on; a store "
+                "keyed before that reads as unkeyed now was rewritten)"
             )
         return
     if key is None:
