@@ -16,10 +16,11 @@ One reader for every command that takes a table (``import``, ``score``, ``fit``,
   (numbers, dates); formulas are never evaluated (their last saved value is read).
 
 The frame has one row per data row and ``frame.attrs``: ``file``, ``lines`` (the file's line,
-or the sheet's row, of each data row, 1-based) and ``sheet``. With ``numeric=True`` columns
-whose every filled cell is a number become numbers (as ``pandas.read_csv`` does, with its
-missing-value words ``NA``, ``NaN``, ``NULL``, ...), but a number is only a plain decimal
-(``1_0`` and ``١٢`` are text) and ``inf`` in a numeric column is refused.
+or the sheet's row, of each data row, 1-based), ``header_line`` and ``sheet``. With
+``numeric=True`` columns whose every filled cell is a number become numbers (as
+``pandas.read_csv`` does, with its missing-value words ``NA``, ``NaN``, ``NULL``, ...), but
+a number is only a plain decimal (``1_0`` and ``١٢`` are text) and ``inf`` in a numeric
+column is refused.
 
 Example
 -------
@@ -98,7 +99,7 @@ class _Rows:
 
 
 def _problem(file: str, line: int | None, column: str | None, value: Any, rule: str) -> Problem:
-    return Problem(file, 0 if line is None else None, column, value, rule, line=line)
+    return Problem(file, None, column, value, rule, line=line)
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -379,5 +380,5 @@ def read_table(path: str | Path, *, numeric: bool = False) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=t.header, dtype=object)
     if numeric:
         frame = _numeric(name, frame, t.lines)
-    frame.attrs.update(file=name, lines=list(t.lines), sheet=t.sheet)
+    frame.attrs.update(file=name, lines=list(t.lines), header_line=t.head_line, sheet=t.sheet)
     return frame

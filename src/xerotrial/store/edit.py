@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, and_, func, select
 from sqlalchemy.exc import IntegrityError
 
 from .audit import AuditWriter, jsonable
+from .consistency import consistency_problems
 from .engine import write_transaction
 from .errors import ImportRejectedError, StoreError
 from .forms import FORMS, FormSpec, Problem, parse_cell
@@ -153,6 +154,7 @@ def edit_row(
             )
             _, _, ref_problems = _store_checks(conn, ref_spec, [(1, new)], source)
             problems += [p for p in ref_problems if "already holds" not in p.rule]
+            problems += consistency_problems(conn, form, [(1, new)], source)
         if problems:
             raise ImportRejectedError(source, problems)
         changed = {
