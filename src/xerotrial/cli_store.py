@@ -52,13 +52,25 @@ def audit_group() -> None:
     """The audit trail: verify its hash chain, show its entries."""
 
 
-def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
+def _pairs(items: list[str] | tuple[str, ...] | None, option: str) -> dict[str, str]:
+    """``COLUMN=VALUE`` options as a dict; a column given twice is an error (which one was
+    meant?).
+
+    >>> _pairs(["subject=P01", "visit=day0"], "--key")
+    {'subject': 'P01', 'visit': 'day0'}
+    """
     out: dict[str, str] = {}
     for item in items or []:
         name, sep, value = item.partition("=")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             fail(f"{option} {item!r}: write COLUMN=VALUE")
-        out[name.strip()] = value
+        if name in out:
+            fail(
+                f"{option} names {name!r} twice ({name}={out[name]} and {name}={value}): "
+                "give each column once"
+            )
+        out[name] = value
     return out
 
 

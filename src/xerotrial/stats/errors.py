@@ -67,8 +67,10 @@ class Problem:
     line: int | None = None
 
     def __str__(self) -> str:
-        if self.line is None and self.row is None and self.column is None:
-            return f"{self.file}: {self.rule}"
+        if self.line is None and self.row is None:
+            if self.column is None:
+                return f"{self.file}: {self.rule}"
+            return f"{self.file}: column {self.column!r}, value {self.value!r}: {self.rule}"
         if self.line is None:
             return (
                 f"{self.file}: row {self.row}, column {self.column!r}, value {self.value!r}: "
