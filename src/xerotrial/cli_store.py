@@ -96,6 +96,13 @@ def init_command(db: str | None, protocol: Path | None) -> None:
 @click.option("--reason", help="Why (default: import of FILE)")
 @click.option("--user", help="Who (default: the login name)")
 @click.option("--dictionary", type=_PATH, help="REDCap data dictionary (CSV), for FORM redcap")
+@click.option(
+    "--skip-instrument",
+    "skip",
+    multiple=True,
+    metavar="NAME",
+    help="REDCap: an instrument that is not a form, left out on purpose (repeatable)",
+)
 def import_command(
     form: str,
     file: Path,
@@ -103,6 +110,7 @@ def import_command(
     reason: str | None,
     user: str | None,
     dictionary: Path | None,
+    skip: tuple[str, ...],
 ) -> None:
     """Validate a case report form FILE (CSV or Excel) and import it, all or nothing.
 
@@ -121,9 +129,11 @@ def import_command(
             fail("a REDCap import needs --dictionary DATA_DICTIONARY.csv")
         engine = run_or_fail(lambda: open_store(db))
         results = run_or_fail(
-            lambda: import_redcap(engine, file, dictionary, user=user, reason=reason)
+            lambda: import_redcap(engine, file, dictionary, user=user, reason=reason, skip=skip)
         )
     else:
+        if skip:
+            fail("--skip-instrument is for FORM redcap")
         engine = run_or_fail(lambda: open_store(db))
         results = [run_or_fail(lambda: import_file(engine, form, file, user=user, reason=reason))]
     for r in results:
