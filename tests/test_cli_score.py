@@ -180,8 +180,15 @@ def test_header_only_gives_header_only(tmp_path):
     ("setup", "message"),
     [
         (lambda d: d / "absent.csv", "no such file"),
-        (lambda d: write(d, ""), "cannot read it as a CSV file"),
+        (lambda d: write(d, ""), "the file holds no table"),
         (lambda d: write(d, "id;xq1;xq2\n1;2;3\n"), "save the file as comma-separated"),
+        # a separator at the end of each line used to shift every column (ids became scores)
+        (lambda d: write(d, "id,xq1\n1,2,3\n"), "line 2, value '3': 3 values but the header has 2"),
+        (lambda d: write(d, "id,xq1\nid,xq1\n"), "line 2: repeats the header"),
+        (
+            lambda d: d / "items.csv" if d.joinpath("items.csv").write_bytes(b"id\n\xe9\n") else 0,
+            "not UTF-8",
+        ),
     ],
 )
 def test_file_errors(tmp_path, setup, message):
