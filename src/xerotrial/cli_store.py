@@ -262,7 +262,9 @@ def audit_show_command(db: str | None, table: str | None, limit: int | None, as_
 
 @click.command("export", short_help="Export the raw forms or the analysis datasets")
 @click.argument("what", type=click.Choice(["raw", "adam"]))
-@click.option("--out", type=_PATH, required=True, help="Output folder")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder"
+)
 @db_option
 @click.option(
     "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", help="File format"
