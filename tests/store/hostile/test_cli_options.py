@@ -100,7 +100,7 @@ BAD = [
             "safety_labs",
             *KEY,
             "--key",
-            "visit=day0",
+            "visit=day30",
             "--key",
             "test=alt",
             "--set",
