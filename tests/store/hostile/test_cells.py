@@ -96,3 +96,17 @@ def test_every_bad_cell_of_a_form_is_refused(form: str, unchanged: Engine, tmp_p
         p = got[(i, col)]
         assert rule in p.rule, (col, bad, p.rule)
         assert (p.file, p.line, p.value) == (str(path), i + 1, bad if bad.strip() else None)
+
+
+def test_the_largest_integer_fits_on_every_backend(store: Engine, tmp_path: Path) -> None:
+    # SQL INTEGER is 32 bits on PostgreSQL: one more is refused, not an overflow traceback
+    sites = tmp_path / "sites.csv"
+    sites.write_text("site,name,country\nS1,,\n", encoding="utf-8")
+    import_file(store, "sites", sites)
+    header = "subject,site,group,sex,age_years,race,education,matched_to,enrolment_order\n"
+    path = tmp_path / "p.csv"
+    path.write_text(header + f"P01,S1,patient,F,61,,,,{INT_MAX}\n", encoding="utf-8")
+    assert import_file(store, "participants", path).inserted == 1
+    path.write_text(header + f"P02,S1,patient,F,61,,,,{INT_MAX + 1}\n", encoding="utf-8")
+    with pytest.raises(ImportRejectedError, match="SQL INTEGER"):
+        import_file(store, "participants", path)
