@@ -180,8 +180,15 @@ def test_header_only_gives_header_only(tmp_path):
     ("setup", "message"),
     [
         (lambda d: d / "absent.csv", "no such file"),
-        (lambda d: write(d, ""), "cannot read it as a CSV file"),
+        (lambda d: write(d, ""), "the file holds no table"),
         (lambda d: write(d, "id;xq1;xq2\n1;2;3\n"), "save the file as comma-separated"),
+        # a separator at the end of each line used to shift every column (ids became scores)
+        (lambda d: write(d, "id,xq1\n1,2,3\n"), "line 2, value '3': 3 values but the header has 2"),
+        (lambda d: write(d, "id,xq1\nid,xq1\n"), "line 2: repeats the header"),
+        (
+            lambda d: d / "items.csv" if d.joinpath("items.csv").write_bytes(b"id\n\xe9\n") else 0,
+            "not UTF-8",
+        ),
     ],
 )
 def test_file_errors(tmp_path, setup, message):
@@ -216,3 +223,13 @@ def test_installed_entry_point(tmp_path):
         "id,xq_summary,xq_eating,xq_non_eating",
         "P1,50.0,60.0,40.0",
     ]
+
+
+def test_a_separator_at_the_end_of_every_line_changes_nothing(tmp_path):
+    # spreadsheet exports end each line with a separator; pandas once took the ids for an index
+    plain = xq_csv("P1,1,2,3,4,5,6,7,8,day0", "P2,0,0,0,0,10,10,10,10,day0")
+    trailing = "".join(line + ",\n" for line in plain.splitlines())
+    a = score("xq", write(tmp_path, plain, "a.csv"))
+    b = score("xq", write(tmp_path, trailing, "b.csv"))
+    assert a.exit_code == b.exit_code == 0, b.output
+    assert a.stdout == b.stdout and a.stdout.splitlines()[1].startswith("P1,")

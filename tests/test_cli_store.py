@@ -121,13 +121,14 @@ def test_errors_exit_2(here: Path) -> None:
     assert "unknown form 'patients'" in _error(run("import", "patients", "in/x.csv"))
     assert "no such file" in _error(run("import", "participants", "missing.csv"))
     (here / "bad.xlsx").write_text("not a spreadsheet")
-    assert "cannot read it" in _error(run("import", "participants", "bad.xlsx"))
+    assert "cannot be read as a table" in _error(run("import", "participants", "bad.xlsx"))
     assert run("import", "sites", "in/sites.csv").exit_code == 0
-    bad = SAMPLE["participants"] + "P03,S1,patient,Q,12,,\n"
+    bad = SAMPLE["participants"] + "P03,S1,patient,Q,12,,,,\n"
     (here / "bad.csv").write_text(bad)
     out = _error(run("import", "participants", "bad.csv"))
     assert "rejected, nothing was imported (2 problems)" in out
-    assert "row 4, column 'sex'" in out and "row 4, column 'age_years'" in out
+    assert "line 5 (data row 4), column 'sex'" in out
+    assert "line 5 (data row 4), column 'age_years'" in out
     assert "needs a reason" in _error(
         run("edit", "participants", "--key", "subject=P01", "--set", "age_years=3", "--reason", "")
     )

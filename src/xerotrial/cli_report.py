@@ -35,7 +35,7 @@ _REPORT_STEPS = 5
 def _out_option(default: str):
     return click.option(
         "--out",
-        type=click.Path(path_type=Path),
+        type=click.Path(file_okay=False, path_type=Path),
         default=Path(default),
         help="Folder for the report (created).",
     )

@@ -48,19 +48,17 @@ def _io(fn):
 
 
 def _read_items(path: Path) -> pd.DataFrame:
-    """Every cell as text (empty = missing), so that the scorer sees what was typed."""
-    import pandas as pd
+    """Every cell as text (empty = missing), so that the scorer sees what was typed; read by
+    the strict reader (:mod:`xerotrial.tables`) that every command shares."""
+    from .tables import read_table
 
     if not path.is_file():
         fail(f"{path}: no such file")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a user error here
-        fail(f"{path}: cannot read it as a CSV file ({exc})")
-        raise AssertionError from exc  # unreachable
-    if len(frame.columns) == 1 and ";" in str(frame.columns[0]):
-        fail(f"{path}: the header has ';' but no ',': save the file as comma-separated values")
-    return frame
+        return read_table(path)
+    except XerotrialError as exc:
+        fail_error(exc)
+    raise AssertionError  # unreachable
 
 
 def _run(scorer: str, items: Path, output: Path | None) -> None:

@@ -67,13 +67,25 @@ def audit_warning(report: AuditReport) -> None:
         sys.stderr.write(styled(warning_text(report), "bold red") + "\n")
 
 
-def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
+def _pairs(items: list[str] | tuple[str, ...] | None, option: str) -> dict[str, str]:
+    """``COLUMN=VALUE`` options as a dict; a column given twice is an error (which one was
+    meant?).
+
+    >>> _pairs(["subject=P01", "visit=day0"], "--key")
+    {'subject': 'P01', 'visit': 'day0'}
+    """
     out: dict[str, str] = {}
     for item in items or []:
         name, sep, value = item.partition("=")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             fail(f"{option} {item!r}: write COLUMN=VALUE")
-        out[name.strip()] = value
+        if name in out:
+            fail(
+                f"{option} names {name!r} twice ({name}={out[name]} and {name}={value}): "
+                "give each column once"
+            )
+        out[name] = value
     return out
 
 
@@ -113,6 +125,13 @@ def init_command(
 @click.option("--reason", help="Why (default: import of FILE)")
 @click.option("--user", help="Who (default: the login name)")
 @click.option("--dictionary", type=_PATH, help="REDCap data dictionary (CSV), for FORM redcap")
+@click.option(
+    "--skip-instrument",
+    "skip",
+    multiple=True,
+    metavar="NAME",
+    help="REDCap: an instrument that is not a form, left out on purpose (repeatable)",
+)
 def import_command(
     form: str,
     file: Path,
@@ -120,6 +139,7 @@ def import_command(
     reason: str | None,
     user: str | None,
     dictionary: Path | None,
+    skip: tuple[str, ...],
 ) -> None:
     """Validate a case report form FILE (CSV or Excel) and import it, all or nothing.
 
@@ -138,9 +158,11 @@ def import_command(
             fail("a REDCap import needs --dictionary DATA_DICTIONARY.csv")
         engine = run_or_fail(lambda: open_store(db))
         results = run_or_fail(
-            lambda: import_redcap(engine, file, dictionary, user=user, reason=reason)
+            lambda: import_redcap(engine, file, dictionary, user=user, reason=reason, skip=skip)
         )
     else:
+        if skip:
+            fail("--skip-instrument is for FORM redcap")
         engine = run_or_fail(lambda: open_store(db))
         results = [run_or_fail(lambda: import_file(engine, form, file, user=user, reason=reason))]
     for r in results:
@@ -312,7 +334,9 @@ def audit_show_command(db: str | None, table: str | None, limit: int | None, as_
 
 @click.command("export", short_help="Export the raw forms or the analysis datasets")
 @click.argument("what", type=click.Choice(["raw", "adam"]))
-@click.option("--out", type=_PATH, required=True, help="Output folder")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder"
+)
 @db_option
 @click.option(
     "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", help="File format"

@@ -60,12 +60,12 @@ class StoreError(XerotrialError):
 class ImportRejectedError(DataValidationError):
     """A file was rejected: ``problems`` lists every problem found (file, row, column,
     value, rule); the store is unchanged. ``file`` is the source, ``summary`` the first line
-    of the message."""
+    of the message; ``done`` says what did not happen (``imported``, ``changed``)."""
 
-    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+    def __init__(self, source: str, problems: Sequence[Problem], *, done: str = "imported") -> None:
         problems = list(problems)
         n = len(problems)
-        summary = f"{source}: rejected, nothing was imported ({n} problem{'s' * (n != 1)}):"
+        summary = f"{source}: rejected, nothing was {done} ({n} problem{'s' * (n != 1)}):"
         super().__init__(
             "\n".join([summary, *(f"  {p}" for p in problems)]), file=source, problems=problems
         )

@@ -95,7 +95,7 @@ def test_edits_keep_the_chain(full_store: Engine) -> None:
         full_store,
         "visits",
         {"subject": "P01", "visit": "day30"},
-        {"study_day": "30"},
+        {"study_day": "30", "visit_date": "2024-02-19"},
         reason="date transcription error",
         user="monitor",
     )

@@ -24,7 +24,8 @@ def _writer(url: str, name: str, folder: str, barrier) -> None:  # noqa: ANN001
     for i in range(N):
         path = Path(folder) / f"{name}{i}.csv"
         path.write_text(
-            f"subject,site,group,sex,age_years\n{name}{i:02d},S1,patient,F,{30 + i}\n",
+            "subject,site,group,sex,age_years,race,education,matched_to,enrolment_order\n"
+            f"{name}{i:02d},S1,patient,F,{30 + i},,,,\n",
             encoding="utf-8",
         )
         import_file(engine, "participants", path, user=name)
@@ -45,7 +46,8 @@ def test_two_processes(full_store: Engine, tmp_path: Path) -> None:
     # the site codes the writers set on the shared row (participants.site refers to sites)
     sites = tmp_path / "sites.csv"
     sites.write_text(
-        "site\n" + "".join(f"{n}-{i}\n" for n in "AB" for i in range(N)), encoding="utf-8"
+        "site,name,country\n" + "".join(f"{n}-{i},,\n" for n in "AB" for i in range(N)),
+        encoding="utf-8",
     )
     import_file(full_store, "sites", sites, user="setup")
     before = verify(full_store).entries

@@ -239,8 +239,8 @@ def test_duplicates_in_file(store, sample_files, tmp_path: Path) -> None:
     import_file(store, "sites", sample_files["sites"])
     path = tmp_path / "p.csv"
     path.write_text(
-        "subject,site,group,sex,age_years\nP01,S1,patient,F,61\n"
-        "P02,S1,patient,F,61\nP01,S1,patient,F,62\n"
+        "subject,site,group,sex,age_years,race,education,matched_to,enrolment_order\n"
+        "P01,S1,patient,F,61,,,,\nP02,S1,patient,F,61,,,,\nP01,S1,patient,F,62,,,,\n"
     )
     with pytest.raises(ImportRejectedError) as info:
         import_file(store, "participants", path)

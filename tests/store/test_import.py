@@ -83,7 +83,7 @@ def test_reimport_changes_nothing_and_changed_rows_need_edit(
     path = tmp_path / "p.csv"
     path.write_text(
         SAMPLE["participants"].replace("P02,S1,patient,M,58", "P02,S1,patient,M,59")
-        + "P03,S2,patient,F,70,,3\n"
+        + "P03,S2,patient,F,70,,3,,\n"
     )
     with pytest.raises(ImportRejectedError) as info:
         import_file(full_store, "participants", path)
@@ -94,7 +94,7 @@ def test_reimport_changes_nothing_and_changed_rows_need_edit(
 
 def test_new_rows_are_added_to_existing_ones(full_store, tmp_path) -> None:
     path = tmp_path / "p.csv"
-    path.write_text(SAMPLE["participants"] + "P03,S2,patient,F,70,,3\n")
+    path.write_text(SAMPLE["participants"] + "P03,S2,patient,F,70,,3,,\n")
     res = import_file(full_store, "participants", path)
     assert (res.inserted, res.unchanged) == (1, 3)
     assert verify(full_store).ok
@@ -111,6 +111,8 @@ def test_excel_import(store: Engine, sample_files, tmp_path: Path) -> None:
             "age_years": [61, 60],
             "matched_to": [None, "P01"],
             "enrolment_order": [1, None],
+            "race": ["White", "White"],
+            "education": ["high", "high"],
         }
     )
     path = tmp_path / "p.xlsx"

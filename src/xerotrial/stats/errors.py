@@ -28,7 +28,7 @@ items.csv: line 3 (data row 2), column 'xq1', value '11': must be 0 to 10
 >>> e.file, e.row, e.line, e.column, e.value, e.rule
 ('items.csv', 2, 3, 'xq1', '11', 'must be 0 to 10')
 >>> e.problems
-[Problem(file='items.csv', row=2, column='xq1', value='11', rule='must be 0 to 10')]
+[Problem(file='items.csv', row=2, column='xq1', value='11', rule='must be 0 to 10', line=3)]
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ class Problem:
 
     >>> str(Problem("a.csv", 3, "grade", "7", "must be <= 5"))
     "a.csv: row 3, column 'grade', value '7': must be <= 5"
+    >>> str(Problem("a.csv", 3, "grade", "7", "must be <= 5", line=5))
+    "a.csv: line 5 (data row 3), column 'grade', value '7': must be <= 5"
     """
 
     file: str | None
@@ -61,11 +63,25 @@ class Problem:
     column: str | None
     value: Any
     rule: str
+    #: The file's line (or a sheet's row), where known.
+    line: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.file}: row {self.row}, column {self.column!r}, value {self.value!r}: " + (
-            self.rule
-        )
+        if self.line is None and self.row is None:
+            if self.column is None:
+                return f"{self.file}: {self.rule}"
+            return f"{self.file}: column {self.column!r}, value {self.value!r}: {self.rule}"
+        if self.line is None:
+            return (
+                f"{self.file}: row {self.row}, column {self.column!r}, value {self.value!r}: "
+                + (self.rule)
+            )
+        where = f"line {self.line}" + (f" (data row {self.row})" if self.row else "")
+        if self.column is not None:
+            where += f", column {self.column!r}"
+        if self.value is not None:
+            where += f", value {self.value!r}"
+        return f"{self.file}: {where}: {self.rule}"
 
 
 def _restore(cls: type[XerotrialError], args: tuple, state: dict[str, Any]) -> XerotrialError:
@@ -98,8 +114,10 @@ class XerotrialError(Exception):
         self.file, self.row, self.line = file, row, line
         self.column, self.value, self.rule = column, value, rule
         if problems is None:
-            located = row is not None or column is not None
-            problems = [Problem(file, row, column, value, rule or message)] if located else []
+            located = row is not None or column is not None or line is not None
+            problems = (
+                [Problem(file, row, column, value, rule or message, line=line)] if located else []
+            )
         self.problems: list[Problem] = list(problems)
 
     @classmethod

@@ -24,6 +24,7 @@ EditResult(form='participants', key={'subject': 'P01'}, changed={'age_years': (6
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ from sqlalchemy import Connection, Engine, and_, func, select
 from sqlalchemy.exc import IntegrityError
 
 from .audit import AuditWriter, jsonable, row_problem
+from .consistency import consistency_problems
 from .engine import write_transaction
 from .errors import ImportRejectedError, StoreError
 from .forms import FORMS, FormSpec, Problem, parse_cell
@@ -99,6 +101,15 @@ def _fetch(conn: Connection, form: str, key: Mapping[str, Any]) -> dict[str, Any
     return values
 
 
+def _named(key: Mapping[str, Any]) -> str:
+    """A row's key as people write it.
+
+    >>> _named({"subject": "P01", "visit": "day0"})
+    'subject=P01 visit=day0'
+    """
+    return " ".join(f"{k}={jsonable(v)}" for k, v in key.items())
+
+
 def _reason(reason: str | None) -> str:
     if reason is None or not reason.strip():
         raise StoreError("a correction needs a reason (--reason TEXT)")
@@ -130,7 +141,7 @@ def edit_row(
                 f"{c!r} is part of the key of {form}: delete the row and import "
                 "the right one instead"
             )
-    source = "edit"
+    source = f"edit of {form} {_named(k)}"
     with write_transaction(engine) as conn:
         audit = AuditWriter(conn, user=user or current_user(), reason=reason, source=source)
         old = _fetch(conn, form, k)
@@ -139,13 +150,12 @@ def edit_row(
         for c, raw in changes.items():
             value, rule = parse_cell(spec.field(c), raw)
             if rule is not None:
-                problems.append(Problem(source, 1, c, raw, rule))
+                problems.append(Problem(source, None, c, raw, rule))
             new[c] = value
         if not problems:
+            protocol = stored_protocol(conn)
             for check in spec.row_checks:
-                problems += [
-                    Problem(source, 1, col, v, r) for col, v, r in check(new, stored_protocol(conn))
-                ]
+                problems += [Problem(source, None, c, v, r) for c, v, r in check(new, protocol)]
         if not problems:
             # references only: the row's own key is in the store with its old values
             ref_spec = FormSpec(
@@ -159,8 +169,10 @@ def edit_row(
             )
             _, _, ref_problems = _store_checks(conn, ref_spec, [(1, new)], source)
             problems += [p for p in ref_problems if "already holds" not in p.rule]
+            problems += consistency_problems(conn, form, [(1, new)], source)
         if problems:
-            raise ImportRejectedError(source, problems)
+            problems = [dataclasses.replace(p, row=None) for p in problems]
+            raise ImportRejectedError(source, problems, done="changed")
         changed = {
             c: (old[c], new[c]) for c in spec.columns if jsonable(old[c]) != jsonable(new[c])
         }

@@ -32,6 +32,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from xerotrial.errors import DataValidationError, Problem
+from xerotrial.tables import parse_number
 from xerotrial.trial.immunology import HLA_LOCI, parse_allele, parse_specificity
 from xerotrial.trial.product import evaluate_release
 from xerotrial.trial.protocol import GLANDS, SALIVA_KINDS, Protocol, normalize_gland
@@ -50,12 +51,22 @@ __all__ = [
     "RACES",
     "SAFETY_LAB_UNITS",
     "hla_columns",
+    "INT_MAX",
+    "INT_MIN",
+    "MAX_ABS_NUMBER",
+    "latest_date",
     "parse_cell",
     "format_value",
     "template_frame",
 ]
 
 Kind = Literal["text", "int", "float", "bool", "date"]
+
+#: The range of an ``int`` field: SQL ``INTEGER`` (32 bits on PostgreSQL).
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+#: The largest magnitude of a number in a form (a float beyond it is a typing error, and its
+#: square would overflow in the derivations).
+MAX_ABS_NUMBER = 1e15
 
 _YES = {"yes", "y", "true", "1", "t"}
 _NO = {"no", "n", "false", "0", "f"}
@@ -159,6 +170,15 @@ def _blank(raw: Any) -> bool:
     return isinstance(raw, str) and raw.strip() == ""
 
 
+def latest_date() -> dt.date:
+    """The latest date a form may hold: today where it is latest on Earth (UTC+14).
+
+    >>> latest_date() >= dt.date.today()
+    True
+    """
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(hours=14)).date()
+
+
 def parse_cell(f: Field, raw: Any) -> tuple[Any, str | None]:
     """Parse one cell of field ``f``: ``(value, None)`` or ``(None, rule broken)``.
 
@@ -204,27 +224,37 @@ def parse_cell(f: Field, raw: Any) -> tuple[Any, str | None]:
         return None, "must be yes or no (true/false, 1/0)"
     if f.kind == "date":
         if isinstance(text, dt.datetime | pd.Timestamp):
-            return text.date(), None
-        if isinstance(text, dt.date):
-            return text, None
-        try:
-            return dt.date.fromisoformat(str(text)), None
-        except ValueError:
-            return None, "must be a date YYYY-MM-DD"
+            day = text.date()
+        elif isinstance(text, dt.date):
+            day = text
+        else:
+            try:
+                day = dt.date.fromisoformat(str(text))
+            except ValueError:
+                return None, "must be a date YYYY-MM-DD"
+        if day > latest_date():
+            return None, f"must not be in the future (today is {latest_date()} at the latest)"
+        return day, None
     if isinstance(text, bool):
         return None, f"must be a {'whole ' if f.kind == 'int' else ''}number"
-    try:
+    if isinstance(text, int | float):
         x = float(text)
-    except (TypeError, ValueError):
-        return None, f"must be a {'whole ' if f.kind == 'int' else ''}number" + (
-            f" in {f.unit}" if f.unit else ""
-        )
-    if not math.isfinite(x):
-        return None, "must be a finite number"
+    else:
+        x = parse_number(text)
+        if x is None and str(text).strip().lstrip("+-").casefold() in ("nan", "inf", "infinity"):
+            x = math.inf
+        if x is None:
+            return None, f"must be a {'whole ' if f.kind == 'int' else ''}number" + (
+                f" in {f.unit}" if f.unit else ""
+            )
+    if not math.isfinite(x) or abs(x) > MAX_ABS_NUMBER:
+        return None, f"must be a finite number of magnitude at most {MAX_ABS_NUMBER:g}"
     if f.kind == "int":
         if x != int(x):
             return None, "must be a whole number"
-        value = int(x)
+        if not INT_MIN <= x <= INT_MAX:
+            return None, f"must be a whole number from {INT_MIN} to {INT_MAX} (SQL INTEGER)"
+        value = int(text) if isinstance(text, int) else int(x)
     else:
         value = x
     if f.lo is not None and x < f.lo:

@@ -13,8 +13,10 @@ A row identical to the stored row of its key is a no-op, so re-importing a file 
 nothing. A row that differs from the stored row of its key is a problem: corrections go
 through ``xerotrial edit`` with a reason.
 
-Rows are numbered from 1 (the first data row; the file line is row + 1 for CSV); row 0 is
-the header.
+Rows are numbered from 1 (the first data row after the header, blank lines skipped); row 0
+is the header. Every problem also names the file's line (a sheet's row for Excel), which the
+strict reader (:mod:`xerotrial.tables`) records. Rules across rows and forms (dates against
+study days, cells to patients only, the control matching) are :mod:`.consistency`'s.
 
 Example
 -------
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from xerotrial.trial.protocol import Protocol
 
 from .audit import AuditWriter, jsonable
+from .consistency import consistency_problems
 from .engine import write_transaction
 from .errors import ImportRejectedError, StoreError
 from .forms import FORMS, FormSpec, Problem, parse_cell
@@ -81,24 +85,26 @@ def current_user() -> str:
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """A CSV (all cells as text) or Excel file (first sheet) as a DataFrame.
+    """A CSV (all cells as text) or Excel file as a DataFrame, read strictly by
+    :func:`xerotrial.tables.read_table` (``attrs["lines"]``: each row's file line).
 
-    Raises :class:`StoreError` for a missing or unreadable file.
+    Raises :class:`StoreError` for a missing file, :class:`xerotrial.tables.TableError` for
+    one that is not a clean table.
     """
+    from xerotrial.tables import read_table as read_strict
+
     p = Path(path)
     if not p.is_file():
         raise StoreError(f"{p}: no such file", file=str(p))
-    try:
-        if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-            frame = pd.read_excel(p, dtype=object)
-            return frame.astype(object).where(frame.notna(), None)
-        return pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a user error here
-        raise StoreError(f"{p}: cannot read it as a table ({exc})", file=str(p)) from None
+    return read_strict(p)
 
 
 def _header(spec: FormSpec, frame: pd.DataFrame, source: str) -> list[Problem]:
+    """Unknown and missing columns. A file (``attrs["file"]``, set by the reader) has every
+    column of its template, so that a column left out is not taken for empty values; a frame
+    built in a program may leave optional columns out."""
     cols = [str(c).strip() for c in frame.columns]
+    line = frame.attrs.get("header_line")
     problems = []
     for c in cols:
         if c not in spec.columns:
@@ -109,11 +115,19 @@ def _header(spec: FormSpec, frame: pd.DataFrame, source: str) -> list[Problem]:
                     c,
                     None,
                     f"not a column of form {spec.name!r} (its template: {', '.join(spec.columns)})",
+                    line=line,
                 )
             )
+    from_file = frame.attrs.get("file") is not None
     for f in spec.fields:
-        if f.required and f.name not in cols:
-            problems.append(Problem(source, 0, f.name, None, "required column missing"))
+        if f.name not in cols and (f.required or from_file):
+            rule = (
+                "required column missing"
+                if f.required
+                else "optional column missing: write it, empty where unknown (every column "
+                f"of the template is needed: `xerotrial template {spec.name}`)"
+            )
+            problems.append(Problem(source, 0, f.name, None, rule, line=line))
     return problems
 
 
@@ -131,7 +145,9 @@ def validate_rows(
     rows: list[tuple[int, dict[str, Any]]] = []
     seen: dict[tuple, int] = {}
     records = frame.to_dict("records")
+    lines = file_lines(frame)
     for i, rec in enumerate(records, start=1):
+        line = lines.get(i)
         if all(
             v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and v != v)
             for v in rec.values()
@@ -143,14 +159,14 @@ def validate_rows(
             raw = rec.get(f.name)
             value, rule = parse_cell(f, raw)
             if rule is not None:
-                problems.append(Problem(source, i, f.name, raw, rule))
+                problems.append(Problem(source, i, f.name, raw, rule, line=line))
                 bad = True
             values[f.name] = value
         if bad:
             continue
         for check in spec.row_checks:
             for column, value, rule in check(values, protocol):
-                problems.append(Problem(source, i, column, value, rule))
+                problems.append(Problem(source, i, column, value, rule, line=line))
                 bad = True
         key = tuple(values[k] for k in spec.key)
         if key in seen:
@@ -160,7 +176,10 @@ def validate_rows(
                     i,
                     spec.key[-1],
                     values[spec.key[-1]],
-                    f"duplicate: row {seen[key]} has the same {', '.join(spec.key)}",
+                    f"duplicate: row {seen[key]}"
+                    + (f" (line {lines[seen[key]]})" if seen[key] in lines else "")
+                    + f" has the same {', '.join(spec.key)}",
+                    line=line,
                 )
             )
             continue
@@ -168,6 +187,16 @@ def validate_rows(
         if not bad:
             rows.append((i, values))
     return rows, problems
+
+
+def file_lines(frame: pd.DataFrame) -> dict[int, int]:
+    """Data row (1-based) -> file line, from ``attrs["lines"]`` (empty for an in-memory frame).
+
+    >>> f = pd.DataFrame({"a": [1, 2]}); f.attrs["lines"] = [2, 5]
+    >>> file_lines(f)
+    {1: 2, 2: 5}
+    """
+    return {i: n for i, n in enumerate(frame.attrs.get("lines") or [], start=1)}
 
 
 def _column_set(conn: Connection, form: str, *cols: str) -> set:
@@ -178,10 +207,19 @@ def _column_set(conn: Connection, form: str, *cols: str) -> set:
 
 
 def _store_checks(
-    conn: Connection, spec: FormSpec, rows: list[tuple[int, dict[str, Any]]], source: str
+    conn: Connection,
+    spec: FormSpec,
+    rows: list[tuple[int, dict[str, Any]]],
+    source: str,
+    lines: Mapping[int, int] | None = None,
 ) -> tuple[list[dict[str, Any]], int, list[Problem]]:
     """References and existing keys, read under the write lock."""
     problems: list[Problem] = []
+    lines = lines or {}
+
+    def problem(i: int, column: str, value: Any, rule: str) -> None:
+        problems.append(Problem(source, i, column, value, rule, line=lines.get(i)))
+
     participants: set | None = None
     if spec.participant_column or spec.name == "participants":
         participants = _column_set(conn, "participants", "subject")
@@ -191,11 +229,6 @@ def _store_checks(
         refs[col] = _column_set(conn, form, target)
         if form == spec.name:
             refs[col] |= {v[target] for _, v in rows}
-    patients: set = set()
-    if spec.name == "participants":
-        t = TABLES["participants"]
-        patients = {r[0] for r in conn.execute(select(t.c.subject).where(t.c.group == "patient"))}
-        patients |= {v["subject"] for _, v in rows if v["group"] == "patient"}
     t = TABLES[spec.name]
     stored = {
         tuple(r[k] for k in spec.key): {c: r[c] for c in spec.columns}
@@ -206,38 +239,20 @@ def _store_checks(
     for i, values in rows:
         pc = spec.participant_column
         if pc and values.get(pc) is not None and values[pc] not in participants:
-            problems.append(
-                Problem(
-                    source,
-                    i,
-                    pc,
-                    values[pc],
-                    "unknown participant (import the participants form first)",
-                )
-            )
+            problem(i, pc, values[pc], "unknown participant (import the participants form first)")
         if visits is not None:
             sv = tuple(values[c] for c in spec.visit_columns)
             if values[spec.visit_columns[0]] in participants and sv not in visits:
-                problems.append(
-                    Problem(
-                        source,
-                        i,
-                        spec.visit_columns[1],
-                        sv[1],
-                        f"unknown visit of {sv[0]} (import the visits form first)",
-                    )
+                problem(
+                    i,
+                    spec.visit_columns[1],
+                    sv[1],
+                    f"unknown visit of {sv[0]} (import the visits form first)",
                 )
         for col, (form, _target) in spec.refs.items():
             v = values.get(col)
             if v is not None and v not in refs[col]:
-                problems.append(Problem(source, i, col, v, f"unknown in the {form} form"))
-            elif (
-                v is not None
-                and spec.name == "participants"
-                and col == "matched_to"
-                and v not in patients
-            ):
-                problems.append(Problem(source, i, col, v, "a control is matched to a patient"))
+                problem(i, col, v, f"unknown in the {form} form")
         key = tuple(values[k] for k in spec.key)
         old = stored.get(key)
         if old is None:
@@ -248,16 +263,12 @@ def _store_checks(
             unchanged += 1
             continue
         for c in diff:
-            problems.append(
-                Problem(
-                    source,
-                    i,
-                    c,
-                    values[c],
-                    f"the store already holds "
-                    f"{old[c]!r} for this {', '.join(spec.key)}; correct it "
-                    "with `xerotrial edit` and a reason",
-                )
+            problem(
+                i,
+                c,
+                values[c],
+                f"the store already holds {old[c]!r} for this {', '.join(spec.key)}; correct "
+                "it with `xerotrial edit` and a reason",
             )
     return new, unchanged, problems
 
@@ -275,8 +286,10 @@ def import_into(
     and the REDCap import). Writes nothing when there are problems; the caller rolls back."""
     spec = FORMS[form]
     rows, problems = validate_rows(spec, frame, source, protocol)
-    new, unchanged, store_problems = _store_checks(conn, spec, rows, source)
+    lines = file_lines(frame)
+    new, unchanged, store_problems = _store_checks(conn, spec, rows, source, lines)
     problems += store_problems
+    problems += consistency_problems(conn, form, rows, source, lines)
     if not problems and new:
         conn.execute(insert(TABLES[form]), new)
         for values in new:

@@ -47,8 +47,10 @@ from scipy.optimize import linear_sum_assignment
 from ..stats.errors import DataValidationError
 from ._checks import cell_error, is_blank, natural_key, number, require_all
 
-__all__ = ["MATCH_COLUMNS", "MatchResult", "match_controls"]
+__all__ = ["AGE_TOLERANCE", "MATCH_COLUMNS", "MatchResult", "match_controls", "pair_mismatches"]
 
+#: Largest age difference (years, inclusive) of a patient and their matched control.
+AGE_TOLERANCE = 5.0
 #: Columns both tables must have.
 MATCH_COLUMNS: tuple[str, ...] = ("subject", "age", "sex", "race", "education")
 _CATEGORIES = ("sex", "race", "education")
@@ -109,7 +111,7 @@ def _people(frame: pd.DataFrame, source: str) -> _People:
         ids.append(key)
         ages.append(x)
         shown.append(tuple(str(v).strip() for v in cats))
-        keys.append(tuple(" ".join(str(v).split()).casefold() for v in cats))
+        keys.append(tuple(_category(v) for v in cats))
     order = sorted(range(len(ids)), key=lambda i: natural_key(ids[i]))
     return _People(
         [ids[i] for i in order],
@@ -122,10 +124,44 @@ def _people(frame: pd.DataFrame, source: str) -> _People:
 # --------------------------------------------------------------------------- matching
 
 
+def _category(v: object) -> str:
+    return " ".join(str(v).split()).casefold()
+
+
+def pair_mismatches(
+    patient: dict, control: dict, age_tolerance: float = AGE_TOLERANCE
+) -> list[tuple[str, str]]:
+    """The criteria a recorded pair breaks, ``[(column, rule)]`` (empty: a valid match).
+
+    ``patient`` and ``control`` map ``age, sex, race, education`` to values; a criterion with
+    a value missing on either side is not checked (matching itself requires them).
+
+    >>> for column, rule in pair_mismatches(
+    ...     {"age": 60, "sex": "F", "race": "White", "education": "high"},
+    ...     {"age": 66, "sex": "F", "race": "white ", "education": "low"}):
+    ...     print(column, "-", rule)
+    age - the ages differ by 6 years (at most 5)
+    education - education differs (high vs low)
+    """
+    out = []
+    pa, ca = number(patient.get("age")), number(control.get("age"))
+    if pa is not None and ca is not None and abs(pa - ca) > age_tolerance + _EPS:
+        out.append(
+            ("age", f"the ages differ by {abs(pa - ca):g} years (at most {age_tolerance:g})")
+        )
+    for col in _CATEGORIES:
+        a, b = patient.get(col), control.get(col)
+        if is_blank(a, nat=False) or is_blank(b, nat=False):
+            continue
+        if _category(a) != _category(b):
+            out.append((col, f"{col} differs ({str(a).strip()} vs {str(b).strip()})"))
+    return out
+
+
 def match_controls(
     patients: pd.DataFrame,
     controls: pd.DataFrame,
-    age_tolerance: float = 5,
+    age_tolerance: float = AGE_TOLERANCE,
     *,
     source: str = "data",
 ) -> MatchResult:
