@@ -6,7 +6,7 @@ Example
 True
 """
 
-__all__ = ["COVARIANCES", "DF_METHODS", "KR_INFORMATION"]
+__all__ = ["COVARIANCES", "DF_METHODS", "KR_INFORMATION", "MAX_COVARIANCE_PARAMETERS"]
 
 COVARIANCES = ("random-intercept", "un", "cs", "csh", "ar1", "arh1", "toep", "toeph", "adh", "diag")
 
@@ -23,3 +23,8 @@ DF_METHODS = (
 #: ``observed`` (SAS PROC MIXED DDFM=KR) or ``expected`` (R's pbkrtest, and so lmerTest and
 #: emmeans with Kenward-Roger).
 KR_INFORMATION = ("observed", "expected")
+
+#: The most covariance parameters a fit takes (``un`` over t time levels has t(t+1)/2, one set
+#: per --group level): more are refused at once, with the count, instead of a fit that runs for
+#: minutes or hours. Set from timings of ``un`` fits (TODO numbers).
+MAX_COVARIANCE_PARAMETERS = 500
