@@ -255,7 +255,8 @@ def power(
         if target is not None:
             out["target_power"] = target
             out["n_per_arm_required"] = n_req
-        out["warnings"] = messages
+        if messages:  # the contract's keys stay as they were when nothing went wrong
+            out["warnings"] = messages
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
     _print(result, target, n_req)

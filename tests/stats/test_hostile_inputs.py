@@ -214,8 +214,9 @@ def test_power_where_every_fit_fails_is_not_estimable():
     assert bad.n_failed == 40 and "10 covariance parameters but 8 residual" in bad.first_failure
     assert good.estimable and good.n_failed == 0 and good.first_failure is None
     assert len(notes) == 1 and "n = 2 per arm is not estimable: all 40 simulated fits" in notes[0]
-    out = res.to_dict()["results"][0]
-    assert out["power"] is None and out["mc_se"] is None
+    out, fine = res.to_dict()["results"]
+    assert out["power"] is None and out["mc_se"] is None and out["first_failure"]
+    assert "first_failure" not in fine  # the JSON contract's keys when nothing failed
 
 
 def test_power_with_some_failed_fits_says_how_many():

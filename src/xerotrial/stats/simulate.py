@@ -437,11 +437,15 @@ class PowerResult:
     chunks: list[ChunkResult] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict:
-        """``{"results": [...], "fits_per_second": ...}`` as ``xerotrial power --json`` (a
-        power that is not estimable is None)."""
+        """``{"results": [...], "fits_per_second": ...}`` as ``xerotrial power --json``: a
+        power that is not estimable is None; ``first_failure`` is there when a fit failed."""
         return {
             "results": [
-                {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+                {
+                    k: None if isinstance(v, float) and math.isnan(v) else v
+                    for k, v in row.items()
+                    if k != "first_failure" or v is not None
+                }
                 for row in map(asdict, self.results)
             ],
             "fits_per_second": self.fits_per_second,
