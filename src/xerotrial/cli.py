@@ -67,17 +67,15 @@ def _clean(obj):
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    import pandas as pd
+    """The table of ``fit`` (and ``power --from-data``): xerotrial's one strict reader, numeric
+    columns as numbers; its ``attrs["lines"]`` give the engine each row's file line. A file it
+    refuses exits 2 naming every line and rule."""
+    from .tables import read_table
 
-    if not path.exists():
-        fail(f"{path}: no such file")
     try:
-        if path.suffix.lower() in (".xlsx", ".xls"):
-            return pd.read_excel(path)
-        return pd.read_csv(path)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a user error here
-        fail(f"{path}: cannot read it as a table ({exc})")
-    raise AssertionError  # unreachable
+        return read_table(path, numeric=True)
+    except XerotrialError as exc:
+        fail_error(exc)
 
 
 def _cell(v) -> str:
@@ -179,7 +177,8 @@ def fit_command(
 ) -> None:
     """Fit a repeated-measures mixed model (REML) and print estimates, LS means and contrasts.
 
-    DATA.csv (or .xlsx) has one row per subject and time.
+    DATA.csv (or .xlsx) has one row per subject and time. Rows with an empty subject, time or
+    response are left out with a warning naming their lines (in --json: "warnings").
     """
     method = method.upper()
     if method == "ML" and df.startswith("kenward-roger"):

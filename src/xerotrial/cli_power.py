@@ -15,12 +15,13 @@ import json
 import math
 import sys
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .cli_common import fail, fail_error, stderr_console
+from .cli_common import fail, fail_error, stderr_console, warn
 from .errors import XerotrialError
 from .stats.options import COVARIANCES, DF_METHODS
 
@@ -95,15 +96,16 @@ def _from_data(
     reference: str | None,
     covariance: str,
 ) -> dict[str, Any]:
-    """Assumptions from a fitted data set: per-visit LS-mean differences and the covariance."""
+    """Assumptions from a fitted data set: per-visit LS-mean differences and the covariance.
+
+    The file is read as ``fit`` reads it (``xerotrial.tables.read_table``: strict, numeric
+    columns as numbers, errors naming the file's line)."""
     import numpy as np
-    import pandas as pd
 
     from .stats.model import fit
+    from .tables import read_table
 
-    if not path.exists():
-        raise XerotrialError(f"{path}: no such file")
-    frame = pd.read_excel(path) if path.suffix.lower() in (".xlsx", ".xls") else pd.read_csv(path)
+    frame = read_table(path, numeric=True)
     res = fit(frame, formula, subject=subject, time=time, covariance=covariance, source=str(path))
     tab = res.contrasts_vs_reference(arm, reference, by=time, df_method="kenward-roger")
     if len(tab) != len(res.design.time_levels):
@@ -240,6 +242,59 @@ def power(
         fail(f"--df {df!r} is not one of: {', '.join(DF_METHODS)}")
     if sims is not None and sims < 1:
         fail("--sims must be at least 1")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result, target, n_req = _power(**locals())
+    messages = list(dict.fromkeys(str(w.message) for w in caught))
+    for msg in messages:
+        warn(msg)
+    if plot is not None:
+        _plot(plot, result, target)
+    if as_json:
+        out = result.to_dict()
+        if target is not None:
+            out["target_power"] = target
+            out["n_per_arm_required"] = n_req
+        if messages:  # the contract's keys stay as they were when nothing went wrong
+            out["warnings"] = messages
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    _print(result, target, n_req)
+
+
+def _power(
+    n_per_arm: str | None,
+    visits: int | None,
+    effect: str | None,
+    sd: str | None,
+    correlation: float | None,
+    correlation_structure: str | None,
+    intercept_sd: float | None,
+    residual_sd: float | None,
+    dropout: str | None,
+    allocation: float | None,
+    baseline_slope: float | None,
+    baseline_sd: float | None,
+    covariance: str | None,
+    df: str | None,
+    contrast: str | None,
+    alpha: float | None,
+    sims: int | None,
+    seed: int | None,
+    chunk_size: int | None,
+    workers: int | None,
+    dask: str | None,
+    target_power: float | None,
+    config: Path | None,
+    from_data: Path | None,
+    formula: str | None,
+    subject: str | None,
+    time: str | None,
+    arm: str | None,
+    reference: str | None,
+    **_: Any,
+):
+    """``power``'s work: the design, the simulation, the smallest n (errors exit 2)."""
     try:
         settings: dict[str, Any] = {}
         run: dict[str, Any] = {}
@@ -340,17 +395,7 @@ def power(
     except ValueError as exc:
         fail(str(exc))
         raise AssertionError from exc  # unreachable
-    n_req = smallest_n(result, target) if target is not None else None
-    if plot is not None:
-        _plot(plot, result, target)
-    if as_json:
-        out = result.to_dict()
-        if target is not None:
-            out["target_power"] = target
-            out["n_per_arm_required"] = n_req
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
-        return
-    _print(result, target, n_req)
+    return result, target, smallest_n(result, target) if target is not None else None
 
 
 def _print(result, target: float | None, n_req: int | None) -> None:
@@ -367,6 +412,9 @@ def _print(result, target: float | None, n_req: int | None) -> None:
     for col in ("n per arm", "power", "MC SE", "95% MC interval", "sims", "failed fits"):
         t.add_column(col, justify="right")
     for r in result.results:
+        if not r.estimable:  # every fit failed: no power to report (the warning says why)
+            t.add_row(str(r.n_per_arm), "not estimable", "-", "-", str(r.n_sims), str(r.n_failed))
+            continue
         lo, hi = max(r.power - 1.96 * r.mc_se, 0), min(r.power + 1.96 * r.mc_se, 1)
         t.add_row(
             str(r.n_per_arm),

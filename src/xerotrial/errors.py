@@ -13,7 +13,8 @@ engine's (:mod:`xerotrial.stats.errors`, which must stand alone); the store's ar
 ``ImportRejectedError``   a rejected file: ``problems`` lists every one, ``summary`` heads them
 ``ConvergenceError``      no valid estimate at all (also an ``ArithmeticError``)
 ``StoreError``            the store cannot be used as asked (missing, unknown key, ...)
-``ConvergenceWarning``    a warning: not converged, or an estimate on its boundary
+``ConvergenceWarning``    a warning: not converged, on the boundary, or not identifiable
+``DataWarning``           a warning: rows left out of a fit (empty subject, time or response)
 =======================  =====================================================================
 
 Example
@@ -38,6 +39,7 @@ from .stats.errors import (
     ConvergenceError,
     ConvergenceWarning,
     DataValidationError,
+    DataWarning,
     Problem,
     XerotrialError,
 )
@@ -46,6 +48,7 @@ __all__ = [
     "ConvergenceError",
     "ConvergenceWarning",
     "DataValidationError",
+    "DataWarning",
     "ImportRejectedError",
     "Problem",
     "StoreError",

@@ -31,12 +31,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 
 from .errors import DataValidationError
+from .options import MAX_COVARIANCE_PARAMETERS
 
-__all__ = ["CovarianceStructure", "STRUCTURES", "NAMES", "G_SIDE", "check_name", "get_structure"]
+__all__ = [
+    "CovarianceStructure",
+    "STRUCTURES",
+    "NAMES",
+    "G_SIDE",
+    "check_name",
+    "check_parameters",
+    "get_structure",
+    "n_covariance_parameters",
+]
 
 Array = np.ndarray
 
@@ -56,6 +67,9 @@ class CovarianceStructure:
 
     name: str = ""
     linear: bool = True
+    #: The fewest time levels whose covariance the parameters are identifiable from: 2 for a
+    #: structure with a covariance or correlation parameter shared by every pair of levels.
+    min_times: ClassVar[int] = 1
 
     def n_params(self, t: int) -> int:
         return len(self.param_names(t))
@@ -173,6 +187,7 @@ class CompoundSymmetry(LinearStructure):
     """SAS TYPE=CS: ``CS`` (common covariance) and ``Residual``; V = CS * J + Residual * I."""
 
     name: str = "cs"
+    min_times: ClassVar[int] = 2
 
     def param_names(self, t: int) -> list[str]:
         return ["CS", "Residual"]
@@ -241,6 +256,7 @@ class Autoregressive(CovarianceStructure):
     """SAS TYPE=AR(1): ``AR(1)`` correlation rho and ``Residual``; V_ij = s2 * rho^|i-j|."""
 
     name: str = "ar1"
+    min_times: ClassVar[int] = 2
     linear: bool = False
 
     def param_names(self, t: int) -> list[str]:
@@ -363,6 +379,7 @@ class HeteroCS(Heterogeneous):
     """SAS TYPE=CSH: ``Var(1)``..``Var(t)`` and one correlation ``CSH``."""
 
     name: str = "csh"
+    min_times: ClassVar[int] = 2
 
     def corr_names(self, t: int) -> list[str]:
         return ["CSH"]
@@ -389,6 +406,7 @@ class HeteroAR1(Heterogeneous):
     """SAS TYPE=ARH(1): ``Var(1)``..``Var(t)`` and one correlation ``ARH(1)``."""
 
     name: str = "arh1"
+    min_times: ClassVar[int] = 2
 
     def corr_names(self, t: int) -> list[str]:
         return ["ARH(1)"]
@@ -509,6 +527,80 @@ def check_name(name: str) -> str:
             f"unknown covariance structure {name!r}; choose one of {', '.join(NAMES)}"
         )
     return name
+
+
+def n_covariance_parameters(name: str, times: int, groups: int = 1, random: int = 0) -> int:
+    """The covariance parameters of ``name`` over ``times`` time levels, one set per group;
+    for the G-side ``random-intercept`` with ``random`` random slopes: G's lower triangle plus
+    the residual.
+
+    >>> n_covariance_parameters("un", 100), n_covariance_parameters("toep", 4, groups=2)
+    (5050, 8)
+    """
+    if name == G_SIDE:
+        q = 1 + random
+        return q * (q + 1) // 2 + 1
+    return get_structure(name).n_params(times) * groups
+
+
+def check_parameters(
+    name: str,
+    times: int,
+    groups: int = 1,
+    random: int = 0,
+    time: str | None = None,
+    source: str = "data",
+) -> int:
+    """The number of covariance parameters, or a ``DataValidationError`` when ``name`` cannot
+    be fitted over ``times`` time levels: fewer levels than the structure needs (a random
+    intercept needs subjects with two observations: there ``times`` is the most rows of one
+    subject), or more parameters than ``options.MAX_COVARIANCE_PARAMETERS``.
+
+    >>> check_parameters("ar1", 4)
+    2
+    >>> check_parameters("cs", 1)
+    Traceback (most recent call last):
+    ...
+    xerotrial.stats.errors.DataValidationError: data: covariance 'cs' needs at least 2 time ...
+    """
+    what = f"the time factor {time!r}" if time else "the time factor"
+    if name == G_SIDE:
+        if times < 2:
+            raise DataValidationError(
+                f"{source}: covariance {name!r} needs subjects with two or more observations; "
+                "every subject has one, so the random-intercept variance and the residual "
+                "variance are one variance and cannot be told apart. Use an R-side structure "
+                "(e.g. 'un' or 'diag' over the time levels: with one observation per subject, "
+                "an ordinary linear model)"
+            )
+    else:
+        s = get_structure(name)
+        if times < s.min_times:
+            names = [n for n, k in zip(s.param_names(1), s.kinds(1), strict=True) if k != "var"]
+            raise DataValidationError(
+                f"{source}: covariance {name!r} needs at least {s.min_times} time levels and "
+                f"{what} has {times}: its parameter(s) {names} describe the covariance between "
+                "two time levels, which one level does not have, so they cannot be estimated. "
+                "Use 'un' or 'diag' (over one time level: a single residual variance, an "
+                "ordinary linear model), or add the data of the other time levels"
+            )
+    k = n_covariance_parameters(name, times, groups, random)
+    if k > MAX_COVARIANCE_PARAMETERS:
+        per = f" ({groups} groups)" if groups > 1 else ""
+        fits = sorted(
+            (n_covariance_parameters(n, times, groups), n)
+            for n in STRUCTURES
+            if n_covariance_parameters(n, times, groups) <= MAX_COVARIANCE_PARAMETERS
+        )
+        instead = ", ".join(f"{n} ({c:,})" for c, n in fits)
+        raise DataValidationError(
+            f"{source}: {name} over {times:,} time levels{per} has {k:,} covariance "
+            f"parameters; at most {MAX_COVARIANCE_PARAMETERS:,} are fitted "
+            "(options.MAX_COVARIANCE_PARAMETERS: a fit's time grows about as the cube of the "
+            "count, and un over 30 visits, 465 parameters, took more than 5 minutes). Use a "
+            f"structure with fewer parameters: {instead}"
+        )
+    return k
 
 
 def get_structure(name: str) -> CovarianceStructure:

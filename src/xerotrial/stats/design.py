@@ -3,7 +3,11 @@
 Factor levels: the time factor keeps the order of first appearance in the data unless an
 explicit order is given; other text columns are sorted (as R and SAS sort them). Treatment
 coding with the first level as reference, as R does. Rows with a missing response or a
-missing model variable are left out and counted.
+missing model variable are left out, counted and listed by their file line (``left_out``).
+
+Errors name the file's line of a row (``row_lines``): ``data.attrs["lines"]`` as
+:func:`xerotrial.tables.read_table` sets it (blank lines skipped), or, for an in-memory frame,
+the data row + 1 (a header on line 1). Infinite responses and covariates are refused.
 
 Example
 -------
@@ -11,8 +15,8 @@ Example
 >>> df = pd.DataFrame({"id": [1, 1, 2, 2], "visit": ["v1", "v2", "v1", "v2"],
 ...                    "y": [1.0, 2.0, 1.5, None]})
 >>> d = build_design(df, "y ~ visit", subject="id", time="visit")
->>> d.column_names, d.n_missing_response, d.time_levels
-(['Intercept', 'visit[T.v2]'], 1, ['v1', 'v2'])
+>>> d.column_names, d.n_missing_response, d.time_levels, d.left_out
+(['Intercept', 'visit[T.v2]'], 1, ['v1', 'v2'], {'y': [5]})
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import pandas as pd
 from . import coding
 from .errors import DataValidationError
 
-__all__ = ["Design", "build_design", "formula_variables"]
+__all__ = ["Design", "build_design", "formula_variables", "left_out_note", "row_lines"]
 
 
 @dataclass
@@ -55,6 +59,9 @@ class Design:
     n_read: int = 0
     n_missing_response: int = 0
     n_missing_other: int = 0
+    #: The file lines of the rows left out, by the (first) empty column: response, then the
+    #: subject, time, group and formula variables.
+    left_out: dict[str, list[int]] = field(default_factory=dict)
 
     @cached_property
     def data(self) -> pd.DataFrame:
@@ -101,6 +108,49 @@ def formula_variables(formula: str) -> tuple[str, list[str]]:
     return response, names
 
 
+def row_lines(data: pd.DataFrame) -> np.ndarray:
+    """The file line of each row of ``data``: ``data.attrs["lines"]`` when it gives one line per
+    row (:func:`xerotrial.tables.read_table` sets it), else the data row + 1 (header on line 1).
+
+    >>> frame = pd.DataFrame({"y": [1.0, 2.0]})
+    >>> row_lines(frame).tolist()
+    [2, 3]
+    >>> frame.attrs["lines"] = [2, 5]
+    >>> row_lines(frame).tolist()
+    [2, 5]
+    """
+    lines = data.attrs.get("lines")
+    if lines is not None and len(lines) == len(data):
+        return np.asarray(lines, dtype=np.int64)
+    return np.arange(2, len(data) + 2, dtype=np.int64)
+
+
+def _lines_text(lines: list[int], first: int = 5) -> str:
+    shown = ", ".join(str(n) for n in lines[:first])
+    more = f" and {len(lines) - first} more" if len(lines) > first else ""
+    return f"line{'s' * (len(lines) > 1)} {shown}{more}"
+
+
+def left_out_note(design: Design, source: str = "data") -> str | None:
+    """One sentence on the rows ``design`` left out (count, why, the first file lines), or None.
+
+    >>> df = pd.DataFrame({"id": [1, None, 2, 2], "t": ["a", "a", "a", "b"],
+    ...                    "y": [1.0, 2.0, None, 3.0]})
+    >>> print(left_out_note(build_design(df, "y ~ 1", subject="id", time="t"), "d.csv"))
+    d.csv: 2 rows left out of the fit: 1 with an empty response 'y' (line 4),
+    1 with an empty 'id' (line 3)
+    """
+    if not design.left_out:
+        return None
+    n = sum(len(v) for v in design.left_out.values())
+    parts = [
+        f"{len(lines)} with an empty "
+        f"{'response ' if col == design.response else ''}{col!r} ({_lines_text(lines)})"
+        for col, lines in design.left_out.items()
+    ]
+    return f"{source}: {n} row{'s' * (n != 1)} left out of the fit: {', '.join(parts)}"
+
+
 def _levels_in_order(uniques, order: list[str] | None, name: str, source: str):
     """The levels of a time factor: ``order``, or the values (``uniques``, in order of first
     appearance, missing values left out) as they appear."""
@@ -144,6 +194,7 @@ def build_design(
         )
     cols = list(dict.fromkeys(needed))
     n_read = len(data)
+    lines = row_lines(data)
     raw = data[response]
     numeric_response = raw.dtype.kind in "iuf"  # nothing to coerce, nothing suspicious
     resp = (
@@ -162,10 +213,20 @@ def build_design(
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise DataValidationError(
-                f"{source}: line {i + 2} (data row {i + 1}), column {response!r}: "
+                f"{source}: line {lines[i]} (data row {i + 1}), column {response!r}: "
                 f"value {raw.iloc[i]!r} is not a number; the response must be numeric "
-                "(leave the cell empty for a missing value)"
+                "(leave the cell empty for a missing value)",
+                file=source,
+                row=i + 1,
+                line=int(lines[i]),
+                column=response,
+                value=raw.iloc[i],
+                rule="not a number",
             )
+    _check_finite(source, response, resp, lines, "the response")
+    for v in variables:
+        if v != response and arrays[v].dtype.kind == "f":
+            _check_finite(source, v, arrays[v], lines, "a numeric covariate")
     factorized: dict[str, tuple] = {}
 
     def factorize_all(c: str) -> tuple:  # each full column is factorized once
@@ -177,13 +238,14 @@ def build_design(
         s_codes = factorize_all(subject)[0]
         t_raw = factorize_all(time)[0]
         key = s_codes.astype(np.int64) * (t_raw.max() + 2) + t_raw
-        counts = np.bincount(key) if len(key) else np.zeros(0, dtype=np.int64)
+        key[(s_codes < 0) | (t_raw < 0)] = -1  # an empty subject or time: left out below
+        counts = np.bincount(key[key >= 0]) if (key >= 0).any() else np.zeros(0, np.int64)
         if (counts > 1).any():
-            dup_key = key[np.flatnonzero(counts[key] > 1)[0]]
+            dup_key = key[np.flatnonzero((key >= 0) & (counts[np.maximum(key, 0)] > 1))[0]]
             rows = np.flatnonzero(key == dup_key)[:2]
             i = int(rows[0])
             raise DataValidationError(
-                f"{source}: lines {rows[0] + 2} and {rows[1] + 2}: subject "
+                f"{source}: lines {lines[rows[0]]} and {lines[rows[1]]}: subject "
                 f"{arrays[subject][i]!r} has more than one row at {time} = "
                 f"{arrays[time][i]!r}; keep one row per subject and time level"
             )
@@ -192,6 +254,15 @@ def build_design(
         miss_any |= pd.isna(arrays[c])
     miss_other = miss_any & ~miss_resp
     keep = ~miss_resp & ~miss_other
+    left_out: dict[str, list[int]] = {}
+    if not keep.all():
+        first = np.where(miss_resp, -1, len(arrays))  # -1: the response, else a column index
+        for k, c in reversed(list(enumerate(arrays))):
+            first = np.where(~miss_resp & pd.isna(arrays[c]), k, first)
+        names = [*arrays]
+        for k in sorted(set(first[~keep].tolist())):
+            col = response if k < 0 else names[k]
+            left_out[col] = lines[~keep & (first == k)].tolist()
     if not keep.any():
         raise DataValidationError(f"{source}: no rows with a non-missing response {response!r}")
     every = bool(keep.all())
@@ -302,7 +373,26 @@ def build_design(
         n_read=n_read,
         n_missing_response=int(miss_resp.sum()),
         n_missing_other=int(miss_other.sum()),
+        left_out=left_out,
     )
+
+
+def _check_finite(source: str, column: str, values: np.ndarray, lines: np.ndarray, what: str):
+    """Refuse an infinite value (a missing value is NaN or an empty cell, never inf)."""
+    bad = np.isinf(values)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataValidationError(
+            f"{source}: line {lines[i]} (data row {i + 1}), column {column!r}: value "
+            f"{values[i]!r} is not a finite number; {what} must be finite (leave the cell "
+            "empty for a missing value)",
+            file=source,
+            row=i + 1,
+            line=int(lines[i]),
+            column=column,
+            value=float(values[i]),
+            rule="not a finite number",
+        )
 
 
 def _natural_key(s: str):

@@ -41,6 +41,7 @@ __all__ = [
     "ConvergenceError",
     "ConvergenceWarning",
     "DataValidationError",
+    "DataWarning",
     "Problem",
     "XerotrialError",
 ]
@@ -188,3 +189,8 @@ class ConvergenceError(XerotrialError, ArithmeticError):
 class ConvergenceWarning(UserWarning):
     """The fit finished but did not meet the convergence criterion, or an estimate is on its
     boundary (for example a random-effect variance of zero)."""
+
+
+class DataWarning(UserWarning):
+    """The data were used, but not all of them: rows left out of a fit (an empty subject, time
+    or response), named by their file lines."""

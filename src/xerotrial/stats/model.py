@@ -29,9 +29,15 @@ import numpy as np
 import pandas as pd
 
 from . import grid
-from .covariance import G_SIDE, check_name
-from .design import Design, build_design
-from .errors import ConvergenceError, ConvergenceWarning, DataValidationError
+from .covariance import (
+    G_SIDE,
+    STRUCTURES,
+    check_name,
+    check_parameters,
+    n_covariance_parameters,
+)
+from .design import Design, build_design, formula_variables, left_out_note
+from .errors import ConvergenceError, ConvergenceWarning, DataValidationError, DataWarning
 from .inference import Test, check_df_method
 from .marginal import MarginalCovariance, RepeatedCovariance
 from .options import COVARIANCES
@@ -64,6 +70,12 @@ def fit(
     ``kr_information`` is the information matrix behind the covariance of the covariance
     parameters in the Kenward-Roger adjustment: ``observed`` (SAS PROC MIXED) or ``expected``
     (R's pbkrtest). Satterthwaite always uses the observed one (SAS, lmerTest).
+
+    Refused (``DataValidationError``): a formula factor with one level in the rows used, a
+    structure the time levels cannot identify or with more than
+    ``options.MAX_COVARIANCE_PARAMETERS`` parameters, and more covariance parameters than
+    residual degrees of freedom (N - rank X). Warned: rows left out (``DataWarning``, with their
+    file lines), no between-subject degrees of freedom (one subject, say: ``ConvergenceWarning``).
     """
     if kr_information not in ("observed", "expected"):
         raise DataValidationError("kr_information must be 'observed' or 'expected'")
@@ -85,6 +97,10 @@ def fit(
         random=(random_slopes or []) if g_side else None,
         source=source,
     )
+    note = left_out_note(design, source)
+    if note:
+        warnings.warn(note, DataWarning, stacklevel=2)
+    _check_identifiable(design, formula, covariance, time, source)
     fits = fit_design(
         design,
         design.y[None],
@@ -95,6 +111,7 @@ def fit(
         method,
         kr_information=kr_information,
         exact_ranks=True,
+        source=source,
     )
     if fits.failed[0]:
         raise ConvergenceError(
@@ -102,6 +119,9 @@ def fit(
             "definite (V or X'V^-1X); the model may be over-parameterised for these data"
         )
     result = MixedModelResult(fits)
+    between = _between_subject_note(design, source)
+    if between:
+        warnings.warn(between, ConvergenceWarning, stacklevel=2)
     opt = fits.opt
     if not opt.converged[0]:
         warnings.warn(
@@ -120,6 +140,73 @@ def fit(
             stacklevel=2,
         )
     return result
+
+
+def _check_identifiable(
+    design: Design, formula: str, covariance: str, time: str | None, source: str
+) -> None:
+    """Refuse what the data cannot estimate: a formula factor with one level in the rows used
+    (no effect to estimate or test), a structure ``check_parameters`` refuses, or more
+    covariance parameters than residual degrees of freedom (the N - rank(X) error contrasts
+    that REML, and ML past the fixed effects, learn the covariance from)."""
+    _, variables = formula_variables(formula)
+    for v in variables:
+        if v in design.factors and len(np.unique(design.columns[v])) < 2:
+            level = design.factors[v][int(design.columns[v][0])]
+            raise DataValidationError(
+                f"{source}: column {v!r} has one level ({level!r}) in the rows used: a factor "
+                "in the formula needs two or more levels (with one it has no effect to "
+                f"estimate or test). Remove {v!r} from the formula (e.g. "
+                f"'{design.response} ~ 1'), or add the data of its other levels",
+                file=source,
+                column=v,
+                value=level,
+                rule="a formula factor needs two or more levels",
+            )
+    n, p = design.X.shape
+    times = len(design.time_levels)
+    groups = len(design.group_levels) if design.group_levels else 1
+    g_side = covariance == G_SIDE
+    most = int(np.bincount(design.subject).max()) if g_side else times
+    k = check_parameters(covariance, most, groups, len(design.random_vars), time, source)
+    if k > n - p:
+        fewer = [
+            f"{s} ({c})"
+            for c, s in sorted((n_covariance_parameters(s, times, groups), s) for s in STRUCTURES)
+            if c <= n - p and times >= STRUCTURES[s].min_times
+        ]
+        instead = f"a structure with fewer parameters ({', '.join(fewer)}) or " if fewer else ""
+        raise DataValidationError(
+            f"{source}: the {covariance} model has {k:,} covariance parameters but the data "
+            f"have {n - p} residual degrees of freedom ({n} observations - {p} fixed-effect "
+            "columns) to estimate them from, so they are not identifiable. Use "
+            f"{instead}the data of more subjects",
+            file=source,
+            rule="more covariance parameters than residual degrees of freedom",
+        )
+
+
+def _between_subject_note(design: Design, source: str) -> str | None:
+    """A warning when no degrees of freedom are left between subjects (one subject, or as few
+    subjects as between-subject fixed-effect columns): the variance between subjects is then not
+    identifiable and between-subject tests have 0 df, however well the fit converged."""
+    from .fixed_df import _between_columns
+
+    n_subjects = len(design.subject_levels)
+    cols = np.flatnonzero(_between_columns(design))
+    if n_subjects > len(cols):
+        return None
+    rank = int(np.linalg.matrix_rank(design.X[:, cols])) if len(cols) else 0
+    if n_subjects > rank:
+        return None
+    names = [design.column_names[j] for j in cols]
+    return (
+        f"{source}: {n_subjects} subject{'s' * (n_subjects != 1)} for {rank} between-subject "
+        f"fixed-effect column{'s' * (rank != 1)} ({', '.join(names)}): no degrees of freedom are "
+        "left between subjects, so the variance between subjects is not identifiable (its "
+        "estimate and SE mean nothing) and tests of between-subject effects have df 0; the "
+        "fit is not a valid analysis of these data"
+    )
 
 
 class _Optimum:

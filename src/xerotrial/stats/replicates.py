@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from . import coding, grid
-from .covariance import G_SIDE, check_name
+from .covariance import G_SIDE, check_name, check_parameters
 from .design import Design, build_design
 from .errors import DataValidationError
 from .fixed_df import design_ranks, df_table, gram_ranks, row_df, term_rules, test_df
@@ -306,13 +306,24 @@ def fit_design(
     kr_information: str = "observed",
     varying: dict[str, np.ndarray] | None = None,
     exact_ranks: bool = False,
+    source: str = "data",
 ) -> ReplicateFit:
     """Fit the model of ``design`` to the responses ``y`` (R, rows) (NaN: missing), with the
-    design's X or per-replicate ``X`` (R, rows, p)."""
+    design's X or per-replicate ``X`` (R, rows, p). A structure that cannot be fitted over the
+    design's time levels, or has more than ``options.MAX_COVARIANCE_PARAMETERS`` parameters,
+    is refused (``covariance.check_parameters``) before any work."""
     check_name(covariance)
     if kr_information not in KR_INFORMATION:
         raise DataValidationError("kr_information must be 'observed' or 'expected'")
     g_side = covariance == G_SIDE
+    check_parameters(
+        covariance,
+        int(np.bincount(design.subject).max()) if g_side else len(design.time_levels),
+        len(design.group_levels) if design.group_levels else 1,
+        len(design.random_vars),
+        time,
+        source,
+    )
     cov = _marginal(design, covariance, group)
     layout = build_layout(
         y,
@@ -396,6 +407,17 @@ def fit_replicates(
         )
     if covariance != G_SIDE and not time:
         raise DataValidationError(f"covariance {covariance!r} needs a time factor")
+    infinite = np.argwhere(np.isinf(y))
+    if len(infinite):
+        r, i = (int(v) for v in infinite[0])
+        raise DataValidationError(
+            f"{source}: replicate {r + 1}, row {i + 1} of the layout: response {y[r, i]!r} is "
+            "not a finite number (NaN marks a missing response)",
+            file=source,
+            row=i + 1,
+            value=float(y[r, i]),
+            rule="not a finite number",
+        )
     response = formula.split("~", 1)[0].strip()
     varying = {k: np.asarray(v, dtype=float) for k, v in (varying or {}).items()}
     # the template holds the first replicate's varying covariates (for the design's rank)
@@ -423,7 +445,17 @@ def fit_replicates(
             raise DataValidationError(f"{source}: varying column {k!r} must have shape {y.shape}")
     X = _replicate_X(design, varying, len(y)) if varying else None
     return fit_design(
-        design, y, covariance, subject, time, group, method, X, kr_information, varying
+        design,
+        y,
+        covariance,
+        subject,
+        time,
+        group,
+        method,
+        X,
+        kr_information,
+        varying,
+        source=source,
     )
 
 

@@ -7,7 +7,9 @@ covariate, and analyses them with the engine's mixed model ``y ~ arm * visit (+ 
 and the chosen covariance and df method: the t test of the arm difference at the last visit
 (or a chosen weighted combination of the per-visit differences). Power is the share of trials
 with p < alpha; a trial whose fit did not converge counts as "not significant" and is reported
-in ``n_failed`` (never dropped).
+in ``n_failed`` (never dropped), with the first failure's reason (``first_failure``) and a
+``ConvergenceWarning``. When every fit at an n fails, its power is not estimable: NaN (null in
+JSON), never 0.
 
 Trials are simulated and fitted in chunks (``replicates.fit_replicates``: all replicates of a
 chunk fitted at once by the engine that ``fit`` uses, so each trial's analysis is exactly
@@ -28,14 +30,15 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .covariance import NAMES
-from .errors import DataValidationError
+from .covariance import NAMES, check_parameters
+from .errors import ConvergenceWarning, DataValidationError
 from .options import DF_METHODS
 from .replicates import fit_replicates
 
@@ -142,6 +145,7 @@ class TrialDesign:
             raise DataValidationError("random-intercept data need intercept_sd and residual_sd")
         if self.correlation_structure in ("cs", "ar1") and not -1 < self.correlation < 1:
             raise DataValidationError("correlation must lie in (-1, 1)")
+        check_parameters(self.covariance, T, source="the trial design")
         try:
             np.linalg.cholesky(self.covariance_matrix())
         except np.linalg.LinAlgError:
@@ -294,6 +298,8 @@ class ChunkResult:
     df: np.ndarray
     converged: np.ndarray
     seconds: float
+    #: Why the chunk's first failed fit failed (None: none failed).
+    failure: str | None = None
 
 
 def simulate_chunk(design: TrialDesign, n: int, chunk: int, size: int, seed: int) -> ChunkResult:
@@ -309,7 +315,8 @@ def simulate_chunk(design: TrialDesign, n: int, chunk: int, size: int, seed: int
     t0 = time.perf_counter()
     rng = np.random.default_rng([seed, n, chunk])
     sim = simulate_data(design, n, size, rng)
-    tests, conv = analyse(design, sim)
+    fits, tests = _fit_and_test(design, sim)
+    conv = fits.converged & np.isfinite(tests["p"])
     return ChunkResult(
         n,
         chunk,
@@ -319,7 +326,34 @@ def simulate_chunk(design: TrialDesign, n: int, chunk: int, size: int, seed: int
         tests["df"],
         conv,
         time.perf_counter() - t0,
+        failure_reason(fits, tests, int(np.flatnonzero(~conv)[0])) if not conv.all() else None,
     )
+
+
+def failure_reason(fits, tests: dict[str, np.ndarray], r: int) -> str:
+    """Why replicate ``r`` of ``fits`` gave no test: no positive definite start, no convergence
+    or a p-value that is not finite; and too few residual df for the covariance parameters.
+
+    >>> d = TrialDesign(visits=4, effect=(0, 0, 0, 1.0), sd=(1.0,), correlation=0.5)
+    >>> fits, tests = _fit_and_test(d, simulate_data(d, 2, 1, np.random.default_rng(1)))
+    >>> print(failure_reason(fits, tests, 0))
+    10 covariance parameters but 8 residual degrees of freedom (16 observations - 8 fixed-effect
+    columns): the fit did not converge: the Hessian is not positive definite at the last iterate
+    """
+    k = len(fits.cov.param_names)
+    n, p = int(fits.n_obs[r]), fits.design.X.shape[1]
+    why = (
+        f"{k} covariance parameters but {n - p} residual degrees of freedom ({n} observations - "
+        f"{p} fixed-effect columns): "
+        if k > n - p
+        else ""
+    )
+    if fits.failed[r]:
+        return why + "the starting values give a covariance matrix that is not positive definite"
+    if not fits.converged[r]:
+        message = fits.opt.message(r).rstrip(".")
+        return why + "the fit " + message[0].lower() + message[1:]
+    return why + f"the test's p-value is not finite (df {float(tests['df'][r]):.3g})"
 
 
 def analyse(design: TrialDesign, sim: SimData) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -336,6 +370,12 @@ def analyse(design: TrialDesign, sim: SimData) -> tuple[dict[str, np.ndarray], n
     >>> sorted(tests), ok.tolist()
     (['df', 'estimate', 'lower', 'p', 'se', 't', 'upper'], [True, True, True])
     """
+    fits, tests = _fit_and_test(design, sim)
+    return tests, fits.converged & np.isfinite(tests["p"])
+
+
+def _fit_and_test(design: TrialDesign, sim: SimData):
+    """``analyse``'s replicate fits and test columns."""
     T = design.visits
     frame = sim.layout()
     formula = "y ~ arm * visit"
@@ -363,18 +403,25 @@ def analyse(design: TrialDesign, sim: SimData) -> tuple[dict[str, np.ndarray], n
         for t, v in enumerate(visits)
     )
     tests = {k: v[:, 0] for k, v in fits.t_tests(diff[..., None, :], design.df_method).items()}
-    return tests, fits.converged & np.isfinite(tests["p"])
+    return fits, tests
 
 
 @dataclass
 class PowerPoint:
-    """Power at one n per arm (``n_per_arm`` placebo subjects)."""
+    """Power at one n per arm (``n_per_arm`` placebo subjects): NaN (not estimable) when every
+    fit failed; ``first_failure`` says why the first failed fit failed."""
 
     n_per_arm: int
     power: float
     mc_se: float
     n_sims: int
     n_failed: int
+    first_failure: str | None = None
+
+    @property
+    def estimable(self) -> bool:
+        """False when every simulated fit failed (``power`` is NaN)."""
+        return not math.isnan(self.power)
 
 
 @dataclass
@@ -390,9 +437,17 @@ class PowerResult:
     chunks: list[ChunkResult] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict:
-        """``{"results": [...], "fits_per_second": ...}`` as ``xerotrial power --json``."""
+        """``{"results": [...], "fits_per_second": ...}`` as ``xerotrial power --json``: a
+        power that is not estimable is None; ``first_failure`` is there when a fit failed."""
         return {
-            "results": [asdict(r) for r in self.results],
+            "results": [
+                {
+                    k: None if isinstance(v, float) and math.isnan(v) else v
+                    for k, v in row.items()
+                    if k != "first_failure" or v is not None
+                }
+                for row in map(asdict, self.results)
+            ],
             "fits_per_second": self.fits_per_second,
         }
 
@@ -508,12 +563,27 @@ def run_power(
         p = np.concatenate([c.p for c in mine])
         conv = np.concatenate([c.converged for c in mine])
         reject = conv & (p < design.alpha)
-        power = float(reject.mean())
-        points.append(
-            PowerPoint(
-                int(n), power, math.sqrt(power * (1 - power) / len(p)), len(p), int((~conv).sum())
+        n_failed = int((~conv).sum())
+        first = next((c.failure for c in mine if c.failure), None)
+        if n_failed == len(p):
+            power = se = math.nan
+            warnings.warn(
+                f"power at n = {n} per arm is not estimable: all {n_failed} simulated fits "
+                f"failed; the first: {first}",
+                ConvergenceWarning,
+                stacklevel=2,
             )
-        )
+        else:
+            power = float(reject.mean())
+            se = math.sqrt(power * (1 - power) / len(p))
+            if n_failed:
+                warnings.warn(
+                    f"{n_failed} of {len(p)} simulated fits at n = {n} per arm failed and count "
+                    f"as not significant; the first: {first}",
+                    ConvergenceWarning,
+                    stacklevel=2,
+                )
+        points.append(PowerPoint(int(n), power, se, len(p), n_failed, first))
     total = len(n_per_arm) * n_sims
     return PowerResult(
         design,
