@@ -307,13 +307,18 @@ def audit_checkpoint_command(db: str | None, to: str) -> None:
 
 @audit_group.command("show")
 @db_option
-@click.option("--table", help="Only entries of this form")
-@click.option("--limit", type=int, help="Only the last N entries")
+@click.option("--table", help="Only entries of this form (or store_meta: protocol, key id)")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the last N entries")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line")
 def audit_show_command(db: str | None, table: str | None, limit: int | None, as_json: bool) -> None:
     """List the audit trail, oldest first."""
     from .store.audit import show
     from .store.engine import open_store
+    from .store.forms import FORMS
+    from .store.schema import META
+
+    if table is not None and table not in (*FORMS, META.name):
+        fail(f"--table {table!r}: not a form; forms: {', '.join(FORMS)}, {META.name}")
 
     engine = run_or_fail(lambda: open_store(db))
     frame = run_or_fail(lambda: show(engine, table=table, limit=limit))

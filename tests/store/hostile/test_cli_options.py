@@ -118,6 +118,8 @@ BAD = [
     (["export", "raw", "--out", "trial.db"], "'trial.db' is a file"),
     (["audit", "show", "--limit", "abc"], "'abc' is not a valid integer"),
     (["audit", "nosuch"], "No such command 'nosuch'"),
+    (["audit", "show", "--limit", "0"], "0 is not in the range x>=1"),
+    (["audit", "show", "--table", "nosuch"], "--table 'nosuch': not a form"),
     (["init", "--protocol", "nope.toml"], "nope.toml: no such file"),
     (["report", "--db", "nowhere.db", "--out", "r"], "no store at nowhere.db"),
     (["report", "--out", "trial.db"], "'trial.db' is a file"),
