@@ -1,0 +1,571 @@
+"""Check a study definition read from TOML or YAML and build it (:func:`build`).
+
+Every rule is checked and every problem collected; :class:`StudyDefinitionError` (a
+:class:`~xerotrial.errors.DataValidationError`) lists them all, each with the file, the line
+and the key path (``forms.sialometry.fields.cup_after_g.type``). The rules: the value types of
+every key, unknown keys (typos, with the nearest known key), unknown field types and allocation
+methods, forms due at visits that do not exist (and unknown forms), duplicate names (visits,
+forms, fields of a form and arms, case-insensitively; entries of a list), limits on a
+non-numeric field, ``lo > hi``, soft limits outside the hard ones, a choice field without
+choices, a check, branching (``show_if``) or calculation (``calc``) that does not parse or
+names an unknown field, a key that names an unknown field, overlapping visit windows and a
+target day outside its window.
+
+>>> from xerotrial.study.load import parse_text
+>>> text = '''version = "1"
+... [study]
+... id = "S1"
+... title = "A study"
+... [forms.vitals]
+... title = "Vital signs"
+... key = ["subject"]
+... [forms.vitals.fields]
+... subject = {type = "text", required = true}
+... pulse = {type = "integr", lo = 300, hi = 30}
+... '''
+>>> data, locate, problems = parse_text(text, "s.toml", "toml")
+>>> build(data, "s.toml", locate, problems)
+Traceback (most recent call last):
+...
+xerotrial.study.check.StudyDefinitionError: s.toml: 2 problems in the study definition:
+  s.toml: line 10: forms.vitals.fields.pulse.type: unknown type 'integr' (did you mean ...
+  s.toml: line 10: forms.vitals.fields.pulse.lo: lo 300 is above hi 30
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from ..errors import DataValidationError, Problem
+from .expressions import ExpressionError, parse_expression
+from .load import Locator
+from .model import (
+    ALLOCATION_METHODS,
+    CHECK_LEVELS,
+    FIELD_TYPES,
+    NUMERIC_TYPES,
+    Allocation,
+    Arm,
+    Check,
+    Field,
+    Form,
+    Schedule,
+    Site,
+    Study,
+    StudyDefinition,
+    Visit,
+)
+
+__all__ = ["StudyDefinitionError", "build", "describe"]
+
+Key = tuple[Hashable, ...]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_SDTM = re.compile(r"^[A-Z]{2}\.[A-Z][A-Z0-9]{0,7}$")
+
+TOP_KEYS = ("version", "study", "allocation", "visits", "schedule", "forms")
+STUDY_KEYS = ("id", "title", "nct", "eudract", "sponsor", "sites")
+SITE_KEYS = ("name", "country")
+ALLOCATION_KEYS = ("method", "arms", "stratify")
+ARM_KEYS = ("label", "ratio")
+VISIT_KEYS = ("label", "day", "window", "on_time", "baseline")
+SCHEDULE_KEYS = ("due", "unscheduled", "repeating")
+FORM_KEYS = ("title", "key", "fields", "checks")
+FIELD_KEYS = (
+    "type",
+    "label",
+    "required",
+    "unit",
+    "precision",
+    "lo",
+    "hi",
+    "soft_lo",
+    "soft_hi",
+    "choices",
+    "show_if",
+    "calc",
+    "sdtm",
+    "max_length",
+)
+CHECK_KEYS = ("expr", "message", "level")
+
+
+def describe(p: Problem) -> str:
+    """One line for a problem: ``file: line L: key.path: rule``.
+
+    >>> describe(Problem("s.toml", None, "visits.day1.window", [3, 1], "3 > 1", line=7))
+    's.toml: line 7: visits.day1.window: 3 > 1'
+    """
+    where = [p.file or "<definition>"]
+    if p.line is not None:
+        where.append(f"line {p.line}")
+    if p.column:
+        where.append(p.column)
+    return ": ".join([*where, p.rule])
+
+
+class StudyDefinitionError(DataValidationError):
+    """A study definition with problems: ``problems`` lists every one (``column`` holds the
+    key path, ``line`` the line); ``summary`` is the first line of the message."""
+
+    def __init__(self, file: str, problems: Sequence[Problem]) -> None:
+        problems = list(problems)
+        n = len(problems)
+        summary = f"{file}: {n} problem{'s' * (n != 1)} in the study definition:"
+        super().__init__(
+            "\n".join([summary, *(f"  {describe(p)}" for p in problems)]),
+            file=file,
+            problems=problems,
+        )
+        self.summary = summary
+
+
+def _dotted(path: Key) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+class _Checker:
+    def __init__(self, file: str, locate: Locator, problems: Iterable[Problem]) -> None:
+        self.file, self.locate = file, locate
+        self.problems: list[Problem] = list(problems)
+
+    def problem(self, path: Key, rule: str, value: Any = None) -> None:
+        self.problems.append(
+            Problem(self.file, None, _dotted(path) or None, value, rule, line=self.locate(path))
+        )
+
+    # -- typed access --------------------------------------------------------------------
+
+    def table(self, value: Any, path: Key, keys: Sequence[str] | None) -> dict[str, Any]:
+        """``value`` as a table (``{}`` and a problem if it is not); unknown keys reported
+        (``keys`` None: any key)."""
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.problem(path, f"must be a table, not {type(value).__name__}")
+            return {}
+        if keys is not None:
+            for k in value:
+                if k not in keys:
+                    near = difflib.get_close_matches(str(k), keys, n=1)
+                    hint = f" (did you mean {near[0]!r}?)" if near else ""
+                    self.problem(
+                        (*path, k), f"unknown key {k!r}{hint}; known: {', '.join(keys)}", k
+                    )
+        return dict(value)
+
+    def get(
+        self,
+        t: Mapping[str, Any],
+        key: str,
+        path: Key,
+        kind: str,
+        default: Any = None,
+        required: bool = False,
+    ) -> Any:
+        here = (*path, key)
+        if key not in t:
+            if required:
+                self.problem(path, f"{key!r} is required")
+            return default
+        v = t[key]
+        ok = {
+            "str": isinstance(v, str),
+            "bool": isinstance(v, bool),
+            "int": isinstance(v, int) and not isinstance(v, bool),
+            "number": isinstance(v, int | float) and not isinstance(v, bool),
+            "strs": isinstance(v, list) and all(isinstance(x, str) for x in v),
+            "pair": isinstance(v, list)
+            and len(v) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in v),
+        }[kind]
+        if not ok:
+            what = {
+                "str": "a string",
+                "bool": "true or false",
+                "int": "a whole number",
+                "number": "a number",
+                "strs": "a list of strings",
+                "pair": "a pair of whole numbers [lower, upper]",
+            }[kind]
+            self.problem(here, f"must be {what}, not {v!r}", v)
+            return default
+        if kind == "str" and required and not v.strip():
+            self.problem(here, "must not be empty", v)
+        return tuple(v) if kind in ("strs", "pair") else v
+
+    def name(self, name: Any, path: Key, what: str) -> None:
+        if not isinstance(name, str) or not _NAME.match(name):
+            self.problem(
+                path,
+                f"{what} name {name!r} must be lower case letters, digits and _ "
+                "(starting with a letter)",
+                name,
+            )
+
+    def unique(self, names: Sequence[str], path: Key, what: str) -> None:
+        """Duplicate names in a list (case-insensitively: names become column names)."""
+        seen: dict[str, str] = {}
+        for i, n in enumerate(names):
+            k = n.casefold()
+            if k in seen:
+                self.problem(
+                    (*path, i), f"duplicate {what} {n!r} (already given as {seen[k]!r})", n
+                )
+            seen.setdefault(k, n)
+
+    # -- sections --------------------------------------------------------------------------
+
+    def study(self, t: Any) -> Study:
+        path: Key = ("study",)
+        if t is None:
+            self.problem((), "the [study] table is required")
+        s = self.table(t, path, STUDY_KEYS)
+        sites_t = self.table(s.get("sites"), (*path, "sites"), None)
+        sites = []
+        for code, raw in sites_t.items():
+            st = self.table(raw, (*path, "sites", code), SITE_KEYS)
+            sites.append(
+                Site(
+                    str(code),
+                    self.get(st, "name", (*path, "sites", code), "str", ""),
+                    self.get(st, "country", (*path, "sites", code), "str", ""),
+                )
+            )
+        self.unique([x.code for x in sites], (*path, "sites"), "site")
+        return Study(
+            id=self.get(s, "id", path, "str", "", required=t is not None),
+            title=self.get(s, "title", path, "str", "", required=t is not None),
+            nct=self.get(s, "nct", path, "str", ""),
+            eudract=self.get(s, "eudract", path, "str", ""),
+            sponsor=self.get(s, "sponsor", path, "str", ""),
+            sites=tuple(sites),
+        )
+
+    def allocation(self, t: Any, forms: Mapping[str, Form | None]) -> Allocation:
+        path: Key = ("allocation",)
+        a = self.table(t, path, ALLOCATION_KEYS)
+        method = self.get(a, "method", path, "str", "none")
+        if method not in ALLOCATION_METHODS:
+            self.problem(
+                (*path, "method"),
+                f"unknown allocation method {method!r}; one of {', '.join(ALLOCATION_METHODS)}",
+                method,
+            )
+        arms_t = self.table(a.get("arms"), (*path, "arms"), None)
+        arms = []
+        for name, raw in arms_t.items():
+            here = (*path, "arms", name)
+            self.name(name, here, "arm")
+            at = self.table(raw, here, ARM_KEYS)
+            ratio = self.get(at, "ratio", here, "int", 1)
+            if ratio < 1:
+                self.problem((*here, "ratio"), f"ratio must be at least 1, not {ratio}", ratio)
+            arms.append(Arm(str(name), self.get(at, "label", here, "str", ""), ratio))
+        self.unique([x.name for x in arms], (*path, "arms"), "arm")
+        if method not in ("none",) and method in ALLOCATION_METHODS and len(arms) < 2:
+            self.problem((*path, "arms"), f"allocation method {method!r} needs at least 2 arms")
+        if method == "none" and len(arms) > 1:
+            self.problem((*path, "method"), "several arms need an allocation method", method)
+        stratify = self.get(a, "stratify", path, "strs", ())
+        self.unique(list(stratify), (*path, "stratify"), "stratification factor")
+        for i, factor in enumerate(stratify):
+            form, _, fld = factor.partition(".")
+            if form in forms and forms[form] is None:
+                continue
+            if form not in forms or fld not in forms[form].columns:
+                self.problem(
+                    (*path, "stratify", i),
+                    f"stratification factor {factor!r} names no field (write form.field)",
+                    factor,
+                )
+        return Allocation(method, tuple(arms), stratify)
+
+    def visits(self, t: Any) -> tuple[Visit, ...]:
+        path: Key = ("visits",)
+        vt = self.table(t, path, None)
+        out = []
+        for name, raw in vt.items():
+            here = (*path, name)
+            self.name(name, here, "visit")
+            v = self.table(raw, here, VISIT_KEYS)
+            day = self.get(v, "day", here, "int", None, required=True)
+            window = self.get(v, "window", here, "pair", None, required=True)
+            on_time = self.get(v, "on_time", here, "pair", None)
+            for k, w in (("window", window), ("on_time", on_time)):
+                if w is not None and w[0] > w[1]:
+                    self.problem((*here, k), f"lower {w[0]} is above upper {w[1]}", list(w))
+            if window is not None and window[0] <= window[1]:
+                if day is not None and not window[0] <= day <= window[1]:
+                    self.problem(
+                        (*here, "day"),
+                        f"target day {day} is outside the window {list(window)}",
+                        day,
+                    )
+                if on_time is not None and not window[0] <= on_time[0] <= on_time[1] <= window[1]:
+                    self.problem(
+                        (*here, "on_time"),
+                        f"on-time window {list(on_time)} is not inside the window {list(window)}",
+                        list(on_time),
+                    )
+            if window is None or day is None:
+                continue
+            out.append(
+                Visit(
+                    str(name),
+                    self.get(v, "label", here, "str", ""),
+                    day,
+                    window,
+                    on_time,
+                    self.get(v, "baseline", here, "bool", False),
+                )
+            )
+        self.unique([x.name for x in out], path, "visit")
+        ordered = sorted((x for x in out if x.window[0] <= x.window[1]), key=lambda x: x.window)
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if b.window[0] <= a.window[1]:
+                self.problem(
+                    (*path, b.name, "window"),
+                    f"window {list(b.window)} of visit {b.name!r} overlaps the window "
+                    f"{list(a.window)} of visit {a.name!r}",
+                    list(b.window),
+                )
+        if sum(x.baseline for x in out) > 1:
+            self.problem(path, "more than one visit is the baseline")
+        return tuple(out)
+
+    def schedule(
+        self, t: Any, visits: Sequence[Visit], forms: Mapping[str, Form | None], visits_given: bool
+    ) -> Schedule:
+        path: Key = ("schedule",)
+        s = self.table(t, path, SCHEDULE_KEYS)
+        due_t = self.table(s.get("due"), (*path, "due"), None)
+        names = {v.name for v in visits}
+        due: dict[str, tuple[str, ...]] = {}
+        for form in due_t:
+            here = (*path, "due", form)
+            if form not in forms:
+                self.problem(here, f"form {form!r} is not defined", form)
+            vs = self.get(due_t, form, (*path, "due"), "strs", ())
+            self.unique(list(vs), here, "visit")
+            for i, v in enumerate(vs):
+                if visits_given and v not in names:
+                    near = difflib.get_close_matches(v, sorted(names), n=1)
+                    hint = f" (did you mean {near[0]!r}?)" if near else ""
+                    self.problem(
+                        (*here, i),
+                        f"form {form!r} is due at visit {v!r}, which does not exist" + hint,
+                        v,
+                    )
+            due[str(form)] = vs
+        repeating = self.get(s, "repeating", path, "strs", ())
+        self.unique(list(repeating), (*path, "repeating"), "form")
+        for i, form in enumerate(repeating):
+            if form not in forms:
+                self.problem((*path, "repeating", i), f"form {form!r} is not defined", form)
+        return Schedule(
+            MappingProxyType(due), self.get(s, "unscheduled", path, "bool", False), repeating
+        )
+
+    def expression(self, text: Any, path: Key, known: Sequence[str], what: str) -> None:
+        if not isinstance(text, str):
+            return
+        try:
+            e = parse_expression(text)
+        except ExpressionError as exc:
+            self.problem(path, f"{what} {text!r} does not parse: {exc}", text)
+            return
+        for n in sorted(e.names - set(known)):
+            near = difflib.get_close_matches(n, known, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            self.problem(path, f"{what} {text!r} names an unknown field {n!r}{hint}", text)
+
+    def field(self, name: Any, raw: Any, path: Key) -> Field | None:
+        self.name(name, path, "field")
+        f = self.table(raw, path, FIELD_KEYS)
+        typ = self.get(f, "type", path, "str", None, required=True)
+        if typ is not None and typ not in FIELD_TYPES:
+            near = difflib.get_close_matches(typ, FIELD_TYPES, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            self.problem(
+                (*path, "type"), f"unknown type {typ!r}{hint}; one of {', '.join(FIELD_TYPES)}", typ
+            )
+            typ = None
+        limits = {k: self.get(f, k, path, "number") for k in ("lo", "hi", "soft_lo", "soft_hi")}
+        if typ is not None and typ not in NUMERIC_TYPES:
+            for k, v in limits.items():
+                if v is not None:
+                    self.problem((*path, k), f"a {typ} field takes no limit ({k}); only numbers", v)
+        lo, hi, slo, shi = (limits[k] for k in ("lo", "hi", "soft_lo", "soft_hi"))
+        if lo is not None and hi is not None and lo > hi:
+            self.problem((*path, "lo"), f"lo {_fmt(lo)} is above hi {_fmt(hi)}", lo)
+        if slo is not None and shi is not None and slo > shi:
+            self.problem(
+                (*path, "soft_lo"), f"soft_lo {_fmt(slo)} is above soft_hi {_fmt(shi)}", slo
+            )
+        for k, v in (("soft_lo", slo), ("soft_hi", shi)):
+            if v is None:
+                continue
+            if (lo is not None and v < lo) or (hi is not None and v > hi):
+                self.problem(
+                    (*path, k),
+                    f"{k} {_fmt(v)} is outside the hard limits [{_fmt(lo)}, {_fmt(hi)}]".replace(
+                        "None", ""
+                    ),
+                    v,
+                )
+        precision = self.get(f, "precision", path, "int")
+        if precision is not None and typ not in (None, "decimal", "calculated"):
+            self.problem((*path, "precision"), f"a {typ} field takes no precision", precision)
+        if precision is not None and precision < 0:
+            self.problem((*path, "precision"), "precision must be 0 or more", precision)
+        choices = self.choices(f.get("choices"), (*path, "choices"))
+        if typ in ("choice", "checkbox") and not choices:
+            self.problem(path, f"a {typ} field needs choices (code = label)")
+        if choices and typ not in (None, "choice", "checkbox"):
+            self.problem((*path, "choices"), f"a {typ} field takes no choices (type choice?)")
+        calc = self.get(f, "calc", path, "str")
+        if typ == "calculated" and calc is None:
+            self.problem(path, "a calculated field needs calc (its expression)")
+        if calc is not None and typ not in (None, "calculated"):
+            self.problem((*path, "calc"), f"a {typ} field takes no calc (type calculated?)", calc)
+        sdtm = self.get(f, "sdtm", path, "str")
+        if sdtm is not None and not _SDTM.match(sdtm):
+            self.problem(
+                (*path, "sdtm"), f"sdtm {sdtm!r} must be DOMAIN.VARIABLE, e.g. DM.AGE", sdtm
+            )
+        max_length = self.get(f, "max_length", path, "int")
+        if max_length is not None and typ not in (None, "text"):
+            self.problem((*path, "max_length"), f"a {typ} field takes no max_length", max_length)
+        if typ is None:
+            return None
+        return Field(
+            name=str(name),
+            type=typ,
+            label=self.get(f, "label", path, "str", ""),
+            required=self.get(f, "required", path, "bool", False),
+            unit=self.get(f, "unit", path, "str", ""),
+            precision=precision,
+            lo=lo,
+            hi=hi,
+            soft_lo=slo,
+            soft_hi=shi,
+            choices=MappingProxyType(choices),
+            show_if=self.get(f, "show_if", path, "str"),
+            calc=calc,
+            sdtm=sdtm,
+            max_length=max_length,
+        )
+
+    def choices(self, raw: Any, path: Key) -> dict[str, str]:
+        """A table code -> label, or a list of codes (each its own label)."""
+        if raw is None:
+            return {}
+        if isinstance(raw, list):
+            if not all(isinstance(c, str | int) and not isinstance(c, bool) for c in raw):
+                self.problem(path, "choices must be codes (strings or numbers)", raw)
+                return {}
+            codes = [str(c) for c in raw]
+            self.unique(codes, path, "choice")
+            return {c: c for c in codes}
+        if isinstance(raw, Mapping):
+            out = {}
+            for code, label in raw.items():
+                if not isinstance(label, str):
+                    self.problem(
+                        (*path, code), f"the label of choice {code!r} must be a string", label
+                    )
+                out[str(code)] = str(label)
+            return out
+        self.problem(path, f"choices must be a table code = label or a list, not {raw!r}", raw)
+        return {}
+
+    def form(self, name: Any, raw: Any, path: Key) -> Form | None:
+        self.name(name, path, "form")
+        t = self.table(raw, path, FORM_KEYS)
+        title = self.get(t, "title", path, "str", "", required=True)
+        ft = self.table(t.get("fields"), (*path, "fields"), None)
+        if not ft:
+            self.problem(path, "a form needs fields")
+        fields = [self.field(n, r, (*path, "fields", n)) for n, r in ft.items()]
+        self.unique([str(n) for n in ft], (*path, "fields"), "field")
+        names = [str(n) for n in ft]
+        key = self.get(t, "key", path, "strs", (), required=True)
+        self.unique(list(key), (*path, "key"), "key field")
+        for i, k in enumerate(key):
+            if ft and k not in names:
+                self.problem((*path, "key", i), f"key field {k!r} is not a field of the form", k)
+        for fname, f in zip(names, fields, strict=True):
+            if f is None:
+                continue
+            fpath = (*path, "fields", fname)
+            self.expression(f.show_if, (*fpath, "show_if"), names, "show_if")
+            self.expression(f.calc, (*fpath, "calc"), names, "calc")
+            if f.show_if is not None and fname in key:
+                self.problem((*fpath, "show_if"), "a key field is always asked (no show_if)")
+        checks = []
+        raw_checks = t.get("checks", [])
+        if not isinstance(raw_checks, list):
+            self.problem((*path, "checks"), "must be a list of checks {expr, message, level}")
+            raw_checks = []
+        for i, rc in enumerate(raw_checks):
+            here = (*path, "checks", i)
+            c = self.table(rc, here, CHECK_KEYS)
+            expr = self.get(c, "expr", here, "str", None, required=True)
+            self.expression(expr, (*here, "expr"), names, "check")
+            level = self.get(c, "level", here, "str", "error")
+            if level not in CHECK_LEVELS:
+                self.problem(
+                    (*here, "level"), f"level must be one of {', '.join(CHECK_LEVELS)}", level
+                )
+            if expr is not None:
+                checks.append(
+                    Check(expr, self.get(c, "message", here, "str", "", required=True), level)
+                )
+        if any(f is None for f in fields):
+            return None
+        return Form(str(name), title, key, tuple(fields), tuple(checks))  # type: ignore[arg-type]
+
+    def forms(self, t: Any) -> dict[str, Form]:
+        ft = self.table(t, ("forms",), None)
+        if t is None:
+            self.problem((), "the [forms] table is required")
+        self.unique([str(n) for n in ft], ("forms",), "form")
+        out = {}
+        for name, raw in ft.items():
+            form = self.form(name, raw, ("forms", name))
+            if form is not None:
+                out[str(name)] = form
+        return out
+
+
+def build(
+    data: Any, file: str, locate: Locator, problems: Iterable[Problem] = ()
+) -> StudyDefinition:
+    """Check ``data`` (a definition as parsed, with its locator and the problems of parsing)
+    and build the :class:`~xerotrial.study.model.StudyDefinition`; every problem found is in
+    one :class:`StudyDefinitionError`."""
+    c = _Checker(file, locate, problems)
+    if data is None and c.problems:
+        raise StudyDefinitionError(file, c.problems)
+    top = c.table(data, (), TOP_KEYS)
+    version = c.get(top, "version", (), "str", "", required=True)
+    study = c.study(top.get("study"))
+    forms = c.forms(top.get("forms"))
+    # a form that could not be built (a problem is reported) still counts as defined
+    known: dict[str, Form | None] = {str(n): None for n in c.table(top.get("forms"), (), None)}
+    known.update(forms)
+    allocation = c.allocation(top.get("allocation"), known)
+    visits = c.visits(top.get("visits"))
+    schedule = c.schedule(top.get("schedule"), visits, known, "visits" in top)
+    if c.problems:
+        raise StudyDefinitionError(file, c.problems)
+    return StudyDefinition(version, study, allocation, visits, schedule, tuple(forms.values()))

@@ -1,0 +1,192 @@
+"""Read a study definition from TOML or YAML, keeping the line of every key.
+
+``tomllib`` gives no positions (nor does ``tomlkit``, which keeps formatting, not lines), so
+:func:`toml_lines` finds a key's line by scanning the text for table headers and keys; YAML
+lines come from the nodes of ``yaml.compose``. :func:`load_study` reads and checks a file
+(:func:`xerotrial.study.check.build`): every problem names the file, the line and the key path.
+
+>>> text = '[forms.xq]\\ntitle = "XQ"\\n\\n[forms.xq.fields]\\nxq1 = {type = "integer"}\\n'
+>>> lines = toml_lines(text)
+>>> lines[("forms", "xq", "title")], lines[("forms", "xq", "fields", "xq1")]
+(2, 5)
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+
+from ..errors import Problem
+from .model import StudyDefinition
+
+__all__ = ["Locator", "load_study", "parse_text", "toml_lines", "yaml_lines"]
+
+Key = tuple[Hashable, ...]
+#: The line (1-based) of a key path, or of its nearest ancestor that has one; None if unknown.
+Locator = Callable[[Key], int | None]
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'')
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*$")
+_KEY = re.compile(
+    r"^\s*((?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'))*)\s*="
+)
+
+
+def _split_key(text: str) -> tuple[str, ...]:
+    parts = re.findall(r"\"[^\"]*\"|'[^']*'|[^.\s]+", text)
+    return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
+
+
+def toml_lines(text: str) -> dict[Key, int]:
+    """The 1-based line of every table header and key of a TOML text, by key path (an array
+    of tables ``[[a]]`` numbers its entries ``("a", 0)``, ``("a", 1)``, ...).
+
+    >>> toml_lines('[[visits]]\\nname = "a"\\n[[visits]]\\nname = "b"\\n')[("visits", 1, "name")]
+    4
+    """
+    out: dict[Key, int] = {}
+    counts: dict[Key, int] = {}
+    table: Key = ()
+    depth = 0
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = _STRINGS.sub('""', raw).split("#", 1)[0]
+        if depth == 0:
+            header = _HEADER.match(line)
+            if header:
+                path: Key = _split_key(header.group(2))
+                if header.group(1) == "[[":
+                    i = counts.get(path, 0)
+                    counts[path] = i + 1
+                    path = (*path, i)
+                table = path
+                out.setdefault(table, n)
+                continue
+            key = _KEY.match(raw)
+            if key:
+                out.setdefault((*table, *_split_key(key.group(1))), n)
+        depth += line.count("[") + line.count("{") - line.count("]") - line.count("}")
+        depth = max(depth, 0)
+    return out
+
+
+def yaml_lines(node: Any, path: Key = (), out: dict[Key, int] | None = None) -> dict[Key, int]:
+    """The 1-based line of every key of a composed YAML node (``yaml.compose``), by path.
+
+    >>> import yaml
+    >>> yaml_lines(yaml.compose("forms:\\n  xq:\\n    title: XQ\\n"))[("forms", "xq", "title")]
+    3
+    """
+    import yaml
+
+    out = {} if out is None else out
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            here = (*path, k.value)
+            out.setdefault(here, k.start_mark.line + 1)
+            yaml_lines(v, here, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            out.setdefault((*path, i), v.start_mark.line + 1)
+            yaml_lines(v, (*path, i), out)
+    return out
+
+
+def _yaml_duplicates(node: Any, file: str, path: Key = ()) -> list[tuple[Key, int, str]]:
+    """Keys given twice in one YAML mapping (PyYAML keeps the last silently)."""
+    import yaml
+
+    found: list[tuple[Key, int, str]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for k, v in node.value:
+            if k.value in seen:
+                found.append(((*path, k.value), k.start_mark.line + 1, str(k.value)))
+            seen.add(k.value)
+            found += _yaml_duplicates(v, file, (*path, k.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            found += _yaml_duplicates(v, file, (*path, i))
+    return found
+
+
+def _locator(lines: dict[Key, int]) -> Locator:
+    def locate(path: Key) -> int | None:
+        for n in range(len(path), -1, -1):
+            if tuple(path[:n]) in lines:
+                return lines[tuple(path[:n])]
+        return None
+
+    return locate
+
+
+def parse_text(text: str, file: str, fmt: str) -> tuple[Any, Locator, list[Problem]]:
+    """Parse ``text`` (``fmt`` ``"toml"`` or ``"yaml"``): the data, a locator of key paths and
+    the problems of the syntax itself (the data is None if it could not be read at all).
+
+    >>> data, locate, problems = parse_text("version: '1'\\nversion: '2'\\n", "s.yaml", "yaml")
+    >>> [(p.line, p.column, p.rule) for p in problems]
+    [(2, 'version', "'version' is given twice")]
+    """
+    if fmt == "toml":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            m = re.search(r"at line (\d+)", str(exc))
+            line = int(m.group(1)) if m else None
+            rule = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+            return (
+                None,
+                _locator({}),
+                [Problem(file, None, None, None, f"not TOML: {rule}", line=line)],
+            )
+        return data, _locator(toml_lines(text)), []
+    import yaml
+
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        return (
+            None,
+            _locator({}),
+            [Problem(file, None, None, None, f"not YAML: {problem}", line=line)],
+        )
+    lines = yaml_lines(node) if node is not None else {}
+    problems = [
+        Problem(file, None, ".".join(map(str, path)), None, f"{key!r} is given twice", line=line)
+        for path, line, key in _yaml_duplicates(node, file)
+    ]
+    return data, _locator(lines), problems
+
+
+def load_study(path: str | Path) -> StudyDefinition:
+    """Read and check the definition at ``path`` (``.toml``, ``.yaml`` or ``.yml``); a
+    :class:`~xerotrial.study.check.StudyDefinitionError` lists every problem found.
+
+    >>> from xerotrial.study import SEED_STUDY
+    >>> load_study(SEED_STUDY).summary()
+    'study NCT03874572 version 1.0: 15 forms, 146 fields, 6 visits'
+    """
+    from .check import StudyDefinitionError, build
+
+    path = Path(path)
+    file = str(path)
+    fmt = "yaml" if path.suffix.lower() in (".yaml", ".yml") else "toml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StudyDefinitionError(
+            file, [Problem(file, None, None, None, f"cannot read it ({exc})")]
+        ) from None
+    data, locate, problems = parse_text(text, file, fmt)
+    return build(data, file, locate, problems)

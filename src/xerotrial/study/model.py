@@ -1,0 +1,219 @@
+"""A study definition as frozen data: the study, its arms, visits, schedule and forms.
+
+The objects are built by :func:`xerotrial.study.check.build` from a checked TOML or YAML file
+(:func:`xerotrial.study.load.load_study`); code reads them and never changes them.
+
+>>> f = Field("cup_after_g", "decimal", unit="g", lo=0, precision=2, sdtm="RE.RESTRESN")
+>>> f.numeric, f.sdtm_domain
+(True, 'RE')
+>>> Visit("day30", "1 month", 30, (15, 50)).window
+(15, 50)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+__all__ = [
+    "ALLOCATION_METHODS",
+    "CHECK_LEVELS",
+    "FIELD_TYPES",
+    "NUMERIC_TYPES",
+    "Allocation",
+    "Arm",
+    "Check",
+    "Field",
+    "Form",
+    "Schedule",
+    "Site",
+    "Study",
+    "StudyDefinition",
+    "Visit",
+]
+
+#: The field types of a form (REDCap's and ODM's, with calculated fields).
+FIELD_TYPES: tuple[str, ...] = (
+    "integer",
+    "decimal",
+    "text",
+    "date",
+    "datetime",
+    "choice",
+    "checkbox",
+    "yesno",
+    "calculated",
+)
+#: The types that take numeric limits (``lo``/``hi``, ``soft_lo``/``soft_hi``).
+NUMERIC_TYPES: frozenset[str] = frozenset({"integer", "decimal", "calculated"})
+#: How participants are allocated to arms (the randomization itself is issue 11).
+ALLOCATION_METHODS: tuple[str, ...] = ("none", "simple", "block", "minimisation")
+#: An error rejects a row; a warning is listed and the row is kept.
+CHECK_LEVELS: tuple[str, ...] = ("error", "warning")
+
+
+@dataclass(frozen=True)
+class Site:
+    """A site (centre): code, name and country."""
+
+    code: str
+    name: str = ""
+    country: str = ""
+
+
+@dataclass(frozen=True)
+class Study:
+    """What the study is: identifier, title, registry numbers, sponsor, sites."""
+
+    id: str
+    title: str
+    nct: str = ""
+    eudract: str = ""
+    sponsor: str = ""
+    sites: tuple[Site, ...] = ()
+
+
+@dataclass(frozen=True)
+class Arm:
+    """An arm and its allocation ratio (``ratio`` parts of the total)."""
+
+    name: str
+    label: str = ""
+    ratio: int = 1
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The arms and how participants are allocated to them (``none``: single arm)."""
+
+    method: str = "none"
+    arms: tuple[Arm, ...] = ()
+    stratify: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A planned visit: target ``day`` (study day) in its inclusive ``window`` of accepted
+    days; ``on_time`` is the narrower window that is not a deviation (None: the window)."""
+
+    name: str
+    label: str
+    day: int
+    window: tuple[int, int]
+    on_time: tuple[int, int] | None = None
+    baseline: bool = False
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field of a form.
+
+    ``lo``/``hi`` are hard limits (a value outside is rejected), ``soft_lo``/``soft_hi`` soft
+    ones (a warning). ``choices`` maps codes to labels (``choice``: one, ``checkbox``: several).
+    ``show_if`` is the branching expression (the field is asked only when it holds), ``calc``
+    the expression of a ``calculated`` field, ``sdtm`` the CDISC annotation ``DOMAIN.VARIABLE``.
+    """
+
+    name: str
+    type: str
+    label: str = ""
+    required: bool = False
+    unit: str = ""
+    precision: int | None = None
+    lo: float | None = None
+    hi: float | None = None
+    soft_lo: float | None = None
+    soft_hi: float | None = None
+    choices: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    show_if: str | None = None
+    calc: str | None = None
+    sdtm: str | None = None
+    max_length: int | None = None
+
+    @property
+    def numeric(self) -> bool:
+        """Whether the field holds a number (and so may have limits)."""
+        return self.type in NUMERIC_TYPES
+
+    @property
+    def sdtm_domain(self) -> str | None:
+        """The SDTM domain of the annotation (``"DM"`` of ``"DM.AGE"``), or None."""
+        return self.sdtm.split(".", 1)[0] if self.sdtm else None
+
+
+@dataclass(frozen=True)
+class Check:
+    """A cross-field check: ``expr`` must hold for a row (see :mod:`.expressions`)."""
+
+    expr: str
+    message: str
+    level: str = "error"
+
+
+@dataclass(frozen=True)
+class Form:
+    """A case report form: fields in order, the natural key (one row per key), checks."""
+
+    name: str
+    title: str
+    key: tuple[str, ...]
+    fields: tuple[Field, ...]
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The field names, in order."""
+        return tuple(f.name for f in self.fields)
+
+    def field(self, name: str) -> Field:
+        """The field called ``name`` (KeyError if none)."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Which forms are due at which visits (``due``: form -> visit names); whether data at
+    unscheduled visits are accepted; the repeating forms (any number of rows per subject,
+    e.g. adverse events and medications)."""
+
+    due: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    unscheduled: bool = False
+    repeating: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StudyDefinition:
+    """A whole study definition, one ``version`` of it."""
+
+    version: str
+    study: Study
+    allocation: Allocation
+    visits: tuple[Visit, ...]
+    schedule: Schedule
+    forms: tuple[Form, ...]
+
+    def form(self, name: str) -> Form:
+        """The form called ``name`` (KeyError if none)."""
+        for f in self.forms:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def visit(self, name: str) -> Visit:
+        """The visit called ``name`` (KeyError if none)."""
+        for v in self.visits:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    def summary(self) -> str:
+        """One line: the study, its version and how many forms, fields and visits it has."""
+        n_fields = sum(len(f.fields) for f in self.forms)
+        return (
+            f"study {self.study.id} version {self.version}: {len(self.forms)} forms, "
+            f"{n_fields} fields, {len(self.visits)} visits"
+        )
