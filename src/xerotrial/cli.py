@@ -33,6 +33,7 @@ from .cli_power import power
 from .cli_report import demo_command, report_command
 from .cli_score import score_group
 from .cli_store import STORE_COMMANDS
+from .cli_study import study_group
 from .errors import XerotrialError
 from .stats.options import COVARIANCES, DF_METHODS, KR_INFORMATION
 
@@ -258,6 +259,7 @@ for _command in STORE_COMMANDS:
     cli.add_command(_command)
 cli.add_command(report_command)
 cli.add_command(demo_command)
+cli.add_command(study_group)
 
 
 @cli.command("completion", short_help="Print a shell completion script (bash, zsh, fish)")

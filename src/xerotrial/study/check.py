@@ -174,7 +174,7 @@ class _Checker:
         here = (*path, key)
         if key not in t:
             if required:
-                self.problem(path, f"{key!r} is required")
+                self.problem(here, f"{key!r} is required")
             return default
         v = t[key]
         ok = {
@@ -211,14 +211,17 @@ class _Checker:
                 name,
             )
 
-    def unique(self, names: Sequence[str], path: Key, what: str) -> None:
-        """Duplicate names in a list (case-insensitively: names become column names)."""
+    def unique(self, names: Sequence[str], path: Key, what: str, named: bool = False) -> None:
+        """Duplicate names in a list (case-insensitively: names become column names); the
+        problem's path ends with the entry's index, or with its name if ``named`` (a table)."""
         seen: dict[str, str] = {}
         for i, n in enumerate(names):
             k = n.casefold()
             if k in seen:
                 self.problem(
-                    (*path, i), f"duplicate {what} {n!r} (already given as {seen[k]!r})", n
+                    (*path, n if named else i),
+                    f"duplicate {what} {n!r} (already given as {seen[k]!r})",
+                    n,
                 )
             seen.setdefault(k, n)
 
@@ -227,7 +230,7 @@ class _Checker:
     def study(self, t: Any) -> Study:
         path: Key = ("study",)
         if t is None:
-            self.problem((), "the [study] table is required")
+            self.problem(("study",), "the [study] table is required")
         s = self.table(t, path, STUDY_KEYS)
         sites_t = self.table(s.get("sites"), (*path, "sites"), None)
         sites = []
@@ -240,7 +243,7 @@ class _Checker:
                     self.get(st, "country", (*path, "sites", code), "str", ""),
                 )
             )
-        self.unique([x.code for x in sites], (*path, "sites"), "site")
+        self.unique([x.code for x in sites], (*path, "sites"), "site", named=True)
         return Study(
             id=self.get(s, "id", path, "str", "", required=t is not None),
             title=self.get(s, "title", path, "str", "", required=t is not None),
@@ -270,7 +273,7 @@ class _Checker:
             if ratio < 1:
                 self.problem((*here, "ratio"), f"ratio must be at least 1, not {ratio}", ratio)
             arms.append(Arm(str(name), self.get(at, "label", here, "str", ""), ratio))
-        self.unique([x.name for x in arms], (*path, "arms"), "arm")
+        self.unique([x.name for x in arms], (*path, "arms"), "arm", named=True)
         if method not in ("none",) and method in ALLOCATION_METHODS and len(arms) < 2:
             self.problem((*path, "arms"), f"allocation method {method!r} needs at least 2 arms")
         if method == "none" and len(arms) > 1:
@@ -328,7 +331,7 @@ class _Checker:
                     self.get(v, "baseline", here, "bool", False),
                 )
             )
-        self.unique([x.name for x in out], path, "visit")
+        self.unique([x.name for x in out], path, "visit", named=True)
         ordered = sorted((x for x in out if x.window[0] <= x.window[1]), key=lambda x: x.window)
         for a, b in zip(ordered, ordered[1:], strict=False):
             if b.window[0] <= a.window[1]:
@@ -343,7 +346,7 @@ class _Checker:
         return tuple(out)
 
     def schedule(
-        self, t: Any, visits: Sequence[Visit], forms: Mapping[str, Form | None], visits_given: bool
+        self, t: Any, visits: Sequence[Visit], forms: Mapping[str, Form | None]
     ) -> Schedule:
         path: Key = ("schedule",)
         s = self.table(t, path, SCHEDULE_KEYS)
@@ -357,7 +360,7 @@ class _Checker:
             vs = self.get(due_t, form, (*path, "due"), "strs", ())
             self.unique(list(vs), here, "visit")
             for i, v in enumerate(vs):
-                if visits_given and v not in names:
+                if v not in names:
                     near = difflib.get_close_matches(v, sorted(names), n=1)
                     hint = f" (did you mean {near[0]!r}?)" if near else ""
                     self.problem(
@@ -400,6 +403,7 @@ class _Checker:
             )
             typ = None
         limits = {k: self.get(f, k, path, "number") for k in ("lo", "hi", "soft_lo", "soft_hi")}
+        limits = {k: None if v is None else float(v) for k, v in limits.items()}
         if typ is not None and typ not in NUMERIC_TYPES:
             for k, v in limits.items():
                 if v is not None:
@@ -496,7 +500,7 @@ class _Checker:
         if not ft:
             self.problem(path, "a form needs fields")
         fields = [self.field(n, r, (*path, "fields", n)) for n, r in ft.items()]
-        self.unique([str(n) for n in ft], (*path, "fields"), "field")
+        self.unique([str(n) for n in ft], (*path, "fields"), "field", named=True)
         names = [str(n) for n in ft]
         key = self.get(t, "key", path, "strs", (), required=True)
         self.unique(list(key), (*path, "key"), "key field")
@@ -537,8 +541,8 @@ class _Checker:
     def forms(self, t: Any) -> dict[str, Form]:
         ft = self.table(t, ("forms",), None)
         if t is None:
-            self.problem((), "the [forms] table is required")
-        self.unique([str(n) for n in ft], ("forms",), "form")
+            self.problem(("forms",), "the [forms] table is required")
+        self.unique([str(n) for n in ft], ("forms",), "form", named=True)
         out = {}
         for name, raw in ft.items():
             form = self.form(name, raw, ("forms", name))
@@ -561,11 +565,14 @@ def build(
     study = c.study(top.get("study"))
     forms = c.forms(top.get("forms"))
     # a form that could not be built (a problem is reported) still counts as defined
-    known: dict[str, Form | None] = {str(n): None for n in c.table(top.get("forms"), (), None)}
+    raw_forms = top.get("forms")
+    known: dict[str, Form | None] = {
+        str(n): None for n in (raw_forms if isinstance(raw_forms, Mapping) else ())
+    }
     known.update(forms)
     allocation = c.allocation(top.get("allocation"), known)
     visits = c.visits(top.get("visits"))
-    schedule = c.schedule(top.get("schedule"), visits, known, "visits" in top)
+    schedule = c.schedule(top.get("schedule"), visits, known)
     if c.problems:
         raise StudyDefinitionError(file, c.problems)
     return StudyDefinition(version, study, allocation, visits, schedule, tuple(forms.values()))

@@ -121,7 +121,7 @@ def _check(source: str, node: ast.expr, names: set[str]) -> None:
             return
         names.add(node.id)
     elif isinstance(node, ast.Constant):
-        if isinstance(node.value, bool) or not isinstance(node.value, int | float | str):
+        if not isinstance(node.value, int | float | str):  # (bool is an int)
             refuse("only numbers, strings, True and False are constants")
     elif isinstance(node, ast.BoolOp):
         for v in node.values:

@@ -51,9 +51,13 @@ def toml_lines(text: str) -> dict[Key, int]:
     counts: dict[Key, int] = {}
     table: Key = ()
     depth = 0
+    array: Key | None = None  # the key of a multi-line array being read, and its next entry
+    entry = 0
     for n, raw in enumerate(text.splitlines(), start=1):
         line = _STRINGS.sub('""', raw).split("#", 1)[0]
+        start = 0
         if depth == 0:
+            array = None
             header = _HEADER.match(line)
             if header:
                 path: Key = _split_key(header.group(2))
@@ -66,9 +70,18 @@ def toml_lines(text: str) -> dict[Key, int]:
                 continue
             key = _KEY.match(raw)
             if key:
-                out.setdefault((*table, *_split_key(key.group(1))), n)
-        depth += line.count("[") + line.count("{") - line.count("]") - line.count("}")
-        depth = max(depth, 0)
+                array, entry = (*table, *_split_key(key.group(1))), 0
+                out.setdefault(array, n)
+                start = len(_STRINGS.sub('""', key.group(0)))
+        elif array is not None and depth == 1 and line.strip() and line.strip()[0] not in "],":
+            out.setdefault((*array, entry), n)
+        for ch in line[start:]:
+            if ch in "[{":
+                depth += 1
+            elif ch in "]}":
+                depth = max(depth - 1, 0)
+            elif ch == "," and depth == 1 and array is not None:
+                entry += 1
     return out
 
 
