@@ -54,13 +54,15 @@ def toml_lines(text: str) -> dict[Key, int]:
     array: Key | None = None  # the key of a multi-line array being read, and its next entry
     entry = 0
     for n, raw in enumerate(text.splitlines(), start=1):
-        line = _STRINGS.sub('""', raw).split("#", 1)[0]
+        # strings blanked to the same length (a '#', '=' or bracket in one is not syntax)
+        line = _STRINGS.sub(lambda m: m[0][0] + "_" * (len(m[0]) - 2) + m[0][-1], raw)
+        line = line.split("#", 1)[0]
         start = 0
         if depth == 0:
             array = None
             header = _HEADER.match(line)
             if header:
-                path: Key = _split_key(header.group(2))
+                path: Key = _split_key(raw[header.start(2) : header.end(2)])
                 if header.group(1) == "[[":
                     i = counts.get(path, 0)
                     counts[path] = i + 1
@@ -72,7 +74,7 @@ def toml_lines(text: str) -> dict[Key, int]:
             if key:
                 array, entry = (*table, *_split_key(key.group(1))), 0
                 out.setdefault(array, n)
-                start = len(_STRINGS.sub('""', key.group(0)))
+                start = key.end()
         elif array is not None and depth == 1 and line.strip() and line.strip()[0] not in "],":
             out.setdefault((*array, entry), n)
         for ch in line[start:]:

@@ -1,0 +1,93 @@
+"""The seed trial's definition agrees with the store's forms and the protocol, field by field,
+so that the two cannot drift until the store derives from the definition (issue 12)."""
+
+from __future__ import annotations
+
+import pytest
+
+from xerotrial.store.forms import FORMS
+from xerotrial.study import SEED_STUDY, load_study
+from xerotrial.trial.protocol import load_protocol
+
+SEED = load_study(SEED_STUDY)
+PROTOCOL = load_protocol()
+TYPES = {"int": "integer", "float": "decimal", "bool": "yesno", "date": "date", "text": "text"}
+
+
+def test_the_same_forms_in_the_same_order() -> None:
+    assert [f.name for f in SEED.forms] == list(FORMS)
+
+
+@pytest.mark.parametrize("name", list(FORMS))
+def test_each_form_agrees_field_by_field(name: str) -> None:
+    spec, form = FORMS[name], SEED.form(name)
+    assert form.title == spec.title
+    assert form.key == spec.key
+    assert form.columns == spec.columns
+    for f, d in zip(spec.fields, form.fields, strict=True):
+        kind = "choice" if f.kind == "text" and f.choices else TYPES[f.kind]
+        got = (d.type, d.required, d.lo, d.hi, d.unit, tuple(d.choices) or None)
+        assert got == (kind, f.required, f.lo, f.hi, f.unit, f.choices), f.name
+        assert dict(d.choices) == {c: c for c in f.choices or ()}
+
+
+def test_the_row_checks_that_are_data_are_there() -> None:
+    exprs = {f.name: [c.expr for c in f.checks] for f in SEED.forms}
+    assert "cup_after_g >= cup_before_g" in exprs["sialometry"]
+    assert len(exprs["screening"]) == 2 and len(exprs["participants"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("form", "row", "failing"),
+    [
+        ("participants", {"group": "control", "matched_to": None}, 1),
+        ("participants", {"group": "patient", "matched_to": "P01"}, 1),
+        ("participants", {"group": "control", "matched_to": "P01"}, 0),
+        ("participants", {"group": "patient", "matched_to": None}, 0),
+        ("screening", {"eligible": False, "failed_criteria": None}, 1),
+        ("screening", {"eligible": True, "failed_criteria": "age"}, 1),
+        ("screening", {"eligible": False, "failed_criteria": "age"}, 0),
+        ("sialometry", {"cup_before_g": 12.0, "cup_after_g": 11.5}, 1),
+        ("sialometry", {"cup_before_g": 12.0, "cup_after_g": 12.0}, 0),
+        ("adverse_events", {"serious": True, "sae_criteria": ""}, 1),
+        ("adverse_events", {"serious": False, "sae_criteria": "death"}, 1),
+        ("safety_labs", {"lower_limit": 5.0, "upper_limit": 1.0}, 1),
+        ("safety_labs", {"lower_limit": None, "upper_limit": 1.0}, 0),
+    ],
+)
+def test_the_checks_decide_as_the_store_does(form: str, row: dict, failing: int) -> None:
+    from xerotrial.study.expressions import parse_expression
+
+    results = [parse_expression(c.expr).evaluate(row) for c in SEED.form(form).checks]
+    assert sum(r is False for r in results) == failing
+
+
+def test_the_visits_and_windows_are_the_protocols() -> None:
+    got = [(v.name, v.label, v.day, v.window, v.on_time, v.baseline) for v in SEED.visits]
+    want = [
+        (
+            v.name,
+            v.label,
+            v.planned_day,
+            (v.window.lower, v.window.upper),
+            (v.target.lower, v.target.upper),
+            v.baseline,
+        )
+        for v in PROTOCOL.visits
+    ]
+    assert got == want
+
+
+def test_the_schedule_is_the_protocols() -> None:
+    assert dict(SEED.schedule.due) == dict(PROTOCOL.schedule)
+    assert SEED.schedule.repeating == ("adverse_events",)
+
+
+def test_the_study_is_the_protocols_trial() -> None:
+    assert (SEED.study.id, SEED.study.title, SEED.study.nct) == (
+        PROTOCOL.trial.id,
+        PROTOCOL.trial.title,
+        PROTOCOL.trial.id,
+    )
+    assert SEED.study.eudract == PROTOCOL.trial.eudract
+    assert SEED.allocation.method == "none" and SEED.allocation.arms == ()
