@@ -2,6 +2,9 @@
 
     xerotrial study check DEF          exit 0 and one summary line, or 2 and every problem
     xerotrial study diff OLD NEW       one line per change (+ added, - removed, ~ changed)
+    xerotrial study export DEF --format redcap -o OUT.csv
+                                       a REDCap data dictionary (18 columns); what it cannot
+                                       hold is listed on standard error, never dropped silently
 
 ``DEF`` is a TOML (``.toml``) or YAML (``.yaml``, ``.yml``) file (:mod:`xerotrial.study`).
 A problem is printed to standard error as ``FILE: line L: key.path: rule``, every one of them,
@@ -59,3 +62,33 @@ def diff_command(old: Path, new: Path) -> None:
 
     lines = diff_studies(_load(old), _load(new))
     click.echo("\n".join(lines) if lines else "no changes")
+
+
+@study_group.command("export")
+@click.argument("definition", metavar="DEF", type=_DEF)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["redcap"]),
+    default="redcap",
+    show_default=True,
+    help="redcap: a REDCap data dictionary (CSV, the 18 standard columns)",
+)
+@click.option("-o", "--output", metavar="OUT.csv", type=_DEF, required=True, help="Write here")
+def export_command(definition: Path, fmt: str, output: Path) -> None:
+    """Export DEF as a REDCap data dictionary; list what the dictionary cannot hold."""
+    from .study.redcap import to_redcap, untranslated, write_dictionary
+
+    study = _load(definition)
+    text = write_dictionary(to_redcap(study))
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{output}: cannot write it ({exc.strerror or exc})")
+    left = untranslated(study)
+    n = sum(len(f.fields) for f in study.forms)
+    click.echo(f"{output}: {n} fields of {len(study.forms)} forms")
+    if left:
+        click.echo(f"not in a REDCap data dictionary ({len(left)}):", err=True)
+        for line in left:
+            click.echo(f"  {line}", err=True)

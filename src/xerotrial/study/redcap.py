@@ -1,0 +1,344 @@
+"""A study definition as a REDCap data dictionary (the 18 standard columns), and back.
+
+Field types: integer and decimal are ``text`` with validation ``integer`` or ``number``
+(``number_1dp`` ... ``number_4dp`` with a precision of 1 to 4), dates ``date_ymd``, date-times
+``datetime_ymd``; choice is ``radio``, checkbox ``checkbox``, yesno ``yesno``, calculated
+``calc``. Choices are written ``1, label | 2, label``. REDCap's min/max warn unless the action
+tag ``@FORCE-MINMAX`` makes them reject, so hard limits are min/max with ``@FORCE-MINMAX``;
+soft limits are min/max without it (or ``soft_lo=``/``soft_hi=`` in the annotation when there
+are hard limits too). The SDTM annotation is ``sdtm=DOMAIN.VAR`` in the Field Annotation, the
+unit the Field Note. Branching and calculations are written in REDCap's syntax (``[field]``,
+``=``, ``<>``, ``datediff``). What a dictionary cannot hold (cross-field checks, keys,
+visits, the schedule, allocation, repeating forms) is listed by :func:`untranslated`.
+
+>>> from xerotrial.study.expressions import parse_expression
+>>> to_redcap_logic(parse_expression("grade >= 3 and not (serious or blank(criteria))"))
+"[grade] >= 3 and ([serious] = '0' and [criteria] <> '')"
+>>> from_redcap_logic('datediff([onset], [stop], "d", true) > 0 and [x] <> \\'\\'')
+'days(onset, stop) > 0 and not blank(x)'
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from ..errors import Problem
+from .expressions import Expression, parse_expression
+from .model import Field, Form, StudyDefinition
+
+__all__ = [
+    "COLUMNS",
+    "forms_from_redcap",
+    "from_redcap_logic",
+    "read_dictionary",
+    "to_redcap",
+    "to_redcap_logic",
+    "untranslated",
+    "write_dictionary",
+]
+
+#: The 18 columns of a REDCap data dictionary, in REDCap's order.
+COLUMNS: tuple[str, ...] = (
+    "Variable / Field Name",
+    "Form Name",
+    "Section Header",
+    "Field Type",
+    "Field Label",
+    "Choices, Calculations, OR Slider Labels",
+    "Field Note",
+    "Text Validation Type OR Show Slider Number",
+    "Text Validation Min",
+    "Text Validation Max",
+    "Identifier?",
+    "Branching Logic (Show field only if...)",
+    "Required Field?",
+    "Custom Alignment",
+    "Question Number (surveys only)",
+    "Matrix Group Name",
+    "Matrix Ranking?",
+    "Field Annotation",
+)
+_FORCE = "@FORCE-MINMAX"
+_FLIP = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+_REDCAP_OP = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_AST_OP = {
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+}
+_ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _const(v: Any) -> str:
+    if isinstance(v, bool):
+        return "'1'" if v else "'0'"
+    if isinstance(v, str):
+        return "'" + v.replace("'", "\\'") + "'"
+    return _num(v) if isinstance(v, float) else str(v)
+
+
+def _logic(node: ast.expr, negate: bool = False, top: bool = True) -> str:
+    """REDCap logic of a checked expression node (``negate``: of its negation)."""
+    if isinstance(node, ast.BoolOp):
+        is_and = isinstance(node.op, ast.And) != negate
+        parts = [_logic(v, negate, top=False) for v in node.values]
+        text = f" {'and' if is_and else 'or'} ".join(parts)
+        return text if top else f"({text})"
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return _logic(node.operand, not negate, top)
+    if isinstance(node, ast.Compare):
+        pieces = []
+        left = node.left
+        for op, right in zip(node.ops, node.comparators, strict=True):
+            if isinstance(op, ast.In | ast.NotIn):
+                inside = isinstance(op, ast.In) != negate
+                values = [e.value for e in right.elts]  # type: ignore[attr-defined]
+                eq = "=" if inside else "<>"
+                join = " or " if inside else " and "
+                alts = join.join(f"{_value(left)} {eq} {_const(v)}" for v in values)
+                wrap = len(values) > 1 and (len(node.ops) > 1 or not top)
+                pieces.append(f"({alts})" if wrap else alts)
+            else:
+                o = _AST_OP[type(op)]
+                o = _FLIP[o] if negate else o
+                pieces.append(f"{_value(left)} {_REDCAP_OP[o]} {_value(right)}")
+            left = right
+        joined = (" or " if negate else " and ").join(pieces)
+        return joined if len(pieces) == 1 or top else f"({joined})"
+    if isinstance(node, ast.Call) and node.func.id == "blank":  # type: ignore[attr-defined]
+        return f"{_value(node.args[0])} {'<>' if negate else '='} ''"
+    if isinstance(node, ast.Name | ast.Constant) and not negate:
+        return f"{_value(node)} = '1'" if isinstance(node, ast.Name) else _const(node.value)
+    if isinstance(node, ast.Name):
+        return f"{_value(node)} = '0'"
+    text = _value(node)
+    return f"not({text})" if negate else text
+
+
+def _value(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return _const(node.id == "True") if node.id in ("True", "False") else f"[{node.id}]"
+    if isinstance(node, ast.Constant):
+        return _const(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return f"-{_value(node.operand)}"
+    if isinstance(node, ast.BinOp):
+        return f"({_value(node.left)} {_ARITH[type(node.op)]} {_value(node.right)})"
+    if isinstance(node, ast.Call):
+        name = node.func.id  # type: ignore[attr-defined]
+        if name == "days":
+            a, b = (_value(x) for x in node.args)
+            return f'datediff({a}, {b}, "d", true)'
+        return f"({_logic(node, top=False)})"
+    return f"({_logic(node, top=False)})"
+
+
+def to_redcap_logic(expr: Expression, calc: bool = False) -> str:
+    """``expr`` in REDCap's syntax: fields in brackets, ``=``/``<>``, ``not`` pushed into the
+    comparisons, a yes/no field ``[f] = '1'``; ``calc``: a calculation (a value, not a
+    condition)."""
+    if not calc:
+        return _logic(expr.tree)
+    text = _value(expr.tree)
+    return text[1:-1] if isinstance(expr.tree, ast.BinOp) else text
+
+
+def from_redcap_logic(text: str) -> str:
+    """REDCap logic as an expression of :mod:`.expressions` (the inverse of
+    :func:`to_redcap_logic` for what it writes)."""
+    out = re.sub(
+        r'datediff\(\s*\[(\w+)\]\s*,\s*\[(\w+)\]\s*,\s*"d"\s*(?:,\s*true\s*)?\)',
+        r"days(\1, \2)",
+        text,
+    )
+    out = re.sub(r"\[(\w+)\]\s*<>\s*''", r"not blank(\1)", out)
+    out = re.sub(r"\[(\w+)\]\s*=\s*''", r"blank(\1)", out)
+    out = out.replace("<>", "!=")
+    out = re.sub(r"(?<![<>!=])=(?!=)", "==", out)
+    out = re.sub(r"\[(\w+)\]", r"\1", out)
+    return re.sub(r"\bnot\(", "not (", out)
+
+
+def _validation(f: Field) -> str:
+    if f.type == "integer":
+        return "integer"
+    if f.type == "decimal":
+        return f"number_{f.precision}dp" if f.precision in (1, 2, 3, 4) else "number"
+    return {"date": "date_ymd", "datetime": "datetime_ymd"}.get(f.type, "")
+
+
+def _row(form: Form, f: Field) -> dict[str, str]:
+    row = dict.fromkeys(COLUMNS, "")
+    row["Variable / Field Name"] = f.name
+    row["Form Name"] = form.name
+    row["Field Type"] = {
+        "choice": "radio",
+        "checkbox": "checkbox",
+        "yesno": "yesno",
+        "calculated": "calc",
+    }.get(f.type, "text")
+    row["Field Label"] = f.label or f.name
+    row["Field Note"] = f.unit
+    row["Text Validation Type OR Show Slider Number"] = _validation(f)
+    if f.choices:
+        row["Choices, Calculations, OR Slider Labels"] = " | ".join(
+            f"{c}, {label}" for c, label in f.choices.items()
+        )
+    if f.calc:
+        row["Choices, Calculations, OR Slider Labels"] = to_redcap_logic(
+            parse_expression(f.calc), calc=True
+        )
+    notes = []
+    hard = f.lo is not None or f.hi is not None
+    lo, hi = (f.lo, f.hi) if hard else (f.soft_lo, f.soft_hi)
+    row["Text Validation Min"] = "" if lo is None else _num(lo)
+    row["Text Validation Max"] = "" if hi is None else _num(hi)
+    if hard:
+        notes.append(_FORCE)
+        notes += [
+            f"{k}={_num(v)}"
+            for k, v in (("soft_lo", f.soft_lo), ("soft_hi", f.soft_hi))
+            if v is not None
+        ]
+    if f.precision is not None and _validation(f) == "number":
+        notes.append(f"precision={f.precision}")
+    if f.sdtm:
+        notes.append(f"sdtm={f.sdtm}")
+    row["Field Annotation"] = " ".join(notes)
+    if f.show_if:
+        row["Branching Logic (Show field only if...)"] = to_redcap_logic(
+            parse_expression(f.show_if)
+        )
+    row["Required Field?"] = "y" if f.required else ""
+    return row
+
+
+def to_redcap(study: StudyDefinition) -> list[dict[str, str]]:
+    """The data dictionary's rows: one per field, forms in order."""
+    return [_row(form, f) for form in study.forms for f in form.fields]
+
+
+def untranslated(study: StudyDefinition) -> list[str]:
+    """What the definition holds that a REDCap data dictionary cannot (one line each)."""
+    out = [
+        f"form {form.name}: check {c.expr!r} ({c.level}): REDCap data quality rules are not "
+        "part of a dictionary"
+        for form in study.forms
+        for c in form.checks
+    ]
+    out += [f"form {form.name}: key {list(form.key)}" for form in study.forms]
+    seen: dict[str, list[str]] = {}
+    for form in study.forms:
+        for f in form.fields:
+            seen.setdefault(f.name, []).append(form.name)
+    out += [
+        f"field {name} is in {len(forms)} forms ({', '.join(forms)}): a REDCap variable "
+        "name is unique across the project"
+        for name, forms in seen.items()
+        if len(forms) > 1
+    ]
+    if study.visits:
+        out.append(
+            f"{len(study.visits)} visits and the schedule (REDCap events and the "
+            "instrument-event mapping)"
+        )
+    if study.schedule.repeating:
+        out.append(f"repeating forms {list(study.schedule.repeating)} (REDCap project setting)")
+    if study.allocation.arms:
+        out.append("the arms and allocation (REDCap arms and randomization module)")
+    return out
+
+
+def write_dictionary(rows: Iterable[Mapping[str, str]]) -> str:
+    """The rows as REDCap's CSV (header of the 18 columns)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def read_dictionary(
+    text: str, file: str = "dictionary.csv"
+) -> tuple[list[dict[str, str]], list[Problem]]:
+    """The rows of a REDCap data dictionary CSV and the problems of its header."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = tuple(reader.fieldnames or ())
+    problems = [
+        Problem(file, 0, c, None, "column missing (REDCap's 18 columns are expected)")
+        for c in COLUMNS
+        if c not in header
+    ]
+    return [dict(r) for r in reader], problems
+
+
+_FROM_VALIDATION = {"integer": "integer", "date_ymd": "date", "datetime_ymd": "datetime"}
+
+
+def forms_from_redcap(rows: Sequence[Mapping[str, str]]) -> list[Form]:
+    """The forms of dictionary rows written by :func:`to_redcap` (fields only: no key, no
+    checks; the reading of any dictionary with events is the next increment of issue 12)."""
+    forms: dict[str, list[Field]] = {}
+    for r in rows:
+        rtype = r["Field Type"]
+        validation = r["Text Validation Type OR Show Slider Number"]
+        notes = r["Field Annotation"].split()
+        kv = dict(n.split("=", 1) for n in notes if "=" in n)
+        if rtype == "text":
+            if validation.startswith("number"):
+                typ = "decimal"
+            else:
+                typ = _FROM_VALIDATION.get(validation, "text")
+        else:
+            typ = {
+                "radio": "choice",
+                "checkbox": "checkbox",
+                "yesno": "yesno",
+                "calc": "calculated",
+            }[rtype]
+        lo = float(r["Text Validation Min"]) if r["Text Validation Min"] else None
+        hi = float(r["Text Validation Max"]) if r["Text Validation Max"] else None
+        hard = _FORCE in notes
+        soft_lo = float(kv["soft_lo"]) if "soft_lo" in kv else (None if hard else lo)
+        soft_hi = float(kv["soft_hi"]) if "soft_hi" in kv else (None if hard else hi)
+        m = re.fullmatch(r"number_(\d)dp", validation)
+        precision = int(m.group(1)) if m else (int(kv["precision"]) if "precision" in kv else None)
+        spec = r["Choices, Calculations, OR Slider Labels"]
+        choices = {}
+        if typ in ("choice", "checkbox"):
+            for part in spec.split("|"):
+                code, _, label = part.strip().partition(",")
+                choices[code.strip()] = label.strip()
+        label = r["Field Label"]
+        forms.setdefault(r["Form Name"], []).append(
+            Field(
+                name=r["Variable / Field Name"],
+                type=typ,
+                label="" if label == r["Variable / Field Name"] else label,
+                required=r["Required Field?"].strip().lower() == "y",
+                unit=r["Field Note"],
+                precision=precision,
+                lo=lo if hard else None,
+                hi=hi if hard else None,
+                soft_lo=soft_lo,
+                soft_hi=soft_hi,
+                choices=MappingProxyType(choices),
+                show_if=from_redcap_logic(r["Branching Logic (Show field only if...)"]) or None,
+                calc=from_redcap_logic(spec) if typ == "calculated" else None,
+                sdtm=kv.get("sdtm"),
+            )
+        )
+    return [Form(name, name, (), tuple(fields)) for name, fields in forms.items()]
