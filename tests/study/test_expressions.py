@@ -89,3 +89,10 @@ def test_long_and_deep_expressions_are_refused_not_crashed() -> None:
 )
 def test_evaluation_on_a_row(source: str, row: dict, value: object) -> None:
     assert parse_expression(source).evaluate(row) == value
+
+
+def test_evaluation_errors_are_expression_errors() -> None:
+    with pytest.raises(ExpressionError, match="cannot be evaluated"):
+        parse_expression("grade > 'x'").evaluate({"grade": 3})
+    with pytest.raises(ExpressionError, match="cannot be evaluated"):
+        parse_expression("days(a, b) > 0").evaluate({"a": "2024-13-01", "b": "2024-01-01"})

@@ -69,3 +69,12 @@ def test_toml_lines_tables_arrays_and_dotted_keys() -> None:
     assert lines[("a", "list", 1, "arr", 0)] == 9 and lines[("a", "list", 1, "arr", 2)] == 10
     assert lines[("a", "list", 1, "after")] == 12
     assert lines[("quoted key", "b", "c")] == 14
+
+
+def test_yaml_aliases_are_refused_so_nothing_nests_without_end(tmp_path: Path) -> None:
+    laughs = "a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: [*c, *c]\n"
+    found = problems(tmp_path, laughs, "s.yaml")
+    assert found and all("aliases" in p.rule for p in found)
+    assert found[0].column == "b.0" and found[0].line == 2
+    (p,) = problems(tmp_path, "a: &a [*a]\n", "s.yaml")
+    assert p.column == "a.0" and "aliases" in p.rule

@@ -96,7 +96,12 @@ class Expression:
         ...     {"visit_date": "2024-01-02", "onset_date": dt.date(2024, 1, 1)})
         False
         """
-        return _eval(self.tree, row)
+        try:
+            return _eval(self.tree, row)
+        except (TypeError, ValueError) as exc:  # e.g. a number compared with a text
+            raise ExpressionError(
+                f"cannot be evaluated on this row ({exc})", self.source, 0
+            ) from None
 
 
 def _segment(source: str, node: ast.AST) -> str:

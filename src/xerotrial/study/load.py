@@ -109,21 +109,29 @@ def yaml_lines(node: Any, path: Key = (), out: dict[Key, int] | None = None) -> 
     return out
 
 
-def _yaml_duplicates(node: Any, file: str, path: Key = ()) -> list[tuple[Key, int, str]]:
-    """Keys given twice in one YAML mapping (PyYAML keeps the last silently)."""
+def _yaml_duplicates(
+    node: Any, path: Key = (), seen: set[int] | None = None
+) -> list[tuple[Key, int, str]]:
+    """Keys given twice in one YAML mapping (PyYAML keeps the last silently), and aliases
+    (``*name``: a definition is written out; an alias could also nest without end)."""
     import yaml
 
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return [(path, node.start_mark.line + 1, "")]
+    if isinstance(node, yaml.CollectionNode):
+        seen.add(id(node))
     found: list[tuple[Key, int, str]] = []
     if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
+        keys: set[str] = set()
         for k, v in node.value:
-            if k.value in seen:
+            if k.value in keys:
                 found.append(((*path, k.value), k.start_mark.line + 1, str(k.value)))
-            seen.add(k.value)
-            found += _yaml_duplicates(v, file, (*path, k.value))
+            keys.add(k.value)
+            found += _yaml_duplicates(v, (*path, k.value), seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
-            found += _yaml_duplicates(v, file, (*path, i))
+            found += _yaml_duplicates(v, (*path, i), seen)
     return found
 
 
@@ -164,7 +172,8 @@ def parse_text(text: str, file: str, fmt: str) -> tuple[Any, Locator, list[Probl
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
+            aliased = node is not None and any(not key for _, _, key in _yaml_duplicates(node))
+            data = loader.construct_document(node) if node is not None and not aliased else None
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
@@ -176,12 +185,28 @@ def parse_text(text: str, file: str, fmt: str) -> tuple[Any, Locator, list[Probl
             _locator({}),
             [Problem(file, None, None, None, f"not YAML: {problem}", line=line)],
         )
-    lines = yaml_lines(node) if node is not None else {}
+    found = _yaml_duplicates(node) if node is not None else []
+    # an alias's node is its anchor's: its own line is that of its token (in the same order)
+    alias_lines = iter(
+        t.start_mark.line + 1 for t in yaml.scan(text) if isinstance(t, yaml.AliasToken)
+    )
+    found = [(p, next(alias_lines, n) if not k else n, k) for p, n, k in found]
     problems = [
-        Problem(file, None, ".".join(map(str, path)), None, f"{key!r} is given twice", line=line)
-        for path, line, key in _yaml_duplicates(node, file)
+        Problem(
+            file,
+            None,
+            ".".join(map(str, path)) or None,
+            None,
+            f"{key!r} is given twice"
+            if key
+            else "YAML aliases (*name) are not accepted: write the value out",
+            line=line,
+        )
+        for path, line, key in found
     ]
-    return data, _locator(lines), problems
+    if any(not key for _, _, key in found):
+        return None, _locator({}), problems
+    return data, _locator(yaml_lines(node) if node is not None else {}), problems
 
 
 def load_study(path: str | Path) -> StudyDefinition:
