@@ -8,7 +8,8 @@ methods, forms due at visits that do not exist (and unknown forms), duplicate na
 forms, fields of a form and arms, case-insensitively; entries of a list), limits on a
 non-numeric field, ``lo > hi``, soft limits outside the hard ones, a choice field without
 choices, a check, branching (``show_if``) or calculation (``calc``) that does not parse or
-names an unknown field, a key that names an unknown field, overlapping visit windows and a
+names an unknown field or compares a field with a literal it can never equal (a choice with
+a code it does not have), a key that names an unknown field, overlapping visit windows and a
 target day outside its window.
 
 >>> from xerotrial.study.load import parse_text
@@ -34,14 +35,15 @@ xerotrial.study.check.StudyDefinitionError: s.toml: 2 problems in the study defi
 
 from __future__ import annotations
 
+import ast
 import difflib
 import re
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
 from ..errors import DataValidationError, Problem
-from .expressions import ExpressionError, parse_expression
+from .expressions import Expression, ExpressionError, parse_expression
 from .load import Locator
 from .model import (
     ALLOCATION_METHODS,
@@ -130,6 +132,48 @@ def _dotted(path: Key) -> str:
 
 def _fmt(x: Any) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def _compared(e: Expression) -> Iterator[tuple[str, list[Any]]]:
+    """(field name, literals it is compared with) of every comparison of ``e``."""
+    for node in ast.walk(e.tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        for i, op in enumerate(node.ops):
+            a, b = operands[i], operands[i + 1]
+            if isinstance(op, ast.In | ast.NotIn) and isinstance(a, ast.Name):
+                yield a.id, [x.value for x in b.elts]  # type: ignore[attr-defined]
+            elif isinstance(a, ast.Name) and isinstance(b, ast.Constant):
+                yield a.id, [b.value]
+            elif isinstance(b, ast.Name) and isinstance(a, ast.Constant):
+                yield b.id, [a.value]
+
+
+def _literal_problems(e: Expression, typed: Mapping[str, Field]) -> list[str]:
+    """A field compared with a literal it can never equal: a choice with a code it does not
+    have (or with a number: codes are text), a number or yes/no with a text, a text or a date
+    with a number (dates compare through ``days()``)."""
+    out = []
+    for name, literals in _compared(e):
+        f = typed.get(name)
+        if f is None:
+            continue
+        for v in literals:
+            if f.type in ("choice", "checkbox"):
+                if not isinstance(v, str):
+                    out.append(f"the codes of {name} are text: write {str(v)!r}, not {v!r}")
+                elif v not in f.choices:
+                    out.append(f"{v!r} is not a code of {name} (one of {', '.join(f.choices)})")
+            elif f.type in NUMERIC_TYPES or f.type == "yesno":
+                if isinstance(v, str):
+                    what = "a number" if f.type != "yesno" else "yes/no (True or False)"
+                    out.append(f"{name} is {what}: it is never {v!r}")
+            elif f.type in ("date", "datetime"):
+                out.append(f"{name} is a date: compare dates through days(a, b), not with {v!r}")
+            elif not isinstance(v, str):
+                out.append(f"{name} is text: compare it with a text, {str(v)!r}, not {v!r}")
+    return out
 
 
 class _Checker:
@@ -378,7 +422,9 @@ class _Checker:
             MappingProxyType(due), self.get(s, "unscheduled", path, "bool", False), repeating
         )
 
-    def expression(self, text: Any, path: Key, known: Sequence[str], what: str) -> None:
+    def expression(
+        self, text: Any, path: Key, known: Sequence[str], what: str, typed: Mapping[str, Field]
+    ) -> None:
         if not isinstance(text, str):
             return
         try:
@@ -390,6 +436,8 @@ class _Checker:
             near = difflib.get_close_matches(n, known, n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             self.problem(path, f"{what} {text!r} names an unknown field {n!r}{hint}", text)
+        for rule in _literal_problems(e, typed):
+            self.problem(path, f"{what} {text!r}: {rule}", text)
 
     def field(self, name: Any, raw: Any, path: Key) -> Field | None:
         self.name(name, path, "field")
@@ -507,12 +555,11 @@ class _Checker:
         for i, k in enumerate(key):
             if ft and k not in names:
                 self.problem((*path, "key", i), f"key field {k!r} is not a field of the form", k)
-        for fname, f in zip(names, fields, strict=True):
-            if f is None:
-                continue
+        typed = {n: f for n, f in zip(names, fields, strict=True) if f is not None}
+        for fname, f in typed.items():
             fpath = (*path, "fields", fname)
-            self.expression(f.show_if, (*fpath, "show_if"), names, "show_if")
-            self.expression(f.calc, (*fpath, "calc"), names, "calc")
+            self.expression(f.show_if, (*fpath, "show_if"), names, "show_if", typed)
+            self.expression(f.calc, (*fpath, "calc"), names, "calc", typed)
             if f.show_if is not None and fname in key:
                 self.problem((*fpath, "show_if"), "a key field is always asked (no show_if)")
         checks = []
@@ -524,7 +571,7 @@ class _Checker:
             here = (*path, "checks", i)
             c = self.table(rc, here, CHECK_KEYS)
             expr = self.get(c, "expr", here, "str", None, required=True)
-            self.expression(expr, (*here, "expr"), names, "check")
+            self.expression(expr, (*here, "expr"), names, "check", typed)
             level = self.get(c, "level", here, "str", "error")
             if level not in CHECK_LEVELS:
                 self.problem(
