@@ -43,6 +43,7 @@ __all__ = [
     "cohort_interaction_p",
     "ri_reml",
     "ri_reml_batch",
+    "ri_reml_many",
     "row_badness",
     "anneal",
 ]
@@ -102,12 +103,27 @@ def balanced_components(y: np.ndarray) -> tuple[np.ndarray, float, float, int]:
     return cm, s2, (mss - s2) / t, df
 
 
-def greedy_repair(cur: np.ndarray, loss, cells, move, rounds: int) -> np.ndarray | None:
+def greedy_repair(
+    cur: np.ndarray, loss, cells, move, rounds: int, losses=None
+) -> np.ndarray | None:
     """Best-improvement search over single-cell moves of -1, +1, -5, +5 grid units.
 
     ``move(value, step)`` gives the moved value or None when the move is not allowed. Returns
     the repaired array once ``loss`` is 0, or None when no move helps or ``rounds`` run out.
+    ``losses``, if given, maps a stack of candidates (B, *cur.shape) to their B losses at
+    once (one engine call per round for all of a round's moves, instead of one per move); the
+    move chosen is the same: the first of the lowest loss, if below the current one.
+
+    >>> sq = lambda v: float(((v - 3) ** 2).sum())
+    >>> step = lambda v, k: v + k
+    >>> greedy_repair(np.zeros(2), sq, [(0,), (1,)], step, rounds=9).tolist()
+    [3.0, 3.0]
+    >>> stack = lambda vs: ((vs - 3) ** 2).sum(axis=1)
+    >>> greedy_repair(np.zeros(2), sq, [(0,), (1,)], step, rounds=9, losses=stack).tolist()
+    [3.0, 3.0]
     """
+    if losses is not None:
+        return _greedy_repair_stacked(cur, losses, cells, move, rounds)
     fc = loss(cur)
     for _ in range(rounds):
         if fc == 0.0:
@@ -126,6 +142,32 @@ def greedy_repair(cur: np.ndarray, loss, cells, move, rounds: int) -> np.ndarray
         if best is None:
             return None
         cur, fc = best, fb
+    return None
+
+
+def _greedy_repair_stacked(cur: np.ndarray, losses, cells, move, rounds: int):
+    """:func:`greedy_repair` with the losses of a round's candidates in one ``losses`` call."""
+    fc = float(losses(cur[None])[0])
+    for _ in range(rounds):
+        if fc == 0.0:
+            return cur
+        cands = []
+        for c in cells:
+            for k in (-1, 1, -5, 5):
+                moved = move(cur[c], k)
+                if moved is None:
+                    continue
+                v = cur.copy()
+                v[c] = moved
+                cands.append(v)
+        if not cands:
+            return None
+        fv = np.asarray(losses(np.stack(cands)), dtype=float)
+        fv = np.where(np.isnan(fv), np.inf, fv)  # a NaN loss never improves (as fv < fb)
+        i = int(np.argmin(fv))  # the first of the lowest, as the one-by-one search keeps
+        if not fv[i] < fc:
+            return None
+        cur, fc = cands[i], float(fv[i])
     return None
 
 
@@ -204,6 +246,31 @@ def ri_reml_batch(y: np.ndarray, observed: np.ndarray) -> dict[str, np.ndarray]:
     out = fit_visit_means(np.where(observed[None], y, np.nan))
     out["df"] = out["df"][0, 1]
     return out
+
+
+def ri_reml_many(y: np.ndarray) -> list[Stats]:
+    """:func:`ri_reml` of each data set of a stack ``y`` (B x subjects x visits) that share
+    one pattern of missing cells, fitted at once by the engine's replicate axis.
+
+    >>> y = np.array([[1.0, 2.0], [2.0, 2.5], [3.0, 4.5], [2.0, np.nan]])
+    >>> [round(float(s.means[1]), 3) for s in ri_reml_many(np.stack([y, y + 1]))]
+    [3.0, 4.0]
+    """
+    y = np.asarray(y, dtype=float)
+    r = ri_reml_batch(y, ~np.isnan(y[0]))
+    df = int(r["df"])
+    return [
+        Stats(
+            r["means"][b],
+            r["se_means"][b],
+            r["diffs"][b],
+            r["se_diffs"][b],
+            df,
+            float(r["s2u"][b]),
+            float(r["s2"][b]),
+        )
+        for b in range(len(y))
+    ]
 
 
 def _bad(value: float, printed: str) -> float:
