@@ -2,19 +2,111 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+
+#: The determinism tests (tests/demo/test_determinism.py) compare a second build of the demo.
+DETERMINISM = "tests/demo/test_determinism.py"
+#: Files of a demo run that are not a function of its input alone.
+UNSTABLE = {"trial.db"}
+
+
+def _digest(path: Path) -> str:
+    data = path.read_bytes()
+    if path.name == "report.html":  # the source path, the generation time, the chain head
+        data = re.sub(rb'<p class="meta">Source: .*?</p>', b"", data)
+        data = re.sub(rb'<p class="meta">Audit trail: .*?</p>', b"", data)
+    return hashlib.md5(data).hexdigest()
+
+
+def demo_digests(folder: Path) -> dict[str, str]:
+    """MD5 of every file of a demo build (``report.html`` without its source path, time and
+    audit chain head, whose hashes cover the entries' timestamps),
+    by path relative to ``folder``; ``trial.db`` (the audit trail's timestamps) left out."""
+    return {
+        str(p.relative_to(folder)): _digest(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name not in UNSTABLE
+    }
+
+
+class DemoBuilds:
+    """``python -m xerotrial demo --out DIR`` in subprocesses, under ``OPENBLAS_NUM_THREADS``
+    / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` = 1 or 2, each run at most once a session.
+
+    A build starts when first asked for and runs while the tests go on; :meth:`folder` waits
+    for it, checks its exit status and its last line (the report's path), and takes the
+    digests of its files before any test reads the folder.
+    """
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_path_factory
+        self._procs: dict[int, tuple[Path, Path, subprocess.Popen]] = {}
+        self._done: dict[int, tuple[Path, dict[str, str]]] = {}
+
+    def start(self, threads: int) -> None:
+        if threads in self._procs:
+            return
+        out = self._tmp.mktemp(f"demo-threads-{threads}")
+        logs = self._tmp.mktemp(f"demo-threads-{threads}-logs")  # files: a pipe could fill up
+        env = os.environ | {
+            v: str(threads) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+        }
+        with (logs / "stdout").open("w") as stdout, (logs / "stderr").open("w") as stderr:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "xerotrial", "demo", "--out", str(out)],
+                env=env,
+                stdout=stdout,
+                stderr=stderr,
+            )
+        self._procs[threads] = (out, logs, proc)
+
+    def _wait(self, threads: int) -> tuple[Path, dict[str, str]]:
+        if threads not in self._done:
+            self.start(threads)
+            out, logs, proc = self._procs[threads]
+            proc.wait(timeout=600)
+            stdout, stderr = ((logs / name).read_text() for name in ("stdout", "stderr"))
+            assert proc.returncode == 0, f"threads={threads}: {stderr}"
+            assert stdout.strip().splitlines()[-1] == str((out / "report.html").resolve())
+            self._done[threads] = (out, demo_digests(out))
+        return self._done[threads]
+
+    def folder(self, threads: int) -> Path:
+        return self._wait(threads)[0]
+
+    def digests(self, threads: int) -> dict[str, str]:
+        """The digests taken when the build finished (later readers cannot change them)."""
+        return self._wait(threads)[1]
+
+    def close(self) -> None:
+        for *_, proc in self._procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 @pytest.fixture(scope="session")
-def demo_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``xerotrial demo --out DIR`` run once per session (CRFs, trial.db and the report)."""
-    from xerotrial.cli import app
+def demo_builds(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    """The session's demo builds (:class:`DemoBuilds`); when the session runs the
+    determinism tests, their 2-thread build starts together with the 1-thread one, so that
+    it runs while other tests do."""
+    builds = DemoBuilds(tmp_path_factory)
+    builds.start(1)
+    if any(item.nodeid.startswith(DETERMINISM) for item in request.session.items):
+        builds.start(2)
+    yield builds
+    builds.close()
 
-    out = tmp_path_factory.mktemp("demo-output")
-    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    assert result.stdout.strip().splitlines()[-1] == str((out / "report.html").resolve())
-    return out
+
+@pytest.fixture(scope="session")
+def demo_output(demo_builds: DemoBuilds) -> Path:
+    """``xerotrial demo --out DIR`` run once per session (CRFs, trial.db and the report):
+    the 1-thread build of the determinism tests (read only)."""
+    return demo_builds.folder(1)

@@ -299,9 +299,14 @@ def calibrate_flow(
     return np.round(best * step, 6)
 
 
-@cache
 def flow_data(paramcd: str, seed: int = 2022) -> np.ndarray:
-    """Cached :func:`calibrate_flow` (read-only array)."""
+    """Cached :func:`calibrate_flow` (read-only array): one calibration per row and seed
+    however it is asked for (``flow_data(p)`` and ``flow_data(p, 2022)`` share it)."""
+    return _flow_data(paramcd, seed)
+
+
+@cache
+def _flow_data(paramcd: str, seed: int) -> np.ndarray:
     y = calibrate_flow(paramcd, seed)
     y.setflags(write=False)
     return y

@@ -31,7 +31,7 @@ from scipy import optimize
 
 from xerotrial.demo.targets import TABLE3
 
-from .calibrate import greedy_repair, ri_reml, row_badness
+from .calibrate import greedy_repair, ri_reml, ri_reml_many, row_badness
 from .scintigraphy import _row_resid
 
 __all__ = ["ION_PATTERNS", "MIN_MMOL_L", "RHO", "calibrate_ion_row", "ion_data"]
@@ -68,6 +68,9 @@ def calibrate_ion_row(paramcd: str, seed: int = 2022, tries: int = 10) -> np.nda
     def f(u: np.ndarray) -> float:
         return row_badness(paramcd, ri_reml(u / 100.0), last=1)
 
+    def fs(us: np.ndarray) -> list[float]:  # f of a stack of candidates, one engine call
+        return [row_badness(paramcd, s, last=1) for s in ri_reml_many(us / 100.0)]
+
     for _ in range(tries):
         u = rng.normal(0, math.sqrt(rho * sigma2), (len(pat), 1))
         e = rng.normal(0, math.sqrt((1 - rho) * sigma2), pat.shape)
@@ -87,7 +90,7 @@ def calibrate_ion_row(paramcd: str, seed: int = 2022, tries: int = 10) -> np.nda
         cur = np.rint(build(sol.x) * 100)
         if np.nanmin(cur) <= 0:
             continue
-        fixed = greedy_repair(cur, f, cells, _ion_move, rounds=200)
+        fixed = greedy_repair(cur, f, cells, _ion_move, rounds=200, losses=fs)
         if fixed is not None:
             return fixed / 100.0
     raise RuntimeError(f"calibration of {paramcd} did not converge")
@@ -98,9 +101,16 @@ def _ion_move(value: float, step: int) -> float | None:
     return moved if moved >= 100 * MIN_MMOL_L else None
 
 
-@cache
 def ion_data(paramcd: str, seed: int = 2022) -> np.ndarray:
-    """Cached :func:`calibrate_ion_row` (read-only array)."""
+    """Cached :func:`calibrate_ion_row` (read-only array): one calibration per row and seed
+    however it is asked for (``ion_data(p)`` and ``ion_data(p, 2022)`` share it)."""
+    if paramcd not in ION_PATTERNS:
+        raise KeyError(paramcd)
+    return _ion_data(paramcd, seed)
+
+
+@cache
+def _ion_data(paramcd: str, seed: int) -> np.ndarray:
     y = calibrate_ion_row(paramcd, seed)
     y.setflags(write=False)
     return y

@@ -274,8 +274,13 @@ def calibrate_row(
     raise RuntimeError(f"{paramcd}: no answers found in {tries} tries")
 
 
-@cache
 def _unit_matrices(seed: int = 2022) -> dict[str, np.ndarray]:
+    """Cached per seed however it is asked for (``()`` and ``(2022)`` share one search)."""
+    return _unit_matrices_cached(seed)
+
+
+@cache
+def _unit_matrices_cached(seed: int) -> dict[str, np.ndarray]:
     out = {}
     for i, code in enumerate(UNIT):
         k = calibrate_row(code, seed + i)
@@ -293,13 +298,18 @@ def _split(total: int, n: int, lo: int, hi: int, rng: np.random.Generator) -> np
     return x
 
 
-@cache
 def questionnaire_items(seed: int = 2022) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Item-level answers ``(hn35, xq)``: columns ``id``, ``visit`` and ``hn31`` ...
     ``hn65`` or ``xq1`` ... ``xq8``, 10 subjects x 3 visits.
 
-    The returned frames are cached: copy before changing them.
+    The returned frames are cached (one per seed, however it is asked for): copy before
+    changing them.
     """
+    return _questionnaire_items(seed)
+
+
+@cache
+def _questionnaire_items(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     k = _unit_matrices(seed)
     rng = np.random.default_rng(seed + 100)
     sev = k["HNDR"].mean(1) / 3  # subject's overall burden, 0-1, drives the filler items
