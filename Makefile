@@ -18,13 +18,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/xerotrial demo --out demo-output
 
+# One pytest worker per core (pytest-xdist): the suite is CPU-bound and its tests independent.
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # The suite without the slow tests (demo builds in subprocesses, the demo's recalibration)
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n auto -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools

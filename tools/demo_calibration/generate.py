@@ -23,12 +23,13 @@ the seed, so the result is a function of the seed.
 
 Example
 -------
->>> forms = demo_forms()
->>> list(forms) == list(FORMS)
-True
->>> len(forms["screening"]), int(forms["screening"]["eligible"].sum())
+The parts drawn from the seed alone (:func:`demo_forms` runs the calibrations too, which
+``tests/demo_calibration`` checks once per session):
+
+>>> screening = _screening(2022)
+>>> len(screening), int(screening["eligible"].sum())
 (17, 10)
->>> forms["participants"].groupby("group")["sex"].value_counts().loc["patient"].to_dict()
+>>> _participants(2022).groupby("group")["sex"].value_counts().loc["patient"].to_dict()
 {'M': 7, 'F': 3}
 """
 
