@@ -17,6 +17,7 @@ import sys
 import tomllib
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import click
@@ -244,7 +245,7 @@ def power(
         fail("--sims must be at least 1")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result, target, n_req = _power(**locals())
+        result, target, n_req = _power(SimpleNamespace(**locals()))
     messages = list(dict.fromkeys(str(w.message) for w in caught))
     for msg in messages:
         warn(msg)
@@ -262,98 +263,76 @@ def power(
     _print(result, target, n_req)
 
 
-def _power(
-    n_per_arm: str | None,
-    visits: int | None,
-    effect: str | None,
-    sd: str | None,
-    correlation: float | None,
-    correlation_structure: str | None,
-    intercept_sd: float | None,
-    residual_sd: float | None,
-    dropout: str | None,
-    allocation: float | None,
-    baseline_slope: float | None,
-    baseline_sd: float | None,
-    covariance: str | None,
-    df: str | None,
-    contrast: str | None,
-    alpha: float | None,
-    sims: int | None,
-    seed: int | None,
-    chunk_size: int | None,
-    workers: int | None,
-    dask: str | None,
-    target_power: float | None,
-    config: Path | None,
-    from_data: Path | None,
-    formula: str | None,
-    subject: str | None,
-    time: str | None,
-    arm: str | None,
-    reference: str | None,
-    **_: Any,
-):
-    """``power``'s work: the design, the simulation, the smallest n (errors exit 2)."""
+def _power(o: SimpleNamespace):
+    """``power``'s work: the design, the simulation, the smallest n (errors exit 2); ``o``
+    holds the command's options by name."""
     try:
         settings: dict[str, Any] = {}
         run: dict[str, Any] = {}
-        if config is not None:
-            if not config.exists():
-                raise XerotrialError(f"{config}: no such file")
+        if o.config is not None:
+            if not o.config.exists():
+                raise XerotrialError(f"{o.config}: no such file")
             try:
-                settings = tomllib.loads(config.read_text())
+                settings = tomllib.loads(o.config.read_text())
             except tomllib.TOMLDecodeError as exc:
-                raise XerotrialError(f"{config}: not valid TOML ({exc})") from None
+                raise XerotrialError(f"{o.config}: not valid TOML ({exc})") from None
             for k in ("n_per_arm", "sims", "seed", "chunk_size", "target_power"):
                 if k in settings:
                     run[k] = settings.pop(k)
-        if from_data is not None:
+        if o.from_data is not None:
             missing = [
                 n
                 for n, v in (
-                    ("--formula", formula),
-                    ("--subject", subject),
-                    ("--time", time),
-                    ("--arm", arm),
+                    ("--formula", o.formula),
+                    ("--subject", o.subject),
+                    ("--time", o.time),
+                    ("--arm", o.arm),
                 )
                 if not v
             ]
             if missing:
                 raise XerotrialError(f"--from-data needs {', '.join(missing)}")
             settings.update(
-                _from_data(from_data, formula, subject, time, arm, reference, covariance or "un")
+                _from_data(
+                    o.from_data,
+                    o.formula,
+                    o.subject,
+                    o.time,
+                    o.arm,
+                    o.reference,
+                    o.covariance or "un",
+                )
             )
         flags = {
-            "visits": visits,
-            "effect": parse_list(effect, "--effect"),
-            "sd": parse_list(sd, "--sd"),
-            "correlation": correlation,
-            "correlation_structure": correlation_structure,
-            "intercept_sd": intercept_sd,
-            "residual_sd": residual_sd,
-            "dropout": parse_list(dropout, "--dropout"),
-            "allocation": allocation,
-            "baseline_slope": baseline_slope,
-            "baseline_sd": baseline_sd,
-            "covariance": covariance,
-            "df_method": df,
-            "contrast": parse_list(contrast, "--contrast"),
-            "alpha": alpha,
+            "visits": o.visits,
+            "effect": parse_list(o.effect, "--effect"),
+            "sd": parse_list(o.sd, "--sd"),
+            "correlation": o.correlation,
+            "correlation_structure": o.correlation_structure,
+            "intercept_sd": o.intercept_sd,
+            "residual_sd": o.residual_sd,
+            "dropout": parse_list(o.dropout, "--dropout"),
+            "allocation": o.allocation,
+            "baseline_slope": o.baseline_slope,
+            "baseline_sd": o.baseline_sd,
+            "covariance": o.covariance,
+            "df_method": o.df,
+            "contrast": parse_list(o.contrast, "--contrast"),
+            "alpha": o.alpha,
         }
-        if intercept_sd is not None and correlation_structure is None:
+        if o.intercept_sd is not None and o.correlation_structure is None:
             flags["correlation_structure"] = "random-intercept"
         settings.update({k: v for k, v in flags.items() if v is not None})
-        if correlation is not None and "correlation_structure" not in flags:
+        if o.correlation is not None and "correlation_structure" not in flags:
             settings.pop("correlation_matrix", None)
         design = build_design(settings)
-        ns = parse_list(n_per_arm, "--n-per-arm", int) or _as_list(run.get("n_per_arm"))
+        ns = parse_list(o.n_per_arm, "--n-per-arm", int) or _as_list(run.get("n_per_arm"))
         if not ns:
             raise XerotrialError("give --n-per-arm (one value or a list)")
-        n_sims = sims if sims is not None else int(run.get("sims", 1000))
-        the_seed = seed if seed is not None else int(run.get("seed", 1))
-        size = chunk_size if chunk_size is not None else int(run.get("chunk_size", 500))
-        target = target_power if target_power is not None else run.get("target_power")
+        n_sims = o.sims if o.sims is not None else int(run.get("sims", 1000))
+        the_seed = o.seed if o.seed is not None else int(run.get("seed", 1))
+        size = o.chunk_size if o.chunk_size is not None else int(run.get("chunk_size", 500))
+        target = o.target_power if o.target_power is not None else run.get("target_power")
 
         from rich.progress import (
             BarColumn,
@@ -386,8 +365,8 @@ def _power(
                 n_sims=n_sims,
                 seed=the_seed,
                 chunk_size=size,
-                workers=workers,
-                dask=dask,
+                workers=o.workers,
+                dask=o.dask,
                 progress=lambda k: bar.advance(task, k),
             )
     except XerotrialError as exc:
