@@ -35,12 +35,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from xerotrial.trial.matching import pair_mismatches
 
 from .forms import FORMS, Problem
-from .schema import TABLES
+from .schema import stored_rows
 
 __all__ = ["RULE_FORMS", "Violation", "consistency_problems", "violations"]
 
@@ -195,14 +195,7 @@ def violations(state: State) -> list[Violation]:
 
 
 def _load(conn: Connection) -> dict[str, dict[Key, dict[str, Any]]]:
-    state: dict[str, dict[Key, dict[str, Any]]] = {}
-    for form in RULE_FORMS:
-        spec, table = FORMS[form], TABLES[form]
-        state[form] = {
-            tuple(r[k] for k in spec.key): {c: r[c] for c in spec.columns}
-            for r in conn.execute(select(table)).mappings()
-        }
-    return state
+    return {form: stored_rows(conn, form) for form in RULE_FORMS}
 
 
 def consistency_problems(

@@ -53,7 +53,7 @@ from .engine import write_transaction
 from .errors import ImportRejectedError, StoreError
 from .forms import FORMS, FormSpec, Problem, parse_cell
 from .migrate import stored_protocol
-from .schema import TABLES
+from .schema import TABLES, stored_rows
 
 __all__ = [
     "ImportResult",
@@ -229,11 +229,7 @@ def _store_checks(
         refs[col] = _column_set(conn, form, target)
         if form == spec.name:
             refs[col] |= {v[target] for _, v in rows}
-    t = TABLES[spec.name]
-    stored = {
-        tuple(r[k] for k in spec.key): {c: r[c] for c in spec.columns}
-        for r in conn.execute(select(t)).mappings()
-    }
+    stored = stored_rows(conn, spec.name)
     new: list[dict[str, Any]] = []
     unchanged = 0
     for i, values in rows:

@@ -29,11 +29,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeEngine
 
 from .forms import FORMS, Field, FormSpec
 
-__all__ = ["AUDIT", "META", "METADATA", "REVISION", "TABLES", "sql_type"]
+__all__ = ["AUDIT", "META", "METADATA", "REVISION", "TABLES", "sql_type", "stored_rows"]
 
 #: The Alembic revision these tables are (``migrate.head_revision()``; a test checks it).
 REVISION = "0003"
@@ -109,3 +110,22 @@ META = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+
+def stored_rows(conn: Connection, form: str) -> dict[tuple, dict]:
+    """The stored rows of ``form`` by their key, each as ``column -> value``.
+
+    >>> from xerotrial.store.engine import make_engine
+    >>> eng = make_engine("sqlite://"); METADATA.create_all(eng)
+    >>> with eng.begin() as conn:
+    ...     _ = conn.execute(TABLES["sites"].insert(), {"site": "S1", "name": "RH"})
+    ...     stored_rows(conn, "sites")
+    {('S1',): {'site': 'S1', 'name': 'RH', 'country': None}}
+    """
+    from sqlalchemy import select
+
+    spec = FORMS[form]
+    return {
+        tuple(r[k] for k in spec.key): {c: r[c] for c in spec.columns}
+        for r in conn.execute(select(TABLES[form])).mappings()
+    }
