@@ -38,6 +38,8 @@ __all__ = ["EXPORT_FORMATS", "STORE_COMMANDS", "audit_group", "audit_warning", "
 #: ``xerotrial.store.export.FORMATS``, here so that the help lists them without importing the
 #: store (a test checks that the two agree).
 EXPORT_FORMATS = ("csv", "parquet", "xpt")
+#: The formats a study store exports raw data in (``store.study_export.EXPORT_FORMATS``).
+STUDY_FORMATS = ("csv", "redcap")
 
 db_option = click.option(
     "--db",
@@ -92,12 +94,20 @@ def _pairs(items: list[str] | tuple[str, ...] | None, option: str) -> dict[str, 
 @click.command("init", short_help="Create a store, or migrate it to the newest schema")
 @db_option
 @click.option("--protocol", type=_PATH, help="Protocol TOML kept in the store (audited)")
+@click.option(
+    "--study",
+    "study",
+    type=_PATH,
+    metavar="DEF",
+    help="A study definition (TOML/YAML): create a store whose forms are its forms",
+)
 @click.option("--reason", help="Why the protocol changes (needed once the store holds data)")
 @click.option("--app-role", help="PostgreSQL: the role the service runs as (granted, not owner)")
 @click.option("--user", help="Who (default: the login name)")
 def init_command(
     db: str | None,
     protocol: Path | None,
+    study: Path | None,
     reason: str | None,
     app_role: str | None,
     user: str | None,
@@ -105,15 +115,34 @@ def init_command(
     """Create a store, or migrate it to the newest schema (idempotent).
 
     With XEROTRIAL_AUDIT_KEY_FILE set, an unkeyed store is keyed (its audit entries get MACs).
+    With --study DEF the store is made for that study definition (an empty database only).
     """
+    from sqlalchemy.engine import make_url
+
+    if study is not None:
+        if protocol is not None:
+            fail("--study and --protocol exclude each other (a definition holds its schedule)")
+        if not study.is_file():
+            fail(f"{study}: no such file")
+        from .study.check import StudyDefinitionError
+
+        def create() -> str:
+            from .store.study_store import init_study_store
+
+            return init_study_store(db, study, user=user, reason=reason, app_role=app_role)
+
+        try:
+            url = run_or_fail(create)
+        except StudyDefinitionError as exc:
+            fail(str(exc))
+        click.echo(f"study store ready: {make_url(url).render_as_string(hide_password=True)}")
+        return
     from .store.migrate import init_store
 
     if protocol is not None and not protocol.is_file():
         fail(f"{protocol}: no such file")
     if reason is not None and protocol is None:
         fail("--reason goes with --protocol (the reason of a protocol change)")
-    from sqlalchemy.engine import make_url
-
     url = run_or_fail(lambda: init_store(db, protocol, reason=reason, app_role=app_role, user=user))
     click.echo(f"store ready: {make_url(url).render_as_string(hide_password=True)}")
 
@@ -149,6 +178,10 @@ def import_command(
     from .store.forms import FORMS
     from .store.importer import import_file
 
+    engine = run_or_fail(lambda: open_store(db))
+    if _is_study_store(engine):
+        _import_study(engine, form, file, user, reason, dictionary, skip)
+        return
     if form != "redcap" and form not in FORMS:
         fail(f"unknown form {form!r}; forms: {', '.join(FORMS)}, redcap")
     if form == "redcap":
@@ -156,17 +189,52 @@ def import_command(
 
         if dictionary is None:
             fail("a REDCap import needs --dictionary DATA_DICTIONARY.csv")
-        engine = run_or_fail(lambda: open_store(db))
         results = run_or_fail(
             lambda: import_redcap(engine, file, dictionary, user=user, reason=reason, skip=skip)
         )
     else:
         if skip:
             fail("--skip-instrument is for FORM redcap")
-        engine = run_or_fail(lambda: open_store(db))
         results = [run_or_fail(lambda: import_file(engine, form, file, user=user, reason=reason))]
     for r in results:
         click.echo(f"{r.form}: {r.inserted} row(s) imported, {r.unchanged} unchanged ({r.source})")
+
+
+def _is_study_store(engine) -> bool:  # noqa: ANN001 - the Engine is imported by the command
+    from .store.layout import STUDY_KIND, store_kind
+
+    with engine.connect() as conn:
+        return store_kind(conn) == STUDY_KIND
+
+
+def _import_study(
+    engine,  # noqa: ANN001
+    form: str,
+    file: Path,
+    user: str | None,
+    reason: str | None,
+    dictionary: Path | None,
+    skip: tuple[str, ...],
+) -> None:
+    """``import redcap EXPORT.csv`` into a study store (its definition knows the forms)."""
+    from .store.importer import current_user
+    from .store.redcap_records import import_redcap_records
+
+    if form != "redcap":
+        fail(f"a study store imports REDCap records exports: `xerotrial import redcap {file}`")
+    if dictionary is not None or skip:
+        fail("a study store reads the export by its own definition: no --dictionary, no --skip")
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    result, notes = run_or_fail(
+        lambda: import_redcap_records(engine, file, user=user or current_user(), reason=reason)
+    )
+    click.echo(
+        f"{file}: {result.inserted} form row(s) imported, {result.unchanged} unchanged, "
+        f"{result.subjects} new subject(s)"
+    )
+    for line in [*notes, *result.warnings]:
+        click.echo(f"note: {line}", err=True)
 
 
 @click.command("template", short_help="Write a form's empty template, or list the forms")
@@ -337,27 +405,64 @@ def audit_show_command(db: str | None, table: str | None, limit: int | None, as_
             click.echo(f"    new: {rec['new_values']}")
 
 
-@click.command("export", short_help="Export the raw forms or the analysis datasets")
-@click.argument("what", type=click.Choice(["raw", "adam"]))
+@click.command("export", short_help="Export the raw forms, the analysis datasets, ODM")
+@click.argument("what", type=click.Choice(["raw", "adam", "odm"]))
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder"
+    "--out",
+    type=_PATH,
+    required=True,
+    help="Output folder (raw, adam) or file (odm)",
 )
 @db_option
 @click.option(
-    "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", help="File format"
+    "--format",
+    "fmt",
+    type=click.Choice(sorted({*EXPORT_FORMATS, *STUDY_FORMATS})),
+    default="csv",
+    help="File format (redcap: a REDCap records export, study stores)",
 )
 def export_command(what: str, out: Path, db: str | None, fmt: str) -> None:
-    """Export the raw forms (WHAT raw) or the analysis datasets (WHAT adam)."""
+    """Export the raw forms (WHAT raw), the analysis datasets (WHAT adam) or the clinical
+    data as CDISC ODM 1.3.2 XML (WHAT odm, study stores)."""
     from .store.engine import open_store
     from .store.export import export_adam, export_raw
     from .store.integrity import STATUS_FILE, check_store
 
+    if what != "odm" and out.exists() and not out.is_dir():
+        fail(f"--out {out}: is a file; give a folder")
+    if what == "odm" and out.is_dir():
+        fail(f"--out {out}: is a folder; give the XML file to write")
     engine = run_or_fail(lambda: open_store(db))
     report = run_or_fail(lambda: check_store(engine))
     audit_warning(report)
+    if _is_study_store(engine):
+        _export_study(engine, what, out, fmt, report)
+        return
+    if what == "odm" or fmt == "redcap":
+        fail(f"export {what} --format {fmt} is for study stores (init --study DEF)")
     fn = export_raw if what == "raw" else export_adam
     paths = run_or_fail(lambda: fn(engine, out, fmt, audit=report))
     status = "verified" if report.ok else "NOT VERIFIED"
+    click.echo(f"wrote {len(paths)} file(s) to {out} (audit: {status}, see {STATUS_FILE})")
+
+
+def _export_study(engine, what: str, out: Path, fmt: str, report: AuditReport) -> None:  # noqa: ANN001
+    from .store.integrity import STATUS_FILE
+
+    status = "verified" if report.ok else "NOT VERIFIED"
+    if what == "adam":
+        fail("export adam is not yet for study stores (the definition's derivations: issue 12)")
+    if what == "odm":
+        from .store.study_export import odm_export
+
+        run_or_fail(lambda: odm_export(engine, out))
+        click.echo(f"wrote {out} (audit: {status})")
+        return
+    if fmt not in STUDY_FORMATS:
+        fail(f"a study store exports raw data as {' or '.join(STUDY_FORMATS)}, not {fmt}")
+    from .store.study_export import export_study
+
+    paths = run_or_fail(lambda: export_study(engine, out, fmt=fmt))
     click.echo(f"wrote {len(paths)} file(s) to {out} (audit: {status}, see {STATUS_FILE})")
 
 

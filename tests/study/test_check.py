@@ -259,7 +259,7 @@ BROKEN = [
         'expr = "grade < 3 or not exists(serious)"',
         "forms.adverse_events.checks.0.expr",
         'expr = "grade',
-        "only the functions blank, days may be called",
+        "only the functions blank, days, ticked may be called",
         id="check-does-not-parse",
     ),
     pytest.param(

@@ -107,6 +107,21 @@ class AuditWriter:
         self.seq, self.prev = report.head
         self.ts = _now()
 
+    @classmethod
+    def for_new_store(
+        cls, conn: Connection, *, user: str, reason: str, source: str, key: bytes | None = None
+    ) -> AuditWriter:
+        """A writer for a store created in this very transaction, which has nothing to verify
+        yet (refused unless its audit trail is empty); ``key`` keys it (``key_store``)."""
+        if conn.execute(select(AUDIT.c.seq).limit(1)).first() is not None:
+            raise StoreError("not a new store: its audit trail already has entries")
+        self = cls.__new__(cls)
+        self.conn, self.user, self.reason, self.source = conn, user, reason, source
+        self.key = None
+        self.seq, self.prev = 0, GENESIS
+        self.ts = _now()
+        return self
+
     def log(
         self,
         action: str,
@@ -116,6 +131,33 @@ class AuditWriter:
         new: Mapping[str, Any] | None,
     ) -> int:
         """Append one entry; returns its ``seq``."""
+        return self.log_many([(action, table, key, old, new)])
+
+    def log_many(
+        self,
+        changes: list[
+            tuple[str, str, Mapping[str, Any], Mapping[str, Any] | None, Mapping[str, Any] | None]
+        ],
+    ) -> int:
+        """Append one entry per ``(action, table, key, old, new)``, in one statement, and move
+        the tip once; returns the last ``seq``."""
+        if not changes:
+            return self.seq
+        entries = []
+        for action, table, key, old, new in changes:
+            entries.append(self._entry(action, table, key, old, new))
+        self.conn.execute(insert(AUDIT), entries)
+        self._save_meta("audit_tip", self._tip())
+        return self.seq
+
+    def _entry(
+        self,
+        action: str,
+        table: str,
+        key: Mapping[str, Any],
+        old: Mapping[str, Any] | None,
+        new: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
         self.seq += 1
         entry = {
             "seq": self.seq,
@@ -132,10 +174,8 @@ class AuditWriter:
         }
         entry["hash"] = entry_hash(entry)
         entry["mac"] = None if self.key is None else mac(self.key, entry["hash"])
-        self.conn.execute(insert(AUDIT), entry)
         self.prev = entry["hash"]
-        self._save_meta("audit_tip", self._tip())
-        return self.seq
+        return entry
 
     def set_meta(self, key: str, value: str) -> int | None:
         """Set an audited ``store_meta`` value (:data:`AUDITED_META`), with its entry;

@@ -29,8 +29,15 @@ __all__ = [
 
 #: ``prev_hash`` of the first entry.
 GENESIS = "0" * 64
-#: The ``store_meta`` keys whose every value is an audit entry (replayed by ``verify``).
-AUDITED_META = ("protocol_toml", "audit_key_id")
+#: The ``store_meta`` keys whose every value is an audit entry (replayed by ``verify``), and
+#: what each is: a seed store's protocol, the audit key's id, a study store's kind and its
+#: study definition (every version of it, amendments included).
+AUDITED_META: dict[str, str] = {
+    "protocol_toml": "the store's protocol",
+    "audit_key_id": "the store's audit key id",
+    "layout": "the store's kind",
+    "study_definition": "the store's study definition",
+}
 _HASHED = (
     "seq",
     "ts",

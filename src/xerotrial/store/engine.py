@@ -114,7 +114,8 @@ def _sqlite_path(url: str) -> str | None:
 def open_store(db: str | Path | None) -> Engine:
     """The engine of an existing store; :class:`StoreError` if there is none at ``db``.
 
-    A store exists when its schema has been created by ``xerotrial init``.
+    A store exists when its schema has been created by ``xerotrial init`` (a seed store has
+    ``alembic_version``, a study store ``store_meta``).
     """
     url = resolve_url(db)
     if is_sqlite(url):
@@ -126,7 +127,8 @@ def open_store(db: str | Path | None) -> Engine:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            ok = inspect(conn).has_table("alembic_version")
+            found = inspect(conn)
+            ok = found.has_table("alembic_version") or found.has_table("store_meta")
     except OperationalError as exc:
         raise StoreError(f"cannot open the store {_safe(url)}: {exc.orig}") from None
     if not ok:

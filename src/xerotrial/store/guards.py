@@ -27,7 +27,14 @@ from sqlalchemy import Connection, text
 from .errors import StoreError
 from .schema import AUDIT, META, TABLES
 
-__all__ = ["SQLITE_GUARDS", "PG_GUARDS", "grant_app_role", "missing_guards", "owner_warning"]
+__all__ = [
+    "SQLITE_GUARDS",
+    "PG_GUARDS",
+    "grant_app_role",
+    "install_guards",
+    "missing_guards",
+    "owner_warning",
+]
 
 #: SQLite: trigger name -> the statement migration 0001 created it with.
 SQLITE_GUARDS = {
@@ -38,6 +45,28 @@ SQLITE_GUARDS = {
 #: PostgreSQL: the triggers on audit_log (each calls ``audit_log_append_only()``).
 PG_GUARDS = ("audit_log_no_change", "audit_log_no_truncate")
 _PG_FUNCTION_BODY = "BEGIN RAISE EXCEPTION 'audit_log is append-only'; END"
+#: PostgreSQL: the statements that create the guards (as migration 0001 does).
+_PG_DDL = (
+    "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    f"$$ {_PG_FUNCTION_BODY} $$",
+    "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
+)
+
+
+def install_guards(conn: Connection) -> None:
+    """Make ``audit_log`` append-only (a study store; a seed store's migration 0001 does it).
+
+    >>> from sqlalchemy import create_engine
+    >>> with create_engine("sqlite://").begin() as conn:
+    ...     AUDIT.create(conn); install_guards(conn); missing_guards(conn)
+    []
+    """
+    ddl = _PG_DDL if conn.dialect.name == "postgresql" else tuple(SQLITE_GUARDS.values())
+    for sql in ddl:
+        conn.execute(text(sql))
 
 
 def _squash(sql: str | None) -> str:
@@ -120,12 +149,13 @@ def _ident(conn: Connection, name: str) -> str:
     return conn.dialect.identifier_preparer.quote(name)
 
 
-def grant_app_role(conn: Connection, role: str) -> None:
+def grant_app_role(conn: Connection, role: str, tables: list[str] | None = None) -> None:
     """PostgreSQL: grant ``role`` what the store's service needs, run as the tables' owner.
 
     Form tables: SELECT, INSERT, UPDATE, DELETE; ``audit_log``: SELECT, INSERT; ``store_meta``:
     SELECT, INSERT, UPDATE; ``alembic_version``: SELECT; the schema's sequences: USAGE, SELECT.
     Refused for the current role, a superuser, or a role that is (a member of) the owner.
+    ``tables``: the form tables (default: the seed store's).
     """
     if conn.dialect.name != "postgresql":
         raise StoreError("--app-role is for PostgreSQL stores (SQLite has no roles)")
@@ -145,13 +175,14 @@ def grant_app_role(conn: Connection, role: str) -> None:
         )
     r = _ident(conn, role)
     schema = _ident(conn, conn.execute(text("SELECT current_schema()")).scalar_one())
-    forms = ", ".join(_ident(conn, t.name) for t in TABLES.values())
+    names = [t.name for t in TABLES.values()] if tables is None else tables
+    forms = ", ".join(_ident(conn, n) for n in names)
     for sql in (
         f"GRANT USAGE ON SCHEMA {schema} TO {r}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {forms} TO {r}",
         f"GRANT SELECT, INSERT ON {AUDIT.name} TO {r}",
         f"GRANT SELECT, INSERT, UPDATE ON {META.name} TO {r}",
-        f"GRANT SELECT ON alembic_version TO {r}",
+        *([f"GRANT SELECT ON alembic_version TO {r}"] if tables is None else []),
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {r}",
     ):
         conn.execute(text(sql))

@@ -25,12 +25,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 
+from xerotrial.errors import XerotrialError
+
 from .audit_key import KEY_ENV, key_id, load_key, mac
 from .chain import AUDITED_META, GENESIS, KEY_ID_ROW, canonical, entry_hash, jsonable
 from .errors import StoreError
-from .forms import FORMS
 from .guards import missing_guards, owner_warning
-from .schema import AUDIT, META, REVISION, TABLES
+from .layout import StoreTable, store_kind, store_layout
+from .schema import AUDIT, META, REVISION
 
 __all__ = [
     "AuditReport",
@@ -62,7 +64,7 @@ def row_problem(
     conn: Connection, table: str, key: Mapping[str, Any], row: Mapping[str, Any]
 ) -> str | None:
     """Why a stored form row is not the trail's last state of it (None when it is)."""
-    values = {c: jsonable(row[c]) for c in FORMS[table].columns}
+    values = {c: jsonable(row[c]) for c in store_layout(conn)[table].columns}
     where = f"{table} row {canonical(dict(key))}"
     last = last_state(conn, table, key)
     if last is None or last[1] is None:
@@ -119,11 +121,21 @@ def refusal(report: AuditReport, limit: int = 10) -> str:
     return "\n".join(lines)
 
 
-def _row_values(spec_name: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    return {c: jsonable(row[c]) for c in FORMS[spec_name].columns}
+def _row_values(spec: StoreTable, row: Mapping[str, Any]) -> dict[str, Any]:
+    return {c: jsonable(row[c]) for c in spec.columns}
 
 
 def _revision(conn: Connection) -> None:
+    kind = store_kind(conn)
+    if kind != "seed":
+        from .layout import STUDY_KIND
+
+        if kind != STUDY_KIND:
+            raise StoreError(
+                f"the store's layout is {kind!r}; this xerotrial knows {STUDY_KIND!r} "
+                "(a newer xerotrial made it)"
+            )
+        return
     if not inspect(conn).has_table("alembic_version"):
         raise StoreError(
             "not a xerotrial store (no schema revision): create it with `xerotrial init`"
@@ -180,13 +192,15 @@ def _walk(
 
 
 def _replay_tables(
-    conn: Connection, problems: list[str], state: dict[str, dict[str, dict]]
+    conn: Connection,
+    problems: list[str],
+    state: dict[str, dict[str, dict]],
+    layout: Mapping[str, StoreTable],
 ) -> None:
-    for name, t in TABLES.items():
-        spec = FORMS[name]
+    for name, spec in layout.items():
         seen = set()
-        for row in conn.execute(select(t)).mappings():
-            values = _row_values(name, row)
+        for row in conn.execute(select(spec.table)).mappings():
+            values = _row_values(spec, row)
             key = canonical({k: values[k] for k in spec.key})
             seen.add(key)
             audited = state[name].get(key)
@@ -209,9 +223,8 @@ def _replay_tables(
 
 
 def _replay_meta(meta: Mapping[str, str], problems: list[str], audited: Mapping[str, dict]) -> None:
-    for key in AUDITED_META:
+    for key, what in AUDITED_META.items():
         value, last = meta.get(key), audited.get(canonical({"key": key}))
-        what = "the store's protocol" if key == "protocol_toml" else "the store's audit key id"
         where = f"{what} (store_meta {key})"
         if last is None and value is not None:
             problems.append(f"{where}: not in the audit trail (set without a trace)")
@@ -283,7 +296,12 @@ def verify_connection(conn: Connection, *, key: bytes | None = None) -> AuditRep
     _revision(conn)
     problems: list[str] = list(missing_guards(conn))
     warnings = [w for w in [owner_warning(conn)] if w]
-    state: dict[str, dict[str, dict]] = {name: {} for name in TABLES} | {META.name: {}}
+    try:
+        layout = store_layout(conn)
+    except XerotrialError as exc:  # a study store whose stored definition does not build
+        problems.append(f"the store's tables cannot be known: {exc}")
+        layout = {}
+    state: dict[str, dict[str, dict]] = {name: {} for name in layout} | {META.name: {}}
     n, prev, last, keyed_from, entries = _walk(conn, problems, state)
     meta = {r.key: r.value for r in conn.execute(select(META))}
     tip = meta.get("audit_tip")
@@ -297,7 +315,7 @@ def verify_connection(conn: Connection, *, key: bytes | None = None) -> AuditRep
         )
     if not n and tip is not None:
         problems.append(f"the audit trail is empty but the store recorded {tip!r}")
-    _replay_tables(conn, problems, state)
+    _replay_tables(conn, problems, state, layout)
     _replay_meta(meta, problems, state[META.name])
     trail_id = (state[META.name].get(KEY_ID_ROW) or {}).get("value")
     out: dict[str, Any] = {"problems": problems, "warnings": warnings}

@@ -3,12 +3,17 @@
 Parsed with :mod:`ast` and walked by hand (never ``eval``); only these are accepted: field
 names, numbers, strings, ``True``/``False``, comparisons (chains too), ``and``/``or``/``not``,
 ``+ - * /``, unary minus, ``in``/``not in`` a literal list, and the functions ``blank(x)``
-(empty) and ``days(a, b)`` (whole days from date ``a`` to date ``b``). Anything else is
+(empty), ``days(a, b)`` (whole days from date ``a`` to date ``b``) and ``ticked(box, code)``
+(whether a checkbox field has ``code`` ticked; REDCap's ``[box(code)] = '1'``). Anything else is
 refused with the offending text and its position (0-based column).
 
 A blank value (None or ``""``) makes arithmetic and comparisons *unknown* (None), and
 ``and``/``or``/``not`` are three-valued, so a check on blank fields does not fail: a check
 fails only when it evaluates to ``False``; ``blank(x)`` tests for blanks.
+
+Comparisons coerce as REDCap's logic does: a text that is a number compares as that number
+with a number (a choice code ``'3'`` with ``3``), and ``'1'``/``'0'`` as true/false with a
+yes/no value; other mixed comparisons are errors (``<``) or unequal (``==``).
 
 >>> e = parse_expression("cup_after_g >= cup_before_g")
 >>> sorted(e.names)
@@ -65,8 +70,24 @@ def _days(a: Any, b: Any) -> int | None:
     return (b - a).days
 
 
+def _ticked(box: Any, code: Any) -> bool:
+    """Whether ``code`` is ticked in a checkbox value (a list of codes or ``"1,3"``).
+
+    >>> _ticked(["1", "3"], 3), _ticked(None, "1")
+    (True, False)
+    """
+    if _blank(box) or box == []:
+        return False
+    codes = box.split(",") if isinstance(box, str) else list(box)
+    return str(code) in [str(c).strip() for c in codes]
+
+
 #: The functions an expression may call, with their number of arguments.
-FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {"blank": (1, _blank), "days": (2, _days)}
+FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
+    "blank": (1, _blank),
+    "days": (2, _days),
+    "ticked": (2, _ticked),
+}
 
 
 class ExpressionError(ValueError):
@@ -195,6 +216,31 @@ def parse_expression(source: str) -> Expression:
     return Expression(source, frozenset(names), tree)
 
 
+_TRUTH = {"1": True, "0": False, "true": True, "false": False}
+
+
+def _coerce(a: Any, b: Any) -> tuple[Any, Any]:
+    """REDCap's loose comparison: a numeric text with a number, '1'/'0' with a bool.
+
+    >>> _coerce("3", 2.5), _coerce(True, "1"), _coerce("a", 1)
+    ((3.0, 2.5), (True, True), ('a', 1))
+    """
+    if isinstance(a, str) and not isinstance(b, str):
+        b2, a2 = _coerce(b, a)
+        return a2, b2
+    if not isinstance(b, str) or isinstance(a, str):
+        return a, b
+    if isinstance(a, bool):
+        t = _TRUTH.get(b.strip().casefold())
+        return (a, b) if t is None else (a, t)
+    if isinstance(a, int | float):
+        try:
+            return a, float(b)
+        except ValueError:
+            return a, b
+    return a, b
+
+
 def _eval(node: ast.expr, row: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Name):
         if node.id in ("True", "False"):
@@ -230,10 +276,17 @@ def _eval(node: ast.expr, row: Mapping[str, Any]) -> Any:
         for op, right_node in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, ast.In | ast.NotIn):
                 right: Any = [e.value for e in right_node.elts]  # type: ignore[attr-defined]
-                ok = None if left is None else (left in right) == isinstance(op, ast.In)
+                found = left is not None and any(
+                    a == b for a, b in (_coerce(left, r) for r in right)
+                )
+                ok = None if left is None else found == isinstance(op, ast.In)
             else:
                 right = _eval(right_node, row)
-                ok = None if left is None or right is None else _COMPARE[type(op)](left, right)
+                ok = (
+                    None
+                    if left is None or right is None
+                    else _COMPARE[type(op)](*_coerce(left, right))
+                )
             if ok is False:
                 return False
             if ok is None:
@@ -242,8 +295,8 @@ def _eval(node: ast.expr, row: Mapping[str, Any]) -> Any:
         return result
     if isinstance(node, ast.Call):
         fn = FUNCTIONS[node.func.id][1]  # type: ignore[attr-defined]
-        if node.func.id == "blank":  # type: ignore[attr-defined]
-            return fn(_eval_raw(node.args[0], row))
+        if node.func.id in ("blank", "ticked"):  # type: ignore[attr-defined]
+            return fn(*(_eval_raw(a, row) for a in node.args))
         return fn(*(_eval(a, row) for a in node.args))
     raise AssertionError(f"unchecked node {type(node).__name__}")  # parse_expression refuses it
 

@@ -1,0 +1,70 @@
+"""What a store's tables are: the seed trial's fixed forms, or those of a study definition.
+
+A store is one of two kinds. A *seed store* (``xerotrial init``) has the tables of
+:data:`xerotrial.store.schema.TABLES`, made by the Alembic migrations. A *study store*
+(``xerotrial init --study DEF``) has the tables generated from the definition it keeps in
+``store_meta`` (:mod:`.study_schema`). Everything that walks every table (``audit verify``'s
+replay, the PostgreSQL grants) asks :func:`store_layout` for the store's tables, each with its
+audited columns and natural key, and so works for both.
+
+Example
+-------
+>>> from xerotrial.store.engine import make_engine
+>>> from xerotrial.store.schema import METADATA
+>>> eng = make_engine("sqlite://"); METADATA.create_all(eng)
+>>> with eng.connect() as conn:
+...     layout = store_layout(conn)
+>>> layout["sialometry"].key
+('subject', 'visit', 'kind')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Table, inspect, select
+
+from .schema import META, TABLES
+
+__all__ = ["STUDY_KIND", "StoreTable", "seed_layout", "store_kind", "store_layout"]
+
+#: ``store_meta`` ``layout`` of a study store (a seed store has no such row).
+STUDY_KIND = "study/1"
+
+
+@dataclass(frozen=True)
+class StoreTable:
+    """One table of a store: the SQL table, the columns the audit trail records, the key."""
+
+    name: str
+    table: Table
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+
+
+def seed_layout() -> dict[str, StoreTable]:
+    """The seed store's form tables (:data:`~.schema.TABLES`, columns from ``FORMS``)."""
+    from .forms import FORMS
+
+    return {
+        name: StoreTable(name, t, FORMS[name].columns, FORMS[name].key)
+        for name, t in TABLES.items()
+    }
+
+
+def store_kind(conn: Connection) -> str:
+    """``"seed"`` or :data:`STUDY_KIND` (from ``store_meta``; ``"seed"`` when it has none)."""
+    if not inspect(conn).has_table(META.name):
+        return "seed"
+    value = conn.execute(select(META.c.value).where(META.c.key == "layout")).scalar()
+    return value or "seed"
+
+
+def store_layout(conn: Connection) -> dict[str, StoreTable]:
+    """The store's audited tables by name (a study store's from its stored definition)."""
+    if store_kind(conn) == "seed":
+        return seed_layout()
+    from .study_schema import study_layout
+    from .study_store import stored_study
+
+    return study_layout(stored_study(conn))
