@@ -510,7 +510,8 @@ def clinical_data_xml(
     study: StudyDefinition, records: Iterable[Mapping], *, created: str | None = None
 ) -> bytes:
     """Records as an ODM 1.3.2 clinical data document: subjects in order of appearance, their
-    events, a ``FormData`` per record (``FormRepeatKey`` its instance for a repeating form).
+    events in order of appearance, a ``FormData`` per record (``FormRepeatKey`` its instance
+    for a repeating form); the sites named are ``AdminData`` locations.
 
     A record has ``subject``, ``site`` (or None), ``visit`` (a visit's name; ``""``: not at
     a visit; another name: an unscheduled visit), ``instance``, ``form``, ``status`` (or
@@ -521,8 +522,11 @@ def clinical_data_xml(
     events = {e.oid: e for e in _events(study)}
     repeating = set(study.schedule.repeating)
     subjects: dict[str, dict[str, Any]] = {}
+    forms_by_name = {f.name: f for f in study.forms}
     for rec in records:
-        form = study.form(rec["form"])
+        if rec["form"] not in forms_by_name:
+            raise ValueError(f"no form {rec['form']!r} in study {study.study.id}")
+        form = forms_by_name[rec["form"]]
         oid, key = _event_of(study, events, rec)
         instance = int(rec.get("instance") or 1)
         if form.name not in repeating and instance != 1:
