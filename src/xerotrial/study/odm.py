@@ -296,6 +296,82 @@ def _expression(tag: str, oid: str, name: str, description: str, expr: str) -> E
     return e
 
 
+#: What follows the FormDefs in a MetaDataVersion, in the order ODM 1.3.2 wants.
+_AFTER_FORMS = ("ItemGroupDef", "ItemDef", "CodeList", "ConditionDef", "MethodDef")
+
+
+def _protocol(mdv: ET.Element, events: list[_Event]) -> None:
+    """The ``Protocol`` (events in order) and a ``StudyEventDef`` per event."""
+    protocol = _el(mdv, "Protocol")
+    for n, ev in enumerate(events, 1):
+        mandatory = _yes(ev.mandatory)
+        _el(protocol, "StudyEventRef", StudyEventOID=ev.oid, OrderNumber=n, Mandatory=mandatory)
+    for ev in events:
+        sed = _el(
+            mdv,
+            "StudyEventDef",
+            OID=ev.oid,
+            Name=ev.name,
+            Repeating=_yes(ev.repeating),
+            Type=ev.type,
+        )
+        _translated(sed, "Description", ev.description)
+        for n, name in enumerate(ev.forms, 1):
+            _el(sed, "FormRef", FormOID=f"F.{name}", OrderNumber=n, Mandatory=_yes(ev.mandatory))
+
+
+def _form_items(form: Form, units: Mapping[str, str], parts: dict[str, list[ET.Element]]) -> None:
+    """A form's ``ItemGroupDef`` and its items, code lists, conditions and methods."""
+    ig = _el(None, "ItemGroupDef", OID=f"IG.{form.name}", Name=form.name, Repeating="No")
+    parts["ItemGroupDef"].append(ig)
+    order = 0
+    for f in _fields(form):
+        base = f"{form.name}.{f.name}"
+        cond = f"CD.{base}" if f.show_if else None
+        if f.show_if:
+            parts["ConditionDef"].append(
+                _expression(
+                    "ConditionDef",
+                    f"CD.{base}",
+                    f"{base} not collected",
+                    f"{f.name} is asked only when {f.show_if}; ODM's condition is its negation",
+                    f"not ({f.show_if})",
+                )
+            )
+        method = f"MT.{base}" if f.calc else None
+        if f.calc:
+            parts["MethodDef"].append(
+                _expression(
+                    "MethodDef", f"MT.{base}", f"{base} calculation", f"{f.name} = {f.calc}", f.calc
+                )
+            )
+        label = f.label or f.name
+        if f.type == "checkbox":
+            items = [
+                (f"I.{base}___{code}", f"{f.name}___{code}", f"{label}: {text}", None, False)
+                for code, text in f.choices.items()
+            ]
+        else:
+            key = form.key.index(f.name) + 1 if f.name in form.key else None
+            items = [(f"I.{base}", f.name, label, key, f.required)]
+        for oid, name, question, key, mandatory in items:
+            order += 1
+            _el(
+                ig,
+                "ItemRef",
+                ItemOID=oid,
+                OrderNumber=order,
+                Mandatory=_yes(mandatory),
+                KeySequence=key,
+                MethodOID=method,
+                CollectionExceptionConditionOID=cond,
+            )
+            parts["ItemDef"].append(_item_def(form, f, units, oid, name, question))
+        if f.type == "choice":
+            cl = _code_list(f"CL.{base}", base, _codes_type(f.choices), f.choices)
+            parts["CodeList"].append(cl)
+
+
 def metadata_xml(study: StudyDefinition, *, created: str | None = None) -> bytes:
     """The definition as an ODM 1.3.2 metadata document (UTF-8); ``created`` (ISO date-time)
     fixes ``CreationDateTime``, else now (UTC)."""
@@ -313,91 +389,17 @@ def metadata_xml(study: StudyDefinition, *, created: str | None = None) -> bytes
             mu = _el(bd, "MeasurementUnit", OID=oid, Name=unit)
             _translated(mu, "Symbol", unit)
     mdv = _el(st, "MetaDataVersion", OID=_mdv_oid(study), Name=f"version {study.version}")
-    events = _events(study)
-    protocol = _el(mdv, "Protocol")
-    for n, ev in enumerate(events, 1):
-        _el(
-            protocol,
-            "StudyEventRef",
-            StudyEventOID=ev.oid,
-            OrderNumber=n,
-            Mandatory=_yes(ev.mandatory),
-        )
-    for ev in events:
-        sed = _el(
-            mdv,
-            "StudyEventDef",
-            OID=ev.oid,
-            Name=ev.name,
-            Repeating=_yes(ev.repeating),
-            Type=ev.type,
-        )
-        _translated(sed, "Description", ev.description)
-        for n, name in enumerate(ev.forms, 1):
-            _el(sed, "FormRef", FormOID=f"F.{name}", OrderNumber=n, Mandatory=_yes(ev.mandatory))
+    _protocol(mdv, _events(study))
     repeating = set(study.schedule.repeating)
-    groups, items, code_lists, conditions, methods = [], [], [], [], []
+    parts: dict[str, list[ET.Element]] = {k: [] for k in _AFTER_FORMS}
     for form in study.forms:
-        fd = _el(
-            mdv,
-            "FormDef",
-            OID=f"F.{form.name}",
-            Name=form.name,
-            Repeating=_yes(form.name in repeating),
-        )
+        rep = _yes(form.name in repeating)
+        fd = _el(mdv, "FormDef", OID=f"F.{form.name}", Name=form.name, Repeating=rep)
         _translated(fd, "Description", form.title or form.name)
         _el(fd, "ItemGroupRef", ItemGroupOID=f"IG.{form.name}", OrderNumber=1, Mandatory="Yes")
-        ig = _el(None, "ItemGroupDef", OID=f"IG.{form.name}", Name=form.name, Repeating="No")
-        groups.append(ig)
-        order = 0
-        for f in _fields(form):
-            base = f"{form.name}.{f.name}"
-            cond = None
-            if f.show_if:
-                cond = f"CD.{base}"
-                conditions.append(
-                    _expression(
-                        "ConditionDef",
-                        cond,
-                        f"{base} not collected",
-                        f"{f.name} is asked only when {f.show_if}; ODM's condition is its negation",
-                        f"not ({f.show_if})",
-                    )
-                )
-            method = None
-            if f.calc:
-                method = f"MT.{base}"
-                methods.append(
-                    _expression(
-                        "MethodDef", method, f"{base} calculation", f"{f.name} = {f.calc}", f.calc
-                    )
-                )
-            label = f.label or f.name
-            if f.type == "checkbox":
-                parts = [
-                    (f"I.{base}___{code}", f"{f.name}___{code}", f"{label}: {text}", None, False)
-                    for code, text in f.choices.items()
-                ]
-            else:
-                key = form.key.index(f.name) + 1 if f.name in form.key else None
-                parts = [(f"I.{base}", f.name, label, key, f.required)]
-            for oid, name, question, key, mandatory in parts:
-                order += 1
-                _el(
-                    ig,
-                    "ItemRef",
-                    ItemOID=oid,
-                    OrderNumber=order,
-                    Mandatory=_yes(mandatory),
-                    KeySequence=key,
-                    MethodOID=method,
-                    CollectionExceptionConditionOID=cond,
-                )
-                items.append(_item_def(form, f, units, oid, name, question))
-            if f.type == "choice":
-                code_lists.append(_code_list(f"CL.{base}", base, _codes_type(f.choices), f.choices))
-    code_lists.append(_code_list(_STATUS_OID, "form status", "integer", _STATUS))
-    mdv.extend([*groups, *items, *code_lists, *conditions, *methods])
+        _form_items(form, units, parts)
+    parts["CodeList"].append(_code_list(_STATUS_OID, "form status", "integer", _STATUS))
+    mdv.extend([e for k in _AFTER_FORMS for e in parts[k]])
     _admin(root, study, [s.code for s in study.study.sites], created, sponsor=True)
     return _to_bytes(root)
 
