@@ -5,6 +5,8 @@
     xerotrial study export DEF --format redcap -o OUT.csv
                                        a REDCap data dictionary (18 columns); what it cannot
                                        hold is listed on standard error, never dropped silently
+    xerotrial study export DEF --format odm -o OUT.xml
+                                       a CDISC ODM 1.3.2 metadata document; the same listing
 
 ``DEF`` is a TOML (``.toml``) or YAML (``.yaml``, ``.yml``) file (:mod:`xerotrial.study`).
 A problem is printed to standard error as ``FILE: line L: key.path: rule``, every one of them,
@@ -69,17 +71,22 @@ def diff_command(old: Path, new: Path) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["redcap"]),
+    type=click.Choice(["redcap", "odm"]),
     default="redcap",
     show_default=True,
-    help="redcap: a REDCap data dictionary (CSV, the 18 standard columns)",
+    help="redcap: a REDCap data dictionary (CSV, the 18 standard columns); "
+    "odm: CDISC ODM 1.3.2 metadata (XML)",
 )
 @click.option("-o", "--output", metavar="OUT.csv", type=_DEF, required=True, help="Write here")
 def export_command(definition: Path, fmt: str, output: Path) -> None:
-    """Export DEF as a REDCap data dictionary; list what the dictionary cannot hold."""
+    """Export DEF as a REDCap data dictionary or ODM 1.3.2 metadata; list what the format
+    cannot hold."""
     from .study.redcap import to_redcap, untranslated, write_dictionary
 
     study = _load(definition)
+    if fmt == "odm":
+        _export_odm(study, output)
+        return
     text = write_dictionary(to_redcap(study))
     try:
         output.write_text(text, encoding="utf-8")
@@ -90,5 +97,21 @@ def export_command(definition: Path, fmt: str, output: Path) -> None:
     click.echo(f"{output}: {n} fields of {len(study.forms)} forms")
     if left:
         click.echo(f"not in a REDCap data dictionary ({len(left)}):", err=True)
+        for line in left:
+            click.echo(f"  {line}", err=True)
+
+
+def _export_odm(study, output: Path) -> None:  # noqa: ANN001 - imported only when run
+    from .study.odm import metadata_xml, untranslated
+
+    try:
+        output.write_bytes(metadata_xml(study))
+    except OSError as exc:
+        fail(f"{output}: cannot write it ({exc.strerror or exc})")
+    left = untranslated(study)
+    n = sum(len(f.fields) for f in study.forms)
+    click.echo(f"{output}: ODM 1.3.2 metadata, {n} fields of {len(study.forms)} forms")
+    if left:
+        click.echo(f"not in ODM 1.3.2 ({len(left)}):", err=True)
         for line in left:
             click.echo(f"  {line}", err=True)

@@ -144,6 +144,6 @@ def test_cli_export_writes_the_dictionary_and_lists_the_rest(tmp_path: Path) -> 
     rows, problems = read_dictionary(out.read_text())
     assert problems == [] and len(rows) == 146
     bad = CliRunner().invoke(
-        app, ["study", "export", str(SEED_STUDY), "--format", "odm", "-o", str(out)]
+        app, ["study", "export", str(SEED_STUDY), "--format", "sas", "-o", str(out)]
     )
     assert bad.exit_code == 2
