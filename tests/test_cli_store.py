@@ -202,10 +202,13 @@ def test_init_upgrades_a_store_of_revision_0001(here: Path) -> None:
 
 
 def test_export_formats_shown_in_the_help_are_the_exporters() -> None:
+    from xerotrial.cli_store import STUDY_FORMATS
     from xerotrial.store.export import FORMATS
+    from xerotrial.store.study_export import EXPORT_FORMATS as STUDY_EXPORTS
 
     assert EXPORT_FORMATS == FORMATS
-    assert "[csv|parquet|xpt]" in run("export", "-h").output
+    assert STUDY_FORMATS == STUDY_EXPORTS
+    assert "[csv|parquet|redcap|xpt]" in run("export", "-h").output
 
 
 def test_form_names_complete_in_the_shell() -> None:

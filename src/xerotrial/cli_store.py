@@ -299,15 +299,30 @@ def edit_command(
     if delete == bool(changes):
         fail("give either --set COLUMN=VALUE ... or --delete")
     engine = run_or_fail(lambda: open_store(db))
-    if delete:
+    if _is_study_store(engine):
+        from .store.importer import current_user
+        from .store.study_edit import delete_study_row, edit_study_row
+
+        who = user or current_user()
+        if delete:
+            run_or_fail(lambda: delete_study_row(engine, form, keys, reason=reason, user=who))
+            click.echo(f"{form} {keys}: deleted")
+            return
+        res = run_or_fail(
+            lambda: edit_study_row(engine, form, keys, changes, reason=reason, user=who)
+        )
+    elif delete:
         run_or_fail(lambda: delete_row(engine, form, keys, reason=reason, user=user))
         click.echo(f"{form} {keys}: deleted")
         return
-    res = run_or_fail(lambda: edit_row(engine, form, keys, changes, reason=reason, user=user))
+    else:
+        res = run_or_fail(lambda: edit_row(engine, form, keys, changes, reason=reason, user=user))
     if not res.changed:
         click.echo(f"{form} {keys}: nothing changed")
     for c, (old, new) in res.changed.items():
         click.echo(f"{form} {keys}: {c} {old!r} -> {new!r}")
+    for line in getattr(res, "warnings", ()):
+        click.echo(f"note: {line}", err=True)
 
 
 @audit_group.command("verify")
@@ -429,9 +444,9 @@ def export_command(what: str, out: Path, db: str | None, fmt: str) -> None:
     from .store.integrity import STATUS_FILE, check_store
 
     if what != "odm" and out.exists() and not out.is_dir():
-        fail(f"--out {out}: is a file; give a folder")
+        fail(f"--out: '{out}' is a file; give a folder")
     if what == "odm" and out.is_dir():
-        fail(f"--out {out}: is a folder; give the XML file to write")
+        fail(f"--out: '{out}' is a folder; give the XML file to write")
     engine = run_or_fail(lambda: open_store(db))
     report = run_or_fail(lambda: check_store(engine))
     audit_warning(report)

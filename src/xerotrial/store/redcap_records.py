@@ -39,7 +39,7 @@ from xerotrial.study.model import Field, Form, StudyDefinition
 
 from .errors import ImportRejectedError
 from .study_import import FormRow, StudyImportResult, SubjectRow, import_rows
-from .study_schema import data_fields, subject_column
+from .study_schema import data_fields, memo, subject_column
 from .study_store import stored_study
 from .study_values import format_value
 
@@ -76,13 +76,17 @@ def checkbox_column(field: str, code: str) -> str:
 
 def _form_columns(study: StudyDefinition, form: Form) -> list[tuple[str, Field, str | None]]:
     """(column, field, checkbox code) of a form's data columns, in order."""
-    out: list[tuple[str, Field, str | None]] = []
-    for f in data_fields(study, form):
-        if f.type == "checkbox":
-            out += [(checkbox_column(f.name, c), f, c) for c in f.choices]
-        else:
-            out.append((f.name, f, None))
-    return out
+
+    def make() -> list[tuple[str, Field, str | None]]:
+        out: list[tuple[str, Field, str | None]] = []
+        for f in data_fields(study, form):
+            if f.type == "checkbox":
+                out += [(checkbox_column(f.name, c), f, c) for c in f.choices]
+            else:
+                out.append((f.name, f, None))
+        return out
+
+    return memo(study, "redcap_columns", form.name, make)
 
 
 def export_columns(study: StudyDefinition, *, dag: bool = True) -> list[str]:
@@ -151,6 +155,7 @@ def read_records(
     def bad(i: int, col: str | None, value: Any, rule: str) -> None:
         problems.append(Problem(source, None, col, value, rule, line=lines[i]))
 
+    frame.attrs = {}  # (pandas copies attrs at every column access)
     records = frame.to_dict("records")
     for i, rec in enumerate(records):
         sid = (rec.get(subject) or "").strip()

@@ -144,6 +144,8 @@ def clinical_records(conn: Connection, study: StudyDefinition) -> list[dict[str,
                 v = r[f.name]
                 if f.type == "checkbox":
                     values[f.name] = v.split(",") if v else []
+                elif f.type == "datetime" and v:
+                    values[f.name] = v.replace(" ", "T")  # ODM's datetime
                 else:
                     values[f.name] = format_value(f, v)
             out.append(

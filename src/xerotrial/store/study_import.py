@@ -25,12 +25,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
 from xerotrial.errors import Problem
-from xerotrial.study.expressions import ExpressionError, parse_expression
+from xerotrial.study.expressions import Expression, ExpressionError
+from xerotrial.study.expressions import parse_expression as _parse
 from xerotrial.study.model import Field, Form, StudyDefinition
 
 from .audit import AuditWriter, jsonable
@@ -84,6 +86,16 @@ class _Checked:
     warnings: list[str]
 
 
+@lru_cache(maxsize=4096)
+def parse_expression(text: str) -> Expression:
+    """A checked definition's expression, parsed once (it parsed when the definition was)."""
+    return _parse(text)
+
+
+def _at(source: str, row: FormRow) -> str:
+    return source if row.line is None else f"{source}: line {row.line}"
+
+
 def _problem(source: str, row: FormRow | SubjectRow, column: str | None, value: Any, rule: str):
     return Problem(source, None, column, value, rule, line=row.line)
 
@@ -125,7 +137,7 @@ def _check_form_row(
         parsed[f.name] = value
         soft = soft_problem(f, value)
         if soft is not None:
-            out.warnings.append(f"{source}: line {row.line}: {col}: {soft} ({where})")
+            out.warnings.append(f"{_at(source, row)}: {col}: {soft} ({where})")
     if row.status is not None and row.status not in (0, 1, 2):
         out.problems.append(
             _problem(source, row, f"{form.name}_complete", row.status, "must be 0, 1 or 2")
@@ -142,7 +154,7 @@ def _check_form_row(
             elif parsed[f.name] is None and want is not None:
                 parsed[f.name] = want
                 out.warnings.append(
-                    f"{source}: line {row.line}: {col}: blank; its calculation gives "
+                    f"{_at(source, row)}: {col}: blank; its calculation gives "
                     f"{want:g}, stored ({where})"
                 )
             elif parsed[f.name] is not None and (
@@ -165,13 +177,13 @@ def _check_form_row(
                 shown = None
             if shown is False:
                 out.warnings.append(
-                    f"{source}: line {row.line}: {col}: has a value though its branching "
+                    f"{_at(source, row)}: {col}: has a value though its branching "
                     f"logic {f.show_if!r} hides it ({where})"
                 )
         if f.required and parsed[f.name] is None:
             if row.status in (0, 1):
                 out.warnings.append(
-                    f"{source}: line {row.line}: {col}: required but blank in a form not "
+                    f"{_at(source, row)}: {col}: required but blank in a form not "
                     f"marked complete ({where})"
                 )
             else:
@@ -189,7 +201,7 @@ def _check_form_row(
         if ok is False:
             text = f"{check.message or check.expr}{note}"
             if check.level == "warning":
-                out.warnings.append(f"{source}: line {row.line}: {text} ({where})")
+                out.warnings.append(f"{_at(source, row)}: {text} ({where})")
             else:
                 out.problems.append(_problem(source, row, None, None, f"check failed: {text}"))
     out.rows.append((row, parsed))

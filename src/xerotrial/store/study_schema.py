@@ -32,6 +32,9 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -52,6 +55,8 @@ from xerotrial.study.model import Field, Form, StudyDefinition
 from .errors import StoreError
 from .layout import StoreTable
 
+T = TypeVar("T")
+
 __all__ = [
     "CONTEXT",
     "RESERVED_TABLES",
@@ -59,6 +64,7 @@ __all__ = [
     "context_columns",
     "data_fields",
     "holds_data",
+    "memo",
     "study_layout",
     "study_tables",
     "subject_column",
@@ -88,10 +94,31 @@ def holds_data(f: Field) -> bool:
     return getattr(f, "holds_data", f.type != "descriptive")
 
 
+_MEMO: dict[tuple[int, str, str], tuple[object, object]] = {}
+
+
+def memo(study: StudyDefinition, what: str, name: str, make: Callable[[], T]) -> T:
+    """``make()``, once per definition object, ``what`` and ``name`` (the definition is frozen,
+    so what is derived from it never changes; imports derive per cell)."""
+    key = (id(study), what, name)
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0] is study:
+        return hit[1]  # type: ignore[return-value]
+    if len(_MEMO) > 4096:
+        _MEMO.clear()
+    value = make()
+    _MEMO[key] = (study, value)
+    return value
+
+
 def data_fields(study: StudyDefinition, form: Form) -> tuple[Field, ...]:
     """The fields of ``form`` with a column of their own (not context, not descriptive)."""
-    context = set(context_columns(study))
-    return tuple(f for f in form.fields if holds_data(f) and f.name not in context)
+
+    def make() -> tuple[Field, ...]:
+        context = set(context_columns(study))
+        return tuple(f for f in form.fields if holds_data(f) and f.name not in context)
+
+    return memo(study, "data_fields", form.name, make)
 
 
 def _sql_type(f: Field) -> TypeEngine:

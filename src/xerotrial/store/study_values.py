@@ -39,7 +39,21 @@ __all__ = ["checkbox_codes", "format_value", "parse_value", "soft_problem"]
 _DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$")
 
 
+_RULES: dict[int, tuple[Field, CellRule]] = {}
+
+
 def _rule(f: Field) -> CellRule:
+    hit = _RULES.get(id(f))
+    if hit is not None and hit[0] is f:
+        return hit[1]
+    if len(_RULES) > 100_000:
+        _RULES.clear()
+    rule = _make_rule(f)
+    _RULES[id(f)] = (f, rule)
+    return rule
+
+
+def _make_rule(f: Field) -> CellRule:
     kind = {
         "integer": "int",
         "decimal": "float",
