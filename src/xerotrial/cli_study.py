@@ -115,3 +115,28 @@ def _export_odm(study, output: Path) -> None:  # noqa: ANN001 - imported only wh
         click.echo(f"not in ODM 1.3.2 ({len(left)}):", err=True)
         for line in left:
             click.echo(f"  {line}", err=True)
+
+
+@study_group.command("amend")
+@click.option("--db", help="The study store's URL or SQLite file (default trial.db)")
+@click.argument("definition", metavar="NEW_DEF", type=_DEF)
+@click.option("--reason", required=True, help="Why the definition changes (the amendment)")
+@click.option("--user", help="Who (default: the login name)")
+def amend_command(db: str | None, definition: Path, reason: str, user: str | None) -> None:
+    """Apply NEW_DEF, a new version of the store's definition: show and audit the diff, or
+    list every captured value it would invalidate (exit 2, nothing changed)."""
+    from .cli_common import run_or_fail
+    from .store.engine import open_store
+    from .store.importer import current_user
+    from .store.study_amend import amend_store
+
+    _load(definition)  # every problem of the new definition, located
+    engine = run_or_fail(lambda: open_store(db))
+    result = run_or_fail(
+        lambda: amend_store(engine, definition, reason=reason, user=user or current_user())
+    )
+    click.echo(f"amended: version {result.old_version} -> {result.new_version}")
+    for line in result.diff:
+        click.echo(f"  {line}")
+    for sql in result.ddl:
+        click.echo(f"  sql: {sql}")

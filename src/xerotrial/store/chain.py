@@ -37,6 +37,7 @@ AUDITED_META: dict[str, str] = {
     "audit_key_id": "the store's audit key id",
     "layout": "the store's kind",
     "study_definition": "the store's study definition",
+    "study_diff": "the store's last amendment",
 }
 _HASHED = (
     "seq",

@@ -70,7 +70,7 @@ def row_problem(
     if last is None or last[1] is None:
         return f"{where}: not in the audit trail (inserted without a trace)"
     seq, audited = last
-    audited = dict.fromkeys(values) | audited
+    audited = {c: audited.get(c) for c in values}
     diff = [c for c in values if values[c] != audited.get(c)]
     if not diff:
         return None
@@ -205,8 +205,10 @@ def _replay_tables(
             seen.add(key)
             audited = state[name].get(key)
             if audited is not None:
-                # a column added by a later migration is empty in the entries before it
-                audited = dict.fromkeys(values) | audited
+                # a column added by a later migration (or amendment) is empty in the entries
+                # before it; one dropped since (an amendment drops only empty ones) is no
+                # longer the table's
+                audited = {c: audited.get(c) for c in values}
             if audited is None:
                 problems.append(f"{name} row {key}: not in the audit trail")
             elif audited != values:
