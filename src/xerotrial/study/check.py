@@ -61,6 +61,7 @@ from .model import (
     StudyDefinition,
     Visit,
 )
+from .plan import build_plan
 
 __all__ = ["StudyDefinitionError", "build", "describe"]
 
@@ -69,7 +70,16 @@ Key = tuple[Hashable, ...]
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _SDTM = re.compile(r"^[A-Z]{2}\.[A-Z][A-Z0-9]{0,7}$")
 
-TOP_KEYS = ("version", "study", "allocation", "visits", "schedule", "forms")
+TOP_KEYS = (
+    "version",
+    "study",
+    "allocation",
+    "visits",
+    "schedule",
+    "forms",
+    "derivations",
+    "analysis",
+)
 STUDY_KEYS = ("id", "title", "nct", "eudract", "sponsor", "sites")
 SITE_KEYS = ("name", "country")
 ALLOCATION_KEYS = ("method", "arms", "stratify")
@@ -620,6 +630,18 @@ def build(
     allocation = c.allocation(top.get("allocation"), known)
     visits = c.visits(top.get("visits"))
     schedule = c.schedule(top.get("schedule"), visits, known)
+    derivations, analysis = build_plan(
+        c, top.get("derivations"), top.get("analysis"), forms, allocation, visits
+    )
     if c.problems:
         raise StudyDefinitionError(file, c.problems)
-    return StudyDefinition(version, study, allocation, visits, schedule, tuple(forms.values()))
+    return StudyDefinition(
+        version,
+        study,
+        allocation,
+        visits,
+        schedule,
+        tuple(forms.values()),
+        derivations,
+        analysis,
+    )

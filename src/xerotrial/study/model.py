@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 __all__ = [
     "ALLOCATION_METHODS",
@@ -187,7 +188,8 @@ class Schedule:
 
 @dataclass(frozen=True)
 class StudyDefinition:
-    """A whole study definition, one ``version`` of it."""
+    """A whole study definition, one ``version`` of it; ``derivations`` and ``analysis``
+    are :mod:`xerotrial.study.plan`'s (the analysis None when the definition has none)."""
 
     version: str
     study: Study
@@ -195,6 +197,8 @@ class StudyDefinition:
     visits: tuple[Visit, ...]
     schedule: Schedule
     forms: tuple[Form, ...]
+    derivations: tuple[Any, ...] = ()
+    analysis: Any = None
 
     def form(self, name: str) -> Form:
         """The form called ``name`` (KeyError if none)."""
