@@ -5,6 +5,10 @@
     xerotrial study export DEF --format redcap -o OUT.csv
                                        a REDCap data dictionary (18 columns); what it cannot
                                        hold is listed on standard error, never dropped silently
+                                       (--events MAPPING.csv: the instrument-event mapping)
+    xerotrial study from-redcap DICTIONARY.csv [--events MAPPING.csv] [--repeating FORM ...] -o DEF
+                                       a definition of a REDCap project; what cannot be
+                                       translated or is assumed is listed on standard error
 
 ``DEF`` is a TOML (``.toml``) or YAML (``.yaml``, ``.yml``) file (:mod:`xerotrial.study`).
 A problem is printed to standard error as ``FILE: line L: key.path: rule``, every one of them,
@@ -75,7 +79,14 @@ def diff_command(old: Path, new: Path) -> None:
     help="redcap: a REDCap data dictionary (CSV, the 18 standard columns)",
 )
 @click.option("-o", "--output", metavar="OUT.csv", type=_DEF, required=True, help="Write here")
-def export_command(definition: Path, fmt: str, output: Path) -> None:
+@click.option(
+    "--events",
+    metavar="OUT",
+    type=_DEF,
+    default=None,
+    help="Also write REDCap's instrument-event mapping (the visits and schedule) here",
+)
+def export_command(definition: Path, fmt: str, output: Path, events: Path | None) -> None:
     """Export DEF as a REDCap data dictionary; list what the dictionary cannot hold."""
     from .study.redcap import to_redcap, untranslated, write_dictionary
 
@@ -85,10 +96,88 @@ def export_command(definition: Path, fmt: str, output: Path) -> None:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         fail(f"{output}: cannot write it ({exc.strerror or exc})")
+    if events is not None:
+        from .study.redcap import to_event_mapping, write_event_mapping
+
+        mapping = to_event_mapping(study)
+        try:
+            events.write_text(write_event_mapping(mapping), encoding="utf-8")
+        except OSError as exc:
+            fail(f"{events}: cannot write it ({exc.strerror or exc})")
+        click.echo(f"{events}: {len(mapping)} instrument-event rows")
     left = untranslated(study)
     n = sum(len(f.fields) for f in study.forms)
     click.echo(f"{output}: {n} fields of {len(study.forms)} forms")
     if left:
         click.echo(f"not in a REDCap data dictionary ({len(left)}):", err=True)
         for line in left:
+            click.echo(f"  {line}", err=True)
+
+
+def _read(path: Path) -> str:
+    if not path.is_file():
+        fail(f"{path}: no such file")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{path}: cannot read it ({exc})")
+    raise AssertionError  # fail() exits
+
+
+@study_group.command("from-redcap")
+@click.argument("dictionary", metavar="DICTIONARY.csv", type=_DEF)
+@click.option(
+    "--events",
+    metavar="INSTRUMENT_EVENT_MAPPING.csv",
+    type=_DEF,
+    default=None,
+    help="The instrument-event mapping (arm_num,unique_event_name,form) of a longitudinal project",
+)
+@click.option(
+    "--repeating",
+    metavar="FORM",
+    multiple=True,
+    help="A repeating instrument (a project setting, not in the dictionary); repeat for more",
+)
+@click.option("--id", "study_id", default="", help="The study's identifier (default: the DEF name)")
+@click.option("--title", default="", help="The study's title")
+@click.option("-o", "--output", metavar="DEF", type=_DEF, required=True, help="Write here (.toml)")
+def from_redcap_command(
+    dictionary: Path,
+    events: Path | None,
+    repeating: tuple[str, ...],
+    study_id: str,
+    title: str,
+    output: Path,
+) -> None:
+    """A study definition (TOML) of a REDCap data dictionary and instrument-event mapping.
+
+    Every problem of the input is printed as FILE: row R: column C: rule (exit 2, nothing
+    written); what the definition cannot hold or had to assume is listed on standard error.
+    """
+    from .study.from_redcap import RedcapInputError, from_redcap
+    from .study.toml_write import to_toml
+
+    text = _read(dictionary)
+    mapping = _read(events) if events is not None else None
+    try:
+        t = from_redcap(
+            text,
+            str(dictionary),
+            mapping,
+            str(events) if events is not None else "",
+            repeating,
+            study_id or output.stem,
+            title,
+        )
+    except RedcapInputError as exc:
+        fail(str(exc))
+    try:
+        output.write_text(to_toml(t.study), encoding="utf-8")
+    except OSError as exc:
+        fail(f"{output}: cannot write it ({exc.strerror or exc})")
+    click.echo(f"{output}: {t.study.summary()}")
+    if t.notes:
+        click.echo(f"not translated or assumed ({len(t.notes)}):", err=True)
+        for line in t.notes:
             click.echo(f"  {line}", err=True)

@@ -308,11 +308,12 @@ class _Reader:
                 choices = parsed
         elif rtype == "calc" and not spec.strip():
             self.problem(n, "Choices, Calculations, OR Slider Labels", spec, "a calc needs one")
-        lo = self.number(n, "Text Validation Min", r["Text Validation Min"])
-        hi = self.number(n, "Text Validation Max", r["Text Validation Max"])
         numeric = typ in ("integer", "decimal") or rtype == "calc"
-        if not numeric and (r["Text Validation Min"] or r["Text Validation Max"]):
-            lo = hi = None
+        lo = hi = None
+        if numeric:
+            lo = self.number(n, "Text Validation Min", r["Text Validation Min"])
+            hi = self.number(n, "Text Validation Max", r["Text Validation Max"])
+        elif r["Text Validation Min"] or r["Text Validation Max"]:
             ranged = (
                 v is not None and v.type in ("date", "datetime") or validation.startswith("time")
             )
