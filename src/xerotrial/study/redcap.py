@@ -333,7 +333,7 @@ def untranslated(study: StudyDefinition) -> list[str]:
         for form in study.forms
         for c in form.checks
     ]
-    out += [f"form {form.name}: key {list(form.key)}" for form in study.forms]
+    out += [f"form {form.name}: key {list(form.key)}" for form in study.forms if form.key]
     seen: dict[str, list[str]] = {}
     for form in study.forms:
         for f in form.fields:
@@ -347,8 +347,11 @@ def untranslated(study: StudyDefinition) -> list[str]:
     if study.visits:
         out.append(
             f"{len(study.visits)} visits and the schedule (REDCap events and the "
-            "instrument-event mapping)"
+            "instrument-event mapping: study export --events MAPPING.csv)"
         )
+    days = [v.name for v in study.visits if v.day is not None]
+    if days:
+        out.append(f"the target days and windows of visits {', '.join(days)}")
     if study.schedule.repeating:
         out.append(f"repeating forms {list(study.schedule.repeating)} (REDCap project setting)")
     if study.allocation.arms:
