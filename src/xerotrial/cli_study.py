@@ -121,7 +121,6 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"{path}: cannot read it ({exc})")
-    raise AssertionError  # fail() exits
 
 
 @study_group.command("from-redcap")

@@ -271,6 +271,8 @@ def test_every_validation_name_of_redcap_is_known_and_round_trips() -> None:
         ({"val": "number", "min": "5.0", "ann": "@HIDDEN @FORCE-MINMAX"}, (5, None, None, None)),
         ({"type": "slider"}, (0, 100, None, None)),
         ({"type": "slider", "min": "-10", "max": "10"}, (-10, 10, None, None)),
+        ({"type": "slider", "min": "0", "max": "100"}, (0, 100, None, None)),
+        ({"type": "slider", "min": "0", "max": "100.0"}, (0, 100, None, None)),
     ],
 )
 def test_hard_limits_with_force_minmax_else_soft(cells: dict, limits: tuple) -> None:
@@ -279,9 +281,16 @@ def test_hard_limits_with_force_minmax_else_soft(cells: dict, limits: tuple) -> 
     assert write_dictionary(to_redcap(t.study)) == dictionary(_row(name="x", **cells))
 
 
-def test_required_and_choices_with_commas_in_labels() -> None:
-    f, t = one_field(type="radio", choices="1, Yes, often | 2, No", req="y")
-    assert f.required and dict(f.choices) == {"1": "Yes, often", "2": "No"}
+@pytest.mark.parametrize(
+    "spec", ["1, Yes, often | 2, No", "1,Yes, often|2,No", "a, Yes, often | b, No"]
+)
+def test_required_and_choices_with_commas_in_labels(spec: str) -> None:
+    f, t = one_field(type="radio", choices=spec, req="y")
+    assert f.required and list(f.choices.values()) == ["Yes, often", "No"]
+    assert write_dictionary(to_redcap(t.study)) == dictionary(
+        _row(name="x", type="radio", choices=spec, req="y")
+    )
+    assert t.notes[-1].startswith("sites:")  # nothing listed as written back otherwise
 
 
 @pytest.mark.parametrize(

@@ -297,7 +297,8 @@ def _row(form: Form, f: Field) -> dict[str, str]:
         lo, hi = f.soft_lo, f.soft_hi
     for col, key, x in (("Text Validation Min", "min", lo), ("Text Validation Max", "max", hi)):
         raw = r.get(key)
-        if f.numeric and raw is not None and _same_number(raw, x):
+        ref = (f.lo if key == "min" else f.hi) if ftype == "slider" else x
+        if f.numeric and raw is not None and _same_number(raw, ref):
             row[col] = raw
         elif f.numeric or ftype == "slider":
             row[col] = "" if x is None else _num(x)
