@@ -118,7 +118,7 @@ def _read(path: Path) -> str:
     if not path.is_file():
         fail(f"{path}: no such file")
     try:
-        return path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"{path}: cannot read it ({exc})")
 

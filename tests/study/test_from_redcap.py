@@ -373,6 +373,15 @@ def test_untranslated_items_are_listed(tmp_path: Path) -> None:
     assert run("study", "check", str(out)).exit_code == 0
 
 
+def test_a_descriptive_field_may_have_no_label_and_a_byte_order_mark_is_listed() -> None:
+    text = dictionary(_row(name="x", type="descriptive", label=""))
+    text = text.replace("x,f,,descriptive,X,", "x,f,,descriptive,,")
+    t = from_redcap("\ufeff" + text, "dd.csv")
+    assert t.study.form("f").field("x").label == ""
+    assert write_dictionary(to_redcap(t.study)) == text
+    assert "dd.csv: starts with a byte-order mark; the export writes none" in t.notes
+
+
 def test_a_classic_project_has_no_visits() -> None:
     t = from_redcap(dictionary(_row(name="x", val="integer")), "dd.csv")
     assert t.study.visits == () and t.study.allocation.arms == ()

@@ -9,11 +9,12 @@ forms, fields of a form and arms, case-insensitively; entries of a list), limits
 non-numeric field, ``lo > hi``, soft limits outside the hard ones, a choice field without
 choices, a check, branching (``show_if``) or calculation (``calc``) that does not parse or
 names an unknown field or compares a field with a literal it can never equal (a choice with
-a code it does not have), a key that names an unknown field, overlapping visit windows (among the visits that have
-one: a visit made from a REDCap event has neither day nor window), a target day outside its
-window, a visit of an unknown arm, a text rule (``validation``) that is not one of REDCap's
-(:data:`~.validation.TEXT_RULES`) or on a field that is not text, and kept REDCap facts
-(``redcap = {...}``) with an unknown key, a field type or validation of another type.
+a code it does not have), a key that names an unknown field, overlapping visit windows
+(among the visits that have one: a visit made from a REDCap event has neither day nor
+window), a target day outside its window, a visit of an unknown arm, a text rule
+(``validation``) that is not one of REDCap's (:data:`~.validation.TEXT_RULES`) or on a field
+that is not text, and kept REDCap facts (``redcap = {...}``) with an unknown key, or a field
+type or validation of another type.
 
 >>> from xerotrial.study.load import parse_text
 >>> text = '''version = "1"

@@ -265,7 +265,7 @@ class _Reader:
                 f"unknown field type {rtype!r}; one of {', '.join(REDCAP_FIELD_TYPES)}",
             )
             return None
-        if not r["Field Label"]:
+        if not r["Field Label"] and rtype != "descriptive":
             self.problem(n, "Field Label", "", "a field needs a label")
         for col, allowed in (
             ("Required Field?", _YN),
@@ -361,7 +361,7 @@ class _Reader:
         f = Field(
             name=name,
             type=typ,
-            label="" if label == name else label,
+            label="" if label == name and rtype != "descriptive" else label,
             required=r["Required Field?"] == "y",
             unit=r["Field Note"],
             precision=precision,
@@ -481,6 +481,8 @@ def from_redcap(
     from .redcap import COLUMNS, _row
 
     rd = _Reader(file)
+    if dictionary.startswith("\ufeff"):
+        rd.notes.append(f"{file}: starts with a byte-order mark; the export writes none")
     rows, problems = _csv(dictionary, file, COLUMNS)
     rd.problems += problems
     if not rows and not problems:

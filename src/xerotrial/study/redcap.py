@@ -265,7 +265,7 @@ def _row(form: Form, f: Field) -> dict[str, str]:
     row["Form Name"] = form.name
     row["Section Header"] = r.get("section_header", "")
     row["Field Type"] = ftype
-    row["Field Label"] = f.label or f.name
+    row["Field Label"] = f.label if f.type == "descriptive" else (f.label or f.name)
     row["Field Note"] = f.unit
     validation = _validation(f)
     kept_v = VALIDATIONS.get(r.get("validation", ""))
