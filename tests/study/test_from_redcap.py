@@ -272,6 +272,7 @@ def test_every_validation_name_of_redcap_is_known_and_round_trips() -> None:
         ({"type": "slider"}, (0, 100, None, None)),
         ({"type": "slider", "min": "-10", "max": "10"}, (-10, 10, None, None)),
         ({"type": "slider", "min": "0", "max": "100"}, (0, 100, None, None)),
+        ({"type": "slider", "max": "50"}, (0, 50, None, None)),
         ({"type": "slider", "min": "0", "max": "100.0"}, (0, 100, None, None)),
     ],
 )
@@ -303,6 +304,8 @@ def test_required_and_choices_with_commas_in_labels(spec: str) -> None:
         ("[a] = 1", "a == '1'"),
         ("[a] <> ''", "not blank(a)"),
         ('datediff([d1], [d2], "d", true) > 7', "days(d1, d2) > 7"),
+        ("[n] = '5'", "n == 5"),
+        ("[n] > '2.5'", "n > 2.5"),
         ("[a(1)] = '1'", None),
         ("[other_form] = '1'", None),
         ("[event-name] = 'baseline_arm_1'", None),

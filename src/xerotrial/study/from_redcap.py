@@ -34,6 +34,7 @@ problem as ``FILE: row R: column C: rule`` (row 1 is the header).
 from __future__ import annotations
 
 import ast
+import contextlib
 import csv
 import io
 import re
@@ -138,7 +139,8 @@ def translate_logic(text: str, form: Form) -> str | None:
     """REDCap logic or a calculation as an expression of :mod:`.expressions` on the fields of
     ``form``, or None when it cannot be one (another form's field, a checkbox option
     ``[f(1)]``, a function or smart variable of REDCap's, ...). A yes/no field ``[f] = '1'``
-    is ``f`` (``'0'``: ``not f``); a choice code written as a number is text.
+    is ``f`` (``'0'``: ``not f``); a choice code written as a number is text, a number
+    written as text (``[n] = '5'``) a number, as REDCap compares them.
 
     >>> f = Form("ae", "AE", fields=(Field("serious", "yesno"), Field("grade", "integer")))
     >>> translate_logic("[serious] = '1' and [grade] >= 3", f)
@@ -172,6 +174,9 @@ def translate_logic(text: str, form: Form) -> str | None:
                 return a if str(b.value) == "1" else ast.UnaryOp(ast.Not(), a)
             if f.type in ("choice", "checkbox") and isinstance(b.value, int | float):
                 b.value = _num_text(b.value)
+            if f.type in ("integer", "decimal", "calculated") and isinstance(b.value, str):
+                with contextlib.suppress(ValueError):
+                    b.value = int(b.value) if b.value.lstrip("-").isdigit() else float(b.value)
             return node
 
     source = ast.unparse(_Typed().visit(tree))
@@ -189,7 +194,7 @@ def _num_text(x: float) -> str:
 
 
 def _csv(
-    text: str, file: str, columns: Sequence[str]
+    text: str, file: str, columns: Sequence[str], notes: list[str] | None = None
 ) -> tuple[list[dict[str, str]], list[Problem]]:
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     rows = list(reader)
@@ -208,6 +213,9 @@ def _csv(
         return [], problems
     out = []
     for n, r in enumerate(rows[1:], start=2):
+        if not r and notes is not None:
+            notes.append(f"{file}: row {n}: an empty line, left out (written back without it)")
+            continue
         if len(r) != len(header):
             problems.append(
                 Problem(file, n, None, None, f"{len(r)} cells where the header has {len(header)}")
@@ -483,7 +491,7 @@ def from_redcap(
     rd = _Reader(file)
     if dictionary.startswith("\ufeff"):
         rd.notes.append(f"{file}: starts with a byte-order mark; the export writes none")
-    rows, problems = _csv(dictionary, file, COLUMNS)
+    rows, problems = _csv(dictionary, file, COLUMNS, rd.notes)
     rd.problems += problems
     if not rows and not problems:
         rd.problem(2, "Variable / Field Name", "", "the dictionary has no fields")
@@ -639,7 +647,7 @@ def _events(
     from .redcap import EVENT_COLUMNS, to_event_mapping
 
     er = _Reader(file)
-    rows, problems = _csv(text, file, EVENT_COLUMNS)
+    rows, problems = _csv(text, file, EVENT_COLUMNS, rd.notes)
     er.problems += problems
     order: list[str] = []
     in_arm: dict[str, set[int]] = {}

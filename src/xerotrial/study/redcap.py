@@ -289,8 +289,8 @@ def _row(form: Form, f: Field) -> dict[str, str]:
     else:
         spec = r.get("choices", "")
     row["Choices, Calculations, OR Slider Labels"] = spec
-    if ftype == "slider":
-        lo, hi = (None, None) if (f.lo, f.hi) == (0, 100) else (f.lo, f.hi)
+    if ftype == "slider":  # REDCap's slider runs from 0 to 100 unless min or max say
+        lo, hi = (None if f.lo == 0 else f.lo), (None if f.hi == 100 else f.hi)
     elif f.lo is not None or f.hi is not None:
         lo, hi = f.lo, f.hi
     else:
