@@ -125,6 +125,7 @@ def _read(path: Path) -> str:
 
 @study_group.command("from-redcap")
 @click.argument("dictionary", metavar="DICTIONARY.csv", type=_DEF)
+@click.argument("more_repeating", metavar="[FORM ...]", nargs=-1)
 @click.option(
     "--events",
     metavar="INSTRUMENT_EVENT_MAPPING.csv",
@@ -136,13 +137,15 @@ def _read(path: Path) -> str:
     "--repeating",
     metavar="FORM",
     multiple=True,
-    help="A repeating instrument (a project setting, not in the dictionary); repeat for more",
+    help="The repeating instruments (a project setting, not in the dictionary): --repeating "
+    "ae cm, --repeating ae --repeating cm or --repeating ae,cm",
 )
 @click.option("--id", "study_id", default="", help="The study's identifier (default: the DEF name)")
 @click.option("--title", default="", help="The study's title")
 @click.option("-o", "--output", metavar="DEF", type=_DEF, required=True, help="Write here (.toml)")
 def from_redcap_command(
     dictionary: Path,
+    more_repeating: tuple[str, ...],
     events: Path | None,
     repeating: tuple[str, ...],
     study_id: str,
@@ -157,6 +160,12 @@ def from_redcap_command(
     from .study.from_redcap import RedcapInputError, from_redcap
     from .study.toml_write import to_toml
 
+    if more_repeating and not repeating:
+        fail(f"unexpected argument {more_repeating[0]!r} (name repeating forms with --repeating)")
+    # --repeating FORM ...: the forms after the first are the command's further arguments
+    repeating = tuple(
+        f.strip() for r in (*repeating, *more_repeating) for f in r.split(",") if f.strip()
+    )
     text = _read(dictionary)
     mapping = _read(events) if events is not None else None
     try:

@@ -385,6 +385,25 @@ def test_a_descriptive_field_may_have_no_label_and_a_byte_order_mark_is_listed()
     assert "dd.csv: starts with a byte-order mark; the export writes none" in t.notes
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--repeating", "g", "h"],
+        ["--repeating", "g", "--repeating", "h"],
+        ["--repeating", "g,h"],
+    ],
+)
+def test_several_repeating_forms(tmp_path: Path, args: list[str]) -> None:
+    dd = tmp_path / "dd.csv"
+    dd.write_text(dictionary(_row(name="a", form="g"), _row(name="b", form="h")))
+    out = tmp_path / "s.toml"
+    res = run("study", "from-redcap", str(dd), *args, "-o", str(out))
+    assert res.exit_code == 0, res.output
+    assert load_study(out).schedule.repeating == ("g", "h")
+    bad = run("study", "from-redcap", str(dd), "g", "-o", str(out))
+    assert bad.exit_code == 2 and "unexpected argument 'g'" in bad.output
+
+
 def test_a_classic_project_has_no_visits() -> None:
     t = from_redcap(dictionary(_row(name="x", val="integer")), "dd.csv")
     assert t.study.visits == () and t.study.allocation.arms == ()
