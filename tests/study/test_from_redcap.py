@@ -404,6 +404,17 @@ def test_several_repeating_forms(tmp_path: Path, args: list[str]) -> None:
     assert bad.exit_code == 2 and "unexpected argument 'g'" in bad.output
 
 
+def test_the_api_header_is_read_and_listed() -> None:
+    from xerotrial.study.from_redcap import API_COLUMNS
+
+    text = dictionary(_row(name="x", val="integer"))
+    api = ",".join(API_COLUMNS) + "\n" + text.split("\n", 1)[1]
+    t = from_redcap(api, "meta.csv")
+    assert t.study.form("f").field("x").type == "integer"
+    assert write_dictionary(to_redcap(t.study)) == text
+    assert any("the header is that of REDCap's API" in n for n in t.notes)
+
+
 def test_a_classic_project_has_no_visits() -> None:
     t = from_redcap(dictionary(_row(name="x", val="integer")), "dd.csv")
     assert t.study.visits == () and t.study.allocation.arms == ()

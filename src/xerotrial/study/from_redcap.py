@@ -58,6 +58,7 @@ from .model import (
 from .validation import VALIDATIONS
 
 __all__ = [
+    "API_COLUMNS",
     "REDCAP_FIELD_TYPES",
     "RedcapInputError",
     "Translation",
@@ -79,6 +80,27 @@ REDCAP_FIELD_TYPES: tuple[str, ...] = (
     "descriptive",
     "file",
     "sql",
+)
+#: The dictionary's columns as REDCap's API names them (in the same order).
+API_COLUMNS: tuple[str, ...] = (
+    "field_name",
+    "form_name",
+    "section_header",
+    "field_type",
+    "field_label",
+    "select_choices_or_calculations",
+    "field_note",
+    "text_validation_type_or_show_slider_number",
+    "text_validation_min",
+    "text_validation_max",
+    "identifier",
+    "branching_logic",
+    "required_field",
+    "custom_alignment",
+    "question_number",
+    "matrix_group_name",
+    "matrix_ranking",
+    "field_annotation",
 )
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _SDTM = re.compile(r"^[A-Z]{2}\.[A-Z][A-Z0-9]{0,7}$")
@@ -199,6 +221,13 @@ def _csv(
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     rows = list(reader)
     header = rows[0] if rows else []
+    if header == list(API_COLUMNS) and len(columns) == len(API_COLUMNS):
+        header = list(columns)
+        if notes is not None:
+            notes.append(
+                f"{file}: the header is that of REDCap's API (field_name, ...); the export "
+                "writes the data dictionary's"
+            )
     problems = [
         Problem(file, 1, c, None, f"column missing (expected: {', '.join(columns)})")
         for c in columns
