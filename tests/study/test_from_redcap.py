@@ -273,6 +273,7 @@ def test_every_validation_name_of_redcap_is_known_and_round_trips() -> None:
         ({"type": "slider", "min": "-10", "max": "10"}, (-10, 10, None, None)),
         ({"type": "slider", "min": "0", "max": "100"}, (0, 100, None, None)),
         ({"type": "slider", "max": "50"}, (0, 50, None, None)),
+        ({"type": "slider", "val": "integer"}, (0, 100, None, None)),
         ({"type": "slider", "min": "0", "max": "100.0"}, (0, 100, None, None)),
     ],
 )

@@ -463,9 +463,7 @@ def _kept_cells(form: Form, f: Field, rtype: str, r: Mapping[str, str]) -> Field
     from .redcap import _row
 
     keep = dict(f.redcap)
-    default = _row(form, replace(f, redcap=MappingProxyType(keep)))
-    if default["Field Type"] != rtype:
-        keep["field_type"] = rtype
+    keep["field_type"] = rtype
     simple = {
         "Section Header": "section_header",
         "Identifier?": "identifier",
@@ -478,7 +476,7 @@ def _kept_cells(form: Form, f: Field, rtype: str, r: Mapping[str, str]) -> Field
         if r[col]:
             keep[key] = r[col]
     val = r["Text Validation Type OR Show Slider Number"]
-    if val and val != f.validation and val != default["Text Validation Type OR Show Slider Number"]:
+    if val and val != f.validation:
         keep["validation"] = val
     spec = r["Choices, Calculations, OR Slider Labels"]
     key = {"calc": "calculation", "slider": "slider_labels"}.get(rtype, "choices")
@@ -493,7 +491,7 @@ def _kept_cells(form: Form, f: Field, rtype: str, r: Mapping[str, str]) -> Field
     # drop what is written back the same without being kept
     out = _row(form, g)
     for k in list(keep):
-        if k in ("field_type", "annotation"):
+        if k == "annotation":
             continue
         trial = dict(keep)
         del trial[k]
