@@ -13,6 +13,8 @@ import io
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from xerotrial.cli import app
@@ -701,3 +703,74 @@ def test_the_project_readme_says_it_is_synthetic() -> None:
     text = (PROJECT / "README.md").read_text()
     assert "synthetic" in text.lower()
     assert io.StringIO(text).read()
+
+
+# -- nothing is dropped silently, whatever the dictionary --------------------------------------
+
+_TYPES = {
+    "text": ["", "integer", "number", "number_2dp", "date_dmy", "datetime_seconds_ymd", "email"],
+    "notes": [""],
+    "radio": [""],
+    "dropdown": [""],
+    "checkbox": [""],
+    "yesno": [""],
+    "truefalse": [""],
+    "slider": ["", "number"],
+    "descriptive": [""],
+    "calc": [""],
+    "file": ["", "signature"],
+}
+
+
+@st.composite
+def _dictionaries(draw) -> str:
+    rows = []
+    n = draw(st.integers(1, 5))
+    for i in range(n):
+        rtype = draw(st.sampled_from(sorted(_TYPES)))
+        val = draw(st.sampled_from(_TYPES[rtype]))
+        cells = {"type": rtype, "val": val}
+        if rtype in ("radio", "dropdown", "checkbox"):
+            cells["choices"] = draw(
+                st.sampled_from(["1, A | 2, B", "1,A|2,B", "a, x, y | b, z", "0, No | 1, Yes"])
+            )
+        if rtype == "calc":
+            cells["choices"] = draw(st.sampled_from(["[record_id] * 2", "[f0]+1", "round([f0],1)"]))
+        numeric = val in ("integer", "number", "number_2dp") or rtype in ("calc", "slider")
+        if numeric:
+            cells["min"] = draw(st.sampled_from(["", "0", "1.5", "5.0", "-2"]))
+            cells["max"] = draw(st.sampled_from(["", "10", "100", "20.25"]))
+        cells["ann"] = draw(
+            st.sampled_from(
+                ["", "@FORCE-MINMAX", "@FORCE-MINMAX soft_hi=8", "@HIDDEN @FORCE-MINMAX",
+                 "@HIDDEN\n@READONLY", "sdtm=DM.AGE", "@DEFAULT='a b'", "@FORCE-MINMAX "]
+            )
+        )  # fmt: skip
+        if i and rtype != "descriptive":
+            cells["branch"] = draw(
+                st.sampled_from(["", "[f0] = '1'", "[f0]='1'", "[f0] <> ''", "[zz] = 1"])
+            )
+        cells["label"] = draw(st.sampled_from(["", 'A "quoted", label', "Two\nlines", f"f{i}"]))
+        cells["req"] = draw(st.sampled_from(["", "y"])) if rtype != "descriptive" else ""
+        cells["section"] = draw(st.sampled_from(["", "Part 1"]))
+        if rtype == "descriptive" and not cells["label"]:
+            cells["label"] = "Read this"
+        rows.append(_row(name=f"f{i}", **{k: v for k, v in cells.items() if v}))
+    return dictionary(*rows)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_dictionaries())
+def test_any_dictionary_round_trips_or_lists_each_cell_it_cannot(text: str) -> None:
+    try:
+        t = from_redcap(text, "dd.csv")
+    except RedcapInputError as exc:
+        assert all(p.file == "dd.csv" and p.rule for p in exc.problems)
+        return
+    back = list(csv.reader(io.StringIO(write_dictionary(to_redcap(t.study)))))
+    given_rows = list(csv.reader(io.StringIO(text)))
+    assert len(back) == len(given_rows)
+    for n, (a, b) in enumerate(zip(given_rows, back, strict=True), start=1):
+        for c, x, y in zip(COLUMNS, a, b, strict=True):
+            if x != y:
+                assert f"row {n}: column {c}: written back as" in "\n".join(t.notes), (n, c, x, y)
