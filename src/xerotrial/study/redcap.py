@@ -426,7 +426,8 @@ _FROM_VALIDATION = {"integer": "integer", "date_ymd": "date", "datetime_ymd": "d
 
 def forms_from_redcap(rows: Sequence[Mapping[str, str]]) -> list[Form]:
     """The forms of dictionary rows written by :func:`to_redcap` (fields only: no key, no
-    checks; the reading of any dictionary with events is the next increment of issue 12)."""
+    checks). Any REDCap dictionary, with its events, is read by
+    :func:`xerotrial.study.from_redcap.from_redcap`."""
     forms: dict[str, list[Field]] = {}
     for r in rows:
         rtype = r["Field Type"]
