@@ -312,7 +312,8 @@ def test_required_and_choices_with_commas_in_labels(spec: str) -> None:
         ("[a(1)] = '1'", None),
         ("[other_form] = '1'", None),
         ("[event-name] = 'baseline_arm_1'", None),
-        ("[n] > 1 AND [n] < 3", None),
+        ("[n] > 1 AND [n] < 3", "n > 1 and n < 3"),
+        ("[t] = 'AND' Or [n] = 2", "t == 'AND' or n == 2"),
     ],
 )
 def test_branching_logic_translated_where_it_can_be(logic: str, expr: str | None) -> None:

@@ -175,7 +175,7 @@ def translate_logic(text: str, form: Form) -> str | None:
 
     typed = {f.name: f for f in form.fields if f.holds_data}
     try:
-        tree = ast.parse(from_redcap_logic(text).strip(), mode="eval")
+        tree = ast.parse(from_redcap_logic(_lower_words(text)).strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError):
         return None
 
@@ -209,6 +209,18 @@ def translate_logic(text: str, form: Form) -> str | None:
     if not e.names <= set(typed) or _literal_problems(e, typed):
         return None
     return source
+
+
+_QUOTED = re.compile(r"('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+
+
+def _lower_words(text: str) -> str:
+    """REDCap's ``AND``, ``OR`` and ``NOT`` (any case) in lower case, outside quoted text."""
+    parts = _QUOTED.split(text)
+    return "".join(
+        p if i % 2 else re.sub(r"\b(and|or|not)\b", lambda m: m[0].lower(), p, flags=re.I)
+        for i, p in enumerate(parts)
+    )
 
 
 def _num_text(x: float) -> str:
