@@ -328,6 +328,7 @@ def test_branching_logic_translated_where_it_can_be(logic: str, expr: str | None
             Field("yn", "yesno"),
             Field("d1", "date"),
             Field("d2", "date"),
+            Field("t", "text"),
         ),
     )
     assert translate_logic(logic, form) == expr
