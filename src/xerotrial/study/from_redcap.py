@@ -634,6 +634,10 @@ def from_redcap(
     rd.notes.append(
         f"study: the dictionary names no study; id {sid!r}, no registry numbers, version '1'"
     )
+    rd.notes.append(
+        "form titles: a dictionary names its forms only (the instrument labels are not in "
+        "it); each title is the form's name"
+    )
     rd.notes.append("sites: REDCap data access groups are not in the dictionary; none defined")
     subject = rows[0]["Variable / Field Name"]
     study = StudyDefinition(
