@@ -23,6 +23,7 @@ from xerotrial.study.expressions import parse_expression
 from xerotrial.study.from_redcap import RedcapInputError, from_redcap, translate_logic
 from xerotrial.study.redcap import (
     COLUMNS,
+    record_columns,
     to_event_mapping,
     to_redcap,
     write_dictionary,
@@ -600,6 +601,7 @@ def test_the_records_are_in_redcaps_raw_export_layout() -> None:
             else:
                 want.append(f.name)
         want.append(f"{form.name}_complete")
+    assert record_columns(d) == want
     header, rows = _records()
     assert header == want
     mapping = {(e, f) for _, e, f in to_event_mapping(d)}

@@ -50,6 +50,7 @@ __all__ = [
     "forms_from_redcap",
     "from_redcap_logic",
     "read_dictionary",
+    "record_columns",
     "to_redcap",
     "to_event_mapping",
     "to_redcap_logic",
@@ -395,6 +396,47 @@ def to_event_mapping(study: StudyDefinition) -> list[tuple[int, str, str]]:
             for form in study.forms:
                 if v.name in study.schedule.due.get(form.name, ()):
                     out.append((n, f"{v.name}_arm_{n}", form.name))
+    return out
+
+
+#: The columns of a REDCap records export before the fields (the record id comes first).
+RECORD_COLUMNS: tuple[str, ...] = (
+    "redcap_event_name",
+    "redcap_repeat_instrument",
+    "redcap_repeat_instance",
+    "redcap_data_access_group",
+)
+
+
+def record_columns(study: StudyDefinition, events: bool = True, dags: bool = True) -> list[str]:
+    """The columns of REDCap's raw records export of the definition: the record id (the
+    study's ``subject_field``), ``redcap_event_name`` (``events``: a longitudinal project),
+    ``redcap_repeat_instrument`` and ``redcap_repeat_instance`` (when forms repeat),
+    ``redcap_data_access_group`` (``dags``), then each form's fields in order, a checkbox as
+    ``field___code`` per choice, no descriptive field, and ``<form>_complete`` after them.
+
+    >>> from xerotrial.study.model import Field, Form, Schedule, Study, Allocation
+    >>> f = Form("ae", "AE", fields=(Field("record_id", "text"), Field("intro", "descriptive"),
+    ...     Field("crit", "checkbox", choices={"1": "death", "2": "hospital"})))
+    >>> d = StudyDefinition("1", Study("S", "S", subject_field="record_id"), Allocation(), (),
+    ...     Schedule(repeating=("ae",)), (f,))
+    >>> record_columns(d, events=False, dags=False)[2:]
+    ['redcap_repeat_instance', 'crit___1', 'crit___2', 'ae_complete']
+    """
+    first = [study.study.subject_field]
+    if events:
+        first.append("redcap_event_name")
+    if study.schedule.repeating:
+        first += ["redcap_repeat_instrument", "redcap_repeat_instance"]
+    if dags:
+        first.append("redcap_data_access_group")
+    out = list(first)
+    for form in study.forms:
+        for f in form.fields:
+            if f.name == study.study.subject_field or not f.holds_data:
+                continue
+            out += [f"{f.name}___{c}" for c in f.choices] if f.type == "checkbox" else [f.name]
+        out.append(f"{form.name}_complete")
     return out
 
 
