@@ -399,15 +399,6 @@ def to_event_mapping(study: StudyDefinition) -> list[tuple[int, str, str]]:
     return out
 
 
-#: The columns of a REDCap records export before the fields (the record id comes first).
-RECORD_COLUMNS: tuple[str, ...] = (
-    "redcap_event_name",
-    "redcap_repeat_instrument",
-    "redcap_repeat_instance",
-    "redcap_data_access_group",
-)
-
-
 def record_columns(study: StudyDefinition, events: bool = True, dags: bool = True) -> list[str]:
     """The columns of REDCap's raw records export of the definition: the record id (the
     study's ``subject_field``), ``redcap_event_name`` (``events``: a longitudinal project),
