@@ -540,6 +540,13 @@ def test_bad_input_exits_2_naming_the_row_and_column(
         from_redcap(dd, "dd.csv", events, "ev.csv", repeating)
 
 
+def test_a_form_whose_fields_are_all_bad_is_still_a_form() -> None:
+    mapping = "arm_num,unique_event_name,form\n1,baseline_arm_1,f\n1,baseline_arm_1,g\n"
+    with pytest.raises(RedcapInputError) as e:
+        from_redcap(dictionary(_row(name="x", form="g", type="textbox")), "dd.csv", mapping)
+    assert [(p.row, p.column) for p in e.value.problems] == [(3, "Field Type")]
+
+
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(RedcapInputError) as e:
         from_redcap(

@@ -600,7 +600,7 @@ def from_redcap(
             ),
         )
         forms.append(form)
-    names = [f.name for f in forms]
+    names = list(done_forms)  # a form with a bad row is still a form of the dictionary
     for form in repeating:
         if form not in names:
             rd.problems.append(
