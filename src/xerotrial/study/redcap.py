@@ -46,6 +46,7 @@ from .validation import VALIDATIONS
 
 __all__ = [
     "COLUMNS",
+    "checkbox_column",
     "EVENT_COLUMNS",
     "forms_from_redcap",
     "from_redcap_logic",
@@ -399,6 +400,15 @@ def to_event_mapping(study: StudyDefinition) -> list[tuple[int, str, str]]:
     return out
 
 
+def checkbox_column(field: str, code: str) -> str:
+    """REDCap's export column of one checkbox code (lower case, other characters as ``_``).
+
+    >>> checkbox_column("symptoms", "-1")
+    'symptoms____1'
+    """
+    return f"{field}___{re.sub(r'[^a-z0-9_]', '_', code.lower())}"
+
+
 def record_columns(study: StudyDefinition, events: bool = True, dags: bool = True) -> list[str]:
     """The columns of REDCap's raw records export of the definition: the record id (the
     study's ``subject_field``), ``redcap_event_name`` (``events``: a longitudinal project),
@@ -426,7 +436,10 @@ def record_columns(study: StudyDefinition, events: bool = True, dags: bool = Tru
         for f in form.fields:
             if f.name == study.study.subject_field or not f.holds_data:
                 continue
-            out += [f"{f.name}___{c}" for c in f.choices] if f.type == "checkbox" else [f.name]
+            if f.type == "checkbox":
+                out += [checkbox_column(f.name, c) for c in f.choices]
+            else:
+                out.append(f.name)
         out.append(f"{form.name}_complete")
     return out
 
