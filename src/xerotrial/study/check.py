@@ -74,6 +74,7 @@ __all__ = ["StudyDefinitionError", "build", "describe"]
 Key = tuple[Hashable, ...]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_XPT = re.compile(r"^[A-Z_][A-Z0-9_]{0,7}$")
 _SDTM = re.compile(r"^[A-Z]{2}\.[A-Z][A-Z0-9]{0,7}$")
 
 TOP_KEYS = (
@@ -92,7 +93,7 @@ ALLOCATION_KEYS = ("method", "arms", "stratify")
 ARM_KEYS = ("label", "ratio")
 VISIT_KEYS = ("label", "day", "window", "on_time", "baseline", "arms")
 SCHEDULE_KEYS = ("due", "unscheduled", "repeating")
-FORM_KEYS = ("title", "key", "fields", "checks")
+FORM_KEYS = ("title", "key", "fields", "checks", "participant", "visit_columns", "refs")
 FIELD_KEYS = (
     "type",
     "label",
@@ -110,6 +111,7 @@ FIELD_KEYS = (
     "max_length",
     "validation",
     "redcap",
+    "xpt",
 )
 #: The REDCap field types a field of each type may keep in ``redcap.field_type`` (besides
 #: the one :mod:`.redcap` writes for the type).
@@ -206,6 +208,7 @@ class _Checker:
     def __init__(self, file: str, locate: Locator, problems: Iterable[Problem]) -> None:
         self.file, self.locate = file, locate
         self.problems: list[Problem] = list(problems)
+        self.refs_to_check: list[tuple[Key, dict[str, str]]] = []
 
     def problem(self, path: Key, rule: str, value: Any = None) -> None:
         self.problems.append(
@@ -542,6 +545,11 @@ class _Checker:
             self.problem(
                 (*path, "sdtm"), f"sdtm {sdtm!r} must be DOMAIN.VARIABLE, e.g. DM.AGE", sdtm
             )
+        xpt = self.get(f, "xpt", path, "str")
+        if xpt is not None and not _XPT.match(xpt):
+            self.problem(
+                (*path, "xpt"), f"xpt {xpt!r} must be 1-8 upper-case letters, digits or _", xpt
+            )
         max_length = self.get(f, "max_length", path, "int")
         if max_length is not None and typ not in (None, "text"):
             self.problem((*path, "max_length"), f"a {typ} field takes no max_length", max_length)
@@ -582,6 +590,7 @@ class _Checker:
             max_length=max_length,
             validation=validation,
             redcap=MappingProxyType(redcap),
+            xpt=xpt,
         )
 
     def redcap(self, raw: Any, path: Key, typ: str | None) -> dict[str, str]:
@@ -683,9 +692,45 @@ class _Checker:
                 checks.append(
                     Check(expr, self.get(c, "message", here, "str", "", required=True), level)
                 )
+        participant = self.get(t, "participant", path, "str")
+        if participant is not None and ft and participant not in names:
+            self.problem(
+                (*path, "participant"), f"{participant!r} is not a field of the form", participant
+            )
+        visit_columns = self.get(t, "visit_columns", path, "strs")
+        if visit_columns is not None:
+            if len(visit_columns) != 2:
+                self.problem((*path, "visit_columns"), "two fields: the subject and the visit")
+                visit_columns = None
+            else:
+                for i, v in enumerate(visit_columns):
+                    if ft and v not in names:
+                        self.problem(
+                            (*path, "visit_columns", i), f"{v!r} is not a field of the form", v
+                        )
+        refs_t = self.table(t.get("refs"), (*path, "refs"), None)
+        refs: dict[str, str] = {}
+        for col, target in refs_t.items():
+            here = (*path, "refs", col)
+            if ft and col not in names:
+                self.problem(here, f"{col!r} is not a field of the form", col)
+            if not isinstance(target, str) or target.count(".") != 1:
+                self.problem(here, f"a reference is 'form.field', not {target!r}", target)
+                continue
+            refs[str(col)] = target
+        self.refs_to_check.append((path, refs))
         if any(f is None for f in fields):
             return None
-        return Form(str(name), title, key, tuple(fields), tuple(checks))  # type: ignore[arg-type]
+        return Form(
+            str(name),
+            title,
+            key,
+            tuple(fields),  # type: ignore[arg-type]
+            tuple(checks),
+            participant,
+            visit_columns,  # type: ignore[arg-type]
+            MappingProxyType(refs),
+        )
 
     def forms(self, t: Any) -> dict[str, Form]:
         ft = self.table(t, ("forms",), None)
@@ -697,6 +742,14 @@ class _Checker:
             form = self.form(name, raw, ("forms", name))
             if form is not None:
                 out[str(name)] = form
+        fields = {str(n): set(r.get("fields") or ()) for n, r in ft.items() if isinstance(r, dict)}
+        for path, refs in self.refs_to_check:
+            for col, target in refs.items():
+                form, _, fld = target.partition(".")
+                if fld not in fields.get(form, ()):
+                    self.problem(
+                        (*path, "refs", col), f"{target!r} names no field of a form", target
+                    )
         return out
 
 

@@ -168,6 +168,8 @@ class Field:
     max_length: int | None = None
     validation: str | None = None
     redcap: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: the SAS transport (XPT) name, at most 8 characters (None: the upper-cased name)
+    xpt: str | None = None
 
     @property
     def holds_data(self) -> bool:
@@ -204,6 +206,12 @@ class Form:
     key: tuple[str, ...] = ()
     fields: tuple[Field, ...] = ()
     checks: tuple[Check, ...] = ()
+    #: a field naming a known participant (``participants.subject``), or None
+    participant: str | None = None
+    #: two fields naming a known visit (subject, visit) of the ``visits`` form, or None
+    visit_columns: tuple[str, str] | None = None
+    #: field -> ``"form.field"`` it must exist in
+    refs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -109,10 +109,10 @@ def build_plan(
 ) -> tuple[tuple[DerivationSpec, ...], AnalysisPlan | None]:
     """The checked derivations and plan; problems go to the checker ``c``
     (:class:`xerotrial.study.check._Checker`)."""
-    from xerotrial.trial.registry import DERIVATIONS
-
     derivations = []
     dt = c.table(derivations_raw, ("derivations",), None)
+    if dt:  # the registry imports the trial's functions (pandas): only when needed
+        from xerotrial.trial.registry import DERIVATIONS
     for param, raw in dt.items():
         here = ("derivations", param)
         if not isinstance(param, str) or not _PARAM.match(param):
