@@ -136,3 +136,17 @@ def test_each_mistake_is_located(tmp_path: Path, old: str, new: str, key: str, r
         text = text.replace('param = "UWS"', 'param = "uws"')
     p = the_problem(problems(tmp_path, text), key, rule)
     assert p.line == line_of(text, new.split(" = ")[0] if " = " in new else new) or p.line
+
+
+def test_study_diff_shows_plan_changes(tmp_path: Path) -> None:
+    from xerotrial.study.diff import diff_studies
+
+    old = load_text(tmp_path, GOOD + PLAN, "a.toml")
+    new_text = GOOD.replace('version = "1"', 'version = "2"') + PLAN.replace(
+        'df = "kenward-roger"', 'df = "satterthwaite"'
+    ).replace('params = {kind = "UWS"}', 'params = {kind = "SWS"}')
+    new = load_text(tmp_path, new_text, "b.toml")
+    lines = diff_studies(old, new)
+    assert "~ endpoint UWS: df 'kenward-roger' -> 'satterthwaite'" in lines
+    assert any(line.startswith("~ derivation UWS: params") for line in lines)
+    assert diff_studies(old, load_text(tmp_path, GOOD, "c.toml"))[-1] == "- analysis plan"

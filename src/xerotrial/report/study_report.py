@@ -32,12 +32,17 @@ from .fmt import format_ci, format_number, format_p
 __all__ = ["context_counts", "write_study_report"]
 
 
-def context_counts(subjects: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
-    """Subjects by arm, then site."""
+def context_counts(
+    subjects: Sequence[Mapping[str, Any]],
+    arms: Mapping[str, str] | None = None,
+    sites: Mapping[str, str] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Subjects by arm, then site (named by their labels where given), in first-seen order."""
+    arms, sites = arms or {}, sites or {}
     out: dict[str, dict[str, int]] = {}
     for s in subjects:
-        arm = out.setdefault(s["arm"] or "(none)", {})
-        site = s["site"] or "(none)"
+        arm = out.setdefault(arms.get(s["arm"], s["arm"] or "(none)"), {})
+        site = sites.get(s["site"], s["site"] or "(none)")
         arm[site] = arm.get(site, 0) + 1
     return out
 
@@ -63,12 +68,12 @@ def _descriptives(bds: pd.DataFrame, param: str, arms: Sequence[str]) -> list[di
     return rows
 
 
-def _fmt_endpoint(r: Mapping[str, Any]) -> dict[str, Any]:
+def _fmt_endpoint(r: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
     out = dict(r)
     out["lsmeans_rows"] = [
         {
             "visit": x["AVISIT"],
-            "arm": x["ARM"],
+            "arm": labels.get(x["ARM"], x["ARM"]),
             "estimate": format_number(x["estimate"]),
             "se": format_number(x["se"]),
             "ci": format_ci(x["lower"], x["upper"]),
@@ -79,7 +84,7 @@ def _fmt_endpoint(r: Mapping[str, Any]) -> dict[str, Any]:
     out["diff_rows"] = [
         {
             "visit": x["AVISIT"],
-            "contrast": x["contrast"],
+            "contrast": " − ".join(labels.get(a, a) for a in x["contrast"].split(" - ")),
             "estimate": format_number(x["estimate"]),
             "se": format_number(x["se"]),
             "ci": format_ci(x["lower"], x["upper"]),
@@ -92,6 +97,7 @@ def _fmt_endpoint(r: Mapping[str, Any]) -> dict[str, Any]:
     out["desc_rows"] = [
         {
             **d,
+            "arm": labels.get(d["arm"], d["arm"]),
             "mean": format_number(d["mean"]),
             "sd": format_number(d["sd"]),
             "chg_mean": format_number(d["chg_mean"]),
@@ -121,6 +127,7 @@ def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
         bds = study_bds(conn, study)
     subjects = frames.pop("__subjects__")
     arms = list(study.analysis.arms) if study.analysis else [a.name for a in study.allocation.arms]
+    labels = {a.name: a.label or a.name for a in study.allocation.arms}
     results = run_plan(bds, study)
     for r in results:
         r["descriptives"] = _descriptives(bds, r["param"], arms)  # type: ignore[index]
@@ -163,12 +170,14 @@ def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
         source=source,
         audit=audit,
         audit_text=status_text(audit),
-        counts=context_counts(subjects),
+        counts=context_counts(
+            subjects, labels, {x.code: x.name or x.code for x in study.study.sites}
+        ),
         n_subjects=len(subjects),
         visits=visits,
         by_visit=by_visit,
         derivations=study.derivations,
-        endpoints=[_fmt_endpoint(r) for r in results],
+        endpoints=[_fmt_endpoint(r, labels) for r in results],
     )
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
