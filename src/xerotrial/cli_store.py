@@ -39,7 +39,7 @@ __all__ = ["EXPORT_FORMATS", "STORE_COMMANDS", "audit_group", "audit_warning", "
 #: store (a test checks that the two agree).
 EXPORT_FORMATS = ("csv", "parquet", "xpt")
 #: The formats a study store exports raw data in (``store.study_export.EXPORT_FORMATS``).
-STUDY_FORMATS = ("csv", "redcap")
+STUDY_FORMATS = ("csv", "parquet", "redcap", "xpt")
 
 db_option = click.option(
     "--db",

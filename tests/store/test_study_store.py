@@ -318,3 +318,37 @@ def test_the_raw_csv_export_imports_back_into_a_new_store(
         import_study_csv(engine, "enrolment", tmp_path / "y.csv", user="ana")
     assert [p.column for p in info.value.problems] == ["colour"]
     engine.dispose()
+
+
+def test_xpt_and_parquet_read_back(study_store: Engine, tmp_path: Path) -> None:
+    import pandas as pd
+    import pyreadstat
+
+    import_redcap_records(study_store, RECORDS, user="ana")
+    export_study(study_store, tmp_path / "x", fmt="xpt")
+    df, meta = pyreadstat.read_xport(str(tmp_path / "x" / "saliva.xpt"))
+    assert meta.table_name == "SALIVA"
+    assert list(df.columns) == [
+        "SUBJECT", "VISIT", "INSTANCE", "FORMSTAT", "VISIT_DA", "BEFORE_G", "AFTER_G", "DIFF_G",
+    ]  # fmt: skip
+    assert df["AFTER_G"].tolist() == [11.5, 10.75, 9.9]
+    assert df["VISIT_DA"].tolist()[0] == "2024-01-10"
+    names = (tmp_path / "x" / "xpt_names.csv").read_text().splitlines()
+    assert "saliva,SALIVA,visit_date,VISIT_DA" in names
+    export_study(study_store, tmp_path / "p", fmt="parquet")
+    enrol = pd.read_parquet(tmp_path / "p" / "enrolment.parquet")
+    assert str(enrol["age"].dtype) == "Int64" and str(enrol["smoker"].dtype) == "boolean"
+    assert enrol["symptoms"].tolist() == ["1,2", "3"]
+
+
+def test_xpt_names_that_clash_are_refused(tmp_path: Path) -> None:
+    from xerotrial.store.study_export import xpt_names
+    from xerotrial.study import load_study
+
+    text = DEF.read_text().replace(
+        "after_g = {",
+        'after_gram = {type = "decimal"}\nafter_grams = {type = "decimal"}\nafter_g = {',
+    )
+    (tmp_path / "d.toml").write_text(text)
+    with pytest.raises(StoreError, match="after_gram and after_grams are both XPT AFTER_GR"):
+        xpt_names(load_study(tmp_path / "d.toml"))

@@ -4,7 +4,10 @@
 ``FORM.csv`` per form with rows: the subject column, ``visit`` (when the study has visits),
 ``instance`` (a repeating form), each data field under its own name — a checkbox as one
 ``field___code`` column of 0/1 per code — and ``form_status``. ``--format redcap`` writes
-``records.csv`` in REDCap's raw layout (:func:`.redcap_records.records_text`). Values are
+``records.csv`` in REDCap's raw layout (:func:`.redcap_records.records_text`); ``parquet``
+and ``xpt`` (SAS transport 5, read back by pyreadstat) one typed dataset per form — a checkbox
+as its codes (``"1,3"``), XPT names of at most 8 characters from each field's ``xpt`` or its
+upper-cased name (a clash is refused, naming the fields; ``xpt_names.csv`` maps them). Values are
 written as REDCap writes them (:func:`.study_values.format_value`). Both first check the store
 against its audit trail and write ``AUDIT_STATUS.txt`` beside the files.
 
@@ -32,16 +35,24 @@ from sqlalchemy import Connection, Engine, select
 from xerotrial.study.model import StudyDefinition
 from xerotrial.study.redcap import checkbox_column
 
+from .errors import StoreError
 from .integrity import check_store, write_status
 from .redcap_records import records_text
 from .study_schema import SUBJECTS, data_fields, study_tables, subject_column
 from .study_store import stored_study
 from .study_values import format_value
 
-__all__ = ["EXPORT_FORMATS", "clinical_records", "export_study", "odm_export", "stored_frames"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "clinical_records",
+    "export_study",
+    "odm_export",
+    "stored_frames",
+    "xpt_names",
+]
 
 #: The formats of ``export raw`` for a study store.
-EXPORT_FORMATS = ("csv", "redcap")
+EXPORT_FORMATS = ("csv", "parquet", "redcap", "xpt")
 
 
 def stored_frames(conn: Connection, study: StudyDefinition) -> dict[str, list[dict[str, Any]]]:
@@ -113,6 +124,8 @@ def export_study(engine: Engine, out: str | Path, *, fmt: str = "csv") -> list[P
             path = out / "records.csv"
             path.write_text(records_text(conn, study), encoding="utf-8", newline="")
             paths = [path]
+        elif fmt in ("parquet", "xpt"):
+            paths = _typed_files(study, stored_frames(conn, study), out, fmt)
         else:
             frames = stored_frames(conn, study)
             subject = subject_column(study)
@@ -126,6 +139,112 @@ def export_study(engine: Engine, out: str | Path, *, fmt: str = "csv") -> list[P
             ]
             paths += [_form_file(study, name, rows, out) for name, rows in frames.items()]
     write_status(report, out)
+    return paths
+
+
+def xpt_names(study: StudyDefinition) -> dict[str, tuple[str, dict[str, str]]]:
+    """Per dataset (``subjects`` and each form): its XPT member name and column -> XPT name.
+    Raises :class:`StoreError` naming every clash (give the field an ``xpt`` name)."""
+    subject = subject_column(study)
+    context = {
+        subject: subject.upper()[:8],
+        "visit": "VISIT",
+        "instance": "INSTANCE",
+        "form_status": "FORMSTAT",
+    }
+    out = {SUBJECTS: ("SUBJECTS", {subject: context[subject], "site": "SITE", "arm": "ARM"})}
+    problems = []
+    members: dict[str, str] = {"SUBJECTS": SUBJECTS}
+    for form in study.forms:
+        member = form.name.upper()[:8]
+        if member in members:
+            problems.append(f"forms {members[member]} and {form.name} are both XPT member {member}")
+        members[member] = form.name
+        names = dict(context)
+        taken = {v: k for k, v in names.items()}
+        for f in data_fields(study, form):
+            n = f.xpt or f.name.upper()[:8]
+            if n in taken:
+                problems.append(
+                    f"form {form.name}: fields {taken[n]} and {f.name} are both XPT {n} "
+                    f"(give {f.name} an xpt name in the definition)"
+                )
+            taken[n] = f.name
+            names[f.name] = n
+        out[form.name] = (member, names)
+    if problems:
+        raise StoreError("cannot write XPT:\n" + "\n".join(f"  {p}" for p in problems))
+    return out
+
+
+def _typed_files(
+    study: StudyDefinition, frames: dict[str, list[dict[str, Any]]], out: Path, fmt: str
+) -> list[Path]:
+    import pandas as pd
+
+    subject = subject_column(study)
+    names = xpt_names(study) if fmt == "xpt" else {}
+    datasets = {SUBJECTS: pd.DataFrame(frames["__subjects__"], columns=[subject, "site", "arm"])}
+    kinds = {}
+    for form in study.forms:
+        fields = data_fields(study, form)
+        cols = [subject, "visit", "instance", "form_status", *(f.name for f in fields)]
+        datasets[form.name] = pd.DataFrame(frames[form.name], columns=cols)
+        kinds[form.name] = {f.name: f.type for f in fields}
+    paths, mapping = [], []
+    for name, frame in datasets.items():
+        typed = pd.DataFrame(index=frame.index)
+        for col in frame.columns:
+            kind = kinds.get(name, {}).get(
+                col, "int" if col in ("instance", "form_status") else "text"
+            )
+            values = frame[col].tolist()
+            if kind in ("integer", "int"):
+                typed[col] = pd.array(values, dtype="Int64")
+            elif kind in ("decimal", "calculated"):
+                typed[col] = pd.array(values, dtype="Float64")
+            elif kind == "yesno":
+                typed[col] = pd.array(values, dtype="boolean")
+            elif kind == "date":
+                typed[col] = (
+                    values
+                    if fmt == "parquet"
+                    else ["" if v is None else v.isoformat() for v in values]
+                )
+            else:
+                typed[col] = pd.array(values, dtype="string")
+        if fmt == "parquet":
+            path = out / f"{name}.parquet"
+            typed.to_parquet(path, index=False)
+        else:
+            import pyreadstat
+
+            member, cols = names[name]
+            xpt = pd.DataFrame(index=typed.index)
+            for col in typed.columns:
+                v = typed[col]
+                if str(v.dtype) in ("Int64", "Float64", "boolean"):
+                    xpt[cols[col]] = v.astype("Float64").astype(float)
+                else:
+                    xpt[cols[col]] = v.astype(object).where(v.notna(), "").astype(str)
+                mapping.append((name, member, col, cols[col]))
+            path = out / f"{name}.xpt"
+            pyreadstat.write_xport(
+                xpt,
+                str(path),
+                file_format_version=5,
+                table_name=member,
+                column_labels=list(typed.columns),
+            )
+        paths.append(path)
+    if fmt == "xpt":
+        paths.append(
+            _csv(
+                out / "xpt_names.csv",
+                ["dataset", "member", "column", "xpt_name"],
+                (list(m) for m in mapping),
+            )
+        )
     return paths
 
 
