@@ -104,6 +104,7 @@ API_COLUMNS: tuple[str, ...] = (
 )
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _SDTM = re.compile(r"^[A-Z]{2}\.[A-Z][A-Z0-9]{0,7}$")
+_XPT = re.compile(r"^[A-Z_][A-Z0-9_]{0,7}$")
 _EVENT = re.compile(r"^([a-z0-9][a-z0-9_]*)_arm_(\d+)$")
 _YN = ("", "y")
 _ALIGN = ("", "RV", "RH", "LV", "LH")
@@ -404,6 +405,8 @@ class _Reader:
             precision = int(tok.split("=")[1]) if tok else precision
         rest, tok = _consume(rest, lambda t: t.startswith("sdtm=") and _SDTM.match(t[5:]))
         sdtm = tok[5:] if tok else None
+        rest, tok = _consume(rest, lambda t: t.startswith("xpt=") and _XPT.match(t[4:]))
+        xpt = tok[4:] if tok else None
         if not hard:
             soft_lo, soft_hi, lo, hi = lo, hi, None, None
         label = r["Field Label"]
@@ -420,6 +423,7 @@ class _Reader:
             soft_hi=soft_hi,
             choices=MappingProxyType(choices),
             sdtm=sdtm,
+            xpt=xpt,
             validation=text_rule,
             redcap=MappingProxyType({"annotation": rest} if rest else {}),
         )

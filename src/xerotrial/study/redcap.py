@@ -6,8 +6,8 @@ Field types: integer and decimal are ``text`` with validation ``integer`` or ``n
 ``calc``. Choices are written ``1, label | 2, label``. REDCap's min/max warn unless the action
 tag ``@FORCE-MINMAX`` makes them reject, so hard limits are min/max with ``@FORCE-MINMAX``;
 soft limits are min/max without it (or ``soft_lo=``/``soft_hi=`` in the annotation when there
-are hard limits too). The SDTM annotation is ``sdtm=DOMAIN.VAR`` in the Field Annotation, the
-unit the Field Note. Branching and calculations are written in REDCap's syntax (``[field]``,
+are hard limits too). The SDTM annotation is ``sdtm=DOMAIN.VAR`` in the Field Annotation
+(the SAS transport name ``xpt=NAME``), the unit the Field Note. Branching and calculations are written in REDCap's syntax (``[field]``,
 ``=``, ``<>``, ``datediff``). What a dictionary cannot hold (cross-field checks, keys,
 visits, the schedule, allocation, repeating forms) is listed by :func:`untranslated`;
 the visits and schedule are REDCap's instrument-event mapping (:func:`to_event_mapping`).
@@ -242,6 +242,8 @@ def annotation_parts(f: Field, validation: str) -> list[str]:
         notes.append(f"precision={f.precision}")
     if f.sdtm:
         notes.append(f"sdtm={f.sdtm}")
+    if f.xpt:
+        notes.append(f"xpt={f.xpt}")
     return notes
 
 
@@ -522,6 +524,7 @@ def forms_from_redcap(rows: Sequence[Mapping[str, str]]) -> list[Form]:
                 show_if=from_redcap_logic(r["Branching Logic (Show field only if...)"]) or None,
                 calc=from_redcap_logic(spec) if typ == "calculated" else None,
                 sdtm=kv.get("sdtm"),
+                xpt=kv.get("xpt"),
             )
         )
     return [Form(name, name, (), tuple(fields)) for name, fields in forms.items()]

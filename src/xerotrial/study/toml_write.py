@@ -66,9 +66,21 @@ def _form(form: Form) -> dict[str, Any]:
     out: dict[str, Any] = {"title": form.title}
     if form.key:
         out["key"] = list(form.key)
+    out.update(_changed(form, skip=("name", "title", "key", "fields", "checks")))
     if form.checks:
         out["checks"] = [_changed(c) for c in form.checks]
     out["fields"] = {f.name: _field(f) for f in form.fields}
+    return out
+
+
+def _plan(study: StudyDefinition) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if study.derivations:
+        out["derivations"] = {d.param: _changed(d, skip=("param",)) for d in study.derivations}
+    if study.analysis is not None:
+        a = _changed(study.analysis, skip=("endpoints",))
+        a["endpoints"] = [_changed(e) for e in study.analysis.endpoints]
+        out["analysis"] = a
     return out
 
 
@@ -93,6 +105,7 @@ def to_dict(study: StudyDefinition) -> dict[str, Any]:
     if sch:
         out["schedule"] = sch
     out["forms"] = {form.name: _form(form) for form in study.forms}
+    out.update(_plan(study))
     return out
 
 
