@@ -95,9 +95,21 @@ def report_command(db: str | None, out: Path, synthetic: bool | None) -> None:
 
     url = resolve_url(db)
     source = make_url(url).render_as_string(hide_password=True)
+    engine = run_or_fail(lambda: open_store(url))
+    from .cli_store import _is_study_store
+
+    if _is_study_store(engine):
+        from .cli_store import audit_warning
+        from .report.study_report import write_study_report
+        from .store.integrity import check_store
+
+        audit_warning(run_or_fail(lambda: check_store(engine)))
+        path = run_or_fail(lambda: write_study_report(engine, out, source))
+        click.echo(str(path.resolve()))
+        return
     bar, step = _progress(_REPORT_STEPS)
     with bar:
-        path = run_or_fail(lambda: _report(open_store(url), source, out, step, synthetic))
+        path = run_or_fail(lambda: _report(engine, source, out, step, synthetic))
     click.echo(str(path.resolve()))
 
 

@@ -216,19 +216,25 @@ def _import_study(
     dictionary: Path | None,
     skip: tuple[str, ...],
 ) -> None:
-    """``import redcap EXPORT.csv`` into a study store (its definition knows the forms)."""
+    """``import redcap EXPORT.csv`` or ``import FORM FILE`` (``subjects`` first; the files of
+    ``export raw --format csv``) into a study store (its definition knows the forms)."""
     from .store.importer import current_user
     from .store.redcap_records import import_redcap_records
 
-    if form != "redcap":
-        fail(f"a study store imports REDCap records exports: `xerotrial import redcap {file}`")
     if dictionary is not None or skip:
-        fail("a study store reads the export by its own definition: no --dictionary, no --skip")
+        fail("a study store reads a file by its own definition: no --dictionary, no --skip")
     if not file.is_file():
         fail(f"{file}: no such file")
-    result, notes = run_or_fail(
-        lambda: import_redcap_records(engine, file, user=user or current_user(), reason=reason)
-    )
+    who = user or current_user()
+    if form == "redcap":
+        result, notes = run_or_fail(
+            lambda: import_redcap_records(engine, file, user=who, reason=reason)
+        )
+    else:
+        from .store.study_csv import import_study_csv
+
+        result = run_or_fail(lambda: import_study_csv(engine, form, file, user=who, reason=reason))
+        notes = []
     click.echo(
         f"{file}: {result.inserted} form row(s) imported, {result.unchanged} unchanged, "
         f"{result.subjects} new subject(s)"

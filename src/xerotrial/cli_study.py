@@ -5,8 +5,12 @@
     xerotrial study export DEF --format redcap -o OUT.csv
                                        a REDCap data dictionary (18 columns); what it cannot
                                        hold is listed on standard error, never dropped silently
+                                       (--events MAPPING.csv: the instrument-event mapping)
     xerotrial study export DEF --format odm -o OUT.xml
                                        a CDISC ODM 1.3.2 metadata document; the same listing
+    xerotrial study from-redcap DICTIONARY.csv [--events MAPPING.csv] [--repeating FORM ...] -o DEF
+                                       a definition of a REDCap project; what cannot be
+                                       translated or is assumed is listed on standard error
 
 ``DEF`` is a TOML (``.toml``) or YAML (``.yaml``, ``.yml``) file (:mod:`xerotrial.study`).
 A problem is printed to standard error as ``FILE: line L: key.path: rule``, every one of them,
@@ -78,13 +82,22 @@ def diff_command(old: Path, new: Path) -> None:
     "odm: CDISC ODM 1.3.2 metadata (XML)",
 )
 @click.option("-o", "--output", metavar="OUT.csv", type=_DEF, required=True, help="Write here")
-def export_command(definition: Path, fmt: str, output: Path) -> None:
+@click.option(
+    "--events",
+    metavar="OUT",
+    type=_DEF,
+    default=None,
+    help="Also write REDCap's instrument-event mapping (the visits and schedule) here",
+)
+def export_command(definition: Path, fmt: str, output: Path, events: Path | None) -> None:
     """Export DEF as a REDCap data dictionary or ODM 1.3.2 metadata; list what the format
     cannot hold."""
     from .study.redcap import to_redcap, untranslated, write_dictionary
 
     study = _load(definition)
     if fmt == "odm":
+        if events is not None:
+            fail("--events goes with --format redcap (the instrument-event mapping)")
         _export_odm(study, output)
         return
     text = write_dictionary(to_redcap(study))
@@ -92,6 +105,15 @@ def export_command(definition: Path, fmt: str, output: Path) -> None:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         fail(f"{output}: cannot write it ({exc.strerror or exc})")
+    if events is not None:
+        from .study.redcap import to_event_mapping, write_event_mapping
+
+        mapping = to_event_mapping(study)
+        try:
+            events.write_text(write_event_mapping(mapping), encoding="utf-8")
+        except OSError as exc:
+            fail(f"{events}: cannot write it ({exc.strerror or exc})")
+        click.echo(f"{events}: {len(mapping)} instrument-event rows")
     left = untranslated(study)
     n = sum(len(f.fields) for f in study.forms)
     click.echo(f"{output}: {n} fields of {len(study.forms)} forms")
@@ -114,6 +136,83 @@ def _export_odm(study, output: Path) -> None:  # noqa: ANN001 - imported only wh
     if left:
         click.echo(f"not in ODM 1.3.2 ({len(left)}):", err=True)
         for line in left:
+            click.echo(f"  {line}", err=True)
+
+
+def _read(path: Path) -> str:
+    if not path.is_file():
+        fail(f"{path}: no such file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{path}: cannot read it ({exc})")
+
+
+@study_group.command("from-redcap")
+@click.argument("dictionary", metavar="DICTIONARY.csv", type=_DEF)
+@click.argument("more_repeating", metavar="[FORM ...]", nargs=-1)
+@click.option(
+    "--events",
+    metavar="INSTRUMENT_EVENT_MAPPING.csv",
+    type=_DEF,
+    default=None,
+    help="The instrument-event mapping (arm_num,unique_event_name,form) of a longitudinal project",
+)
+@click.option(
+    "--repeating",
+    metavar="FORM",
+    multiple=True,
+    help="The repeating instruments (a project setting, not in the dictionary): --repeating "
+    "ae cm, --repeating ae --repeating cm or --repeating ae,cm",
+)
+@click.option("--id", "study_id", default="", help="The study's identifier (default: the DEF name)")
+@click.option("--title", default="", help="The study's title")
+@click.option("-o", "--output", metavar="DEF", type=_DEF, required=True, help="Write here (.toml)")
+def from_redcap_command(
+    dictionary: Path,
+    more_repeating: tuple[str, ...],
+    events: Path | None,
+    repeating: tuple[str, ...],
+    study_id: str,
+    title: str,
+    output: Path,
+) -> None:
+    """A study definition (TOML) of a REDCap data dictionary and instrument-event mapping.
+
+    Every problem of the input is printed as FILE: row R: column C: rule (exit 2, nothing
+    written); what the definition cannot hold or had to assume is listed on standard error.
+    """
+    from .study.from_redcap import RedcapInputError, from_redcap
+    from .study.toml_write import to_toml
+
+    if more_repeating and not repeating:
+        fail(f"unexpected argument {more_repeating[0]!r} (name repeating forms with --repeating)")
+    # --repeating FORM ...: the forms after the first are the command's further arguments
+    repeating = tuple(
+        f.strip() for r in (*repeating, *more_repeating) for f in r.split(",") if f.strip()
+    )
+    text = _read(dictionary)
+    mapping = _read(events) if events is not None else None
+    try:
+        t = from_redcap(
+            text,
+            str(dictionary),
+            mapping,
+            str(events) if events is not None else "",
+            repeating,
+            study_id or output.stem,
+            title,
+        )
+    except RedcapInputError as exc:
+        fail(str(exc))
+    try:
+        output.write_text(to_toml(t.study), encoding="utf-8")
+    except OSError as exc:
+        fail(f"{output}: cannot write it ({exc.strerror or exc})")
+    click.echo(f"{output}: {t.study.summary()}")
+    if t.notes:
+        click.echo(f"not translated or assumed ({len(t.notes)}):", err=True)
+        for line in t.notes:
             click.echo(f"  {line}", err=True)
 
 

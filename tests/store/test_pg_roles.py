@@ -94,3 +94,31 @@ def test_the_application_role_must_not_be_the_owner(owner_url: str) -> None:
 def test_app_role_is_for_postgresql(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="for PostgreSQL"):
         init_store(tmp_path / "t.db", app_role="svc")
+
+
+def test_a_study_store_s_application_role(owner_url: str, app_role: str) -> None:
+    from xerotrial.store.redcap_records import import_redcap_records
+    from xerotrial.store.study_edit import edit_study_row
+    from xerotrial.store.study_store import init_study_store
+
+    data = Path(__file__).parent / "study_data"
+    init_study_store(owner_url, data / "two_arms.toml", user="owner", app_role=app_role)
+    app_url = make_url(owner_url).set(username=app_role).render_as_string(hide_password=False)
+    engine = open_store(app_url)
+    try:
+        import_redcap_records(engine, data / "two_arms_records.csv", user="service")
+        edit_study_row(
+            engine, "enrolment", {"subject": "2", "visit": "baseline"}, {"age": "46"},
+            reason="source document", user="service",
+        )  # fmt: skip
+        assert verify(engine).ok
+        with engine.connect() as conn:
+            for sql in (
+                "DROP TRIGGER audit_log_no_change ON audit_log",
+                "UPDATE audit_log SET user_name = 'x'",
+                "DROP TABLE enrolment",
+            ):
+                with pytest.raises(ProgrammingError), conn.begin():
+                    conn.execute(text(sql))
+    finally:
+        engine.dispose()

@@ -293,3 +293,28 @@ def test_odm_clinical_data_is_valid_and_reads_back(study_store: Engine, tmp_path
         [r | {"values": {k: v for k, v in r["values"].items() if v not in ("", [])}} for r in want],
         key=key,
     )
+
+
+def test_the_raw_csv_export_imports_back_into_a_new_store(
+    study_store: Engine, tmp_path: Path
+) -> None:
+    from xerotrial.store.study_csv import import_study_csv
+
+    import_redcap_records(study_store, RECORDS, user="ana")
+    paths = export_study(study_store, tmp_path / "raw", fmt="csv")
+    fresh = tmp_path / "fresh.db"
+    init_study_store(fresh, DEF, user="ana")
+    engine = open_store(fresh)
+    for p in paths:  # subjects.csv first
+        import_study_csv(engine, p.stem, p, user="ana")
+    export_study(engine, tmp_path / "back", fmt="redcap")
+    assert (tmp_path / "back" / "records.csv").read_bytes() == RECORDS.read_bytes()
+    with pytest.raises(ImportRejectedError) as info:  # a form row of an unknown subject
+        (tmp_path / "x.csv").write_text("subject,visit,term\n9,month_1,Rash\n")
+        import_study_csv(engine, "adverse_events", tmp_path / "x.csv", user="ana")
+    assert "unknown subject" in info.value.problems[0].rule
+    with pytest.raises(ImportRejectedError) as info:
+        (tmp_path / "y.csv").write_text("subject,visit,age,colour\n1,baseline,60,red\n")
+        import_study_csv(engine, "enrolment", tmp_path / "y.csv", user="ana")
+    assert [p.column for p in info.value.problems] == ["colour"]
+    engine.dispose()

@@ -400,6 +400,78 @@ BROKEN = [
         id="field-name",
     ),
     pytest.param(
+        'label = "1 month"\n',
+        'label = "1 month"\narms = ["active", "verum"]\n',
+        "visits.month1.arms.1",
+        "arms = [",
+        "unknown arm 'verum' (the arms: active, placebo)",
+        id="visit-unknown-arm",
+    ),
+    pytest.param(
+        "day = 30\n",
+        "",
+        "visits.month1.window",
+        "window = [20, 40]",
+        "a window needs a target day",
+        id="window-without-day",
+    ),
+    pytest.param(
+        'note = {type = "text", show_if',
+        'note = {type = "text", validation = "e-mail", show_if',
+        "forms.sialometry.fields.note.validation",
+        "note =",
+        "unknown validation 'e-mail' (did you mean 'email'?)",
+        id="unknown-validation",
+    ),
+    pytest.param(
+        'onset = {type = "date"}',
+        'onset = {type = "date", validation = "email"}',
+        "forms.adverse_events.fields.onset.validation",
+        "onset =",
+        "a date field takes no validation (a text rule)",
+        id="validation-on-a-date",
+    ),
+    pytest.param(
+        'onset = {type = "date"}',
+        'onset = {type = "date", redcap = {section_heder = "AE"}}',
+        "forms.adverse_events.fields.onset.redcap.section_heder",
+        "onset =",
+        "unknown key 'section_heder' (did you mean 'section_header'?)",
+        id="unknown-redcap-key",
+    ),
+    pytest.param(
+        'onset = {type = "date"}',
+        'onset = {type = "date", redcap = {field_type = "dropdown"}}',
+        "forms.adverse_events.fields.onset.redcap.field_type",
+        "onset =",
+        "a date field cannot be the REDCap field type 'dropdown'",
+        id="redcap-field-type-of-another-type",
+    ),
+    pytest.param(
+        'onset = {type = "date"}',
+        'onset = {type = "date", redcap = {validation = "number_1dp"}}',
+        "forms.adverse_events.fields.onset.redcap.validation",
+        "onset =",
+        "'number_1dp' is not a REDCap validation type of a date field",
+        id="redcap-validation-of-another-type",
+    ),
+    pytest.param(
+        'onset = {type = "date"}',
+        'onset = {type = "descriptive", required = true}',
+        "forms.adverse_events.fields.onset.required",
+        "onset =",
+        "a descriptive field holds no data: never required",
+        id="descriptive-required",
+    ),
+    pytest.param(
+        'sponsor = "A',
+        'subject_field = "Record ID"\nsponsor = "A',
+        "study.subject_field",
+        "subject_field",
+        "subject field name 'Record ID' must be lower case",
+        id="subject-field-name",
+    ),
+    pytest.param(
         'title = "Sialometry"\n',
         "",
         "forms.sialometry.title",
@@ -479,3 +551,34 @@ def test_several_arms_need_a_method_and_a_method_needs_arms(tmp_path: Path) -> N
     text = GOOD.replace("[allocation.arms.placebo]\nratio = 1\n", "")
     p = the_problem(problems(tmp_path, text), "allocation.arms")
     assert p.rule == "allocation method 'block' needs at least 2 arms"
+
+
+def test_visits_without_days_by_arm_and_forms_without_a_key(tmp_path: Path) -> None:
+    text = (
+        GOOD.replace('key = ["subject", "ae_id"]\n', "")
+        .replace("[visits.month1]", '[visits.call]\narms = ["placebo"]\n\n[visits.month1]')
+        .replace('sponsor = "A', 'subject_field = "record_id"\nsponsor = "A')
+        .replace(
+            'onset = {type = "date"}',
+            'onset = {type = "date", redcap = {validation = "date_dmy", identifier = "y"}}\n'
+            'intro = {type = "descriptive", label = "Ask about the last week"}\n'
+            'mail = {type = "text", validation = "email"}',
+        )
+    )
+    d = load_text(tmp_path, text)
+    call = d.visit("call")
+    assert (call.day, call.window, call.on_time, call.arms) == (None, None, None, ("placebo",))
+    ae = d.form("adverse_events")
+    assert ae.key == () and d.study.subject_field == "record_id"
+    assert dict(ae.field("onset").redcap) == {"validation": "date_dmy", "identifier": "y"}
+    assert not ae.field("intro").holds_data and ae.field("mail").validation == "email"
+    assert load_text(tmp_path, GOOD).study.subject_field == "subject"
+
+
+def test_a_calculated_field_may_keep_its_redcap_calculation(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        'flow_ml_min = {type = "calculated", calc = "(cup_after_g - cup_before_g) / minutes"}',
+        'flow_ml_min = {type = "calculated", redcap = {calculation = "round([minutes], 1)"}}',
+    )
+    f = load_text(tmp_path, text).form("sialometry").field("flow_ml_min")
+    assert f.calc is None and f.redcap["calculation"] == "round([minutes], 1)"

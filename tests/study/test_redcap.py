@@ -17,10 +17,12 @@ from xerotrial.study.redcap import (
     forms_from_redcap,
     from_redcap_logic,
     read_dictionary,
+    to_event_mapping,
     to_redcap,
     to_redcap_logic,
     untranslated,
     write_dictionary,
+    write_event_mapping,
 )
 
 from .definitions import GOOD, load_text
@@ -147,3 +149,61 @@ def test_cli_export_writes_the_dictionary_and_lists_the_rest(tmp_path: Path) -> 
         app, ["study", "export", str(SEED_STUDY), "--format", "sas", "-o", str(out)]
     )
     assert bad.exit_code == 2
+
+
+def test_cells_are_quoted_as_redcap_quotes_them() -> None:
+    row = dict.fromkeys(COLUMNS, "")
+    row.update(
+        {
+            "Variable / Field Name": "x",
+            "Form Name": "f",
+            "Field Type": "text",
+            "Field Label": 'Say "a, b"',
+            "Field Annotation": "@HIDDEN",
+        }
+    )
+    line = write_dictionary([row]).splitlines()[1]
+    assert line == 'x,f,,text,"Say ""a, b""",,,,,,,,,,,,,@HIDDEN'
+    assert write_dictionary([]).startswith('"Variable / Field Name","Form Name","Section Header"')
+    assert ",Identifier?," in write_dictionary([])
+
+
+def test_a_kept_cell_that_no_longer_agrees_with_the_field_is_not_written(good) -> None:
+    from types import MappingProxyType
+
+    from xerotrial.study.model import Field, Form
+
+    kept = MappingProxyType({"branching": "[minutes]>11", "choices": "1,death|2,hospital"})
+    form = Form("f", "F", fields=(Field("minutes", "integer"), Field("grade", "integer")))
+    same = dataclasses.replace(
+        form.fields[1], show_if="minutes > 11", redcap=kept, type="checkbox",
+        choices=MappingProxyType({"1": "death", "2": "hospital"}),
+    )  # fmt: skip
+    study = dataclasses.replace(
+        good, forms=(dataclasses.replace(form, fields=(form.fields[0], same)),)
+    )
+    row = to_redcap(study)[1]
+    assert row["Branching Logic (Show field only if...)"] == "[minutes]>11"
+    assert row["Choices, Calculations, OR Slider Labels"] == "1,death|2,hospital"
+    edited = dataclasses.replace(
+        same, show_if="minutes > 12", choices=MappingProxyType({"1": "death", "3": "other"})
+    )
+    study = dataclasses.replace(
+        good, forms=(dataclasses.replace(form, fields=(form.fields[0], edited)),)
+    )
+    row = to_redcap(study)[1]
+    assert row["Branching Logic (Show field only if...)"] == "[minutes] > 12"
+    assert row["Choices, Calculations, OR Slider Labels"] == "1, death | 3, other"
+
+
+def test_the_schedule_as_an_instrument_event_mapping(good) -> None:
+    assert to_event_mapping(good) == [
+        (1, "baseline_arm_1", "sialometry"),
+        (1, "month1_arm_1", "sialometry"),
+        (2, "baseline_arm_2", "sialometry"),
+        (2, "month1_arm_2", "sialometry"),
+    ]
+    assert write_event_mapping(to_event_mapping(good)).splitlines()[:2] == [
+        "arm_num,unique_event_name,form",
+        "1,baseline_arm_1,sialometry",
+    ]

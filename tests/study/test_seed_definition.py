@@ -1,5 +1,6 @@
-"""The seed trial's definition agrees with the store's forms and the protocol, field by field,
-so that the two cannot drift until the store derives from the definition (issue 12)."""
+"""The seed store's forms are its definition's (store/forms.py makes them from it): field by
+field, with the overlay of trial code naming real forms and fields; and the definition's
+visits agree with the protocol's."""
 
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ def test_each_form_agrees_field_by_field(name: str) -> None:
         got = (d.type, d.required, d.lo, d.hi, d.unit, tuple(d.choices) or None)
         assert got == (kind, f.required, f.lo, f.hi, f.unit, f.choices), f.name
         assert dict(d.choices) == {c: c for c in f.choices or ()}
+
+
+def test_the_code_overlay_names_real_forms_and_fields() -> None:
+    from xerotrial.store import forms
+
+    for form, field in [*forms._NORMALIZE, *forms._UNLIMITED]:
+        assert field in SEED.form(form).columns
+    assert set(forms._ROW_CHECKS) <= set(FORMS)
 
 
 def test_the_row_checks_that_are_data_are_there() -> None:

@@ -1,4 +1,5 @@
-"""The case report forms: one :class:`FormSpec` per form, the single source of the store.
+"""The seed trial's case report forms: one :class:`FormSpec` per form, made from the seed
+study's definition (``data/studies/seed/study.toml``) and the trial code it cannot hold.
 
 A form's fields give its template (the CSV header), its table in the store (``schema.py``),
 the parsing and range rules of every cell, and its natural key (one row per key). Units are
@@ -33,10 +34,10 @@ import pandas as pd
 
 from xerotrial.errors import DataValidationError, Problem
 from xerotrial.tables import parse_number
-from xerotrial.trial.immunology import HLA_LOCI, parse_allele, parse_specificity
+from xerotrial.trial.immunology import parse_allele, parse_specificity
 from xerotrial.trial.product import evaluate_release
-from xerotrial.trial.protocol import GLANDS, SALIVA_KINDS, Protocol, normalize_gland
-from xerotrial.trial.questionnaires import HN35_ITEMS, XQ_ITEMS, score_qlq_hn35, score_xq
+from xerotrial.trial.protocol import GLANDS, Protocol, normalize_gland
+from xerotrial.trial.questionnaires import score_qlq_hn35, score_xq
 from xerotrial.trial.safety import validate_adverse_events
 from xerotrial.trial.saliva import derive_saliva_ions, ion_code
 from xerotrial.trial.sialometry import derive_flow_rate
@@ -420,20 +421,6 @@ def _ion(text: str) -> str | None:
     return ion_code(text)
 
 
-def _id(name: str, doc: str = "", xpt: str | None = None) -> Field:
-    return Field(name, "text", required=True, doc=doc, xpt=xpt)
-
-
-SUBJECT = _id("subject", "participant id")
-VISIT = _id("visit", "protocol visit name (day0, day1, day5, day30, day120, year2)")
-KIND = Field(
-    "kind",
-    "text",
-    required=True,
-    choices=SALIVA_KINDS,
-    doc="UWS unstimulated / SWS stimulated whole saliva",
-)
-
 #: Safety-lab tests with a fixed list of units (other test names are accepted with any unit).
 SAFETY_LAB_UNITS: dict[str, tuple[str, ...]] = {
     "haemoglobin": ("g/dL", "g/L", "mmol/L"),
@@ -491,300 +478,79 @@ def hla_columns(locus: str) -> tuple[str, str]:
     return f"hla_{locus.lower()}_1", f"hla_{locus.lower()}_2"
 
 
-def _items(names: tuple[str, ...], lo: int, hi: int, yes_no_from: int | None = None):
-    out = []
-    for n in names:
-        top = 2 if yes_no_from is not None and int(n[2:]) >= yes_no_from else hi
-        out.append(Field(n, "int", lo=lo, hi=top))
-    return tuple(out)
+#: What the seed trial's forms need beyond their study definition: the functions that
+#: normalise a cell, and the row checks that need the trial's code. Everything else — types,
+#: limits, units, choices, labels, keys, references, XPT names — is the seed study's definition
+#: (``data/studies/seed/study.toml``), the one source of those facts.
+_NORMALIZE: dict[tuple[str, str], Callable[[str], str | None]] = {
+    ("saliva_ions", "ion"): _ion,
+    ("administrations", "gland"): _gland,
+    ("scintigraphy", "gland"): _gland,
+}
+#: Text fields stored without a length limit (a list of criteria).
+_UNLIMITED = frozenset({("screening", "failed_criteria")})
+#: The length limit of any other text field (SQL ``VARCHAR(200)``).
+TEXT_LENGTH = 200
+_ROW_CHECKS: dict[str, tuple[RowCheck, ...]] = {
+    "participants": (_participant,),
+    "screening": (_screening,),
+    "visits": (_visit_window,),
+    "sialometry": (_trial(lambda df, p: derive_flow_rate(df, p), "cup_after_g"),),
+    "saliva_ions": (_trial(lambda df, p: derive_saliva_ions(df, p), "value_mmol_l"),),
+    "qlq_hn35": (_trial(lambda df, p: score_qlq_hn35(df, id_column="subject"), "hn31"),),
+    "xq": (_trial(lambda df, p: score_xq(df, id_column="subject"), "xq1"),),
+    "adverse_events": (_trial(_ae, "term"),),
+    "donors": (_alleles,),
+    "batches": (_trial(_release, "viability"),),
+    "hla_antibodies": (_specificity,),
+    "safety_labs": (_limits,),
+}
+_KINDS: dict[str, Kind] = {
+    "integer": "int",
+    "decimal": "float",
+    "yesno": "bool",
+    "date": "date",
+    "text": "text",
+    "choice": "text",
+}
 
 
-_FORM_LIST: tuple[FormSpec, ...] = (
-    FormSpec(
-        "sites",
-        "trial sites (centres)",
-        (
-            _id("site", "site code (participants refer to it)"),
-            Field("name", "text", doc="name of the site"),
-            Field("country", "text", doc="country, e.g. DK or Denmark"),
-        ),
-        ("site",),
-        participant_column=None,
-    ),
-    FormSpec(
-        "participants",
-        "patients and healthy controls, with the matching",
-        (
-            SUBJECT,
-            _id("site", "site code (sites form)"),
-            Field("group", "text", required=True, choices=("patient", "control")),
-            Field("sex", "text", required=True, choices=("F", "M")),
-            Field("age_years", "int", required=True, lo=18, hi=100, unit="years", xpt="AGEYEARS"),
+def _seed_forms() -> dict[str, FormSpec]:
+    """The seed trial's forms from its study definition (and :data:`_ROW_CHECKS`)."""
+    from xerotrial.study import SEED_STUDY, load_study
+
+    out = {}
+    for form in load_study(SEED_STUDY).forms:
+        fields = tuple(
             Field(
-                "race",
-                "text",
-                choices=RACES,
-                doc="CDISC race term; controls are matched on it (with age +-5 years, sex "
-                "and education)",
-            ),
-            Field(
-                "education",
-                "text",
-                choices=EDUCATION_LEVELS,
-                xpt="EDUC",
-                doc="highest level completed, ISCED 2011 0-2 low, 3-4 medium, 5-8 high; "
-                "controls are matched on it",
-            ),
-            Field(
-                "matched_to", "text", doc="controls: the patient they are matched to", xpt="MATCHTO"
-            ),
-            Field(
-                "enrolment_order", "int", lo=1, doc="patients: order of enrolment", xpt="ENRORDER"
-            ),
-        ),
-        ("subject",),
-        participant_column=None,
-        refs={"site": ("sites", "site"), "matched_to": ("participants", "subject")},
-        row_checks=(_participant,),
-    ),
-    FormSpec(
-        "screening",
-        "screening results (screening log)",
-        (
-            _id("screening_id", "screening number", xpt="SCREENID"),
-            Field("subject", "text", doc="participant id once enrolled"),
-            Field("screening_date", "date", required=True, xpt="SCRDATE"),
-            Field("eligible", "bool", required=True),
-            Field(
-                "failed_criteria",
-                "text",
-                doc="criteria not met, separated by ';'",
-                xpt="FAILCRIT",
-                max_length=None,
-            ),
-        ),
-        ("screening_id",),
-        row_checks=(_screening,),
-    ),
-    FormSpec(
-        "visits",
-        "visits with their actual study days (day 0 = injection)",
-        (
-            SUBJECT,
-            VISIT,
-            Field("study_day", "int", required=True, lo=-365, hi=3650, unit="days", xpt="STUDYDAY"),
-            Field("visit_date", "date", xpt="VISDATE"),
-        ),
-        ("subject", "visit"),
-        row_checks=(_visit_window,),
-    ),
-    FormSpec(
-        "sialometry",
-        "whole-saliva samples: cup weights and collection time",
-        (
-            SUBJECT,
-            VISIT,
-            KIND,
-            Field("cup_before_g", "float", required=True, lo=0, unit="g", xpt="CUPBEFG"),
-            Field("cup_after_g", "float", required=True, lo=0, unit="g", xpt="CUPAFTG"),
-            Field("minutes", "float", required=True, lo=0.1, hi=60, unit="min"),
-        ),
-        ("subject", "visit", "kind"),
-        visit_columns=("subject", "visit"),
-        row_checks=(_trial(lambda df, p: derive_flow_rate(df, p), "cup_after_g"),),
-    ),
-    FormSpec(
-        "saliva_ions",
-        "ion concentrations in saliva",
-        (
-            SUBJECT,
-            VISIT,
-            KIND,
-            Field(
-                "ion",
-                "text",
-                required=True,
-                normalize=_ion,
-                choices=("Na", "K", "Cl", "PO4"),
-                doc="Na, K, Cl or PO4 (aliases such as sodium accepted)",
-            ),
-            Field("value_mmol_l", "float", required=True, lo=0, unit="mmol/L", xpt="VALMMOLL"),
-        ),
-        ("subject", "visit", "kind", "ion"),
-        visit_columns=("subject", "visit"),
-        row_checks=(_trial(lambda df, p: derive_saliva_ions(df, p), "value_mmol_l"),),
-    ),
-    FormSpec(
-        "qlq_hn35",
-        "EORTC QLQ-H&N35 answers, item level (hn31-60: 1-4; hn61-65: 1 no, 2 yes)",
-        (SUBJECT, VISIT, *_items(HN35_ITEMS, 1, 4, yes_no_from=61)),
-        ("subject", "visit"),
-        visit_columns=("subject", "visit"),
-        row_checks=(_trial(lambda df, p: score_qlq_hn35(df, id_column="subject"), "hn31"),),
-    ),
-    FormSpec(
-        "xq",
-        "Xerostomia Questionnaire answers, item level (0-10)",
-        (SUBJECT, VISIT, *_items(XQ_ITEMS, 0, 10)),
-        ("subject", "visit"),
-        visit_columns=("subject", "visit"),
-        row_checks=(_trial(lambda df, p: score_xq(df, id_column="subject"), "xq1"),),
-    ),
-    FormSpec(
-        "adverse_events",
-        "adverse events (CTCAE v5.0 term and grade, ICH E2A seriousness)",
-        (
-            _id("ae_id", "adverse event number"),
-            SUBJECT,
-            Field("term", "text", required=True, doc="CTCAE v5.0 term"),
-            Field("grade", "int", required=True, lo=1, hi=5),
-            Field("serious", "bool", required=True),
-            Field("sae_criteria", "text", doc="ICH E2A criteria separated by ';'", xpt="SAECRIT"),
-            Field(
-                "related",
-                "text",
-                required=True,
-                doc="related / not related or definite, probable, possible, unlikely",
-            ),
-            Field("onset_day", "int", required=True, lo=0, unit="days", xpt="ONSETDAY"),
-        ),
-        ("ae_id",),
-        row_checks=(_trial(_ae, "term"),),
-    ),
-    FormSpec(
-        "donors",
-        "cell donors and their HLA typing (two alleles per locus)",
-        (
-            _id("donor", "donor id"),
-            Field("sex", "text", choices=("F", "M")),
-            Field("age_years", "int", lo=16, hi=100, unit="years", xpt="AGEYEARS"),
-            *(
-                Field(
-                    column,
-                    "text",
-                    xpt=f"{locus}_{i}",
-                    doc=f"HLA-{locus} allele {i}, e.g. {HLA_EXAMPLES[locus]}",
-                )
-                for locus in HLA_LOCI
-                for i, column in enumerate(hla_columns(locus), start=1)
-            ),
-        ),
-        ("donor",),
-        participant_column=None,
-        row_checks=(_alleles,),
-    ),
-    FormSpec(
-        "batches",
-        "cell batches and their release results (certificate of analysis)",
-        (
-            _id("batch", "batch id"),
-            _id("donor", "donor id (donors form)"),
-            *(
-                Field(c, "float", lo=0, hi=100, unit="%", xpt=x)
-                for c, x in (
-                    ("viability", "VIABLE"),
-                    ("cd90", "CD90"),
-                    ("cd105", "CD105"),
-                    ("cd73", "CD73"),
-                    ("cd45", "CD45"),
-                    ("hla_dr", "HLADR"),
-                )
-            ),
-            *(
-                Field(c, "text", choices=("negative", "positive"), xpt=x)
-                for c, x in (
-                    ("sterility", "STERILTY"),
-                    ("mycoplasma", "MYCOPLAS"),
-                    ("endotoxin", "ENDOTOXN"),
-                    ("donor_serology", "SEROLOGY"),
-                )
-            ),
-        ),
-        ("batch",),
-        participant_column=None,
-        refs={"donor": ("donors", "donor")},
-        row_checks=(_trial(_release, "viability"),),
-    ),
-    FormSpec(
-        "administrations",
-        "injections: gland, cells, volume and batch",
-        (
-            SUBJECT,
-            Field(
-                "gland",
-                "text",
-                required=True,
-                normalize=_gland,
-                choices=tuple(GLANDS),
-                doc="left/right parotid or submandibular",
-            ),
-            _id("batch", "batch id (batches form)"),
-            Field(
-                "study_day",
-                "int",
-                required=True,
-                lo=0,
-                hi=0,
-                unit="days",
-                xpt="STUDYDAY",
-                doc="0: the day of the injections",
-            ),
-            Field(
-                "million_cells",
-                "float",
-                required=True,
-                lo=0,
-                hi=1000,
-                unit="10^6 cells",
-                xpt="MCELLS",
-            ),
-            Field("volume_ml", "float", required=True, lo=0, hi=20, unit="mL", xpt="VOLUMEML"),
-        ),
-        ("subject", "gland"),
-        refs={"batch": ("batches", "batch")},
-    ),
-    FormSpec(
-        "hla_antibodies",
-        "HLA antibody results (Luminex single antigen, MFI)",
-        (
-            SUBJECT,
-            Field("study_day", "int", required=True, lo=-365, hi=3650, unit="days", xpt="STUDYDAY"),
-            Field("specificity", "text", required=True, doc="e.g. A*02:01, DR4", xpt="SPECIF"),
-            Field("mfi", "float", required=True, lo=0, hi=100000, unit="MFI"),
-        ),
-        ("subject", "study_day", "specificity"),
-        row_checks=(_specificity,),
-    ),
-    FormSpec(
-        "scintigraphy",
-        "salivary gland scintigraphy per gland",
-        (
-            SUBJECT,
-            VISIT,
-            Field("gland", "text", required=True, normalize=_gland, choices=tuple(GLANDS)),
-            Field("uptake_score", "int", lo=0, hi=4, xpt="UPTAKE"),
-            Field("excretion_fraction_pct", "float", lo=0, hi=100, unit="%", xpt="EXCRFRAC"),
-        ),
-        ("subject", "visit", "gland"),
-        visit_columns=("subject", "visit"),
-    ),
-    FormSpec(
-        "safety_labs",
-        "safety laboratory results",
-        (
-            SUBJECT,
-            VISIT,
-            _id("test", "e.g. " + ", ".join(list(SAFETY_LAB_UNITS)[:4])),
-            Field("value", "float", required=True),
-            _id("unit", "unit of the value"),
-            Field("lower_limit", "float", xpt="LOWLIM"),
-            Field("upper_limit", "float", xpt="UPLIM"),
-        ),
-        ("subject", "visit", "test"),
-        visit_columns=("subject", "visit"),
-        row_checks=(_limits,),
-    ),
-)
+                f.name,
+                _KINDS[f.type],
+                required=f.required,
+                lo=f.lo,
+                hi=f.hi,
+                choices=tuple(f.choices) or None,
+                unit=f.unit,
+                doc=f.label,
+                xpt=f.xpt,
+                normalize=_NORMALIZE.get((form.name, f.name)),
+                max_length=None
+                if (form.name, f.name) in _UNLIMITED
+                else (f.max_length or TEXT_LENGTH),
+            )
+            for f in form.fields
+        )
+        out[form.name] = FormSpec(
+            form.name,
+            form.title,
+            fields,
+            form.key,
+            participant_column=form.participant,
+            visit_columns=form.visit_columns,
+            refs={c: tuple(t.split(".", 1)) for c, t in form.refs.items()},  # type: ignore[misc]
+            row_checks=_ROW_CHECKS.get(form.name, ()),
+        )
+    return out
+
 
 #: The forms by name, in the order they are imported (references point backwards).
-FORMS: dict[str, FormSpec] = {f.name: f for f in _FORM_LIST}
+FORMS: dict[str, FormSpec] = _seed_forms()

@@ -19,8 +19,6 @@ Example
 -------
 >>> event_visit("month_1_arm_2")
 ('month_1', 2)
->>> checkbox_column("symptoms", "-1")
-'symptoms____1'
 """
 
 from __future__ import annotations
@@ -36,6 +34,7 @@ from sqlalchemy import Connection, Engine
 
 from xerotrial.errors import Problem
 from xerotrial.study.model import Field, Form, StudyDefinition
+from xerotrial.study.redcap import checkbox_column, record_columns
 
 from .errors import ImportRejectedError
 from .study_import import FormRow, StudyImportResult, SubjectRow, import_rows
@@ -45,7 +44,6 @@ from .study_values import format_value
 
 __all__ = [
     "REDCAP_COLUMNS",
-    "checkbox_column",
     "event_visit",
     "export_columns",
     "import_redcap_records",
@@ -69,11 +67,6 @@ def event_visit(event: str) -> tuple[str, int] | None:
     return None if m is None else (m.group(1), int(m.group(2)))
 
 
-def checkbox_column(field: str, code: str) -> str:
-    """REDCap's column of one checkbox code (lower case, other characters as ``_``)."""
-    return f"{field}___{re.sub(r'[^a-z0-9_]', '_', code.lower())}"
-
-
 def _form_columns(study: StudyDefinition, form: Form) -> list[tuple[str, Field, str | None]]:
     """(column, field, checkbox code) of a form's data columns, in order."""
 
@@ -89,19 +82,10 @@ def _form_columns(study: StudyDefinition, form: Form) -> list[tuple[str, Field, 
     return memo(study, "redcap_columns", form.name, make)
 
 
-def export_columns(study: StudyDefinition, *, dag: bool = True) -> list[str]:
-    """The columns of a records export of ``study``, in REDCap's order."""
-    cols = [subject_column(study)]
-    if study.visits:
-        cols.append("redcap_event_name")
-    if study.schedule.repeating:
-        cols += ["redcap_repeat_instrument", "redcap_repeat_instance"]
-    if dag:
-        cols.append("redcap_data_access_group")
-    for form in study.forms:
-        cols += [c for c, _, _ in _form_columns(study, form)]
-        cols.append(f"{form.name}_complete")
-    return cols
+def export_columns(study: StudyDefinition) -> list[str]:
+    """The columns of a records export of ``study``, in REDCap's order
+    (:func:`xerotrial.study.redcap.record_columns`)."""
+    return record_columns(study, events=bool(study.visits))
 
 
 def _arm_name(study: StudyDefinition, n: int) -> str | None:

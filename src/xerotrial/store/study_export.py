@@ -30,9 +30,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from xerotrial.study.model import StudyDefinition
+from xerotrial.study.redcap import checkbox_column
 
 from .integrity import check_store, write_status
-from .redcap_records import checkbox_column, records_text
+from .redcap_records import records_text
 from .study_schema import SUBJECTS, data_fields, study_tables, subject_column
 from .study_store import stored_study
 from .study_values import format_value

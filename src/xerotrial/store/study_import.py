@@ -323,7 +323,26 @@ def import_rows(
 ) -> StudyImportResult:
     """Validate and import; raises :class:`ImportRejectedError` with every problem (and then
     nothing is written)."""
-    checked = validate_rows(study, subjects, rows, source)
+    with engine.connect() as conn:  # the stored subjects' arms, for the schedule's rules
+        given = {s.subject for s in subjects}
+        known = [
+            SubjectRow(k, v["site"], v["arm"])
+            for k, v in _stored_subjects(conn, study).items()
+            if k not in given
+        ]
+    checked = validate_rows(study, [*subjects, *known], rows, source)
+    everyone = given | {s.subject for s in known}
+    for row in rows:
+        if row.subject not in everyone:
+            checked.problems.append(
+                _problem(
+                    source,
+                    row,
+                    subject_column(study),
+                    row.subject,
+                    "unknown subject (import the subjects first)",
+                )
+            )
     if checked.problems:
         raise ImportRejectedError(source, checked.problems)
     tables = study_tables(study)

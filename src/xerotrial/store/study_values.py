@@ -105,6 +105,17 @@ def _datetime(text: str) -> tuple[str | None, str | None]:
     return text.strip().replace("T", " "), None
 
 
+def _comma_decimal(f: Field) -> bool:
+    """Whether the field's REDCap validation writes a decimal comma (``number_comma_decimal``)."""
+    name = f.redcap.get("validation") if getattr(f, "redcap", None) else None
+    if not name:
+        return False
+    from xerotrial.study.validation import VALIDATIONS
+
+    v = VALIDATIONS.get(name)
+    return bool(v is not None and v.comma_decimal)
+
+
 def parse_value(f: Field, raw: Any) -> tuple[Any, str | None]:
     """``(value, None)`` or ``(None, rule broken)``; a blank cell is ``(None, None)`` (whether
     a blank is allowed is the row's rule: required, status)."""
@@ -117,6 +128,9 @@ def parse_value(f: Field, raw: Any) -> tuple[Any, str | None]:
         return (None, rule) if rule else ((",".join(codes) or None), None)
     if f.type == "datetime":
         return _datetime(str(raw))
+    comma = _comma_decimal(f)
+    if comma and isinstance(raw, str):
+        raw = raw.replace(",", ".", 1) if raw.count(",") == 1 and "." not in raw else raw + "?"
     value, rule = parse_cell(_rule(f), raw)
     if rule is not None:
         return None, rule
@@ -158,9 +172,10 @@ def format_value(f: Field, value: Any) -> str:
         return "1" if value else "0"
     if isinstance(value, float):
         if f.precision is not None:
-            return f"{value:.{f.precision}f}"
-        text = np.format_float_positional(value, unique=True, trim="-")
-        return text
+            text = f"{value:.{f.precision}f}"
+        else:
+            text = np.format_float_positional(value, unique=True, trim="-")
+        return text.replace(".", ",") if _comma_decimal(f) else text
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)

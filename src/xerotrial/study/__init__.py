@@ -6,6 +6,9 @@ forms with typed fields, limits, choices, branching, calculations and checks.
 :func:`load_study` reads it and checks every rule, raising one
 :class:`~xerotrial.errors.DataValidationError` that lists every problem with its file, line and
 key path.
+A REDCap project (data dictionary and instrument-event mapping) becomes a definition with
+:func:`xerotrial.study.from_redcap.from_redcap` and goes back with :mod:`.redcap`, exactly;
+:func:`xerotrial.study.toml_write.to_toml` writes a definition as TOML.
 
 >>> d = load_study(SEED_STUDY)
 >>> d.form("sialometry").columns

@@ -9,8 +9,12 @@ forms, fields of a form and arms, case-insensitively; entries of a list), limits
 non-numeric field, ``lo > hi``, soft limits outside the hard ones, a choice field without
 choices, a check, branching (``show_if``) or calculation (``calc``) that does not parse or
 names an unknown field or compares a field with a literal it can never equal (a choice with
-a code it does not have), a key that names an unknown field, overlapping visit windows and a
-target day outside its window.
+a code it does not have), a key that names an unknown field, overlapping visit windows
+(among the visits that have one: a visit made from a REDCap event has neither day nor
+window), a target day outside its window, a visit of an unknown arm, a text rule
+(``validation``) that is not one of REDCap's (:data:`~.validation.TEXT_RULES`) or on a field
+that is not text, and kept REDCap facts (``redcap = {...}``) with an unknown key, or a field
+type or validation of another type.
 
 >>> from xerotrial.study.load import parse_text
 >>> text = '''version = "1"
@@ -50,6 +54,7 @@ from .model import (
     CHECK_LEVELS,
     FIELD_TYPES,
     NUMERIC_TYPES,
+    REDCAP_KEYS,
     Allocation,
     Arm,
     Check,
@@ -61,22 +66,34 @@ from .model import (
     StudyDefinition,
     Visit,
 )
+from .plan import build_plan
+from .validation import TEXT_RULES, VALIDATIONS
 
 __all__ = ["StudyDefinitionError", "build", "describe"]
 
 Key = tuple[Hashable, ...]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_XPT = re.compile(r"^[A-Z_][A-Z0-9_]{0,7}$")
 _SDTM = re.compile(r"^[A-Z]{2}\.[A-Z][A-Z0-9]{0,7}$")
 
-TOP_KEYS = ("version", "study", "allocation", "visits", "schedule", "forms")
-STUDY_KEYS = ("id", "title", "nct", "eudract", "sponsor", "sites")
+TOP_KEYS = (
+    "version",
+    "study",
+    "allocation",
+    "visits",
+    "schedule",
+    "forms",
+    "derivations",
+    "analysis",
+)
+STUDY_KEYS = ("id", "title", "nct", "eudract", "sponsor", "sites", "subject_field")
 SITE_KEYS = ("name", "country")
 ALLOCATION_KEYS = ("method", "arms", "stratify")
 ARM_KEYS = ("label", "ratio")
-VISIT_KEYS = ("label", "day", "window", "on_time", "baseline")
+VISIT_KEYS = ("label", "day", "window", "on_time", "baseline", "arms")
 SCHEDULE_KEYS = ("due", "unscheduled", "repeating")
-FORM_KEYS = ("title", "key", "fields", "checks")
+FORM_KEYS = ("title", "key", "fields", "checks", "participant", "visit_columns", "refs")
 FIELD_KEYS = (
     "type",
     "label",
@@ -92,7 +109,18 @@ FIELD_KEYS = (
     "calc",
     "sdtm",
     "max_length",
+    "validation",
+    "redcap",
+    "xpt",
 )
+#: The REDCap field types a field of each type may keep in ``redcap.field_type`` (besides
+#: the one :mod:`.redcap` writes for the type).
+REDCAP_FIELD_TYPES: dict[str, tuple[str, ...]] = {
+    "text": ("notes", "file", "sql"),
+    "choice": ("dropdown",),
+    "yesno": ("truefalse",),
+    "integer": ("slider",),
+}
 CHECK_KEYS = ("expr", "message", "level")
 
 
@@ -180,6 +208,7 @@ class _Checker:
     def __init__(self, file: str, locate: Locator, problems: Iterable[Problem]) -> None:
         self.file, self.locate = file, locate
         self.problems: list[Problem] = list(problems)
+        self.refs_to_check: list[tuple[Key, dict[str, str]]] = []
 
     def problem(self, path: Key, rule: str, value: Any = None) -> None:
         self.problems.append(
@@ -288,6 +317,8 @@ class _Checker:
                 )
             )
         self.unique([x.code for x in sites], (*path, "sites"), "site", named=True)
+        subject_field = self.get(s, "subject_field", path, "str", "subject")
+        self.name(subject_field, (*path, "subject_field"), "subject field")
         return Study(
             id=self.get(s, "id", path, "str", "", required=t is not None),
             title=self.get(s, "title", path, "str", "", required=t is not None),
@@ -295,6 +326,7 @@ class _Checker:
             eudract=self.get(s, "eudract", path, "str", ""),
             sponsor=self.get(s, "sponsor", path, "str", ""),
             sites=tuple(sites),
+            subject_field=subject_field,
         )
 
     def allocation(self, t: Any, forms: Mapping[str, Form | None]) -> Allocation:
@@ -336,7 +368,7 @@ class _Checker:
                 )
         return Allocation(method, tuple(arms), stratify)
 
-    def visits(self, t: Any) -> tuple[Visit, ...]:
+    def visits(self, t: Any, arms: Sequence[str] = ()) -> tuple[Visit, ...]:
         path: Key = ("visits",)
         vt = self.table(t, path, None)
         out = []
@@ -344,9 +376,23 @@ class _Checker:
             here = (*path, name)
             self.name(name, here, "visit")
             v = self.table(raw, here, VISIT_KEYS)
-            day = self.get(v, "day", here, "int", None, required=True)
-            window = self.get(v, "window", here, "pair", None, required=True)
+            day = self.get(v, "day", here, "int", None)
+            window = self.get(v, "window", here, "pair", None)
             on_time = self.get(v, "on_time", here, "pair", None)
+            if on_time is not None and window is None:
+                self.problem((*here, "on_time"), "an on-time window needs a window", list(on_time))
+            if day is not None and window is None:
+                self.problem((*here, "day"), "a target day needs a window", day)
+            if window is not None and day is None:
+                self.problem((*here, "window"), "a window needs a target day", list(window))
+            visit_arms = self.get(v, "arms", here, "strs", ())
+            self.unique(list(visit_arms), (*here, "arms"), "arm")
+            for i, arm in enumerate(visit_arms):
+                if arm not in arms:
+                    known = ", ".join(arms) or "none are defined"
+                    self.problem(
+                        (*here, "arms", i), f"unknown arm {arm!r} (the arms: {known})", arm
+                    )
             for k, w in (("window", window), ("on_time", on_time)):
                 if w is not None and w[0] > w[1]:
                     self.problem((*here, k), f"lower {w[0]} is above upper {w[1]}", list(w))
@@ -363,7 +409,7 @@ class _Checker:
                         f"on-time window {list(on_time)} is not inside the window {list(window)}",
                         list(on_time),
                     )
-            if window is None or day is None:
+            if (window is None) != (day is None) or (on_time is not None and window is None):
                 continue
             out.append(
                 Visit(
@@ -373,12 +419,14 @@ class _Checker:
                     window,
                     on_time,
                     self.get(v, "baseline", here, "bool", False),
+                    visit_arms,
                 )
             )
         self.unique([x.name for x in out], path, "visit", named=True)
-        ordered = sorted((x for x in out if x.window[0] <= x.window[1]), key=lambda x: x.window)
+        windowed = [x for x in out if x.window is not None and x.window[0] <= x.window[1]]
+        ordered = sorted(windowed, key=lambda x: x.window)  # type: ignore[arg-type, return-value]
         for a, b in zip(ordered, ordered[1:], strict=False):
-            if b.window[0] <= a.window[1]:
+            if b.window[0] <= a.window[1]:  # type: ignore[index]
                 self.problem(
                     (*path, b.name, "window"),
                     f"window {list(b.window)} of visit {b.name!r} overlaps the window "
@@ -485,8 +533,11 @@ class _Checker:
         if choices and typ not in (None, "choice", "checkbox"):
             self.problem((*path, "choices"), f"a {typ} field takes no choices (type choice?)")
         calc = self.get(f, "calc", path, "str")
-        if typ == "calculated" and calc is None:
-            self.problem(path, "a calculated field needs calc (its expression)")
+        redcap = self.redcap(f.get("redcap"), (*path, "redcap"), typ)
+        if typ == "calculated" and calc is None and "calculation" not in redcap:
+            self.problem(
+                path, "a calculated field needs calc (its expression) or redcap.calculation"
+            )
         if calc is not None and typ not in (None, "calculated"):
             self.problem((*path, "calc"), f"a {typ} field takes no calc (type calculated?)", calc)
         sdtm = self.get(f, "sdtm", path, "str")
@@ -494,9 +545,31 @@ class _Checker:
             self.problem(
                 (*path, "sdtm"), f"sdtm {sdtm!r} must be DOMAIN.VARIABLE, e.g. DM.AGE", sdtm
             )
+        xpt = self.get(f, "xpt", path, "str")
+        if xpt is not None and not _XPT.match(xpt):
+            self.problem(
+                (*path, "xpt"), f"xpt {xpt!r} must be 1-8 upper-case letters, digits or _", xpt
+            )
         max_length = self.get(f, "max_length", path, "int")
         if max_length is not None and typ not in (None, "text"):
             self.problem((*path, "max_length"), f"a {typ} field takes no max_length", max_length)
+        validation = self.get(f, "validation", path, "str")
+        if validation is not None and typ not in (None, "text"):
+            self.problem(
+                (*path, "validation"),
+                f"a {typ} field takes no validation (a text rule)",
+                validation,
+            )
+        elif validation is not None and validation not in TEXT_RULES:
+            near = difflib.get_close_matches(validation, TEXT_RULES, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            self.problem(
+                (*path, "validation"),
+                f"unknown validation {validation!r}{hint}; one of {', '.join(TEXT_RULES)}",
+                validation,
+            )
+        if typ == "descriptive" and self.get(f, "required", path, "bool", False):
+            self.problem((*path, "required"), "a descriptive field holds no data: never required")
         if typ is None:
             return None
         return Field(
@@ -515,7 +588,45 @@ class _Checker:
             calc=calc,
             sdtm=sdtm,
             max_length=max_length,
+            validation=validation,
+            redcap=MappingProxyType(redcap),
+            xpt=xpt,
         )
+
+    def redcap(self, raw: Any, path: Key, typ: str | None) -> dict[str, str]:
+        """The REDCap dictionary facts of a field (:data:`~.model.REDCAP_KEYS`, text values)."""
+        t = self.table(raw, path, REDCAP_KEYS)
+        out = {}
+        for k, v in t.items():
+            if k not in REDCAP_KEYS:
+                continue
+            if not isinstance(v, str):
+                self.problem((*path, k), f"must be a string, not {v!r}", v)
+                continue
+            out[str(k)] = v
+        ft = out.get("field_type")
+        if ft is not None and typ is not None and ft not in REDCAP_FIELD_TYPES.get(typ, ()):
+            allowed = ", ".join(REDCAP_FIELD_TYPES.get(typ, ())) or "none"
+            self.problem(
+                (*path, "field_type"),
+                f"a {typ} field cannot be the REDCap field type {ft!r} (it can be: {allowed})",
+                ft,
+            )
+        val = out.get("validation")
+        if val is not None and typ is not None:
+            v = VALIDATIONS.get(val)
+            fits = v is not None and (
+                v.type == typ
+                or (v.type == "file" and ft == "file")
+                or (ft == "slider" and val in ("number", "integer"))
+            )
+            if not fits:
+                self.problem(
+                    (*path, "validation"),
+                    f"{val!r} is not a REDCap validation type of a {typ} field",
+                    val,
+                )
+        return out
 
     def choices(self, raw: Any, path: Key) -> dict[str, str]:
         """A table code -> label, or a list of codes (each its own label)."""
@@ -550,7 +661,7 @@ class _Checker:
         fields = [self.field(n, r, (*path, "fields", n)) for n, r in ft.items()]
         self.unique([str(n) for n in ft], (*path, "fields"), "field", named=True)
         names = [str(n) for n in ft]
-        key = self.get(t, "key", path, "strs", (), required=True)
+        key = self.get(t, "key", path, "strs", ())
         self.unique(list(key), (*path, "key"), "key field")
         for i, k in enumerate(key):
             if ft and k not in names:
@@ -581,9 +692,45 @@ class _Checker:
                 checks.append(
                     Check(expr, self.get(c, "message", here, "str", "", required=True), level)
                 )
+        participant = self.get(t, "participant", path, "str")
+        if participant is not None and ft and participant not in names:
+            self.problem(
+                (*path, "participant"), f"{participant!r} is not a field of the form", participant
+            )
+        visit_columns = self.get(t, "visit_columns", path, "strs")
+        if visit_columns is not None:
+            if len(visit_columns) != 2:
+                self.problem((*path, "visit_columns"), "two fields: the subject and the visit")
+                visit_columns = None
+            else:
+                for i, v in enumerate(visit_columns):
+                    if ft and v not in names:
+                        self.problem(
+                            (*path, "visit_columns", i), f"{v!r} is not a field of the form", v
+                        )
+        refs_t = self.table(t.get("refs"), (*path, "refs"), None)
+        refs: dict[str, str] = {}
+        for col, target in refs_t.items():
+            here = (*path, "refs", col)
+            if ft and col not in names:
+                self.problem(here, f"{col!r} is not a field of the form", col)
+            if not isinstance(target, str) or target.count(".") != 1:
+                self.problem(here, f"a reference is 'form.field', not {target!r}", target)
+                continue
+            refs[str(col)] = target
+        self.refs_to_check.append((path, refs))
         if any(f is None for f in fields):
             return None
-        return Form(str(name), title, key, tuple(fields), tuple(checks))  # type: ignore[arg-type]
+        return Form(
+            str(name),
+            title,
+            key,
+            tuple(fields),  # type: ignore[arg-type]
+            tuple(checks),
+            participant,
+            visit_columns,  # type: ignore[arg-type]
+            MappingProxyType(refs),
+        )
 
     def forms(self, t: Any) -> dict[str, Form]:
         ft = self.table(t, ("forms",), None)
@@ -595,6 +742,14 @@ class _Checker:
             form = self.form(name, raw, ("forms", name))
             if form is not None:
                 out[str(name)] = form
+        fields = {str(n): set(r.get("fields") or ()) for n, r in ft.items() if isinstance(r, dict)}
+        for path, refs in self.refs_to_check:
+            for col, target in refs.items():
+                form, _, fld = target.partition(".")
+                if fld not in fields.get(form, ()):
+                    self.problem(
+                        (*path, "refs", col), f"{target!r} names no field of a form", target
+                    )
         return out
 
 
@@ -618,8 +773,20 @@ def build(
     }
     known.update(forms)
     allocation = c.allocation(top.get("allocation"), known)
-    visits = c.visits(top.get("visits"))
+    visits = c.visits(top.get("visits"), [a.name for a in allocation.arms])
     schedule = c.schedule(top.get("schedule"), visits, known)
+    derivations, analysis = build_plan(
+        c, top.get("derivations"), top.get("analysis"), forms, allocation, visits
+    )
     if c.problems:
         raise StudyDefinitionError(file, c.problems)
-    return StudyDefinition(version, study, allocation, visits, schedule, tuple(forms.values()))
+    return StudyDefinition(
+        version,
+        study,
+        allocation,
+        visits,
+        schedule,
+        tuple(forms.values()),
+        derivations,
+        analysis,
+    )

@@ -100,4 +100,27 @@ def diff_studies(old: StudyDefinition, new: StudyDefinition) -> list[str]:
     for n in of:
         if n in nf:
             out += _form(of[n], nf[n])
+    od_ = {d.param: d for d in old.derivations}
+    nd_ = {d.param: d for d in new.derivations}
+    out += _named("derivation", od_, nd_)
+    for n in od_:
+        if n in nd_:
+            out += _attrs("derivation", n, od_[n], nd_[n])
+    out += _plan(old.analysis, new.analysis)
+    return out
+
+
+def _plan(old: Any, new: Any) -> list[str]:
+    """The changes of the analysis plan (arms; endpoints by parameter)."""
+    if old is None or new is None:
+        return [] if old is new else [f"{'+' if old is None else '-'} analysis plan"]
+    out = []
+    if old.arms != new.arms:
+        out.append(f"~ analysis arms: {_show(old.arms)} -> {_show(new.arms)}")
+    oe = {e.param: e for e in old.endpoints}
+    ne = {e.param: e for e in new.endpoints}
+    out += _named("endpoint", oe, ne)
+    for n in oe:
+        if n in ne:
+            out += _attrs("endpoint", n, oe[n], ne[n])
     return out

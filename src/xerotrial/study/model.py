@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 __all__ = [
     "ALLOCATION_METHODS",
     "CHECK_LEVELS",
     "FIELD_TYPES",
     "NUMERIC_TYPES",
+    "REDCAP_KEYS",
     "Allocation",
     "Arm",
     "Check",
@@ -44,9 +46,29 @@ FIELD_TYPES: tuple[str, ...] = (
     "checkbox",
     "yesno",
     "calculated",
+    "descriptive",
 )
 #: The types that take numeric limits (``lo``/``hi``, ``soft_lo``/``soft_hi``).
 NUMERIC_TYPES: frozenset[str] = frozenset({"integer", "decimal", "calculated"})
+#: The REDCap data dictionary facts a field may keep (:attr:`Field.redcap`) only so that a
+#: dictionary read by ``xerotrial study from-redcap`` is written back exactly.
+REDCAP_KEYS: tuple[str, ...] = (
+    "section_header",
+    "field_type",
+    "validation",
+    "choices",
+    "slider_labels",
+    "min",
+    "max",
+    "identifier",
+    "branching",
+    "calculation",
+    "alignment",
+    "question_number",
+    "matrix_group",
+    "matrix_ranking",
+    "annotation",
+)
 #: How participants are allocated to arms (the randomization itself is issue 11).
 ALLOCATION_METHODS: tuple[str, ...] = ("none", "simple", "block", "minimisation")
 #: An error rejects a row; a warning is listed and the row is kept.
@@ -72,6 +94,8 @@ class Study:
     eudract: str = ""
     sponsor: str = ""
     sites: tuple[Site, ...] = ()
+    #: The column naming the subject in data files (REDCap: the record id field).
+    subject_field: str = "subject"
 
 
 @dataclass(frozen=True)
@@ -95,14 +119,17 @@ class Allocation:
 @dataclass(frozen=True)
 class Visit:
     """A planned visit: target ``day`` (study day) in its inclusive ``window`` of accepted
-    days; ``on_time`` is the narrower window that is not a deviation (None: the window)."""
+    days; ``on_time`` is the narrower window that is not a deviation (None: the window).
+    A visit made from a REDCap event has neither (None). ``arms``: the arms that have the
+    visit (empty: every arm)."""
 
     name: str
-    label: str
-    day: int
-    window: tuple[int, int]
+    label: str = ""
+    day: int | None = None
+    window: tuple[int, int] | None = None
     on_time: tuple[int, int] | None = None
     baseline: bool = False
+    arms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +140,15 @@ class Field:
     ones (a warning). ``choices`` maps codes to labels (``choice``: one, ``checkbox``: several).
     ``show_if`` is the branching expression (the field is asked only when it holds), ``calc``
     the expression of a ``calculated`` field, ``sdtm`` the CDISC annotation ``DOMAIN.VARIABLE``.
+    ``validation`` is a content rule of a ``text`` field named as REDCap names it (``email``,
+    ``time``, ...: :data:`xerotrial.study.validation.VALIDATIONS`). A ``descriptive`` field is
+    text shown on the form and holds no data (no column in data files). ``redcap`` keeps
+    REDCap dictionary facts (:data:`REDCAP_KEYS`) only so that a dictionary round-trips
+    exactly; a ``calculated`` field whose REDCap calculation could not be translated has
+    ``calc`` None and the text in ``redcap["calculation"]`` (it is not computed here).
+
+    >>> Field("intro", "descriptive", label="Please answer").holds_data
+    False
     """
 
     name: str
@@ -130,6 +166,15 @@ class Field:
     calc: str | None = None
     sdtm: str | None = None
     max_length: int | None = None
+    validation: str | None = None
+    redcap: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: the SAS transport (XPT) name, at most 8 characters (None: the upper-cased name)
+    xpt: str | None = None
+
+    @property
+    def holds_data(self) -> bool:
+        """Whether the field has a value (a column in data files): not a descriptive one."""
+        return self.type != "descriptive"
 
     @property
     def numeric(self) -> bool:
@@ -153,13 +198,20 @@ class Check:
 
 @dataclass(frozen=True)
 class Form:
-    """A case report form: fields in order, the natural key (one row per key), checks."""
+    """A case report form: fields in order, the natural key (one row per key; empty: one row
+    per subject, visit and repeat instance, as in REDCap), checks."""
 
     name: str
     title: str
-    key: tuple[str, ...]
-    fields: tuple[Field, ...]
+    key: tuple[str, ...] = ()
+    fields: tuple[Field, ...] = ()
     checks: tuple[Check, ...] = ()
+    #: a field naming a known participant (``participants.subject``), or None
+    participant: str | None = None
+    #: two fields naming a known visit (subject, visit) of the ``visits`` form, or None
+    visit_columns: tuple[str, str] | None = None
+    #: field -> ``"form.field"`` it must exist in
+    refs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -187,7 +239,8 @@ class Schedule:
 
 @dataclass(frozen=True)
 class StudyDefinition:
-    """A whole study definition, one ``version`` of it."""
+    """A whole study definition, one ``version`` of it; ``derivations`` and ``analysis``
+    are :mod:`xerotrial.study.plan`'s (the analysis None when the definition has none)."""
 
     version: str
     study: Study
@@ -195,6 +248,8 @@ class StudyDefinition:
     visits: tuple[Visit, ...]
     schedule: Schedule
     forms: tuple[Form, ...]
+    derivations: tuple[Any, ...] = ()
+    analysis: Any = None
 
     def form(self, name: str) -> Form:
         """The form called ``name`` (KeyError if none)."""

@@ -9,7 +9,18 @@ soft limits are min/max without it (or ``soft_lo=``/``soft_hi=`` in the annotati
 are hard limits too). The SDTM annotation is ``sdtm=DOMAIN.VAR`` in the Field Annotation, the
 unit the Field Note. Branching and calculations are written in REDCap's syntax (``[field]``,
 ``=``, ``<>``, ``datediff``). What a dictionary cannot hold (cross-field checks, keys,
-visits, the schedule, allocation, repeating forms) is listed by :func:`untranslated`.
+visits, the schedule, allocation, repeating forms) is listed by :func:`untranslated`;
+the visits and schedule are REDCap's instrument-event mapping (:func:`to_event_mapping`).
+
+A field may keep REDCap facts in ``Field.redcap`` (read by :mod:`.from_redcap`): the field
+type when it is not the default of the type (``dropdown``, ``notes``, ``truefalse``,
+``slider``, ``file``, ``sql``), a display-only validation (``date_dmy``, a comma decimal),
+section header, identifier, alignment, question number, matrix group and ranking, other action
+tags (``annotation``), and the exact text of a cell whose translation reads back otherwise
+(``choices``, ``branching``, ``calculation``, ``min``, ``max``). Each is written as kept
+only while it still agrees with the field (a kept branching only while it translates to the
+field's ``show_if``), so an edited definition never exports a stale cell. The CSV is quoted
+as REDCap writes it (PHP's ``fputcsv``: a cell with a space, comma, quote or line break).
 
 >>> from xerotrial.study.expressions import parse_expression
 >>> to_redcap_logic(parse_expression("grade >= 3 and not (serious or blank(criteria))"))
@@ -31,16 +42,22 @@ from typing import Any
 from ..errors import Problem
 from .expressions import Expression, parse_expression
 from .model import Field, Form, StudyDefinition
+from .validation import VALIDATIONS
 
 __all__ = [
     "COLUMNS",
+    "checkbox_column",
+    "EVENT_COLUMNS",
     "forms_from_redcap",
     "from_redcap_logic",
     "read_dictionary",
+    "record_columns",
     "to_redcap",
+    "to_event_mapping",
     "to_redcap_logic",
     "untranslated",
     "write_dictionary",
+    "write_event_mapping",
 ]
 
 #: The 18 columns of a REDCap data dictionary, in REDCap's order.
@@ -64,6 +81,16 @@ COLUMNS: tuple[str, ...] = (
     "Matrix Ranking?",
     "Field Annotation",
 )
+#: The columns of REDCap's instrument-event mapping CSV.
+EVENT_COLUMNS: tuple[str, ...] = ("arm_num", "unique_event_name", "form")
+#: The REDCap field type of each field type (``Field.redcap["field_type"]`` may say another).
+FIELD_TYPE_OF: dict[str, str] = {
+    "choice": "radio",
+    "checkbox": "checkbox",
+    "yesno": "yesno",
+    "calculated": "calc",
+    "descriptive": "descriptive",
+}
 _FORCE = "@FORCE-MINMAX"
 _FLIP = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 _REDCAP_OP = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -177,52 +204,122 @@ def _validation(f: Field) -> str:
         return "integer"
     if f.type == "decimal":
         return f"number_{f.precision}dp" if f.precision in (1, 2, 3, 4) else "number"
+    if f.type == "text":
+        return f.validation or ""
     return {"date": "date_ymd", "datetime": "datetime_ymd"}.get(f.type, "")
 
 
-def _row(form: Form, f: Field) -> dict[str, str]:
-    row = dict.fromkeys(COLUMNS, "")
-    row["Variable / Field Name"] = f.name
-    row["Form Name"] = form.name
-    row["Field Type"] = {
-        "choice": "radio",
-        "checkbox": "checkbox",
-        "yesno": "yesno",
-        "calculated": "calc",
-    }.get(f.type, "text")
-    row["Field Label"] = f.label or f.name
-    row["Field Note"] = f.unit
-    row["Text Validation Type OR Show Slider Number"] = _validation(f)
-    if f.choices:
-        row["Choices, Calculations, OR Slider Labels"] = " | ".join(
-            f"{c}, {label}" for c, label in f.choices.items()
-        )
-    if f.calc:
-        row["Choices, Calculations, OR Slider Labels"] = to_redcap_logic(
-            parse_expression(f.calc), calc=True
-        )
+def parse_choices(text: str) -> dict[str, str] | None:
+    """REDCap's ``1, label | 2, label`` as codes and labels; None if a part has no comma,
+    an empty code or a code given twice.
+
+    >>> parse_choices("1, Yes, really | 0, No")
+    {'1': 'Yes, really', '0': 'No'}
+    """
+    out: dict[str, str] = {}
+    for part in text.split("|"):
+        code, comma, label = part.strip().partition(",")
+        code = code.strip()
+        if not comma or not code or code in out:
+            return None
+        out[code] = label.strip()
+    return out
+
+
+def annotation_parts(f: Field, validation: str) -> list[str]:
+    """The notes :func:`to_redcap` writes in the Field Annotation, before any kept text."""
     notes = []
-    hard = f.lo is not None or f.hi is not None
-    lo, hi = (f.lo, f.hi) if hard else (f.soft_lo, f.soft_hi)
-    row["Text Validation Min"] = "" if lo is None else _num(lo)
-    row["Text Validation Max"] = "" if hi is None else _num(hi)
-    if hard:
-        notes.append(_FORCE)
+    kept = f.redcap.get("annotation", "")
+    if f.redcap.get("field_type") != "slider" and (f.lo is not None or f.hi is not None):
+        if _FORCE not in kept.split():
+            notes.append(_FORCE)
         notes += [
             f"{k}={_num(v)}"
             for k, v in (("soft_lo", f.soft_lo), ("soft_hi", f.soft_hi))
             if v is not None
         ]
-    if f.precision is not None and _validation(f) == "number":
+    if f.precision is not None and validation == "number":
         notes.append(f"precision={f.precision}")
     if f.sdtm:
         notes.append(f"sdtm={f.sdtm}")
-    row["Field Annotation"] = " ".join(notes)
-    if f.show_if:
-        row["Branching Logic (Show field only if...)"] = to_redcap_logic(
-            parse_expression(f.show_if)
-        )
+    return notes
+
+
+def _kept(f: Field, key: str, ok: bool = True) -> str | None:
+    v = f.redcap.get(key)
+    return v if v is not None and ok else None
+
+
+def _same_number(text: str, x: float | None) -> bool:
+    try:
+        return x is not None and float(text.replace(",", ".", text.count(",") == 1)) == x
+    except ValueError:
+        return False
+
+
+def _row(form: Form, f: Field) -> dict[str, str]:
+    from .from_redcap import translate_logic
+
+    r = f.redcap
+    ftype = r.get("field_type") or FIELD_TYPE_OF.get(f.type, "text")
+    row = dict.fromkeys(COLUMNS, "")
+    row["Variable / Field Name"] = f.name
+    row["Form Name"] = form.name
+    row["Section Header"] = r.get("section_header", "")
+    row["Field Type"] = ftype
+    row["Field Label"] = f.label if f.type == "descriptive" else (f.label or f.name)
+    row["Field Note"] = f.unit
+    validation = _validation(f)
+    kept_v = VALIDATIONS.get(r.get("validation", ""))
+    if ftype in ("slider", "file", "sql", "notes"):
+        validation = r.get("validation", "")
+    elif kept_v is not None and kept_v.type == f.type and kept_v.precision == f.precision:
+        validation = kept_v.name
+    row["Text Validation Type OR Show Slider Number"] = validation
+    spec = ""
+    if f.choices:
+        spec = " | ".join(f"{c}, {label}" for c, label in f.choices.items())
+        raw = _kept(f, "choices")
+        spec = raw if raw is not None and parse_choices(raw) == dict(f.choices) else spec
+    elif f.type == "calculated":
+        spec = to_redcap_logic(parse_expression(f.calc), calc=True) if f.calc else ""
+        raw = _kept(f, "calculation")
+        if raw is not None and (f.calc is None or translate_logic(raw, form) == f.calc):
+            spec = raw
+    elif ftype == "slider":
+        spec = r.get("slider_labels", "")
+    else:
+        spec = r.get("choices", "")
+    row["Choices, Calculations, OR Slider Labels"] = spec
+    if ftype == "slider":  # REDCap's slider runs from 0 to 100 unless min or max say
+        lo, hi = (None if f.lo == 0 else f.lo), (None if f.hi == 100 else f.hi)
+    elif f.lo is not None or f.hi is not None:
+        lo, hi = f.lo, f.hi
+    else:
+        lo, hi = f.soft_lo, f.soft_hi
+    for col, key, x in (("Text Validation Min", "min", lo), ("Text Validation Max", "max", hi)):
+        raw = r.get(key)
+        ref = (f.lo if key == "min" else f.hi) if ftype == "slider" else x
+        if f.numeric and raw is not None and _same_number(raw, ref):
+            row[col] = raw
+        elif f.numeric or ftype == "slider":
+            row[col] = "" if x is None else _num(x)
+        else:
+            row[col] = raw or ""
+    row["Identifier?"] = r.get("identifier", "")
+    branching = to_redcap_logic(parse_expression(f.show_if)) if f.show_if else ""
+    raw = _kept(f, "branching")
+    if raw is not None and (f.show_if is None or translate_logic(raw, form) == f.show_if):
+        branching = raw
+    row["Branching Logic (Show field only if...)"] = branching
     row["Required Field?"] = "y" if f.required else ""
+    row["Custom Alignment"] = r.get("alignment", "")
+    row["Question Number (surveys only)"] = r.get("question_number", "")
+    row["Matrix Group Name"] = r.get("matrix_group", "")
+    row["Matrix Ranking?"] = r.get("matrix_ranking", "")
+    notes = annotation_parts(f, validation)
+    kept = r.get("annotation", "")
+    row["Field Annotation"] = " ".join([*notes, kept] if kept else notes)
     return row
 
 
@@ -239,7 +336,7 @@ def untranslated(study: StudyDefinition) -> list[str]:
         for form in study.forms
         for c in form.checks
     ]
-    out += [f"form {form.name}: key {list(form.key)}" for form in study.forms]
+    out += [f"form {form.name}: key {list(form.key)}" for form in study.forms if form.key]
     seen: dict[str, list[str]] = {}
     for form in study.forms:
         for f in form.fields:
@@ -253,8 +350,11 @@ def untranslated(study: StudyDefinition) -> list[str]:
     if study.visits:
         out.append(
             f"{len(study.visits)} visits and the schedule (REDCap events and the "
-            "instrument-event mapping)"
+            "instrument-event mapping: study export --events MAPPING.csv)"
         )
+    days = [v.name for v in study.visits if v.day is not None]
+    if days:
+        out.append(f"the target days and windows of visits {', '.join(days)}")
     if study.schedule.repeating:
         out.append(f"repeating forms {list(study.schedule.repeating)} (REDCap project setting)")
     if study.allocation.arms:
@@ -262,11 +362,93 @@ def untranslated(study: StudyDefinition) -> list[str]:
     return out
 
 
+_QUOTE = re.compile(r'[ ,"\n\r\t\\]')
+
+
+def _cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if _QUOTE.search(text) else text
+
+
 def write_dictionary(rows: Iterable[Mapping[str, str]]) -> str:
-    """The rows as REDCap's CSV (header of the 18 columns)."""
+    """The rows as REDCap's CSV (header of the 18 columns), quoted as REDCap quotes them.
+
+    >>> write_dictionary([])
+    '"Variable / Field Name","Form Name",...,Identifier?,...,"Field Annotation"\\n'
+    """
+    lines = [list(COLUMNS), *([r[c] for c in COLUMNS] for r in rows)]
+    return "".join(",".join(_cell(c) for c in line) + "\n" for line in lines)
+
+
+def to_event_mapping(study: StudyDefinition) -> list[tuple[int, str, str]]:
+    """REDCap's instrument-event mapping of the visits and schedule: ``(arm_num,
+    unique_event_name, form)`` by arm, visit and form (the arms of the allocation are arms 1,
+    2, ...; a visit is in every arm unless ``Visit.arms`` says which; no arms: arm 1).
+
+    >>> from xerotrial.study import SEED_STUDY, load_study
+    >>> to_event_mapping(load_study(SEED_STUDY))[0]
+    (1, 'day0_arm_1', 'sialometry')
+    """
+    arms = [a.name for a in study.allocation.arms] or [""]
+    out = []
+    for n, arm in enumerate(arms, start=1):
+        for v in study.visits:
+            if v.arms and arm not in v.arms:
+                continue
+            for form in study.forms:
+                if v.name in study.schedule.due.get(form.name, ()):
+                    out.append((n, f"{v.name}_arm_{n}", form.name))
+    return out
+
+
+def checkbox_column(field: str, code: str) -> str:
+    """REDCap's export column of one checkbox code (lower case, other characters as ``_``).
+
+    >>> checkbox_column("symptoms", "-1")
+    'symptoms____1'
+    """
+    return f"{field}___{re.sub(r'[^a-z0-9_]', '_', code.lower())}"
+
+
+def record_columns(study: StudyDefinition, events: bool = True, dags: bool = True) -> list[str]:
+    """The columns of REDCap's raw records export of the definition: the record id (the
+    study's ``subject_field``), ``redcap_event_name`` (``events``: a longitudinal project),
+    ``redcap_repeat_instrument`` and ``redcap_repeat_instance`` (when forms repeat),
+    ``redcap_data_access_group`` (``dags``), then each form's fields in order, a checkbox as
+    ``field___code`` per choice, no descriptive field, and ``<form>_complete`` after them.
+
+    >>> from xerotrial.study.model import Field, Form, Schedule, Study, Allocation
+    >>> f = Form("ae", "AE", fields=(Field("record_id", "text"), Field("intro", "descriptive"),
+    ...     Field("crit", "checkbox", choices={"1": "death", "2": "hospital"})))
+    >>> d = StudyDefinition("1", Study("S", "S", subject_field="record_id"), Allocation(), (),
+    ...     Schedule(repeating=("ae",)), (f,))
+    >>> record_columns(d, events=False, dags=False)[2:]
+    ['redcap_repeat_instance', 'crit___1', 'crit___2', 'ae_complete']
+    """
+    first = [study.study.subject_field]
+    if events:
+        first.append("redcap_event_name")
+    if study.schedule.repeating:
+        first += ["redcap_repeat_instrument", "redcap_repeat_instance"]
+    if dags:
+        first.append("redcap_data_access_group")
+    out = list(first)
+    for form in study.forms:
+        for f in form.fields:
+            if f.name == study.study.subject_field or not f.holds_data:
+                continue
+            if f.type == "checkbox":
+                out += [checkbox_column(f.name, c) for c in f.choices]
+            else:
+                out.append(f.name)
+        out.append(f"{form.name}_complete")
+    return out
+
+
+def write_event_mapping(rows: Iterable[tuple[int, str, str]]) -> str:
+    """The mapping as REDCap's CSV (``arm_num,unique_event_name,form``)."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
-    w.writeheader()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(EVENT_COLUMNS)
     w.writerows(rows)
     return buf.getvalue()
 
@@ -290,7 +472,8 @@ _FROM_VALIDATION = {"integer": "integer", "date_ymd": "date", "datetime_ymd": "d
 
 def forms_from_redcap(rows: Sequence[Mapping[str, str]]) -> list[Form]:
     """The forms of dictionary rows written by :func:`to_redcap` (fields only: no key, no
-    checks; the reading of any dictionary with events is the next increment of issue 12)."""
+    checks). Any REDCap dictionary, with its events, is read by
+    :func:`xerotrial.study.from_redcap.from_redcap`."""
     forms: dict[str, list[Field]] = {}
     for r in rows:
         rtype = r["Field Type"]

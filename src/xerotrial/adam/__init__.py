@@ -1,0 +1,1 @@
+"""Analysis datasets built from a study store by its definition's derivations."""

@@ -1,0 +1,184 @@
+"""The report of a study store: any definition, no study-specific code.
+
+``xerotrial report --db URL --out DIR`` on a study store writes, into ``DIR``:
+
+- ``report.html`` — one self-contained page: the study and its definition version, the audit
+  check, subjects by arm and site, data by visit and form, the derivations, and per endpoint
+  of the analysis plan its model, the records used (and left out, by reason), descriptive
+  statistics by arm and visit, the LS means and the arm difference at each visit (primary
+  first), and the engine's warnings;
+- ``results.json`` — every number of the analysis, unrounded;
+- ``tables/adbds.csv`` — the BDS dataset the analysis used, and per endpoint
+  ``tables/<PARAM>_lsmeans.csv`` and ``tables/<PARAM>_diffs.csv``.
+
+Example
+-------
+>>> context_counts([{"site": "a", "arm": "x"}, {"site": "a", "arm": "y"}])
+{'x': {'a': 1}, 'y': {'a': 1}}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from .fmt import format_ci, format_number, format_p
+
+__all__ = ["context_counts", "write_study_report"]
+
+
+def context_counts(
+    subjects: Sequence[Mapping[str, Any]],
+    arms: Mapping[str, str] | None = None,
+    sites: Mapping[str, str] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Subjects by arm, then site (named by their labels where given), in first-seen order."""
+    arms, sites = arms or {}, sites or {}
+    out: dict[str, dict[str, int]] = {}
+    for s in subjects:
+        arm = out.setdefault(arms.get(s["arm"], s["arm"] or "(none)"), {})
+        site = sites.get(s["site"], s["site"] or "(none)")
+        arm[site] = arm.get(site, 0) + 1
+    return out
+
+
+def _descriptives(bds: pd.DataFrame, param: str, arms: Sequence[str]) -> list[dict[str, Any]]:
+    rec = bds[bds["PARAMCD"] == param]
+    rows = []
+    for visit, by_visit in rec.groupby("AVISIT", sort=False):
+        for arm in arms:
+            x = by_visit.loc[by_visit["ARM"] == arm, "AVAL"].dropna()
+            c = by_visit.loc[by_visit["ARM"] == arm, "CHG"].dropna()
+            rows.append(
+                {
+                    "visit": visit,
+                    "arm": arm,
+                    "n": int(len(x)),
+                    "mean": float(x.mean()) if len(x) else None,
+                    "sd": float(x.std()) if len(x) > 1 else None,
+                    "chg_n": int(len(c)),
+                    "chg_mean": float(c.mean()) if len(c) else None,
+                }
+            )
+    return rows
+
+
+def _fmt_endpoint(r: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
+    out = dict(r)
+    out["lsmeans_rows"] = [
+        {
+            "visit": x["AVISIT"],
+            "arm": labels.get(x["ARM"], x["ARM"]),
+            "estimate": format_number(x["estimate"]),
+            "se": format_number(x["se"]),
+            "ci": format_ci(x["lower"], x["upper"]),
+            "df": format_number(x["df"], 1),
+        }
+        for x in r.get("lsmeans", [])
+    ]
+    out["diff_rows"] = [
+        {
+            "visit": x["AVISIT"],
+            "contrast": " − ".join(labels.get(a, a) for a in x["contrast"].split(" - ")),
+            "estimate": format_number(x["estimate"]),
+            "se": format_number(x["se"]),
+            "ci": format_ci(x["lower"], x["upper"]),
+            "df": format_number(x["df"], 1),
+            "p": format_p(x["p"]),
+            "primary": r.get("primary") and x["AVISIT"] == r.get("primary_visit"),
+        }
+        for x in r.get("diffs", [])
+    ]
+    out["desc_rows"] = [
+        {
+            **d,
+            "arm": labels.get(d["arm"], d["arm"]),
+            "mean": format_number(d["mean"]),
+            "sd": format_number(d["sd"]),
+            "chg_mean": format_number(d["chg_mean"]),
+        }
+        for d in r.get("descriptives", [])
+    ]
+    return out
+
+
+def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
+    """Analyse the study store by its plan and write the report (see the module docstring);
+    returns the path of ``report.html``."""
+    import jinja2
+
+    from xerotrial.adam.bds import study_bds
+    from xerotrial.analysis.plan import run_plan
+    from xerotrial.store.integrity import check_store, status_text
+    from xerotrial.store.study_export import stored_frames
+    from xerotrial.store.study_store import stored_study
+
+    out = Path(out)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    audit = check_store(engine)
+    with engine.connect() as conn:
+        study = stored_study(conn)
+        frames = stored_frames(conn, study)
+        bds = study_bds(conn, study)
+    subjects = frames.pop("__subjects__")
+    arms = list(study.analysis.arms) if study.analysis else [a.name for a in study.allocation.arms]
+    labels = {a.name: a.label or a.name for a in study.allocation.arms}
+    results = run_plan(bds, study)
+    for r in results:
+        r["descriptives"] = _descriptives(bds, r["param"], arms)  # type: ignore[index]
+    bds.to_csv(out / "tables" / "adbds.csv", index=False, lineterminator="\n")
+    for r in results:
+        for what in ("lsmeans", "diffs"):
+            if r.get(what):
+                pd.DataFrame(r[what]).to_csv(
+                    out / "tables" / f"{r['param']}_{what}.csv", index=False, lineterminator="\n"
+                )
+    visits = [v.name for v in study.visits] or [""]
+    by_visit = {
+        form: {v: sum(1 for row in rows if row["visit"] == v) for v in visits}
+        for form, rows in frames.items()
+    }
+    (out / "results.json").write_text(
+        json.dumps(
+            {
+                "study": study.study.id,
+                "definition_version": study.version,
+                "audit_ok": audit.ok,
+                "endpoints": results,
+            },
+            indent=1,
+            allow_nan=False,
+            default=str,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("xerotrial.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    html = env.get_template("study_report.html.j2").render(
+        study=study,
+        source=source,
+        audit=audit,
+        audit_text=status_text(audit),
+        counts=context_counts(
+            subjects, labels, {x.code: x.name or x.code for x in study.study.sites}
+        ),
+        n_subjects=len(subjects),
+        visits=visits,
+        by_visit=by_visit,
+        derivations=study.derivations,
+        endpoints=[_fmt_endpoint(r, labels) for r in results],
+    )
+    path = out / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path

@@ -1,0 +1,273 @@
+"""A definition's derivations and analysis plan: which functions make which parameters, and
+which model analyses them.
+
+::
+
+    [derivations.UWS]
+    label = "Unstimulated whole saliva flow rate (mL/min)"
+    function = "flow_rate"           # xerotrial.trial.registry.DERIVATIONS
+    form = "sialometry"
+    inputs = {cup_before_g = "uws_before_g", cup_after_g = "uws_after_g", minutes = "uws_minutes"}
+    params = {kind = "UWS"}
+
+    [analysis]
+    arms = ["atmsc", "placebo"]      # the comparison: first minus second
+    [[analysis.endpoints]]
+    param = "UWS"
+    primary = true
+    response = "CHG"                 # AVAL, CHG (change from baseline) or PCHG
+    visits = ["month_1", "month_4", "month_12"]
+    covariates = ["BASE"]
+    covariance = "un"                # xerotrial.stats.covariance.STRUCTURES
+    df = "kenward-roger"             # xerotrial.stats.options.DF_METHODS
+    primary_visit = "month_4"
+
+The model of an endpoint is ``response ~ covariates + ARM * AVISIT``, repeated over AVISIT
+within subject with the given covariance; the results are the LS means of ARM within each
+AVISIT and the difference of the arms at each. :func:`build_plan` checks both sections
+against the definition (forms, fields, visits, arms) and the registries, every problem
+located by file, line and key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from .model import Allocation, Form, Visit
+
+__all__ = [
+    "RESPONSES",
+    "AnalysisPlan",
+    "DerivationSpec",
+    "Endpoint",
+    "build_plan",
+]
+
+#: The analysis variables an endpoint may model.
+RESPONSES = ("AVAL", "CHG", "PCHG")
+_PARAM = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
+DERIVATION_KEYS = ("label", "function", "form", "inputs", "params")
+ANALYSIS_KEYS = ("arms", "endpoints")
+ENDPOINT_KEYS = (
+    "param",
+    "primary",
+    "response",
+    "visits",
+    "covariates",
+    "covariance",
+    "df",
+    "primary_visit",
+)
+
+
+@dataclass(frozen=True)
+class DerivationSpec:
+    """``param`` (PARAMCD) is made by ``function`` from ``form``'s fields (``inputs``:
+    the function's input -> the field)."""
+
+    param: str
+    label: str
+    function: str
+    form: str
+    inputs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One analysed parameter and its model."""
+
+    param: str
+    response: str = "CHG"
+    visits: tuple[str, ...] = ()
+    covariates: tuple[str, ...] = ("BASE",)
+    covariance: str = "un"
+    df: str = "kenward-roger"
+    primary: bool = False
+    primary_visit: str | None = None
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    """The arms compared (first minus second) and the endpoints."""
+
+    arms: tuple[str, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()
+
+
+def build_plan(
+    c: Any,
+    derivations_raw: Any,
+    analysis_raw: Any,
+    forms: Mapping[str, Form],
+    allocation: Allocation,
+    visits: Sequence[Visit],
+) -> tuple[tuple[DerivationSpec, ...], AnalysisPlan | None]:
+    """The checked derivations and plan; problems go to the checker ``c``
+    (:class:`xerotrial.study.check._Checker`)."""
+    derivations = []
+    dt = c.table(derivations_raw, ("derivations",), None)
+    if dt:  # the registry imports the trial's functions (pandas): only when needed
+        from xerotrial.trial.registry import DERIVATIONS
+    for param, raw in dt.items():
+        here = ("derivations", param)
+        if not isinstance(param, str) or not _PARAM.match(param):
+            c.problem(here, f"PARAMCD {param!r} must be 1-8 upper-case letters and digits", param)
+        d = c.table(raw, here, DERIVATION_KEYS)
+        fn = c.get(d, "function", here, "str", None, required=True)
+        form = c.get(d, "form", here, "str", None, required=True)
+        if fn is not None and fn not in DERIVATIONS:
+            c.problem(
+                (*here, "function"), f"unknown function {fn!r}; one of {', '.join(DERIVATIONS)}", fn
+            )
+            fn = None
+        if form is not None and form not in forms:
+            c.problem((*here, "form"), f"form {form!r} is not defined", form)
+            form = None
+        inputs = c.table(d.get("inputs"), (*here, "inputs"), None)
+        params = c.table(d.get("params"), (*here, "params"), None)
+        if fn is not None:
+            spec = DERIVATIONS[fn]
+            for name in spec.inputs:
+                if name not in inputs and name not in spec.optional:
+                    c.problem((*here, "inputs"), f"{fn} needs the input {name!r}")
+            for name in inputs:
+                if name not in spec.inputs:
+                    c.problem(
+                        (*here, "inputs", name),
+                        f"{fn} has no input {name!r}; its inputs: {', '.join(spec.inputs)}",
+                        name,
+                    )
+            for name, allowed in spec.params.items():
+                if name not in params:
+                    c.problem(
+                        (*here, "params"),
+                        f"{fn} needs the param {name!r} ({' or '.join(map(str, allowed))})",
+                    )
+                elif params[name] not in allowed:
+                    c.problem(
+                        (*here, "params", name),
+                        f"{name} must be one of {', '.join(map(str, allowed))}",
+                        params[name],
+                    )
+            for name in params:
+                if name not in spec.params:
+                    c.problem((*here, "params", name), f"{fn} takes no param {name!r}", name)
+        if form is not None:
+            columns = set(forms[form].columns)
+            for name, fld in inputs.items():
+                if fld not in columns:
+                    c.problem(
+                        (*here, "inputs", name), f"{fld!r} is not a field of form {form}", fld
+                    )
+        derivations.append(
+            DerivationSpec(
+                str(param),
+                c.get(d, "label", here, "str", ""),
+                fn or "",
+                form or "",
+                MappingProxyType({str(k): str(v) for k, v in inputs.items()}),
+                MappingProxyType(dict(params)),
+            )
+        )
+    if analysis_raw is None:
+        return tuple(derivations), None
+    return tuple(derivations), _analysis(c, analysis_raw, derivations, allocation, visits)
+
+
+def _analysis(
+    c: Any,
+    raw: Any,
+    derivations: Sequence[DerivationSpec],
+    allocation: Allocation,
+    visits: Sequence[Visit],
+) -> AnalysisPlan:
+    from xerotrial.stats.covariance import STRUCTURES
+    from xerotrial.stats.options import DF_METHODS
+
+    path = ("analysis",)
+    a = c.table(raw, path, ANALYSIS_KEYS)
+    arms = c.get(a, "arms", path, "strs", ())
+    known_arms = [x.name for x in allocation.arms]
+    for i, arm in enumerate(arms):
+        if arm not in known_arms:
+            c.problem((*path, "arms", i), f"arm {arm!r} is not an arm of the allocation", arm)
+    if arms and len(arms) != 2:
+        c.problem((*path, "arms"), "the comparison takes two arms (first minus second)")
+    params = {d.param for d in derivations}
+    names = [v.name for v in visits]
+    baseline = [v.name for v in visits if v.baseline]
+    endpoints = []
+    raw_eps = a.get("endpoints", [])
+    if not isinstance(raw_eps, list):
+        c.problem((*path, "endpoints"), "must be a list of endpoints ([[analysis.endpoints]])")
+        raw_eps = []
+    for i, r in enumerate(raw_eps):
+        here = (*path, "endpoints", i)
+        e = c.table(r, here, ENDPOINT_KEYS)
+        param = c.get(e, "param", here, "str", "", required=True)
+        if param and param not in params:
+            c.problem((*here, "param"), f"parameter {param!r} has no derivation", param)
+        response = c.get(e, "response", here, "str", "CHG")
+        if response not in RESPONSES:
+            c.problem(
+                (*here, "response"), f"response must be one of {', '.join(RESPONSES)}", response
+            )
+        if response != "AVAL" and not baseline:
+            c.problem(
+                (*here, "response"),
+                f"{response} needs a baseline visit (visits.NAME.baseline = true)",
+                response,
+            )
+        evisits = c.get(e, "visits", here, "strs", ())
+        for j, v in enumerate(evisits):
+            if v not in names:
+                c.problem((*here, "visits", j), f"visit {v!r} does not exist", v)
+            elif v in baseline and response != "AVAL":
+                c.problem((*here, "visits", j), f"the baseline visit {v!r} has no change", v)
+        if not evisits:
+            c.problem((*here, "visits"), "an endpoint needs its visits")
+        covariates = c.get(e, "covariates", here, "strs", ("BASE",))
+        for j, cov in enumerate(covariates):
+            if cov != "BASE":
+                c.problem((*here, "covariates", j), "the covariates are BASE for now", cov)
+        covariance = c.get(e, "covariance", here, "str", "un")
+        if covariance not in STRUCTURES:
+            c.problem(
+                (*here, "covariance"),
+                f"unknown covariance {covariance!r}; one of {', '.join(STRUCTURES)}",
+                covariance,
+            )
+        df = c.get(e, "df", here, "str", "kenward-roger")
+        if df not in DF_METHODS:
+            c.problem(
+                (*here, "df"), f"unknown df method {df!r}; one of {', '.join(DF_METHODS)}", df
+            )
+        primary_visit = c.get(e, "primary_visit", here, "str")
+        if primary_visit is not None and primary_visit not in evisits:
+            c.problem(
+                (*here, "primary_visit"),
+                f"{primary_visit!r} is not one of the endpoint's visits",
+                primary_visit,
+            )
+        endpoints.append(
+            Endpoint(
+                param,
+                response,
+                evisits,
+                covariates,
+                covariance,
+                df,
+                c.get(e, "primary", here, "bool", False),
+                primary_visit,
+            )
+        )
+    if sum(e.primary for e in endpoints) > 1:
+        c.problem((*path, "endpoints"), "more than one endpoint is primary")
+    if endpoints and not arms:
+        c.problem((*path, "arms"), "the endpoints compare arms: give analysis.arms")
+    return AnalysisPlan(arms, tuple(endpoints))

@@ -1,0 +1,90 @@
+"""The derivations a study definition may name: one entry per derivation function.
+
+A definition's ``[derivations.PARAMCD]`` names a ``function`` of :data:`DERIVATIONS`, the
+``form`` it reads, ``inputs`` (the function's input -> the form's field) and ``params``. Each
+entry calls the trial's own validated function (so a rule lives once: the flow rate is
+:func:`~xerotrial.trial.sialometry.derive_flow_rate`'s, the XQ score
+:func:`~xerotrial.trial.questionnaires.score_xq`'s) on a frame of the form's rows with the
+inputs renamed, and returns one value per row (NaN where the rule gives none).
+
+Example
+-------
+>>> import pandas as pd
+>>> rows = pd.DataFrame({"subject": ["1"], "visit": ["baseline"], "cup_before_g": [10.0],
+...                      "cup_after_g": [11.0], "minutes": [5.0]})
+>>> float(DERIVATIONS["flow_rate"].compute(rows, {"kind": "UWS"})[0])
+0.2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DERIVATIONS", "Derivation"]
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A derivation function: its inputs (all required unless listed in ``optional``), its
+    params with their allowed values, and ``compute(rows, params) -> values``."""
+
+    name: str
+    doc: str
+    inputs: tuple[str, ...]
+    params: Mapping[str, tuple[Any, ...]]
+    compute: Callable[[pd.DataFrame, Mapping[str, Any]], np.ndarray]
+    optional: tuple[str, ...] = ()
+
+
+def _flow_rate(rows: pd.DataFrame, params: Mapping[str, Any]) -> np.ndarray:
+    from .sialometry import derive_flow_rate
+
+    have = rows.dropna(subset=["cup_before_g", "cup_after_g", "minutes"])
+    out = np.full(len(rows), np.nan)
+    if len(have):
+        samples = have.assign(kind=params["kind"])
+        flow = derive_flow_rate(samples, source="the derivation flow_rate")["flow_ml_min"]
+        out[rows.index.get_indexer(have.index)] = flow.to_numpy(dtype=float)
+    return out
+
+
+def _xq_score(rows: pd.DataFrame, params: Mapping[str, Any]) -> np.ndarray:
+    from .questionnaires import score_xq
+
+    items = rows.assign(id=np.arange(len(rows)))
+    scores = score_xq(items, id_column="id", source="the derivation xq_score")
+    return scores[params["scale"]].to_numpy(dtype=float)
+
+
+def _field(rows: pd.DataFrame, params: Mapping[str, Any]) -> np.ndarray:
+    return pd.to_numeric(rows["value"], errors="coerce").to_numpy(dtype=float)
+
+
+#: The derivation functions by name.
+DERIVATIONS: dict[str, Derivation] = {
+    d.name: d
+    for d in (
+        Derivation(
+            "flow_rate",
+            "whole-saliva flow rate, mL/min: (cup after - cup before) / minutes (1 g = 1 mL), "
+            "with the plausibility limits of its kind",
+            ("cup_before_g", "cup_after_g", "minutes"),
+            {"kind": ("UWS", "SWS")},
+            _flow_rate,
+        ),
+        Derivation(
+            "xq_score",
+            "a Xerostomia Questionnaire score, 0-100 (mean of the answered items x 10; "
+            "missing under the half rule)",
+            tuple(f"xq{i}" for i in range(1, 9)),
+            {"scale": ("xq_summary", "xq_eating", "xq_non_eating")},
+            _xq_score,
+        ),
+        Derivation("field", "the value of one numeric field", ("value",), {}, _field),
+    )
+}

@@ -1,0 +1,121 @@
+"""The phase II example (examples/phase2): a second study with no code of its own. Its
+definition is checked, its REDCap export imported, its parameters derived, its plan's models
+fitted and its report written by the core alone; the derived values and the model results
+agree with an independent R derivation and fit (validation/phase2_reference.R ->
+tests/reference/phase2_reference.json)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from xerotrial.cli import app
+
+ROOT = Path(__file__).parents[1]
+EXAMPLE = ROOT / "examples" / "phase2"
+REFERENCE = ROOT / "tests" / "reference" / "phase2_reference.json"
+runner = CliRunner()
+
+
+def _ok(*args: str) -> str:
+    r = runner.invoke(app, list(args))
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("phase2")
+    db = str(out / "p2.db")
+    _ok("study", "check", str(EXAMPLE / "study.toml"))
+    _ok("init", "--db", db, "--study", str(EXAMPLE / "study.toml"))
+    _ok("import", "redcap", str(EXAMPLE / "records.csv"), "--db", db)
+    _ok("report", "--db", db, "--out", str(out / "report"))
+    return out / "report"
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict:
+    return json.loads(REFERENCE.read_text(encoding="utf-8"))
+
+
+def _endpoints(reported: Path) -> dict[str, dict]:
+    results = json.loads((reported / "results.json").read_text(encoding="utf-8"))
+    return {e["param"]: e for e in results["endpoints"]}
+
+
+def _close(a: float, b: float, rel: float) -> bool:
+    return math.isclose(a, b, rel_tol=rel, abs_tol=rel)
+
+
+def test_the_derived_values_are_rs(reported: Path, reference: dict) -> None:
+    import pandas as pd
+
+    bds = pd.read_csv(reported / "tables" / "adbds.csv", dtype={"SUBJID": str})
+    for ref in reference["endpoints"]:
+        ours = bds[bds["PARAMCD"] == ref["param"]].set_index(["SUBJID", "AVISIT"])
+        assert len(ref["analysis_values"]) > 0
+        for subject, visit, aval, base, chg in ref["analysis_values"]:
+            row = ours.loc[(str(subject), visit)]
+            for got, want in ((row["AVAL"], aval), (row["BASE"], base), (row["CHG"], chg)):
+                if want is None:
+                    assert math.isnan(got), (ref["param"], subject, visit)
+                else:
+                    assert _close(float(got), float(want), 1e-12), (ref["param"], subject, visit)
+
+
+def test_the_models_agree_with_r(reported: Path, reference: dict) -> None:
+    ours = _endpoints(reported)
+    for ref in reference["endpoints"]:
+        e = ours[ref["param"]]
+        assert "not_run" not in e, e.get("not_run")
+        assert e["n_subjects"] == ref["n_subjects"]
+        lsm = {(x["ARM"], x["AVISIT"]): x for x in e["lsmeans"]}
+        for r in ref["lsmeans"]:
+            x = lsm[(r["arm"], r["visit"])]
+            assert _close(x["estimate"], r["estimate"], 1e-6), (ref["param"], r)
+            assert _close(x["se"], r["se"], 1e-5), (ref["param"], r)
+            assert _close(x["df"], r["df"], 1e-3), (ref["param"], r)
+        diffs = {x["AVISIT"]: x for x in e["diffs"]}
+        for r in ref["diffs"]:
+            x = diffs[r["visit"]]
+            assert _close(x["estimate"], r["estimate"], 1e-6), (ref["param"], r)
+            assert _close(x["se"], r["se"], 1e-5), (ref["param"], r)
+            assert _close(x["df"], r["df"], 1e-3), (ref["param"], r)
+            assert _close(x["lower"], r["lower"], 1e-4) and _close(x["upper"], r["upper"], 1e-4)
+            assert _close(x["p"], r["p"], 1e-3), (ref["param"], r)
+
+
+def test_the_report_reads_like_a_report(reported: Path) -> None:
+    html = (reported / "report.html").read_text(encoding="utf-8")
+    assert "(primary endpoint)" in html
+    assert "{{" not in html and "{%" not in html
+    assert "NOT VERIFIED" not in html
+    for e in _endpoints(reported).values():
+        assert (reported / "tables" / f"{e['param']}_diffs.csv").is_file()
+
+
+def test_no_core_code_names_the_example() -> None:
+    import tomllib
+
+    from xerotrial.study import SEED_STUDY
+
+    def names(path: Path) -> set[str]:
+        d = tomllib.loads(path.read_text(encoding="utf-8"))
+        arms = d.get("allocation", {}).get("arms", {})
+        return {*arms, *d["forms"], *d["visits"], *d.get("derivations", {})}
+
+    own = names(EXAMPLE / "study.toml") - names(Path(SEED_STUDY))
+    assert own
+    hits = [
+        f"{p.relative_to(ROOT)}: {name}"
+        for p in (ROOT / "src" / "xerotrial").rglob("*.py")
+        for text in [p.read_text(encoding="utf-8")]
+        for name in sorted(own)
+        if f'"{name}"' in text or f"'{name}'" in text
+    ]
+    assert hits == []
