@@ -20,8 +20,6 @@ from xerotrial.store.engine import open_store
 from xerotrial.store.redcap_records import export_columns, import_redcap_records, records_text
 from xerotrial.store.study_export import stored_frames
 from xerotrial.store.study_store import init_study_store, stored_study
-from xerotrial.study.check import StudyDefinitionError
-from xerotrial.study.load import load_study
 from xerotrial.trial.questionnaires import score_xq
 from xerotrial.trial.sialometry import derive_flow_rate
 
@@ -30,32 +28,12 @@ EXAMPLE = ROOT / "examples" / "phase2"
 DEF = EXAMPLE / "study.toml"
 RECORDS = EXAMPLE / "records.csv"
 REFERENCE = ROOT / "tests" / "reference" / "phase2_reference.json"
-PLAN_SECTIONS = ("derivations", "analysis")
-
-
-def _definition(tmp_path: Path) -> Path:
-    """The definition, or, while the core does not read [derivations] and [analysis] yet, a
-    copy without them (they are the file's last tables)."""
-    try:
-        load_study(DEF)
-        return DEF
-    except StudyDefinitionError as exc:
-        if not all(
-            (p.column or "").split(".")[0] in PLAN_SECTIONS for p in exc.problems
-        ):  # pragma: no cover - a real problem of the definition
-            raise
-    text = DEF.read_text(encoding="utf-8")
-    core = text[: text.index("\n[derivations.")] + "\n"
-    assert set(tomllib.loads(text)) - set(tomllib.loads(core)) == set(PLAN_SECTIONS)
-    out = tmp_path / "study.toml"
-    out.write_text(core, encoding="utf-8")
-    return out
 
 
 @pytest.fixture
 def phase2_store(tmp_path: Path) -> Engine:
     url = f"sqlite:///{tmp_path / 'p2.db'}"
-    init_study_store(url, _definition(tmp_path), user="ana")
+    init_study_store(url, DEF, user="ana")
     engine = open_store(url)
     yield engine
     engine.dispose()
