@@ -7,10 +7,11 @@ Field types: integer and decimal are ``text`` with validation ``integer`` or ``n
 tag ``@FORCE-MINMAX`` makes them reject, so hard limits are min/max with ``@FORCE-MINMAX``;
 soft limits are min/max without it (or ``soft_lo=``/``soft_hi=`` in the annotation when there
 are hard limits too). The SDTM annotation is ``sdtm=DOMAIN.VAR`` in the Field Annotation
-(the SAS transport name ``xpt=NAME``), the unit the Field Note. Branching and calculations are written in REDCap's syntax (``[field]``,
-``=``, ``<>``, ``datediff``). What a dictionary cannot hold (cross-field checks, keys,
-visits, the schedule, allocation, repeating forms) is listed by :func:`untranslated`;
-the visits and schedule are REDCap's instrument-event mapping (:func:`to_event_mapping`).
+(the SAS transport name ``xpt=NAME``), the unit the Field Note. Branching and calculations
+are written in REDCap's syntax (``[field]``, ``=``, ``<>``, ``datediff``). What a dictionary
+cannot hold (cross-field checks, keys, visits, the schedule, allocation, repeating forms) is
+listed by :func:`untranslated`; the visits and schedule are REDCap's instrument-event mapping
+(:func:`to_event_mapping`).
 
 A field may keep REDCap facts in ``Field.redcap`` (read by :mod:`.from_redcap`): the field
 type when it is not the default of the type (``dropdown``, ``notes``, ``truefalse``,
