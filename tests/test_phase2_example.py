@@ -78,16 +78,19 @@ def test_the_models_agree_with_r(reported: Path, reference: dict) -> None:
         for r in ref["lsmeans"]:
             x = lsm[(r["arm"], r["visit"])]
             assert _close(x["estimate"], r["estimate"], 1e-6), (ref["param"], r)
-            assert _close(x["se"], r["se"], 1e-5), (ref["param"], r)
-            assert _close(x["df"], r["df"], 1e-3), (ref["param"], r)
+            assert _close(x["se"], r["se"], 1e-6), (ref["param"], r)
+            assert _close(x["df"], r["df"], 1e-6), (ref["param"], r)
+        for got_row, want_row in zip(e["covariance_matrix"], ref["covariance"], strict=True):
+            for got, want in zip(got_row, want_row, strict=True):
+                assert _close(got, want, 1e-6), (ref["param"], "covariance")
         diffs = {x["AVISIT"]: x for x in e["diffs"]}
         for r in ref["diffs"]:
             x = diffs[r["visit"]]
             assert _close(x["estimate"], r["estimate"], 1e-6), (ref["param"], r)
-            assert _close(x["se"], r["se"], 1e-5), (ref["param"], r)
-            assert _close(x["df"], r["df"], 1e-3), (ref["param"], r)
-            assert _close(x["lower"], r["lower"], 1e-4) and _close(x["upper"], r["upper"], 1e-4)
-            assert _close(x["p"], r["p"], 1e-3), (ref["param"], r)
+            assert _close(x["se"], r["se"], 1e-6), (ref["param"], r)
+            assert _close(x["df"], r["df"], 1e-6), (ref["param"], r)
+            assert _close(x["lower"], r["lower"], 1e-6) and _close(x["upper"], r["upper"], 1e-6)
+            assert _close(x["p"], r["p"], 1e-6), (ref["param"], r)
 
 
 def test_the_report_reads_like_a_report(reported: Path) -> None:
