@@ -102,28 +102,10 @@ def test_the_report_reads_like_a_report(reported: Path) -> None:
         assert (reported / "tables" / f"{e['param']}_diffs.csv").is_file()
 
 
-def _code_strings(path: Path) -> set[str]:
-    """The string constants of a module's code (not its docstrings)."""
-    import ast
-
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    docs = {
-        id(n.body[0].value)
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-        and n.body
-        and isinstance(n.body[0], ast.Expr)
-        and isinstance(n.body[0].value, ast.Constant)
-    }
-    return {
-        n.value
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
-    }
-
-
 def test_no_core_code_names_the_example() -> None:
     import tomllib
+
+    from seed_names import code_strings  # tools/ (pytest's pythonpath)
 
     from xerotrial.study import SEED_STUDY
 
@@ -141,6 +123,6 @@ def test_no_core_code_names_the_example() -> None:
     hits = sorted(
         f"{p.relative_to(ROOT)}: {name!r}"
         for p in (ROOT / "src" / "xerotrial").rglob("*.py")
-        for name in own & _code_strings(p)
+        for name in own & {text for _, text in code_strings(p)}
     )
     assert hits == []

@@ -19,8 +19,12 @@ SEED_VISITS = ("day0", "day1", "day5", "day30", "day120", "year2")
 SHARED_WORDS = frozenset({"visits", "sites"})
 
 
-def seed_name_lines(path: Path, names: frozenset[str]) -> set[int]:
-    """The lines of ``path`` whose code (not docstrings) has a string constant in ``names``."""
+def code_strings(path: Path) -> set[tuple[int, str]]:
+    """``(line, text)`` of every string constant in the code of ``path`` (not docstrings).
+
+    >>> "day0" in {text for _, text in code_strings(Path(__file__))}
+    True
+    """
     tree = ast.parse(path.read_text(encoding="utf-8"))
     docs = {
         id(n.body[0].value)
@@ -31,10 +35,15 @@ def seed_name_lines(path: Path, names: frozenset[str]) -> set[int]:
         and isinstance(n.body[0].value, ast.Constant)
     }
     return {
-        n.lineno
+        (n.lineno, n.value)
         for n in ast.walk(tree)
-        if isinstance(n, ast.Constant) and id(n) not in docs and n.value in names
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
     }
+
+
+def seed_name_lines(path: Path, names: frozenset[str]) -> set[int]:
+    """The lines of ``path`` whose code (not docstrings) has a string constant in ``names``."""
+    return {line for line, text in code_strings(path) if text in names}
 
 
 def main() -> None:

@@ -108,11 +108,9 @@ class AuditWriter:
         self.ts = _now()
 
     @classmethod
-    def for_new_store(
-        cls, conn: Connection, *, user: str, reason: str, source: str, key: bytes | None = None
-    ) -> AuditWriter:
+    def for_new_store(cls, conn: Connection, *, user: str, reason: str, source: str) -> AuditWriter:
         """A writer for a store created in this very transaction, which has nothing to verify
-        yet (refused unless its audit trail is empty); ``key`` keys it (``key_store``)."""
+        yet (refused unless its audit trail is empty); ``key_store`` keys it."""
         if conn.execute(select(AUDIT.c.seq).limit(1)).first() is not None:
             raise StoreError("not a new store: its audit trail already has entries")
         self = cls.__new__(cls)
