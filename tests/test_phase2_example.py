@@ -126,3 +126,23 @@ def test_no_core_code_names_the_example() -> None:
         for name in own & {text for _, text in code_strings(p)}
     )
     assert hits == []
+
+
+def test_the_study_stores_other_commands(reported: Path, tmp_path: Path) -> None:
+    import pandas as pd
+    import pyreadstat
+
+    db = str(reported.parent / "p2.db")
+    _ok("export", "adam", "--db", db, "--out", str(tmp_path / "adam"), "--format", "xpt")
+    xpt, meta = pyreadstat.read_xport(str(tmp_path / "adam" / "adbds.xpt"))
+    csv = pd.read_csv(reported / "tables" / "adbds.csv")
+    assert meta.table_name == "ADBDS" and len(xpt) == len(csv)
+    assert xpt["AVAL"].round(12).equals(csv["AVAL"].round(12))
+    header = _ok("template", "sialometry", "--db", db).strip().split(",")
+    assert header[:2] == ["subject", "visit"] and header[-1] == "form_status"
+    assert "uws_before_g" in header
+    assert "sialometry:" in _ok("template", "--list", "--db", db)
+    shown = _ok("audit", "show", "--db", db, "--table", "subjects", "--limit", "1")
+    assert "insert subjects" in shown
+    r = runner.invoke(app, ["audit", "show", "--db", db, "--table", "sites"])
+    assert r.exit_code == 2 and "forms: subjects, enrolment" in r.output

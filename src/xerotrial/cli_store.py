@@ -247,19 +247,40 @@ def _import_study(
 @click.argument("form", required=False, shell_complete=_complete_form)
 @click.option("-o", "--output", type=_PATH, help="File to write (default: standard output)")
 @click.option("--list", "list_forms", is_flag=True, help="Name and document the forms")
-def template_command(form: str | None, output: Path | None, list_forms: bool) -> None:
-    """Write an empty template (the header) of a form, or list the forms."""
+@db_option
+def template_command(
+    form: str | None, output: Path | None, list_forms: bool, db: str | None
+) -> None:
+    """Write an empty template (the header) of a form, or list the forms (with --db, a
+    study store's: the header its `import FORM FILE` takes)."""
     from .store.forms import FORMS
 
-    if list_forms:
+    if db is not None:
+        from .store.engine import open_store
+        from .store.study_export import form_header, study_forms_text
+        from .store.study_store import stored_study
+
+        engine = run_or_fail(lambda: open_store(db))
+        if not _is_study_store(engine):
+            fail("--db names a seed store: its forms are those of `xerotrial template --list`")
+        with engine.connect() as conn:
+            study = run_or_fail(lambda: stored_study(conn))
+        if list_forms:
+            click.echo(study_forms_text(study))
+            return
+        if form is None:
+            fail("name a form, or use --list")
+        header = run_or_fail(lambda: ",".join(form_header(study, form)) + "\n")
+    elif list_forms:
         for spec in FORMS.values():
             click.echo(spec.describe())
         return
-    if form is None:
+    elif form is None:
         fail("name a form, or use --list")
-    if form not in FORMS:
+    elif form not in FORMS:
         fail(f"unknown form {form!r}; forms: {', '.join(FORMS)}")
-    header = ",".join(FORMS[form].columns) + "\n"
+    else:
+        header = ",".join(FORMS[form].columns) + "\n"
     if output is None:
         sys.stdout.write(header)
         return
@@ -403,13 +424,19 @@ def audit_show_command(db: str | None, table: str | None, limit: int | None, as_
     """List the audit trail, oldest first."""
     from .store.audit import show
     from .store.engine import open_store
-    from .store.forms import FORMS
+    from .store.layout import store_layout
     from .store.schema import META
 
-    if table is not None and table not in (*FORMS, META.name):
-        fail(f"--table {table!r}: not a form; forms: {', '.join(FORMS)}, {META.name}")
-
     engine = run_or_fail(lambda: open_store(db))
+    if table is not None:
+
+        def names() -> list[str]:
+            with engine.connect() as conn:
+                return [*store_layout(conn), META.name]
+
+        known = run_or_fail(names)
+        if table not in known:
+            fail(f"--table {table!r}: not a form; forms: {', '.join(known)}")
     frame = run_or_fail(lambda: show(engine, table=table, limit=limit))
     for rec in frame.to_dict("records"):
         if as_json:
@@ -472,7 +499,13 @@ def _export_study(engine, what: str, out: Path, fmt: str, report: AuditReport) -
 
     status = "verified" if report.ok else "NOT VERIFIED"
     if what == "adam":
-        fail("export adam is not yet for study stores (the definition's derivations: issue 12)")
+        from .adam.export import ADAM_FORMATS, export_study_adam
+
+        if fmt not in ADAM_FORMATS:
+            fail(f"export adam writes {', '.join(ADAM_FORMATS)}, not {fmt}")
+        paths = run_or_fail(lambda: export_study_adam(engine, out, fmt))
+        click.echo(f"wrote {len(paths)} file(s) to {out} (audit: {status}, see {STATUS_FILE})")
+        return
     if what == "odm":
         from .store.study_export import odm_export
 

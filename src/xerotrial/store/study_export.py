@@ -46,8 +46,10 @@ __all__ = [
     "EXPORT_FORMATS",
     "clinical_records",
     "export_study",
+    "form_header",
     "odm_export",
     "stored_frames",
+    "study_forms_text",
     "xpt_names",
 ]
 
@@ -81,19 +83,55 @@ def _csv(path: Path, header: list[str], rows: Iterator[list[str]]) -> Path:
     return path
 
 
-def _form_file(study: StudyDefinition, form_name: str, rows: list[dict], out: Path) -> Path:
-    form = next(f for f in study.forms if f.name == form_name)
-    subject = subject_column(study)
-    context = [subject] + (["visit"] if study.visits else [])
-    if form.name in study.schedule.repeating:
-        context.append("instance")
-    fields = data_fields(study, form)
-    header = list(context)
-    for f in fields:
+def _context(study: StudyDefinition, form: str) -> list[str]:
+    context = [subject_column(study)] + (["visit"] if study.visits else [])
+    return context + (["instance"] if form in study.schedule.repeating else [])
+
+
+def form_header(study: StudyDefinition, form_name: str) -> list[str]:
+    """The columns of a form's raw CSV (``subjects``: the subjects file): what
+    ``export raw --format csv`` writes and ``import FORM FILE`` reads."""
+    if form_name == SUBJECTS:
+        return [subject_column(study), "site", "arm"]
+    form = next((f for f in study.forms if f.name == form_name), None)
+    if form is None:
+        known = ", ".join([SUBJECTS, *(f.name for f in study.forms)])
+        raise StoreError(f"unknown form {form_name!r}; this study's forms: {known}")
+    header = _context(study, form_name)
+    for f in data_fields(study, form):
         header += (
             [checkbox_column(f.name, c) for c in f.choices] if f.type == "checkbox" else [f.name]
         )
-    header.append("form_status")
+    return [*header, "form_status"]
+
+
+def study_forms_text(study: StudyDefinition) -> str:
+    """The forms of a study store for people: each field's type, unit, limits, choices."""
+    lines = [f"{SUBJECTS}: {', '.join(form_header(study, SUBJECTS))}"]
+    for form in study.forms:
+        lines.append(f"{form.name}: {form.title}")
+        for f in data_fields(study, form):
+            bits = [f.type]
+            if f.unit:
+                bits.append(f.unit)
+            if f.lo is not None or f.hi is not None:
+                bits.append(
+                    f"range [{'' if f.lo is None else f'{f.lo:g}'}, "
+                    f"{'' if f.hi is None else f'{f.hi:g}'}]"
+                )
+            if f.choices:
+                bits.append("codes " + "/".join(f.choices))
+            bits.append("required" if f.required else "optional")
+            label = f": {f.label}" if f.label else ""
+            lines.append(f"    {f.name} ({', '.join(bits)}){label}")
+    return "\n".join(lines)
+
+
+def _form_file(study: StudyDefinition, form_name: str, rows: list[dict], out: Path) -> Path:
+    form = next(f for f in study.forms if f.name == form_name)
+    context = _context(study, form_name)
+    fields = data_fields(study, form)
+    header = form_header(study, form_name)
 
     def lines() -> Iterator[list[str]]:
         for r in rows:
