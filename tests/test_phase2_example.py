@@ -146,3 +146,51 @@ def test_the_study_stores_other_commands(reported: Path, tmp_path: Path) -> None
     assert "insert subjects" in shown
     r = runner.invoke(app, ["audit", "show", "--db", db, "--table", "sites"])
     assert r.exit_code == 2 and "forms: subjects, enrolment" in r.output
+
+
+SINGLE_ARM_PLAN = """[analysis]
+
+[[analysis.endpoints]]
+param = "UWS"
+primary = true
+response = "AVAL"
+visits = ["baseline", "month_1", "month_4", "month_12"]
+covariates = []
+covariance = "cs"
+df = "kenward-roger"
+primary_visit = "month_4"
+
+[[analysis.endpoints]]
+param = "XQ"
+response = "AVAL"
+visits = ["baseline", "month_1", "month_4", "month_12"]
+covariates = []
+covariance = "random-intercept"
+df = "kenward-roger"
+"""
+
+
+def test_a_single_arm_plan_agrees_with_r(tmp_path: Path, reference: dict) -> None:
+    """The seed trial's kind of analysis (no arms compared: each visit minus baseline) on the
+    same data, against R mmrm with compound symmetry and Kenward-Roger."""
+    text = (EXAMPLE / "study.toml").read_text(encoding="utf-8")
+    (tmp_path / "single.toml").write_text(text[: text.index("[analysis]")] + SINGLE_ARM_PLAN)
+    db = str(tmp_path / "single.db")
+    _ok("init", "--db", db, "--study", str(tmp_path / "single.toml"))
+    _ok("import", "redcap", str(EXAMPLE / "records.csv"), "--db", db)
+    _ok("report", "--db", db, "--out", str(tmp_path / "report"))
+    ours = _endpoints(tmp_path / "report")
+    html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert "Each visit minus baseline" in html
+    for ref in reference["single_arm"]:
+        e = ours[ref["param"]]
+        assert e["n_subjects"] == ref["n_subjects"] and e["n_records"] == ref["n_observations"]
+        lsm = {x["AVISIT"]: x for x in e["lsmeans"]}
+        for r in ref["lsmeans"]:
+            for k in ("estimate", "se", "df", "lower", "upper"):
+                assert _close(lsm[r["visit"]][k], r[k], 1e-6), (ref["param"], r["visit"], k)
+        diffs = {x["contrast"].split(" - ")[0]: x for x in e["diffs"]}
+        assert set(diffs) == {r["visit"] for r in ref["diffs"]}
+        for r in ref["diffs"]:
+            for k in ("estimate", "se", "df", "lower", "upper", "p"):
+                assert _close(diffs[r["visit"]][k], r[k], 1e-6), (ref["param"], r["visit"], k)

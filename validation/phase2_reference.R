@@ -50,6 +50,9 @@
 #   same fixed effects and Sigma (to ~1e-5 relative: the REML surface is flat there; mmrm's
 #   optimum has the higher log-likelihood). Compare with tolerances of about 1e-5 relative
 #   for estimates, SEs and Sigma, 1e-4 for df.
+# - single_arm: the plan without arms (the seed trial's kind: each visit minus baseline),
+#   AVAL ~ AVISIT over the four visits, compound symmetry, Kenward-Roger (linear), for UWS
+#   and XQ; LS means per visit and each visit minus baseline, unadjusted CIs and p.
 # - Extra keys beyond the plan's layout: n_observations, df_method, base_mean,
 #   reml_minus2loglik, satterthwaite; JSON null = missing (NA).
 # - mmrm warns that it was compiled with TMB < 1.9.15 (Debian bookworm has 1.9.2); the fit
@@ -217,6 +220,44 @@ endpoint <- function(param) {
   )
 }
 
+# Single-arm pre/post analyses (the seed trial's kind; a plan without arms): every subject
+# of both arms, AVAL ~ AVISIT over all four visits, compound symmetry over AVISIT within
+# subject, REML, Kenward-Roger (linear: SAS's CS is linear in its parameters, so the
+# second-derivative term vanishes there); LS means per visit and each visit minus baseline.
+# tests/test_phase2_example.py fits the same with covariance "cs" (UWS) and
+# "random-intercept" (XQ: the same marginal model while the correlation is positive).
+single_arm <- function(param) {
+  p <- params[[param]]
+  d <- data.frame(subject = vis$subject, visit = vis$visit, AVAL = p$aval)[p$entered, ]
+  d <- d[!is.na(d$AVAL), ]
+  d$AVISIT <- factor(d$visit, levels = VISITS)
+  d$subject <- factor(d$subject)
+  ctl <- mmrm_control(
+    method = "Kenward-Roger", vcov = "Kenward-Roger-Linear",
+    optimizer = "BFGS", optimizer_control = list(reltol = 1e-15, maxit = 5000)
+  )
+  fit <- mmrm(AVAL ~ AVISIT + cs(AVISIT | subject), data = d, reml = TRUE, control = ctl)
+  emm <- emmeans(fit, ~ AVISIT)
+  ls <- as.data.frame(summary(emm, infer = c(TRUE, FALSE)))
+  pr <- as.data.frame(summary(
+    contrast(emm, "trt.vs.ctrl", ref = 1), infer = c(TRUE, TRUE), adjust = "none"
+  ))
+  list(
+    param = param,
+    n_subjects = nlevels(d$subject),
+    n_observations = nrow(d),
+    lsmeans = lapply(seq_len(nrow(ls)), function(i) list(
+      visit = as.character(ls$AVISIT[i]), estimate = ls$emmean[i], se = ls$SE[i],
+      df = ls$df[i], lower = ls$lower.CL[i], upper = ls$upper.CL[i]
+    )),
+    diffs = lapply(seq_len(nrow(pr)), function(i) list(
+      visit = sub(" - baseline$", "", as.character(pr$contrast[i])), estimate = pr$estimate[i],
+      se = pr$SE[i], df = pr$df[i], lower = pr$lower.CL[i], upper = pr$upper.CL[i],
+      p = pr$p.value[i]
+    ))
+  )
+}
+
 out <- list(
   description = paste(
     "Independent R reference for examples/phase2 (validation/phase2_reference.R):",
@@ -234,7 +275,8 @@ out <- list(
     TMB = as.character(packageVersion("TMB")),
     jsonlite = as.character(packageVersion("jsonlite"))
   ),
-  endpoints = lapply(c("UWS", "SWS", "XQ"), endpoint)
+  endpoints = lapply(c("UWS", "SWS", "XQ"), endpoint),
+  single_arm = lapply(c("UWS", "XQ"), single_arm)
 )
 dir.create(dirname(out_path), showWarnings = FALSE, recursive = TRUE)
 write_json(out, out_path, digits = NA, auto_unbox = TRUE, pretty = TRUE, na = "null")

@@ -150,3 +150,25 @@ def test_study_diff_shows_plan_changes(tmp_path: Path) -> None:
     assert "~ endpoint UWS: df 'kenward-roger' -> 'satterthwaite'" in lines
     assert any(line.startswith("~ derivation UWS: params") for line in lines)
     assert diff_studies(old, load_text(tmp_path, GOOD, "c.toml"))[-1] == "- analysis plan"
+
+
+SINGLE = (
+    PLAN.replace('arms = ["active", "placebo"]\n', "")
+    .replace('visits = ["month1"]', 'visits = ["baseline", "month1"]')
+    .replace('response = "CHG"', 'response = "AVAL"')
+    .replace('covariates = ["BASE"]\n', "")
+)
+
+
+def test_a_single_arm_plan_compares_each_visit_with_the_baseline(tmp_path: Path) -> None:
+    (e,) = load_text(tmp_path, GOOD + SINGLE).analysis.endpoints
+    assert (e.reference_visit, e.covariates, e.visits) == ("baseline", (), ("baseline", "month1"))
+
+
+def test_single_arm_mistakes_are_located(tmp_path: Path) -> None:
+    no_ref = GOOD + SINGLE.replace('visits = ["baseline", "month1"]', 'visits = ["month1"]')
+    the_problem(problems(tmp_path, no_ref), "analysis.endpoints.0.visits", "reference visit")
+    with_arms = GOOD + PLAN.replace('primary_visit = "month1"', 'reference_visit = "month1"')
+    the_problem(
+        problems(tmp_path, with_arms), "analysis.endpoints.0.reference_visit", "compares the arms"
+    )

@@ -32,9 +32,10 @@ from xerotrial.study.plan import Endpoint
 __all__ = ["endpoint_data", "model_formula", "run_endpoint", "run_plan"]
 
 
-def model_formula(e: Endpoint) -> str:
-    """The fixed effects of an endpoint's model."""
-    return f"{e.response} ~ {' + '.join([*e.covariates, 'ARM * AVISIT'])}"
+def model_formula(e: Endpoint, arms: tuple[str, ...] = ("a", "b")) -> str:
+    """The fixed effects of an endpoint's model (no ``arms``: a single-arm model)."""
+    terms = [*e.covariates, "ARM * AVISIT" if arms else "AVISIT"]
+    return f"{e.response} ~ {' + '.join(terms)}"
 
 
 def endpoint_data(
@@ -43,10 +44,11 @@ def endpoint_data(
     """The records an endpoint's model uses, and the counts of those left out, by reason."""
     rec = bds[(bds["PARAMCD"] == e.param) & bds["AVISIT"].isin(e.visits)]
     left: dict[str, int] = {}
-    keep = rec["ARM"].isin(arms)
-    if (~keep).any():
-        left["not in the compared arms"] = int((~keep).sum())
-    rec = rec[keep]
+    if arms:
+        keep = rec["ARM"].isin(arms)
+        if (~keep).any():
+            left["not in the compared arms"] = int((~keep).sum())
+        rec = rec[keep]
     for col in (e.response, *e.covariates):
         miss = rec[col].isna()
         if miss.any():
@@ -70,7 +72,8 @@ def run_endpoint(bds: pd.DataFrame, e: Endpoint, arms: tuple[str, ...]) -> dict[
         "primary": e.primary,
         "primary_visit": e.primary_visit,
         "response": e.response,
-        "formula": model_formula(e),
+        "formula": model_formula(e, arms),
+        "reference_visit": e.reference_visit,
         "covariance": e.covariance,
         "df": e.df,
         "visits": list(e.visits),
@@ -78,26 +81,32 @@ def run_endpoint(bds: pd.DataFrame, e: Endpoint, arms: tuple[str, ...]) -> dict[
         "n_records": len(data),
         "left_out": left,
     }
-    data = data.assign(
-        ARM=pd.Categorical(data["ARM"], categories=list(arms)),
-        AVISIT=pd.Categorical(data["AVISIT"], categories=list(e.visits)),
-    )
+    data = data.assign(AVISIT=pd.Categorical(data["AVISIT"], categories=list(e.visits)))
+    if arms:
+        data = data.assign(ARM=pd.Categorical(data["ARM"], categories=list(arms)))
+    g_side = e.covariance == "random-intercept"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             result = fit(
                 data,
-                model_formula(e),
+                model_formula(e, arms),
                 subject="USUBJID",
-                time="AVISIT",
+                time=None if g_side else "AVISIT",
                 covariance=e.covariance,
-                time_order=list(e.visits),
+                time_order=None if g_side else list(e.visits),
                 source=f"endpoint {e.param}",
             )
-            lsm = result.lsmeans("ARM", by="AVISIT", df_method=e.df)
-            diff = result.contrasts_vs_reference(
-                "ARM", reference=arms[1], by="AVISIT", df_method=e.df
-            )
+            if arms:
+                lsm = result.lsmeans("ARM", by="AVISIT", df_method=e.df)
+                diff = result.contrasts_vs_reference(
+                    "ARM", reference=arms[1], by="AVISIT", df_method=e.df
+                )
+            else:
+                lsm = result.lsmeans("AVISIT", df_method=e.df)
+                diff = result.contrasts_vs_reference(
+                    "AVISIT", reference=e.reference_visit, df_method=e.df
+                )
         except XerotrialError as exc:
             out["not_run"] = str(exc)
             out["warnings"] = [str(w.message) for w in caught]

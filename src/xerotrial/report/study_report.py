@@ -47,17 +47,21 @@ def context_counts(
     return out
 
 
-def _descriptives(bds: pd.DataFrame, param: str, arms: Sequence[str]) -> list[dict[str, Any]]:
+def _descriptives(
+    bds: pd.DataFrame, param: str, arms: Sequence[str | None]
+) -> list[dict[str, Any]]:
+    """n, mean and SD by visit and arm (arm None: every subject)."""
     rec = bds[bds["PARAMCD"] == param]
     rows = []
     for visit, by_visit in rec.groupby("AVISIT", sort=False):
         for arm in arms:
-            x = by_visit.loc[by_visit["ARM"] == arm, "AVAL"].dropna()
-            c = by_visit.loc[by_visit["ARM"] == arm, "CHG"].dropna()
+            sel = by_visit["ARM"] == arm if arm is not None else slice(None)
+            x = by_visit.loc[sel, "AVAL"].dropna()
+            c = by_visit.loc[sel, "CHG"].dropna()
             rows.append(
                 {
                     "visit": visit,
-                    "arm": arm,
+                    "arm": arm if arm is not None else "all",
                     "n": int(len(x)),
                     "mean": float(x.mean()) if len(x) else None,
                     "sd": float(x.std()) if len(x) > 1 else None,
@@ -73,7 +77,7 @@ def _fmt_endpoint(r: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, 
     out["lsmeans_rows"] = [
         {
             "visit": x["AVISIT"],
-            "arm": labels.get(x["ARM"], x["ARM"]),
+            "arm": labels.get(x.get("ARM"), x.get("ARM") or "all"),
             "estimate": format_number(x["estimate"]),
             "se": format_number(x["se"]),
             "ci": format_ci(x["lower"], x["upper"]),
@@ -83,14 +87,15 @@ def _fmt_endpoint(r: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, 
     ]
     out["diff_rows"] = [
         {
-            "visit": x["AVISIT"],
+            "visit": x.get("AVISIT") or x["contrast"].split(" - ")[0],
             "contrast": " − ".join(labels.get(a, a) for a in x["contrast"].split(" - ")),
             "estimate": format_number(x["estimate"]),
             "se": format_number(x["se"]),
             "ci": format_ci(x["lower"], x["upper"]),
             "df": format_number(x["df"], 1),
             "p": format_p(x["p"]),
-            "primary": r.get("primary") and x["AVISIT"] == r.get("primary_visit"),
+            "primary": r.get("primary")
+            and (x.get("AVISIT") or x["contrast"].split(" - ")[0]) == r.get("primary_visit"),
         }
         for x in r.get("diffs", [])
     ]
@@ -126,7 +131,9 @@ def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
         frames = stored_frames(conn, study)
         bds = study_bds(conn, study)
     subjects = frames.pop("__subjects__")
-    arms = list(study.analysis.arms) if study.analysis else [a.name for a in study.allocation.arms]
+    arms: list[str | None] = (
+        list(study.analysis.arms) if study.analysis else [a.name for a in study.allocation.arms]
+    ) or [None]
     labels = {a.name: a.label or a.name for a in study.allocation.arms}
     results = run_plan(bds, study)
     for r in results:

@@ -24,7 +24,10 @@ which model analyses them.
 
 The model of an endpoint is ``response ~ covariates + ARM * AVISIT``, repeated over AVISIT
 within subject with the given covariance; the results are the LS means of ARM within each
-AVISIT and the difference of the arms at each. :func:`build_plan` checks both sections
+AVISIT and the difference of the arms at each. A single-arm plan (no ``arms``) models
+``response ~ covariates + AVISIT`` and compares each visit with ``reference_visit`` (default:
+the baseline visit, which is then one of the endpoint's visits and the response ``AVAL``), as
+the seed trial's pre/post analyses do. :func:`build_plan` checks both sections
 against the definition (forms, fields, visits, arms) and the registries, every problem
 located by file, line and key.
 """
@@ -61,6 +64,7 @@ ENDPOINT_KEYS = (
     "covariance",
     "df",
     "primary_visit",
+    "reference_visit",
 )
 
 
@@ -89,6 +93,8 @@ class Endpoint:
     df: str = "kenward-roger"
     primary: bool = False
     primary_visit: str | None = None
+    #: a single-arm plan compares each visit with this one (default: the baseline visit)
+    reference_visit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,7 +192,7 @@ def _analysis(
     allocation: Allocation,
     visits: Sequence[Visit],
 ) -> AnalysisPlan:
-    from xerotrial.stats.covariance import STRUCTURES
+    from xerotrial.stats.covariance import NAMES as STRUCTURES
     from xerotrial.stats.options import DF_METHODS
 
     path = ("analysis",)
@@ -231,7 +237,7 @@ def _analysis(
                 c.problem((*here, "visits", j), f"the baseline visit {v!r} has no change", v)
         if not evisits:
             c.problem((*here, "visits"), "an endpoint needs its visits")
-        covariates = c.get(e, "covariates", here, "strs", ("BASE",))
+        covariates = c.get(e, "covariates", here, "strs", ("BASE",) if arms else ())
         for j, cov in enumerate(covariates):
             if cov != "BASE":
                 c.problem((*here, "covariates", j), "the covariates are BASE for now", cov)
@@ -247,6 +253,23 @@ def _analysis(
             c.problem(
                 (*here, "df"), f"unknown df method {df!r}; one of {', '.join(DF_METHODS)}", df
             )
+        reference = c.get(e, "reference_visit", here, "str")
+        if arms and reference is not None:
+            c.problem(
+                (*here, "reference_visit"),
+                "a plan comparing arms has no reference visit (it compares the arms at each visit)",
+                reference,
+            )
+        if not arms:
+            want = reference or (baseline[0] if baseline else None)
+            if want is None or want not in evisits:
+                c.problem(
+                    (*here, "reference_visit" if reference else "visits"),
+                    "a single-arm endpoint compares each visit with a reference visit: "
+                    "give reference_visit, one of its visits (default: the baseline)",
+                    reference,
+                )
+            reference = want
         primary_visit = c.get(e, "primary_visit", here, "str")
         if primary_visit is not None and primary_visit not in evisits:
             c.problem(
@@ -264,10 +287,9 @@ def _analysis(
                 df,
                 c.get(e, "primary", here, "bool", False),
                 primary_visit,
+                reference,
             )
         )
     if sum(e.primary for e in endpoints) > 1:
         c.problem((*path, "endpoints"), "more than one endpoint is primary")
-    if endpoints and not arms:
-        c.problem((*path, "arms"), "the endpoints compare arms: give analysis.arms")
     return AnalysisPlan(arms, tuple(endpoints))
