@@ -1,12 +1,16 @@
-"""The BDS analysis dataset of a study store, by its definition's derivations.
+"""The BDS analysis dataset of a store, by its definition's derivations.
 
 One record per subject, parameter and visit: ``USUBJID SUBJID SITEID ARM TRT01P PARAMCD PARAM
-AVISIT AVISITN AVAL BASE CHG PCHG ABLFL DEFVER``. Each ``[derivations.PARAMCD]`` calls its
-function (:data:`xerotrial.trial.registry.DERIVATIONS`) on the rows of its form, the inputs
-renamed from the fields. AVISIT is the visit's name, AVISITN its target day (its position when
-it has none). BASE is the value at the baseline visit (``baseline = true``); CHG = AVAL − BASE;
-PCHG = 100 × CHG / BASE (NaN when BASE is 0 or missing). A repeating form cannot feed a
-derivation (several values per visit); the definition check leaves it to this module to say so.
+AVISIT AVISITN AVAL BASE CHG PCHG ABLFL POPFL DEFVER``. Each ``[derivations.PARAMCD]`` calls
+its function (:data:`xerotrial.trial.registry.DERIVATIONS`) on the rows of its form (those its
+``where`` keeps), the inputs renamed from the fields. POPFL is "Y" for a subject of the plan's
+population (every subject when it names none). A seed store is read by the seed trial's
+definition, its forms' participant and visit columns giving subject and visit.
+
+AVISIT is the visit's name, AVISITN its target day (its position when it has none). BASE is
+the value at the baseline visit (``baseline = true``); CHG = AVAL − BASE; PCHG = 100 × CHG /
+BASE (NaN when BASE is 0 or missing). A repeating form cannot feed a derivation (several
+values per visit); the definition check leaves it to this module to say so.
 
 Example
 -------
@@ -33,7 +37,7 @@ from xerotrial.store.study_store import stored_study
 from xerotrial.study.model import StudyDefinition
 from xerotrial.trial.registry import DERIVATIONS
 
-__all__ = ["BDS_COLUMNS", "study_bds"]
+__all__ = ["BDS_COLUMNS", "store_study", "study_bds"]
 
 BDS_COLUMNS = [
     "USUBJID",
@@ -50,6 +54,7 @@ BDS_COLUMNS = [
     "CHG",
     "PCHG",
     "ABLFL",
+    "POPFL",
     "DEFVER",
 ]
 
@@ -61,18 +66,87 @@ def _visitn(study: StudyDefinition) -> dict[str, float]:
     }
 
 
+def store_study(conn: Connection) -> StudyDefinition:
+    """The definition a store runs by: a study store's own, the seed trial's for a seed store."""
+    from xerotrial.store.layout import STUDY_KIND, store_kind
+
+    if store_kind(conn) == STUDY_KIND:
+        return stored_study(conn)
+    from xerotrial.study import SEED_STUDY, load_study
+
+    return load_study(SEED_STUDY)
+
+
+class _Rows:
+    """A store's rows by form, each with ``subject``, ``visit``, ``instance`` and
+    ``def_version`` (a study store's context; a seed store's from its forms' participant and
+    visit columns), and its subjects' site and arm."""
+
+    def __init__(self, conn: Connection, study: StudyDefinition) -> None:
+        from xerotrial.store.layout import STUDY_KIND, store_kind
+
+        self.conn, self.study = conn, study
+        self.study_store = store_kind(conn) == STUDY_KIND
+        self._frames = stored_frames(conn, study) if self.study_store else None
+        self.subject = subject_column(study) if self.study_store else "subject"
+
+    def subjects(self) -> dict[str, dict]:
+        if self._frames is not None:
+            return {str(s[self.subject]): s for s in self._frames["__subjects__"]}
+        from xerotrial.store.schema import stored_rows
+
+        return {
+            str(k[0]): {"site": r.get("site"), "arm": None, "def_version": self.study.version}
+            for k, r in stored_rows(self.conn, "participants").items()
+        }
+
+    def form(self, name: str) -> pd.DataFrame:
+        if self._frames is not None:
+            rows = pd.DataFrame(self._frames[name])
+            return rows.rename(columns={self.subject: "subject"}) if not rows.empty else rows
+        from xerotrial.store.schema import stored_rows
+
+        spec = next(f for f in self.study.forms if f.name == name)
+        who, visit = (
+            spec.visit_columns if spec.visit_columns else (spec.participant or "subject", None)
+        )
+        rows = pd.DataFrame(list(stored_rows(self.conn, name).values()))
+        if rows.empty:
+            return rows
+        return rows.assign(
+            subject=rows[who].astype(str),
+            visit=rows[visit] if visit else "",
+            instance=1,
+            def_version=self.study.version,
+        )
+
+
+def _where(rows: pd.DataFrame, expr: str | None) -> pd.DataFrame:
+    if expr is None or rows.empty:
+        return rows
+    from xerotrial.study.expressions import parse_expression
+
+    e = parse_expression(expr)
+    keep = [e.evaluate(r) is True for r in rows.to_dict("records")]
+    return rows[keep]
+
+
 def study_bds(conn: Connection, study: StudyDefinition | None = None) -> pd.DataFrame:
     """The BDS dataset (see the module docstring), sorted by parameter, subject, visit."""
-    study = stored_study(conn) if study is None else study
-    frames = stored_frames(conn, study)
-    subject = subject_column(study)
-    subjects = {s[subject]: s for s in frames.pop("__subjects__")}
+    study = store_study(conn) if study is None else study
+    source = _Rows(conn, study)
+    subjects = source.subjects()
     labels = {a.name: a.label or a.name for a in study.allocation.arms}
     visitn = _visitn(study)
     baseline = next((v.name for v in study.visits if v.baseline), None)
+    population = None
+    plan = study.analysis
+    if plan is not None and plan.population is not None:
+        form, expr = plan.population
+        population = set(_where(source.form(form), expr).get("subject", pd.Series()).astype(str))
     parts = []
     for d in study.derivations:
-        rows = pd.DataFrame(frames[d.form])
+        rows = _where(source.form(d.form), d.where)
         if rows.empty:
             continue
         if (rows["instance"] != 1).any():
@@ -80,23 +154,28 @@ def study_bds(conn: Connection, study: StudyDefinition | None = None) -> pd.Data
                 f"derivation {d.param}: form {d.form} repeats (several rows per visit); a "
                 "derivation reads one row per subject and visit"
             )
-        inputs = rows[[subject, "visit", "def_version", *d.inputs.values()]].copy()
-        inputs.columns = [subject, "visit", "def_version", *d.inputs.keys()]
-        values = DERIVATIONS[d.function].compute(inputs.reset_index(drop=True), d.params)
-        ids = inputs[subject].astype(str)
+        inputs = rows[["subject", "visit", "def_version", *d.inputs.values()]].copy()
+        inputs.columns = ["subject", "visit", "def_version", *d.inputs.keys()]
+        inputs = inputs.reset_index(drop=True)
+        values = DERIVATIONS[d.function].compute(inputs, d.params)
+        ids = inputs["subject"].astype(str)
         parts.append(
             pd.DataFrame(
                 {
                     "USUBJID": [f"{study.study.id}-{s}" for s in ids],
                     "SUBJID": ids.to_numpy(),
-                    "SITEID": [subjects[s]["site"] for s in ids],
-                    "ARM": [subjects[s]["arm"] for s in ids],
-                    "TRT01P": [labels.get(subjects[s]["arm"], subjects[s]["arm"]) for s in ids],
+                    "SITEID": [subjects.get(s, {}).get("site") for s in ids],
+                    "ARM": [subjects.get(s, {}).get("arm") for s in ids],
+                    "TRT01P": [
+                        labels.get(subjects.get(s, {}).get("arm"), subjects.get(s, {}).get("arm"))
+                        for s in ids
+                    ],
                     "PARAMCD": d.param,
                     "PARAM": d.label or d.param,
                     "AVISIT": inputs["visit"].to_numpy(),
                     "AVISITN": inputs["visit"].map(visitn).to_numpy(dtype=float),
                     "AVAL": np.asarray(values, dtype=float),
+                    "POPFL": ["Y" if population is None or s in population else "" for s in ids],
                     "DEFVER": inputs["def_version"].to_numpy(),
                 }
             )

@@ -44,6 +44,11 @@ def endpoint_data(
     """The records an endpoint's model uses, and the counts of those left out, by reason."""
     rec = bds[(bds["PARAMCD"] == e.param) & bds["AVISIT"].isin(e.visits)]
     left: dict[str, int] = {}
+    if "POPFL" in rec.columns:
+        out = rec["POPFL"] != "Y"
+        if out.any():
+            left["not in the analysis population"] = int(out.sum())
+        rec = rec[~out]
     if arms:
         keep = rec["ARM"].isin(arms)
         if (~keep).any():

@@ -451,6 +451,10 @@ def untranslated(study: StudyDefinition) -> list[str]:
                     f"form {form.name}: checkbox {f.name} is required (at least one ticked); "
                     f"each ODM item {f.name}___code is optional"
                 )
+    if study.derivations:
+        out.append(f"{len(study.derivations)} derivations (analysis parameters: define.xml's)")
+    if study.analysis is not None:
+        out.append(f"the analysis plan ({len(study.analysis.endpoints)} endpoints)")
     return out
 
 

@@ -53,8 +53,9 @@ __all__ = [
 #: The analysis variables an endpoint may model.
 RESPONSES = ("AVAL", "CHG", "PCHG")
 _PARAM = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
-DERIVATION_KEYS = ("label", "function", "form", "inputs", "params")
-ANALYSIS_KEYS = ("arms", "endpoints")
+DERIVATION_KEYS = ("label", "function", "form", "inputs", "params", "where")
+ANALYSIS_KEYS = ("arms", "endpoints", "population")
+POPULATION_KEYS = ("form", "where")
 ENDPOINT_KEYS = (
     "param",
     "primary",
@@ -79,6 +80,8 @@ class DerivationSpec:
     form: str
     inputs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: only the form's rows where this expression holds (e.g. ``kind == 'UWS'``)
+    where: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,10 +102,13 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class AnalysisPlan:
-    """The arms compared (first minus second) and the endpoints."""
+    """The arms compared (first minus second), the endpoints, and the population: the
+    subjects whose row of ``population[0]`` satisfies the expression ``population[1]``
+    (None: every subject)."""
 
     arms: tuple[str, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()
+    population: tuple[str, str] | None = None
 
 
 def build_plan(
@@ -163,6 +169,10 @@ def build_plan(
             for name in params:
                 if name not in spec.params:
                     c.problem((*here, "params", name), f"{fn} takes no param {name!r}", name)
+        where = c.get(d, "where", here, "str")
+        if form is not None and where is not None:
+            typed = {f.name: f for f in forms[form].fields}
+            c.expression(where, (*here, "where"), list(typed), "where", typed)
         if form is not None:
             columns = set(forms[form].columns)
             for name, fld in inputs.items():
@@ -178,11 +188,12 @@ def build_plan(
                 form or "",
                 MappingProxyType({str(k): str(v) for k, v in inputs.items()}),
                 MappingProxyType(dict(params)),
+                where,
             )
         )
     if analysis_raw is None:
         return tuple(derivations), None
-    return tuple(derivations), _analysis(c, analysis_raw, derivations, allocation, visits)
+    return tuple(derivations), _analysis(c, analysis_raw, derivations, allocation, visits, forms)
 
 
 def _analysis(
@@ -191,6 +202,7 @@ def _analysis(
     derivations: Sequence[DerivationSpec],
     allocation: Allocation,
     visits: Sequence[Visit],
+    forms: Mapping[str, Form],
 ) -> AnalysisPlan:
     from xerotrial.stats.covariance import NAMES as STRUCTURES
     from xerotrial.stats.options import DF_METHODS
@@ -292,4 +304,16 @@ def _analysis(
         )
     if sum(e.primary for e in endpoints) > 1:
         c.problem((*path, "endpoints"), "more than one endpoint is primary")
-    return AnalysisPlan(arms, tuple(endpoints))
+    population = None
+    if "population" in a:
+        here = (*path, "population")
+        pt = c.table(a["population"], here, POPULATION_KEYS)
+        pform = c.get(pt, "form", here, "str", None, required=True)
+        pwhere = c.get(pt, "where", here, "str", None, required=True)
+        if pform is not None and pform not in forms:
+            c.problem((*here, "form"), f"form {pform!r} is not defined", pform)
+        elif pform is not None and pwhere is not None:
+            typed = {f.name: f for f in forms[pform].fields}
+            c.expression(pwhere, (*here, "where"), list(typed), "population", typed)
+            population = (pform, pwhere)
+    return AnalysisPlan(arms, tuple(endpoints), population)

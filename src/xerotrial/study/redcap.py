@@ -362,6 +362,10 @@ def untranslated(study: StudyDefinition) -> list[str]:
         out.append(f"repeating forms {list(study.schedule.repeating)} (REDCap project setting)")
     if study.allocation.arms:
         out.append("the arms and allocation (REDCap arms and randomization module)")
+    if study.derivations:
+        out.append(f"{len(study.derivations)} derivations (analysis parameters; not REDCap's)")
+    if study.analysis is not None:
+        out.append(f"the analysis plan ({len(study.analysis.endpoints)} endpoints)")
     return out
 
 

@@ -78,7 +78,10 @@ def _plan(study: StudyDefinition) -> dict[str, Any]:
     if study.derivations:
         out["derivations"] = {d.param: _changed(d, skip=("param",)) for d in study.derivations}
     if study.analysis is not None:
-        a = _changed(study.analysis, skip=("endpoints",))
+        a = _changed(study.analysis, skip=("endpoints", "population"))
+        if study.analysis.population is not None:
+            form, where = study.analysis.population
+            a["population"] = {"form": form, "where": where}
         a["endpoints"] = [_changed(e) for e in study.analysis.endpoints]
         out["analysis"] = a
     return out

@@ -42,14 +42,17 @@ class Derivation:
 
 
 def _flow_rate(rows: pd.DataFrame, params: Mapping[str, Any]) -> np.ndarray:
+    """Rows with both weights; a blank time is the protocol's collection time of the kind
+    (as ``derive_flow_rate`` does without a ``minutes`` column)."""
     from .sialometry import derive_flow_rate
 
-    have = rows.dropna(subset=["cup_before_g", "cup_after_g", "minutes"])
+    weighed = rows.dropna(subset=["cup_before_g", "cup_after_g"]).assign(kind=params["kind"])
     out = np.full(len(rows), np.nan)
-    if len(have):
-        samples = have.assign(kind=params["kind"])
-        flow = derive_flow_rate(samples, source="the derivation flow_rate")["flow_ml_min"]
-        out[rows.index.get_indexer(have.index)] = flow.to_numpy(dtype=float)
+    timed = weighed["minutes"].notna() if "minutes" in weighed else pd.Series(False, weighed.index)
+    for part in (weighed[timed], weighed[~timed].drop(columns="minutes", errors="ignore")):
+        if len(part):
+            flow = derive_flow_rate(part, source="the derivation flow_rate")["flow_ml_min"]
+            out[rows.index.get_indexer(part.index)] = flow.to_numpy(dtype=float)
     return out
 
 
@@ -76,6 +79,7 @@ DERIVATIONS: dict[str, Derivation] = {
             ("cup_before_g", "cup_after_g", "minutes"),
             {"kind": ("UWS", "SWS")},
             _flow_rate,
+            optional=("minutes",),
         ),
         Derivation(
             "xq_score",
