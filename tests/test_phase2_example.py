@@ -45,7 +45,7 @@ def reference() -> dict:
 
 def _endpoints(reported: Path) -> dict[str, dict]:
     results = json.loads((reported / "results.json").read_text(encoding="utf-8"))
-    return {e["param"]: e for e in results["endpoints"]}
+    return {e["name"]: e for e in results["endpoints"]}
 
 
 def _close(a: float, b: float, rel: float) -> bool:
@@ -99,7 +99,7 @@ def test_the_report_reads_like_a_report(reported: Path) -> None:
     assert "{{" not in html and "{%" not in html
     assert "NOT VERIFIED" not in html
     for e in _endpoints(reported).values():
-        assert (reported / "tables" / f"{e['param']}_diffs.csv").is_file()
+        assert (reported / "tables" / f"{e['name']}_diffs.csv").is_file()
 
 
 def test_no_core_code_names_the_example() -> None:

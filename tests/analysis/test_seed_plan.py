@@ -1,4 +1,5 @@
-"""The seed trial's efficacy models run from its study definition: the derivations and the
+"""The seed trial's efficacy models (Table 3's flow rates, their % changes, the XQ and the
+QLQ-H&N35 scales) run from its study definition: the derivations and the
 single-arm analysis plan of ``data/studies/seed/study.toml``, on the demo's seed store, give
 exactly the LS means and visit contrasts of the seed report's own models
 (``analysis.efficacy.fit_outcome``), which ``test_demo_vs_r.py`` checks against R."""
@@ -14,8 +15,17 @@ from xerotrial.analysis.efficacy import derive_adeff, fit_outcome
 from xerotrial.analysis.plan import run_plan
 from xerotrial.store.engine import open_store
 
-# the definition's PARAMCD -> the seed report's outcome code
-SEED_CODES = {"UWS": "uws_ml_min", "SWS": "sws_ml_min", "XQ": "xq_summary"}
+# the definition's endpoint -> the seed report's outcome code
+SEED_CODES = {
+    "UWS": "uws_ml_min",
+    "UWS_PCT": "uws_pct_change",
+    "SWS": "sws_ml_min",
+    "SWS_PCT": "sws_pct_change",
+    "XQ": "xq_summary",
+    "HNDR": "HNDR",
+    "HNSS": "HNSS",
+    "HNSW": "HNSW",
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +34,7 @@ def fits(demo_output: Path):
     with engine.connect() as conn:
         study = store_study(conn)
         bds = study_bds(conn, study)
-    plan = {r["param"]: r for r in run_plan(bds, study)}
+    plan = {r["name"]: r for r in run_plan(bds, study)}
     adeff = derive_adeff(engine)
     engine.dispose()
     return study, bds, plan, adeff
@@ -33,7 +43,7 @@ def fits(demo_output: Path):
 @pytest.mark.parametrize("param", list(SEED_CODES))
 def test_the_definitions_plan_gives_the_seed_reports_numbers(fits, param: str) -> None:
     study, _, plan, adeff = fits
-    endpoint = next(e for e in study.analysis.endpoints if e.param == param)
+    endpoint = next(e for e in study.analysis.endpoints if e.key == param)
     seed = fit_outcome(adeff, SEED_CODES[param], endpoint.visits, "day120")
     ours = plan[param]
     assert "not_run" not in ours

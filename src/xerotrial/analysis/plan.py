@@ -73,6 +73,7 @@ def run_endpoint(bds: pd.DataFrame, e: Endpoint, arms: tuple[str, ...]) -> dict[
 
     data, left = endpoint_data(bds, e, arms)
     out: dict[str, Any] = {
+        "name": e.key,
         "param": e.param,
         "primary": e.primary,
         "primary_visit": e.primary_visit,
@@ -100,7 +101,7 @@ def run_endpoint(bds: pd.DataFrame, e: Endpoint, arms: tuple[str, ...]) -> dict[
                 time=None if g_side else "AVISIT",
                 covariance=e.covariance,
                 time_order=None if g_side else list(e.visits),
-                source=f"endpoint {e.param}",
+                source=f"endpoint {e.key}",
             )
             if arms:
                 lsm = result.lsmeans("ARM", by="AVISIT", df_method=e.df)

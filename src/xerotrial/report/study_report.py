@@ -143,7 +143,7 @@ def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
         for what in ("lsmeans", "diffs"):
             if r.get(what):
                 pd.DataFrame(r[what]).to_csv(
-                    out / "tables" / f"{r['param']}_{what}.csv", index=False, lineterminator="\n"
+                    out / "tables" / f"{r['name']}_{what}.csv", index=False, lineterminator="\n"
                 )
     visits = [v.name for v in study.visits] or [""]
     by_visit = {

@@ -117,8 +117,8 @@ def _plan(old: Any, new: Any) -> list[str]:
     out = []
     if old.arms != new.arms:
         out.append(f"~ analysis arms: {_show(old.arms)} -> {_show(new.arms)}")
-    oe = {e.param: e for e in old.endpoints}
-    ne = {e.param: e for e in new.endpoints}
+    oe = {e.key: e for e in old.endpoints}
+    ne = {e.key: e for e in new.endpoints}
     out += _named("endpoint", oe, ne)
     for n in oe:
         if n in ne:

@@ -57,6 +57,7 @@ DERIVATION_KEYS = ("label", "function", "form", "inputs", "params", "where")
 ANALYSIS_KEYS = ("arms", "endpoints", "population")
 POPULATION_KEYS = ("form", "where")
 ENDPOINT_KEYS = (
+    "name",
     "param",
     "primary",
     "response",
@@ -98,6 +99,13 @@ class Endpoint:
     primary_visit: str | None = None
     #: a single-arm plan compares each visit with this one (default: the baseline visit)
     reference_visit: str | None = None
+    #: the endpoint's name (default: ``param``; two endpoints of one parameter need names)
+    name: str = ""
+
+    @property
+    def key(self) -> str:
+        """The endpoint's name, or its parameter."""
+        return self.name or self.param
 
 
 @dataclass(frozen=True)
@@ -245,7 +253,7 @@ def _analysis(
         for j, v in enumerate(evisits):
             if v not in names:
                 c.problem((*here, "visits", j), f"visit {v!r} does not exist", v)
-            elif v in baseline and response != "AVAL":
+            elif v in baseline and response != "AVAL" and arms:
                 c.problem((*here, "visits", j), f"the baseline visit {v!r} has no change", v)
         if not evisits:
             c.problem((*here, "visits"), "an endpoint needs its visits")
@@ -300,8 +308,15 @@ def _analysis(
                 c.get(e, "primary", here, "bool", False),
                 primary_visit,
                 reference,
+                c.get(e, "name", here, "str", ""),
             )
         )
+    keys = [e.key for e in endpoints]
+    for i, k in enumerate(keys):
+        if k in keys[:i]:
+            c.problem(
+                (*path, "endpoints", i), f"two endpoints are called {k!r}: give each a name", k
+            )
     if sum(e.primary for e in endpoints) > 1:
         c.problem((*path, "endpoints"), "more than one endpoint is primary")
     population = None

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .questionnaires import HN35_SCALES
+
 __all__ = ["DERIVATIONS", "Derivation"]
 
 
@@ -64,6 +66,14 @@ def _xq_score(rows: pd.DataFrame, params: Mapping[str, Any]) -> np.ndarray:
     return scores[params["scale"]].to_numpy(dtype=float)
 
 
+def _hn35_score(rows: pd.DataFrame, params: Mapping[str, Any]) -> np.ndarray:
+    from .questionnaires import score_qlq_hn35
+
+    items = rows.assign(id=np.arange(len(rows)))
+    scores = score_qlq_hn35(items, id_column="id", source="the derivation hn35_score")
+    return scores[params["scale"]].to_numpy(dtype=float)
+
+
 def _field(rows: pd.DataFrame, params: Mapping[str, Any]) -> np.ndarray:
     return pd.to_numeric(rows["value"], errors="coerce").to_numpy(dtype=float)
 
@@ -88,6 +98,13 @@ DERIVATIONS: dict[str, Derivation] = {
             tuple(f"xq{i}" for i in range(1, 9)),
             {"scale": ("xq_summary", "xq_eating", "xq_non_eating")},
             _xq_score,
+        ),
+        Derivation(
+            "hn35_score",
+            "an EORTC QLQ-H&N35 symptom scale, 0-100 (half rule for multi-item scales)",
+            tuple(f"hn{i}" for i in range(31, 66)),
+            {"scale": tuple(HN35_SCALES)},
+            _hn35_score,
         ),
         Derivation("field", "the value of one numeric field", ("value",), {}, _field),
     )
