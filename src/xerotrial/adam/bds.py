@@ -110,7 +110,8 @@ class _Rows:
         who, visit = (
             spec.visit_columns if spec.visit_columns else (spec.participant or "subject", None)
         )
-        rows = pd.DataFrame(list(stored_rows(self.conn, name).values()))
+        stored = stored_rows(self.conn, name)
+        rows = pd.DataFrame([stored[k] for k in sorted(stored, key=_sortable)])  # key order
         if rows.empty:
             return rows
         return rows.assign(
@@ -119,6 +120,11 @@ class _Rows:
             instance=1,
             def_version=self.study.version,
         )
+
+
+def _sortable(key: tuple) -> tuple:
+    """A row key that sorts as SQL ORDER BY does (None first)."""
+    return tuple((v is not None, v) for v in key)
 
 
 def _where(rows: pd.DataFrame, expr: str | None) -> pd.DataFrame:
@@ -157,7 +163,16 @@ def study_bds(conn: Connection, study: StudyDefinition | None = None) -> pd.Data
         inputs = rows[["subject", "visit", "def_version", *d.inputs.values()]].copy()
         inputs.columns = ["subject", "visit", "def_version", *d.inputs.keys()]
         inputs = inputs.reset_index(drop=True)
-        values = DERIVATIONS[d.function].compute(inputs, d.params)
+        fn = DERIVATIONS[d.function]
+        values = fn.compute(inputs, d.params)
+        if fn.per_visit:  # one value per subject and visit (a mean over several rows)
+            version = inputs.groupby(["subject", "visit"], sort=False)["def_version"].max()
+            inputs = values[["subject", "visit"]].assign(
+                def_version=[
+                    version[(s, v)] for s, v in zip(values["subject"], values["visit"], strict=True)
+                ]
+            )
+            values = values["value"].to_numpy()
         ids = inputs["subject"].astype(str)
         parts.append(
             pd.DataFrame(

@@ -33,14 +33,17 @@ __all__ = ["DERIVATIONS", "Derivation"]
 @dataclass(frozen=True)
 class Derivation:
     """A derivation function: its inputs (all required unless listed in ``optional``), its
-    params with their allowed values, and ``compute(rows, params) -> values``."""
+    params with their allowed values, and ``compute(rows, params)``: one value per row, or
+    (``per_visit``) a frame of ``subject``, ``visit``, ``value``, one row per subject and
+    visit (a mean over several rows, e.g. over glands)."""
 
     name: str
     doc: str
     inputs: tuple[str, ...]
     params: Mapping[str, tuple[Any, ...]]
-    compute: Callable[[pd.DataFrame, Mapping[str, Any]], np.ndarray]
+    compute: Callable[[pd.DataFrame, Mapping[str, Any]], Any]
     optional: tuple[str, ...] = ()
+    per_visit: bool = False
 
 
 def _flow_rate(rows: pd.DataFrame, params: Mapping[str, Any]) -> np.ndarray:
@@ -74,6 +77,25 @@ def _hn35_score(rows: pd.DataFrame, params: Mapping[str, Any]) -> np.ndarray:
     return scores[params["scale"]].to_numpy(dtype=float)
 
 
+def _saliva_ion(rows: pd.DataFrame, params: Mapping[str, Any]) -> np.ndarray:
+    from .saliva import derive_saliva_ions
+
+    have = rows.dropna(subset=["value_mmol_l"])
+    out = np.full(len(rows), np.nan)
+    if len(have):
+        ions = derive_saliva_ions(have, source="the derivation saliva_ion")["value_mmol_l"]
+        out[rows.index.get_indexer(have.index)] = ions.to_numpy(dtype=float)
+    return out
+
+
+def _scintigraphy(rows: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
+    from .scintigraphy import derive_scintigraphy
+
+    wide = derive_scintigraphy(rows, source="the derivation scintigraphy")
+    column = f"scint_{params['measure']}_{params['glands']}"
+    return wide[["subject", "visit"]].assign(value=wide[column].to_numpy(dtype=float))
+
+
 def _field(rows: pd.DataFrame, params: Mapping[str, Any]) -> np.ndarray:
     return pd.to_numeric(rows["value"], errors="coerce").to_numpy(dtype=float)
 
@@ -105,6 +127,22 @@ DERIVATIONS: dict[str, Derivation] = {
             tuple(f"hn{i}" for i in range(31, 66)),
             {"scale": tuple(HN35_SCALES)},
             _hn35_score,
+        ),
+        Derivation(
+            "saliva_ion",
+            "a saliva ion concentration, mmol/L, checked for kind, ion and plausibility",
+            ("kind", "ion", "value_mmol_l"),
+            {},
+            _saliva_ion,
+        ),
+        Derivation(
+            "scintigraphy",
+            "a scintigraphy mean over glands (all, parotid or submandibular) per visit: "
+            "uptake score 0-4 or excretion fraction %",
+            ("gland", "uptake_score", "excretion_fraction_pct"),
+            {"measure": ("uptake", "excretion"), "glands": ("all", "pg", "smg")},
+            _scintigraphy,
+            per_visit=True,
         ),
         Derivation("field", "the value of one numeric field", ("value",), {}, _field),
     )
