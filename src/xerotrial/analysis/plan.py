@@ -2,12 +2,15 @@
 endpoint, LS means of the arms at each visit and their difference.
 
 For each endpoint of ``[analysis]`` (:mod:`xerotrial.study.plan`): the records of its
-parameter at its visits with a response and every covariate (the others are counted, with
-why), the model ``response ~ covariates + ARM * AVISIT`` fitted by REML with the endpoint's
-covariance over AVISIT within USUBJID (:func:`xerotrial.stats.model.fit`), then the LS means
-of ARM within AVISIT and the first arm minus the second at each AVISIT, with the endpoint's
-df method. Numbers only: the report formats them. A model that cannot be fitted is reported
-as not run, with the reason; warnings of the engine (convergence, boundaries) are kept.
+parameter at its visits, of the population, with a response and every covariate (the others
+are counted, with why), the model ``response ~ covariates + ARM * AVISIT`` fitted by REML with
+the endpoint's covariance over AVISIT within USUBJID (:func:`xerotrial.stats.model.fit`), then
+the LS means of ARM within AVISIT and the first arm minus the second at each AVISIT, with the
+endpoint's df method. A single-arm plan fits ``response ~ covariates + AVISIT`` and compares
+each visit with its reference visit. A visit without records is left out of the model
+(``visits_without_data``); a single-arm model needs records at its reference visit and one
+more. Numbers only: the report formats them. A model that cannot be fitted is reported as not
+run, with the reason; warnings of the engine (convergence, boundaries) are kept.
 
 Example
 -------
@@ -87,7 +90,19 @@ def run_endpoint(bds: pd.DataFrame, e: Endpoint, arms: tuple[str, ...]) -> dict[
         "n_records": len(data),
         "left_out": left,
     }
-    data = data.assign(AVISIT=pd.Categorical(data["AVISIT"], categories=list(e.visits)))
+    # a visit without records (not yet reached, or not collected) is left out of the model
+    visits = [v for v in e.visits if (data["AVISIT"] == v).any()]
+    out["visits_without_data"] = [v for v in e.visits if v not in visits]
+    out["model_visits"] = visits
+    if e.reference_visit is not None and e.reference_visit not in visits:
+        out["not_run"] = f"no {e.param} records at the reference visit {e.reference_visit}"
+        out["warnings"] = []
+        return out
+    if len(visits) < (1 if arms else 2):
+        out["not_run"] = f"{e.param} has records at {visits or 'no visit'}: too few for the model"
+        out["warnings"] = []
+        return out
+    data = data.assign(AVISIT=pd.Categorical(data["AVISIT"], categories=visits))
     if arms:
         data = data.assign(ARM=pd.Categorical(data["ARM"], categories=list(arms)))
     g_side = e.covariance == "random-intercept"
@@ -100,7 +115,7 @@ def run_endpoint(bds: pd.DataFrame, e: Endpoint, arms: tuple[str, ...]) -> dict[
                 subject="USUBJID",
                 time=None if g_side else "AVISIT",
                 covariance=e.covariance,
-                time_order=None if g_side else list(e.visits),
+                time_order=None if g_side else visits,
                 source=f"endpoint {e.key}",
             )
             if arms:
