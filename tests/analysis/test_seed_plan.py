@@ -11,36 +11,12 @@ from pathlib import Path
 import pytest
 
 from xerotrial.adam.bds import store_study, study_bds
-from xerotrial.analysis.efficacy import derive_adeff, fit_outcome
+from xerotrial.analysis.efficacy import OUTCOMES, derive_adeff, fit_outcome
 from xerotrial.analysis.plan import run_plan
 from xerotrial.store.engine import open_store
 
-# the definition's endpoint -> the seed report's outcome code
-SEED_CODES = {
-    "UWS": "uws_ml_min",
-    "UWS_PCT": "uws_pct_change",
-    "SWS": "sws_ml_min",
-    "SWS_PCT": "sws_pct_change",
-    "XQ": "xq_summary",
-    "HNDR": "HNDR",
-    "HNSS": "HNSS",
-    "HNSW": "HNSW",
-    **{
-        f"{kind}{code}": f"{kind.lower()}_{name}"
-        for kind in ("UWS", "SWS")
-        for code, name in (
-            ("CL", "chloride"),
-            ("PO4", "phosphate"),
-            ("K", "potassium"),
-            ("NA", "sodium"),
-        )
-    },
-    **{
-        f"SC{m}{g.upper()}": f"scint_{measure}_{g}"
-        for m, measure in (("UP", "uptake"), ("EX", "excretion"))
-        for g in ("all", "pg", "smg")
-    },
-}
+# the seed definition's endpoints are named by the seed report's outcome codes
+SEED_CODES = [o.paramcd for o in OUTCOMES]
 
 
 @pytest.fixture(scope="module")
@@ -55,16 +31,14 @@ def fits(demo_output: Path):
     return study, bds, plan, adeff
 
 
-@pytest.mark.parametrize("param", list(SEED_CODES))
+@pytest.mark.parametrize("param", SEED_CODES)
 def test_the_definitions_plan_gives_the_seed_reports_numbers(fits, param: str) -> None:
     study, _, plan, adeff = fits
     endpoint = next(e for e in study.analysis.endpoints if e.key == param)
-    seed = fit_outcome(adeff, SEED_CODES[param], endpoint.visits, "day120")
+    seed = fit_outcome(adeff, param, endpoint.visits, "day120")
     ours = plan[param]
     assert "not_run" not in ours
-    assert (
-        ours["n_subjects"] == adeff.loc[adeff["PARAMCD"] == SEED_CODES[param], "USUBJID"].nunique()
-    )
+    assert ours["n_subjects"] == adeff.loc[adeff["PARAMCD"] == param, "USUBJID"].nunique()
     lsm = {x["AVISIT"]: x for x in ours["lsmeans"]}
     assert set(lsm) == set(seed.lsmeans["visit"])
     for row in seed.lsmeans.to_dict("records"):
@@ -84,4 +58,4 @@ def test_the_population_is_the_patients(fits) -> None:
     controls = bds.loc[bds["POPFL"] != "Y"]
     assert len(controls) and set(controls["AVISIT"]) == {"day0"}
     n_uws = int((controls["PARAMCD"] == "UWS").sum())
-    assert plan["UWS"]["left_out"] == {"not in the analysis population": n_uws}
+    assert plan["uws_ml_min"]["left_out"] == {"not in the analysis population": n_uws}

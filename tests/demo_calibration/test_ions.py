@@ -34,5 +34,5 @@ def test_ion_row_reproduced_by_engine(paramcd: str) -> None:
     ]
     df = pd.DataFrame(rows, columns=["subject", "visit", "AVAL"])
     row = TABLE3[paramcd]
-    assert not mismatches(paramcd, table3_row(df, VISITS))
+    assert not mismatches(paramcd, table3_row(df, VISITS, outcome=paramcd))
     assert df["subject"].nunique() == row.n + 1  # n complete pairs + one baseline-only

@@ -37,6 +37,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Iterable
@@ -51,6 +52,7 @@ from ..stats.errors import ConvergenceWarning, DataValidationError
 from ..stats.model import fit
 from ..stats.nonparametric import median_iqr, wilcoxon_signed_rank
 from ..store.export import adam_datasets, read_form
+from ..study.plan import Endpoint
 from ..trial.adam import derive_pct_change_param
 from ..trial.protocol import Protocol, Rule
 from ..trial.sialometry import derive_responder
@@ -68,6 +70,7 @@ __all__ = [
     "early_look",
     "fit_outcome",
     "fit_outcomes",
+    "sap_endpoint",
     "not_run_table",
     "outcome_visits",
     "responder_text",
@@ -303,6 +306,29 @@ class OutcomeFit:
     visits: tuple[str, ...] = field(default=())
 
 
+@functools.cache
+def _sap_endpoints() -> dict[str, Endpoint]:
+    from xerotrial.study import SEED_STUDY, load_study
+
+    plan = load_study(SEED_STUDY).analysis
+    return {e.key: e for e in plan.endpoints} if plan is not None else {}
+
+
+def sap_endpoint(paramcd: str) -> Endpoint:
+    """The SAP's model of an outcome: the seed study definition's endpoint of that name
+    (``data/studies/seed/study.toml``, ``[[analysis.endpoints]]``: covariance, df method).
+
+    >>> e = sap_endpoint("uws_ml_min"); (e.covariance, e.df, e.reference_visit)
+    ('random-intercept', 'containment', 'day0')
+    """
+    try:
+        return _sap_endpoints()[paramcd]
+    except KeyError:
+        raise DataValidationError(
+            f"{paramcd}: the seed study definition has no analysis endpoint of that name"
+        ) from None
+
+
 def fit_outcome(
     adeff: pd.DataFrame, paramcd: str, visits: tuple[str, ...], follow_up: str | None
 ) -> OutcomeFit:
@@ -327,6 +353,7 @@ def fit_outcome(
             "AVAL": d["AVAL"].astype(float).to_numpy(),
         }
     )
+    model = sap_endpoint(paramcd)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         res = fit(
@@ -334,14 +361,14 @@ def fit_outcome(
             "AVAL ~ visit",
             subject="subject",
             time="visit",
-            covariance="random-intercept",
+            covariance=model.covariance,
             time_order=list(visits),
         )
     notes = tuple(
         f"{paramcd}: {w.message}" for w in caught if issubclass(w.category, ConvergenceWarning)
     )
-    ls = res.lsmeans("visit", df_method="containment")
-    con = res.contrasts_vs_reference("visit", visits[0], df_method="containment")
+    ls = res.lsmeans("visit", df_method=model.df)
+    con = res.contrasts_vs_reference("visit", visits[0], df_method=model.df)
     con.insert(0, "visit", [c.split(" - ")[0] for c in con["contrast"]])
     row, df = None, math.nan
     if follow_up in visits[1:]:
