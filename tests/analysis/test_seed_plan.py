@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from xerotrial.adam.bds import store_study, study_bds
-from xerotrial.analysis.efficacy import OUTCOMES, derive_adeff, fit_outcome
+from xerotrial.analysis.efficacy import OUTCOMES, derive_adeff, fit_outcome, outcome_visits
 from xerotrial.analysis.plan import run_plan
 from xerotrial.store.engine import open_store
+from xerotrial.trial.protocol import load_protocol
 
 # the seed definition's endpoints are named by the seed report's outcome codes
 SEED_CODES = [o.paramcd for o in OUTCOMES]
@@ -35,6 +36,8 @@ def fits(demo_output: Path):
 def test_the_definitions_plan_gives_the_seed_reports_numbers(fits, param: str) -> None:
     study, _, plan, adeff = fits
     endpoint = next(e for e in study.analysis.endpoints if e.key == param)
+    # the endpoint's visits are the protocol's efficacy visits at which its form is due
+    assert endpoint.visits == outcome_visits(adeff, param, load_protocol()).scheduled
     seed = fit_outcome(adeff, param, endpoint.visits, "day120")
     ours = plan[param]
     assert "not_run" not in ours
