@@ -95,9 +95,13 @@ class _Rows:
             return {str(s[self.subject]): s for s in self._frames["__subjects__"]}
         from xerotrial.store.schema import stored_rows
 
+        # a seed store's subjects: the form keyed by the subject alone (its participants)
+        form = next((f for f in self.study.forms if f.key == ("subject",)), None)
+        if form is None:
+            return {}
         return {
             str(k[0]): {"site": r.get("site"), "arm": None, "def_version": self.study.version}
-            for k, r in stored_rows(self.conn, "participants").items()
+            for k, r in stored_rows(self.conn, form.name).items()
         }
 
     def form(self, name: str) -> pd.DataFrame:
