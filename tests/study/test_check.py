@@ -582,3 +582,20 @@ def test_a_calculated_field_may_keep_its_redcap_calculation(tmp_path: Path) -> N
     )
     f = load_text(tmp_path, text).form("sialometry").field("flow_ml_min")
     assert f.calc is None and f.redcap["calculation"] == "round([minutes], 1)"
+
+
+@pytest.mark.parametrize(
+    ("show_if", "rule"),
+    [
+        ("ticked(serious, '1')", "ticked() takes a checkbox field first"),
+        ("ticked(criteria, '9')", "'9' is not a code of criteria"),
+    ],
+)
+def test_ticked_takes_a_checkbox_and_one_of_its_codes(
+    tmp_path: Path, show_if: str, rule: str
+) -> None:
+    text = GOOD.replace(
+        "[forms.adverse_events.fields]",
+        f'[forms.adverse_events.fields]\nremark = {{type = "text", show_if = "{show_if}"}}',
+    )
+    the_problem(problems(tmp_path, text), "forms.adverse_events.fields.remark.show_if", rule)

@@ -201,6 +201,16 @@ def _literal_problems(e: Expression, typed: Mapping[str, Field]) -> list[str]:
                 out.append(f"{name} is a date: compare dates through days(a, b), not with {v!r}")
             elif not isinstance(v, str):
                 out.append(f"{name} is text: compare it with a text, {str(v)!r}, not {v!r}")
+    for node in ast.walk(e.tree):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "ticked"):
+            continue
+        box, code = node.args
+        f = typed.get(box.id) if isinstance(box, ast.Name) else None
+        if f is None or f.type != "checkbox":
+            out.append("ticked() takes a checkbox field first")
+        elif not isinstance(code, ast.Constant) or str(code.value) not in f.choices:
+            value = getattr(code, "value", "?")
+            out.append(f"{value!r} is not a code of {box.id} (one of {', '.join(f.choices)})")
     return out
 
 

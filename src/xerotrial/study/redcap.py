@@ -28,6 +28,8 @@ as REDCap writes it (PHP's ``fputcsv``: a cell with a space, comma, quote or lin
 "[grade] >= 3 and ([serious] = '0' and [criteria] <> '')"
 >>> from_redcap_logic('datediff([onset], [stop], "d", true) > 0 and [x] <> \\'\\'')
 'days(onset, stop) > 0 and not blank(x)'
+>>> from_redcap_logic("[sx(2)] = '1' or [sx(3)] = '0'")
+"ticked(sx, '2') or not ticked(sx, '3')"
 """
 
 from __future__ import annotations
@@ -148,6 +150,9 @@ def _logic(node: ast.expr, negate: bool = False, top: bool = True) -> str:
         return joined if len(pieces) == 1 or top else f"({joined})"
     if isinstance(node, ast.Call) and node.func.id == "blank":  # type: ignore[attr-defined]
         return f"{_value(node.args[0])} {'<>' if negate else '='} ''"
+    if isinstance(node, ast.Call) and node.func.id == "ticked":  # type: ignore[attr-defined]
+        box, code = node.args
+        return f"[{box.id}({code.value})] = '{0 if negate else 1}'"  # type: ignore[attr-defined]
     if isinstance(node, ast.Name | ast.Constant) and not negate:
         return f"{_value(node)} = '1'" if isinstance(node, ast.Name) else _const(node.value)
     if isinstance(node, ast.Name):
@@ -192,6 +197,9 @@ def from_redcap_logic(text: str) -> str:
         r"days(\1, \2)",
         text,
     )
+    box = r"\[(\w+)\((-?\w+)\)\]\s*"
+    out = re.sub(box + r"(?:=\s*(['\"])1\3|<>\s*(['\"])0\4)", r"ticked(\1, '\2')", out)
+    out = re.sub(box + r"(?:=\s*(['\"])0\3|<>\s*(['\"])1\4)", r"not ticked(\1, '\2')", out)
     out = re.sub(r"\[(\w+)\]\s*<>\s*''", r"not blank(\1)", out)
     out = re.sub(r"\[(\w+)\]\s*=\s*''", r"blank(\1)", out)
     out = out.replace("<>", "!=")
