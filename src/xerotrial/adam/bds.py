@@ -61,8 +61,7 @@ BDS_COLUMNS = [
 
 def _visitn(study: StudyDefinition) -> dict[str, float]:
     return {
-        v.name: float(v.day) if getattr(v, "day", None) is not None else float(i)
-        for i, v in enumerate(study.visits)
+        v.name: float(v.day) if v.day is not None else float(i) for i, v in enumerate(study.visits)
     }
 
 

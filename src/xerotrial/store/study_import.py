@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from xerotrial.errors import Problem
 from xerotrial.study.expressions import Expression, ExpressionError
 from xerotrial.study.expressions import parse_expression as _parse
-from xerotrial.study.model import Field, Form, StudyDefinition
+from xerotrial.study.model import Field, Form, StudyDefinition, Visit
 
 from .audit import AuditWriter, jsonable
 from .engine import write_transaction
@@ -207,6 +207,42 @@ def _check_form_row(
     out.rows.append((row, parsed))
 
 
+def _placement_problem(
+    study: StudyDefinition,
+    row: FormRow,
+    forms: Mapping[str, Form],
+    visits: Mapping[str, Visit],
+    subject_arm: Mapping[str, str | None],
+    earlier: tuple[int | None] | None,
+) -> tuple[str | None, Any, str] | None:
+    """``(column, value, rule)`` of the first schedule rule a row breaks, or None: a known form,
+    given once (``earlier``: the line of an earlier row of its key, None when none), a known
+    visit (none in a study without visits), due at its visit, a visit of the subject's arm, an
+    instance above 1 only for a repeating form."""
+    due = study.schedule.due
+    if row.form not in forms:
+        return None, row.form, "unknown form"
+    if earlier is not None:
+        where = f"{row.form} of {row.subject} at {row.visit or '-'} instance {row.instance}"
+        return None, row.form, f"{where} is given twice (first at line {earlier[0]})"
+    if visits and row.visit not in visits:
+        return "visit", row.visit, "unknown visit"
+    if not visits and row.visit:
+        return "visit", row.visit, "the study has no visits"
+    if row.visit and row.form in due and row.visit not in due[row.form]:
+        at = ", ".join(due[row.form]) or "no visit"
+        return None, row.form, f"form {row.form} is not due at visit {row.visit} (due at {at})"
+    arm = subject_arm.get(row.subject)
+    in_arm = not row.visit or not visits[row.visit].arms or arm in visits[row.visit].arms
+    if arm is not None and not in_arm:
+        return "visit", row.visit, f"visit {row.visit} is not in {arm}"
+    if row.instance < 1:
+        return "instance", row.instance, "must be >= 1"
+    if row.instance != 1 and row.form not in study.schedule.repeating:
+        return "instance", row.instance, f"form {row.form} does not repeat (schedule.repeating)"
+    return None
+
+
 def validate_rows(
     study: StudyDefinition,
     subjects: Sequence[SubjectRow],
@@ -218,8 +254,6 @@ def validate_rows(
     sites = {s.code for s in study.study.sites}
     arms = {a.name for a in study.allocation.arms}
     visits = {v.name: v for v in study.visits}
-    due = study.schedule.due
-    repeating = set(study.schedule.repeating)
     forms = {f.name: f for f in study.forms}
     subject_arm: dict[str, str | None] = {}
     for s in subjects:
@@ -239,69 +273,15 @@ def validate_rows(
             known = ", ".join(sorted(arms)) or "none: the study has one arm"
             out.problems.append(_problem(source, s, "arm", s.arm, f"unknown arm ({known})"))
         subject_arm[s.subject] = s.arm
-    seen: dict[tuple, int | None] = {}
+    seen: dict[tuple, tuple[int | None]] = {}
     for row in rows:
-        form = forms.get(row.form)
-        if form is None:
-            out.problems.append(_problem(source, row, None, row.form, "unknown form"))
-            continue
         key = (row.form, row.subject, row.visit, row.instance)
-        if key in seen:
-            out.problems.append(
-                _problem(
-                    source,
-                    row,
-                    None,
-                    row.form,
-                    f"{row.form} of {row.subject} at {row.visit or '-'} instance "
-                    f"{row.instance} is given twice (first at line {seen[key]})",
-                )
-            )
+        broken = _placement_problem(study, row, forms, visits, subject_arm, seen.get(key))
+        if broken is not None:
+            out.problems.append(_problem(source, row, *broken))
             continue
-        seen[key] = row.line
-        if visits and row.visit not in visits:
-            out.problems.append(_problem(source, row, "visit", row.visit, "unknown visit"))
-            continue
-        if not visits and row.visit:
-            out.problems.append(
-                _problem(source, row, "visit", row.visit, "the study has no visits")
-            )
-            continue
-        if row.visit and row.form in due and row.visit not in due[row.form]:
-            out.problems.append(
-                _problem(
-                    source,
-                    row,
-                    None,
-                    row.form,
-                    f"form {row.form} is not due at visit {row.visit} "
-                    f"(due at {', '.join(due[row.form]) or 'no visit'})",
-                )
-            )
-            continue
-        visit = visits.get(row.visit)
-        arm = subject_arm.get(row.subject)
-        v_arms = getattr(visit, "arms", ()) if visit is not None else ()
-        if v_arms and arm is not None and arm not in v_arms:
-            out.problems.append(
-                _problem(source, row, "visit", row.visit, f"visit {row.visit} is not in {arm}")
-            )
-            continue
-        if row.instance != 1 and row.form not in repeating:
-            out.problems.append(
-                _problem(
-                    source,
-                    row,
-                    "instance",
-                    row.instance,
-                    f"form {row.form} does not repeat (schedule.repeating)",
-                )
-            )
-            continue
-        if row.instance < 1:
-            out.problems.append(_problem(source, row, "instance", row.instance, "must be >= 1"))
-            continue
-        _check_form_row(study, form, row, source, out)
+        seen[key] = (row.line,)
+        _check_form_row(study, forms[row.form], row, source, out)
     return out
 
 

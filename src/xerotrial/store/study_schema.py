@@ -63,7 +63,6 @@ __all__ = [
     "SUBJECTS",
     "context_columns",
     "data_fields",
-    "holds_data",
     "memo",
     "study_layout",
     "study_tables",
@@ -81,17 +80,12 @@ _RESERVED_FIELDS = frozenset({"id", "instance", "form_status", "def_version"})
 
 def subject_column(study: StudyDefinition) -> str:
     """The name of the subject column (the study's ``subject_field``, default ``subject``)."""
-    return getattr(study.study, "subject_field", "subject") or "subject"
+    return study.study.subject_field or "subject"
 
 
 def context_columns(study: StudyDefinition) -> tuple[str, ...]:
     """The subject column and :data:`CONTEXT`."""
     return (subject_column(study), *CONTEXT)
-
-
-def holds_data(f: Field) -> bool:
-    """Whether the field has a column (a descriptive text has none)."""
-    return getattr(f, "holds_data", f.type != "descriptive")
 
 
 _MEMO: dict[tuple[int, str, str], tuple[object, object]] = {}
@@ -116,7 +110,7 @@ def data_fields(study: StudyDefinition, form: Form) -> tuple[Field, ...]:
 
     def make() -> tuple[Field, ...]:
         context = set(context_columns(study))
-        return tuple(f for f in form.fields if holds_data(f) and f.name not in context)
+        return tuple(f for f in form.fields if f.holds_data and f.name not in context)
 
     return memo(study, "data_fields", form.name, make)
 
@@ -175,16 +169,14 @@ def _table(study: StudyDefinition, form: Form, metadata: MetaData) -> Table:
     )
 
 
-_CACHE: dict[int, tuple[StudyDefinition, dict[str, Table]]] = {}
-
-
 def study_tables(study: StudyDefinition) -> dict[str, Table]:
     """The SQL tables of a study store: ``subjects`` first, then one per form (in one
     ``MetaData`` of their own, made once per definition object). Raises :class:`StoreError`
     when a name clashes with the store's own."""
-    hit = _CACHE.get(id(study))
-    if hit is not None and hit[0] is study:
-        return hit[1]
+    return memo(study, "tables", "", lambda: _make_tables(study))
+
+
+def _make_tables(study: StudyDefinition) -> dict[str, Table]:
     problems = _problems(study)
     if problems:
         raise StoreError(
@@ -205,9 +197,6 @@ def study_tables(study: StudyDefinition) -> dict[str, Table]:
     }
     for form in study.forms:
         tables[form.name] = _table(study, form, metadata)
-    if len(_CACHE) >= 8:
-        _CACHE.clear()
-    _CACHE[id(study)] = (study, tables)
     return tables
 
 

@@ -107,7 +107,7 @@ def _datetime(text: str) -> tuple[str | None, str | None]:
 
 def _comma_decimal(f: Field) -> bool:
     """Whether the field's REDCap validation writes a decimal comma (``number_comma_decimal``)."""
-    name = f.redcap.get("validation") if getattr(f, "redcap", None) else None
+    name = f.redcap.get("validation")
     if not name:
         return False
     from xerotrial.study.validation import VALIDATIONS
@@ -138,7 +138,7 @@ def parse_value(f: Field, raw: Any) -> tuple[Any, str | None]:
     if limited and isinstance(raw, str) and _decimals(raw) > f.precision:
         s = "" if f.precision == 1 else "s"
         return None, f"must have at most {f.precision} decimal place{s}"
-    validation = getattr(f, "validation", None)
+    validation = f.validation
     if f.type == "text" and validation:
         from xerotrial.study.validation import text_problem
 

@@ -97,12 +97,8 @@ def _yes(b: bool) -> str:
     return "Yes" if b else "No"
 
 
-def _holds_data(f: Field) -> bool:
-    return bool(getattr(f, "holds_data", f.type != "descriptive"))
-
-
 def _fields(form: Form) -> list[Field]:
-    return [f for f in form.fields if _holds_data(f)]
+    return [f for f in form.fields if f.holds_data]
 
 
 def _unit_oid(unit: str) -> str:
@@ -136,13 +132,13 @@ class _Event:
 
 def _timing(v: Any) -> str:
     parts = [v.label or v.name]
-    if getattr(v, "day", None) is not None:
+    if v.day is not None:
         parts.append(f"study day {v.day}")
-    if getattr(v, "window", None) is not None:
+    if v.window is not None:
         parts.append(f"window days {v.window[0]} to {v.window[1]}")
-    if getattr(v, "on_time", None) is not None:
+    if v.on_time is not None:
         parts.append(f"on time days {v.on_time[0]} to {v.on_time[1]}")
-    if getattr(v, "baseline", False):
+    if v.baseline:
         parts.append("baseline")
     return ", ".join(parts)
 
@@ -424,12 +420,12 @@ def untranslated(study: StudyDefinition) -> list[str]:
             "ODM 2.0 has StudyStructure)"
         )
     for v in study.visits:
-        if any(getattr(v, k, None) is not None for k in ("day", "window", "on_time")):
+        if any(x is not None for x in (v.day, v.window, v.on_time)):
             out.append(
                 f"visit {v.name}: {_timing(v)} (ODM 1.3.2 has no visit timing; only the "
                 "StudyEventDef's Description text)"
             )
-        if getattr(v, "arms", ()):
+        if v.arms:
             out.append(f"visit {v.name}: only for arms {list(v.arms)} (ODM 1.3.2 has no arms)")
     for form in study.forms:
         out += [
@@ -444,7 +440,7 @@ def untranslated(study: StudyDefinition) -> list[str]:
             if k not in names
         ]
         for f in form.fields:
-            if not _holds_data(f):
+            if not f.holds_data:
                 out.append(f"form {form.name}: {f.type} field {f.name} (no data: not an item)")
             elif f.type == "checkbox" and f.required:
                 out.append(
