@@ -194,3 +194,23 @@ def test_a_single_arm_plan_agrees_with_r(tmp_path: Path, reference: dict) -> Non
         for r in ref["diffs"]:
             for k in ("estimate", "se", "df", "lower", "upper", "p"):
                 assert _close(diffs[r["visit"]][k], r[k], 1e-6), (ref["param"], r["visit"], k)
+
+
+def test_no_core_code_names_a_seed_form_or_visit() -> None:
+    """Issue 12's measure (tools/seed_names.py): outside the seed trial's own modules, no code
+    line names one of its forms or visits (the generic words visits and sites aside)."""
+    from seed_names import ROOT as SRC
+    from seed_names import SEED_VISITS, SHARED_WORDS, is_seed_code, seed_name_lines
+
+    from xerotrial.store.forms import FORMS
+
+    names = frozenset({*FORMS, *SEED_VISITS}) - SHARED_WORDS
+    hits = {
+        rel: sorted(seed_name_lines(p, names))
+        for p in SRC.rglob("*.py")
+        if "migrations" not in p.parts
+        and not is_seed_code(rel := str(p.relative_to(SRC)))
+        and seed_name_lines(p, names)
+    }
+    assert hits == {}
+    assert is_seed_code("store/forms.py") and not is_seed_code("store/study_store.py")

@@ -3,7 +3,10 @@
 A line counts when a string constant in code (not a docstring) is the name of one of the seed
 store's forms (``xerotrial.store.forms.FORMS``) or of the seed trial's visits. ``visits`` and
 ``sites`` are also keys of every study definition, so they are counted apart. Migrations are
-history and not counted.
+history and not counted. The seed trial's own code (its store's forms and import, its report,
+its derivations and scoring: :data:`SEED_TRIAL_CODE`) is counted apart from the core (the
+study definition, the study store, the audit trail, ADaM BDS, the plan's analysis, the
+engine), where the goal is none.
 
     .venv/bin/python tools/seed_names.py          # per file, then the totals
 """
@@ -17,6 +20,38 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "src" / "xerotrial"
 SEED_VISITS = ("day0", "day1", "day5", "day30", "day120", "year2")
 SHARED_WORDS = frozenset({"visits", "sites"})
+#: Modules (relative to src/xerotrial, or folders ending in "/") that are the seed trial's own
+#: code: the seed store (forms made from its definition, its cross-form checks, import,
+#: edit and export), the seed report (Tables 1-4, Figure 2), its derivations and scorings.
+SEED_TRIAL_CODE: tuple[str, ...] = (
+    "store/forms.py",
+    "store/schema.py",
+    "store/consistency.py",
+    "store/importer.py",
+    "store/inputs.py",
+    "store/edit.py",
+    "store/export.py",
+    "store/redcap.py",
+    "analysis/efficacy.py",
+    "analysis/summaries.py",
+    "analysis/build.py",
+    "report/data.py",
+    "report/html.py",
+    "report/figures.py",
+    "report/consort.py",
+    "trial/",
+    "cli_score.py",
+    "cli_power.py",
+)
+
+
+def is_seed_code(rel: str) -> bool:
+    """Whether the module ``rel`` (relative to src/xerotrial) is the seed trial's own code.
+
+    >>> is_seed_code("trial/sialometry.py"), is_seed_code("study/check.py")
+    (True, False)
+    """
+    return any(rel == m or (m.endswith("/") and rel.startswith(m)) for m in SEED_TRIAL_CODE)
 
 
 def code_strings(path: Path) -> set[tuple[int, str]]:
@@ -57,13 +92,16 @@ def main() -> None:
         rel = str(path.relative_to(ROOT))
         strict[rel] = len(seed_name_lines(path, names - SHARED_WORDS))
         shared[rel] = len(seed_name_lines(path, names))
-    for rel in sorted(shared):
-        if shared[rel]:
-            print(f"{strict[rel]:4d} {shared[rel]:4d}  {rel}")
-    print(
-        f"{sum(strict.values()):4d} {sum(shared.values()):4d}  lines in all (without / with "
-        "the words visits and sites)"
-    )
+    for part, seed in (("the core", False), ("the seed trial's own code", True)):
+        print(f"{part}:")
+        rels = [r for r in sorted(shared) if is_seed_code(r) == seed]
+        for rel in rels:
+            if shared[rel]:
+                print(f"{strict[rel]:4d} {shared[rel]:4d}  {rel}")
+        print(
+            f"{sum(strict[r] for r in rels):4d} {sum(shared[r] for r in rels):4d}  lines in "
+            f"{part} (without / with the words visits and sites)"
+        )
 
 
 if __name__ == "__main__":

@@ -22,10 +22,13 @@ from xerotrial.cli import app
 from xerotrial.report.data import ReportData
 from xerotrial.store.engine import open_store
 from xerotrial.store.export import read_form
+from xerotrial.trial.protocol import standalone_text
 
 from .partial import cut_store
 
-BUNDLED = resources.files("xerotrial").joinpath("data", "protocol.toml").read_text()
+BUNDLED = standalone_text(
+    resources.files("xerotrial").joinpath("data", "protocol.toml").read_text()
+)
 CUTS = (1, 5, 30)
 
 

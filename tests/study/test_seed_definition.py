@@ -71,8 +71,17 @@ def test_the_checks_decide_as_the_store_does(form: str, row: dict, failing: int)
     assert sum(r is False for r in results) == failing
 
 
-def test_the_visits_and_windows_are_the_protocols() -> None:
-    got = [(v.name, v.label, v.day, v.window, v.on_time, v.baseline) for v in SEED.visits]
+def test_the_protocol_reads_visits_schedule_and_identifiers_from_the_definition() -> None:
+    """One fact, one place: the bundled protocol names the definition (``study = "seed"``)
+    and holds no visit, schedule or identifier of its own."""
+    import tomllib
+    from importlib import resources
+
+    text = resources.files("xerotrial").joinpath("data", "protocol.toml").read_text()
+    doc = tomllib.loads(text)
+    assert doc["study"] == "seed" and "visits" not in doc and "schedule" not in doc
+    assert not {"id", "title", "eudract"} & set(doc["trial"])
+    got = [(v.name, v.label, v.day, v.window, v.on_time, v.baseline, v.note) for v in SEED.visits]
     want = [
         (
             v.name,
@@ -81,22 +90,56 @@ def test_the_visits_and_windows_are_the_protocols() -> None:
             (v.window.lower, v.window.upper),
             (v.target.lower, v.target.upper),
             v.baseline,
+            v.note,
         )
         for v in PROTOCOL.visits
     ]
     assert got == want
-
-
-def test_the_schedule_is_the_protocols() -> None:
+    assert [v.avisitn for v in PROTOCOL.visits] == [v.day for v in SEED.visits]
     assert dict(SEED.schedule.due) == dict(PROTOCOL.schedule)
     assert SEED.schedule.repeating == ("adverse_events",)
-
-
-def test_the_study_is_the_protocols_trial() -> None:
-    assert (SEED.study.id, SEED.study.title, SEED.study.nct) == (
+    assert (SEED.study.id, SEED.study.title, SEED.study.eudract) == (
         PROTOCOL.trial.id,
         PROTOCOL.trial.title,
-        PROTOCOL.trial.id,
+        PROTOCOL.trial.eudract,
     )
-    assert SEED.study.eudract == PROTOCOL.trial.eudract
     assert SEED.allocation.method == "none" and SEED.allocation.arms == ()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"visits": []}, "key 'visits': given here and by the study definition 'seed'"),
+        ({"schedule": {}}, "key 'schedule': given here and by the study definition 'seed'"),
+        ({"trial.title": "x"}, "key 'trial.title': given here and by the study definition"),
+        ({"analysis.primary": "day30"}, "key 'analysis.primary': given here and by the study"),
+        ({"study": "phase2"}, "key 'study': no bundled study definition 'phase2'"),
+        ({"study": "../seed"}, "key 'study': names a bundled study definition"),
+    ],
+)
+def test_a_protocol_states_the_definitions_facts_once(change: dict, message: str) -> None:
+    import tomllib
+    from importlib import resources
+
+    from xerotrial.errors import DataValidationError
+    from xerotrial.trial.protocol import parse_protocol
+
+    text = resources.files("xerotrial").joinpath("data", "protocol.toml").read_text()
+    doc = tomllib.loads(text)
+    for key, value in change.items():
+        table, _, name = key.rpartition(".")
+        (doc[table] if table else doc)[name] = value
+    with pytest.raises(DataValidationError) as err:
+        parse_protocol(doc, "p.toml")
+    assert f"p.toml: {message}" in str(err.value)
+
+
+def test_a_standalone_protocol_is_the_same_protocol() -> None:
+    import tomllib
+    from importlib import resources
+
+    from xerotrial.trial.protocol import parse_protocol, standalone_text
+
+    text = resources.files("xerotrial").joinpath("data", "protocol.toml").read_text()
+    alone = parse_protocol(tomllib.loads(standalone_text(text)), PROTOCOL.source)
+    assert alone == PROTOCOL

@@ -23,9 +23,12 @@ from xerotrial.trial.protocol import (
     load_protocol,
     normalize_gland,
     parse_protocol,
+    standalone_text,
 )
 
-BUNDLED_TEXT = resources.files("xerotrial").joinpath("data", "protocol.toml").read_text()
+BUNDLED_TEXT = standalone_text(
+    resources.files("xerotrial").joinpath("data", "protocol.toml").read_text()
+)
 
 
 @pytest.fixture(scope="module")

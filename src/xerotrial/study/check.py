@@ -91,7 +91,7 @@ STUDY_KEYS = ("id", "title", "nct", "eudract", "sponsor", "sites", "subject_fiel
 SITE_KEYS = ("name", "country")
 ALLOCATION_KEYS = ("method", "arms", "stratify")
 ARM_KEYS = ("label", "ratio")
-VISIT_KEYS = ("label", "day", "window", "on_time", "baseline", "arms")
+VISIT_KEYS = ("label", "day", "window", "on_time", "baseline", "arms", "note")
 SCHEDULE_KEYS = ("due", "unscheduled", "repeating")
 FORM_KEYS = ("title", "key", "fields", "checks", "participant", "visit_columns", "refs")
 FIELD_KEYS = (
@@ -430,6 +430,7 @@ class _Checker:
                     on_time,
                     self.get(v, "baseline", here, "bool", False),
                     visit_arms,
+                    self.get(v, "note", here, "str", ""),
                 )
             )
         self.unique([x.name for x in out], path, "visit", named=True)

@@ -121,7 +121,8 @@ class Visit:
     """A planned visit: target ``day`` (study day) in its inclusive ``window`` of accepted
     days; ``on_time`` is the narrower window that is not a deviation (None: the window).
     A visit made from a REDCap event has neither (None). ``arms``: the arms that have the
-    visit (empty: every arm)."""
+    visit (empty: every arm); ``note``: what the protocol says of it (an amendment, a
+    visit without efficacy assessments)."""
 
     name: str
     label: str = ""
@@ -130,6 +131,7 @@ class Visit:
     on_time: tuple[int, int] | None = None
     baseline: bool = False
     arms: tuple[str, ...] = ()
+    note: str = ""
 
 
 @dataclass(frozen=True)

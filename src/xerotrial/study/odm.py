@@ -140,6 +140,8 @@ def _timing(v: Any) -> str:
         parts.append(f"on time days {v.on_time[0]} to {v.on_time[1]}")
     if v.baseline:
         parts.append("baseline")
+    if v.note:
+        parts.append(v.note)
     return ", ".join(parts)
 
 

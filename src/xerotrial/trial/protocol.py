@@ -3,7 +3,10 @@ the schedule of assessments and the visits of the prespecified analysis.
 
 The protocol is read from a TOML file (the seed trial's, ``xerotrial/data/protocol.toml``, is
 bundled) and checked on load: a missing key, an unknown key, a bad operator or an inconsistent
-window raises :class:`~xerotrial.stats.errors.DataValidationError` naming the key.
+window raises :class:`~xerotrial.stats.errors.DataValidationError` naming the key. A protocol
+that says ``study = NAME`` takes its visits, windows, schedule and identifiers from that
+bundled study definition (the seed's does: they are stated once, in
+``data/studies/seed/study.toml``); :func:`standalone_text` writes them into the file.
 
 Study day 0 is the injection day. A study day maps to the visit whose *window* holds it; a day
 inside the window but outside the visit's *target* window is still that visit, flagged as a
@@ -32,6 +35,7 @@ Example
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import tomllib
@@ -70,6 +74,7 @@ __all__ = [
     "load_protocol",
     "normalize_gland",
     "parse_protocol",
+    "standalone_text",
 ]
 
 #: Operators a protocol rule may use; "between" is inclusive and takes ``[lower, upper]``.
@@ -818,6 +823,7 @@ def parse_protocol(doc: Mapping[str, Any], source: str = "<protocol>") -> Protoc
     r.keys(
         doc,
         {
+            "study",
             "trial",
             "visits",
             "dose",
@@ -836,6 +842,8 @@ def parse_protocol(doc: Mapping[str, Any], source: str = "<protocol>") -> Protoc
     r.keys(
         trial_t, {"id", "title", "reference", "eudract", "sample_size", "study_day_origin"}, "trial"
     )
+    if "study" in doc:
+        doc, trial_t = _from_study(r, doc, trial_t)
     sample_size = r.get(trial_t, "sample_size", "trial", "integer", None)
     if sample_size is not None and sample_size < 1:
         raise r.fail("trial.sample_size", f"must be >= 1, not {sample_size}")
@@ -917,6 +925,135 @@ def parse_protocol(doc: Mapping[str, Any], source: str = "<protocol>") -> Protoc
         analysis=analysis,
         source=source,
     )
+
+
+#: What a protocol takes from its study definition (``study = NAME``) rather than holding it:
+#: the efficacy visits are those of the plan's endpoints, the primary visit its primary
+#: endpoint's.
+_FROM_STUDY: tuple[str, ...] = (
+    "visits",
+    "schedule",
+    "trial.id",
+    "trial.title",
+    "trial.eudract",
+    "analysis.efficacy_visits",
+    "analysis.primary",
+)
+
+
+def _given(doc: Mapping[str, Any], key: str) -> bool:
+    table, _, name = key.rpartition(".")
+    t = doc.get(table, {}) if table else doc
+    return isinstance(t, Mapping) and name in t
+
+
+@lru_cache(maxsize=4)
+def _bundled_study(name: str) -> Any:
+    """The bundled definition ``data/studies/NAME/study.toml`` (FileNotFoundError if none)."""
+    from xerotrial.study import load_study
+
+    path = Path(str(resources.files("xerotrial").joinpath("data", "studies", name, "study.toml")))
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    return load_study(path)
+
+
+def _from_study(
+    r: _Reader, doc: Mapping[str, Any], trial_t: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``study = NAME``: the visits, their windows, the schedule and the trial's identifiers
+    are those of the bundled study definition ``xerotrial/data/studies/NAME/study.toml``,
+    which holds them once (a protocol that gives them too is refused)."""
+    name = r.get(doc, "study", "", "string")
+    here = [k for k in _FROM_STUDY if _given({**doc, "trial": trial_t}, k)]
+    if "." in name or "/" in name or "\\" in name:
+        raise r.fail("study", f"names a bundled study definition (e.g. 'seed'), not {name!r}")
+    if here:
+        raise r.fail(
+            here[0],
+            f"given here and by the study definition {name!r}: the protocol takes "
+            f"{', '.join(_FROM_STUDY)} from the definition; give them there only",
+        )
+    try:
+        study = _bundled_study(name)
+    except FileNotFoundError:
+        raise r.fail("study", f"no bundled study definition {name!r}") from None
+    visits = []
+    for v in study.visits:
+        if v.day is None or v.window is None:
+            raise r.fail("study", f"visit {v.name!r} of the definition has no day and window")
+        t: dict[str, Any] = {
+            "name": v.name,
+            "label": v.label or v.name,
+            "avisitn": v.day,
+            "planned_day": v.day,
+            "window": list(v.window),
+            "target": list(v.on_time or v.window),
+            "baseline": v.baseline,
+        }
+        if v.note:
+            t["note"] = v.note
+        visits.append(t)
+    trial = dict(trial_t)
+    trial.update(id=study.study.id, title=study.study.title)
+    if study.study.eudract:
+        trial["eudract"] = study.study.eudract
+    due = {form: list(vs) for form, vs in study.schedule.due.items()}
+    analysis = dict(doc.get("analysis", {}))
+    plan = study.analysis
+    primary = [e for e in plan.endpoints if e.primary] if plan is not None else []
+    if primary and primary[0].primary_visit is not None:
+        used = {v for e in plan.endpoints for v in e.visits}
+        analysis["efficacy_visits"] = [v.name for v in study.visits if v.name in used]
+        analysis["primary"] = primary[0].primary_visit
+    return {**doc, "visits": visits, "schedule": due, "analysis": analysis}, trial
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, str):
+        return json.dumps(v)  # a JSON string is a TOML basic string
+    return str(v)
+
+
+def standalone_text(text: str, source: str = "<protocol>") -> str:
+    """The protocol TOML ``text`` with what it takes from its study definition (``study =
+    NAME``: visits, schedule, identifiers) written into it: the file to start from for a
+    protocol whose visits differ from the definition's (``xerotrial init --protocol``).
+
+    >>> seed = resources.files("xerotrial").joinpath("data", "protocol.toml").read_text()
+    >>> alone = standalone_text(seed)
+    >>> "study = " in alone, 'xq = ["day0", "day30", "day120"]' in alone
+    (False, True)
+    >>> parse_protocol(tomllib.loads(alone)).visits == load_protocol().visits
+    True
+    """
+    doc = tomllib.loads(text)
+    if "study" not in doc:
+        return text
+    r = _Reader(source)
+    full, trial = _from_study(r, doc, r.table(doc, "trial", ""))
+    lines = text.splitlines()
+    study_line = next(i for i, x in enumerate(lines) if x.replace(" ", "").startswith("study="))
+    del lines[study_line]
+    for table, values, keys in (
+        ("trial", trial, ("id", "eudract", "title")),
+        ("analysis", full["analysis"], ("efficacy_visits", "primary")),
+    ):
+        kv = [f"{k} = {_toml_value(values[k])}" for k in keys if k in values]
+        at = next((i for i, x in enumerate(lines) if x.strip() == f"[{table}]"), None)
+        if at is None:
+            lines += ["", f"[{table}]", *kv]
+        else:
+            lines[at + 1 : at + 1] = kv
+    for v in full["visits"]:
+        lines += ["", "[[visits]]", *(f"{k} = {_toml_value(x)}" for k, x in v.items())]
+    lines += ["", "[schedule]"]
+    lines += [f"{form} = {_toml_value(due)}" for form, due in full["schedule"].items()]
+    return "\n".join(lines) + "\n"
 
 
 @lru_cache(maxsize=1)
