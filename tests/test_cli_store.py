@@ -39,7 +39,7 @@ def test_full_workflow_on_default_store(here: Path) -> None:
     assert (here / "trial.db").exists()
     files = write_sample(here / "in")
     for form, path in files.items():
-        res = run("import", form, str(path), "--user", "ana", "--reason", "first entry")
+        res = run("import", form, str(path), "--reason", "first entry")
         assert res.exit_code == 0, res.output
         assert "imported" in res.output
     res = run("import", "visits", str(files["visits"]))
@@ -57,8 +57,6 @@ def test_full_workflow_on_default_store(here: Path) -> None:
         "cup_after_g=12.95",
         "--reason",
         "re-weighed",
-        "--user",
-        "bo",
     )
     assert res.exit_code == 0, res.output
     assert "cup_after_g 12.9 -> 12.95" in res.output
@@ -66,7 +64,10 @@ def test_full_workflow_on_default_store(here: Path) -> None:
     assert res.exit_code == 0 and "40 entries" in res.output
     res = run("audit", "show", "--limit", "1")
     assert (
-        res.exit_code == 0 and "bo update sialometry" in res.output and "re-weighed" in (res.output)
+        res.exit_code == 0
+        and " local:" in res.output
+        and "update sialometry" in res.output
+        and "re-weighed" in (res.output)
     )
     res = run("audit", "show", "--json", "--table", "donors")
     assert res.exit_code == 0 and res.output.count("\n") == 1

@@ -34,6 +34,7 @@ from .cli_report import demo_command, report_command
 from .cli_score import score_group
 from .cli_store import STORE_COMMANDS
 from .cli_study import study_group
+from .cli_web import WEB_COMMANDS
 from .errors import XerotrialError
 from .stats.options import COVARIANCES, DF_METHODS, KR_INFORMATION
 
@@ -260,6 +261,8 @@ for _command in STORE_COMMANDS:
 cli.add_command(report_command)
 cli.add_command(demo_command)
 cli.add_command(study_group)
+for _command in WEB_COMMANDS:
+    cli.add_command(_command)
 
 
 @cli.command("completion", short_help="Print a shell completion script (bash, zsh, fish)")

@@ -20,6 +20,7 @@ import os
 import sys
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -161,3 +162,54 @@ def stderr_console() -> Console:
     from rich.console import Console
 
     return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def read_password(path: Path | None, prompt: str = "Password") -> str:
+    """A password from the first line of ``path`` (kept out of the shell's history and the
+    process list), or typed at a hidden prompt."""
+    if path is None:
+        return click.prompt(prompt, hide_input=True)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{path}: cannot read the password file ({exc})")
+    lines = text.splitlines()
+    if not lines or not lines[0]:
+        fail(f"{path}: the first line is the password, and it is empty")
+    return lines[0]
+
+
+def actor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--as NAME`` and ``--password-file FILE``: write under an account of the store (after
+    its password) rather than as the operating-system account, marked local."""
+    fn = click.option(
+        "--password-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="File whose first line is the --as account's password (else it is asked)",
+    )(fn)
+    return click.option(
+        "--as",
+        "as_name",
+        metavar="NAME",
+        help="Write as this account of the store (default: the OS account, marked local)",
+    )(fn)
+
+
+def actor_name(db: str | None, as_name: str | None, password_file: Path | None) -> str:
+    """The identity the audit trail records for a command-line write: ``local:OSUSER``, or
+    the account ``--as`` names once its password is checked."""
+    from .store.accounts import Actor, authenticate
+
+    if as_name is None:
+        if password_file is not None:
+            fail("--password-file goes with --as NAME")
+        return Actor.local().audit_name
+    from .store.engine import open_store
+
+    password = read_password(password_file, f"Password of {as_name}")
+    engine = open_store(db)
+    try:
+        user = run_or_fail(lambda: authenticate(engine, as_name, password))
+    finally:
+        engine.dispose()
+    return Actor.of(user).audit_name

@@ -8,10 +8,13 @@ Example
 -------
     xerotrial init
     xerotrial template participants -o participants.csv
-    xerotrial import sites sites.csv --user ana          # sites first: participants refer to them
-    xerotrial import participants participants.csv --user ana
+    xerotrial import sites sites.csv          # sites first: participants refer to them
+    xerotrial import participants participants.csv
     xerotrial edit sialometry --key subject=P01 --key visit=day0 --key kind=UWS \\
-        --set cup_after_g=12.95 --reason "re-weighed cup" --user ana
+        --set cup_after_g=12.95 --reason "re-weighed cup"
+
+Writes are recorded under the operating-system account, marked ``local:NAME``, or, in a study
+store, under an account with ``--as NAME`` after its password (``--password-file``).
     xerotrial audit verify --checkpoints ~/checkpoints/trial.jsonl
     xerotrial export adam --out analysis --format xpt
 
@@ -28,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .cli_common import Group, fail, run_or_fail, styled, warn
+from .cli_common import Group, actor_name, actor_options, fail, run_or_fail, styled, warn
 
 if TYPE_CHECKING:
     from .store.verify import AuditReport
@@ -103,14 +106,12 @@ def _pairs(items: list[str] | tuple[str, ...] | None, option: str) -> dict[str, 
 )
 @click.option("--reason", help="Why the protocol changes (needed once the store holds data)")
 @click.option("--app-role", help="PostgreSQL: the role the service runs as (granted, not owner)")
-@click.option("--user", help="Who (default: the login name)")
 def init_command(
     db: str | None,
     protocol: Path | None,
     study: Path | None,
     reason: str | None,
     app_role: str | None,
-    user: str | None,
 ) -> None:
     """Create a store, or migrate it to the newest schema (idempotent).
 
@@ -129,7 +130,7 @@ def init_command(
         def create() -> str:
             from .store.study_store import init_study_store
 
-            return init_study_store(db, study, user=user, reason=reason, app_role=app_role)
+            return init_study_store(db, study, reason=reason, app_role=app_role)
 
         try:
             url = run_or_fail(create)
@@ -143,7 +144,7 @@ def init_command(
         fail(f"{protocol}: no such file")
     if reason is not None and protocol is None:
         fail("--reason goes with --protocol (the reason of a protocol change)")
-    url = run_or_fail(lambda: init_store(db, protocol, reason=reason, app_role=app_role, user=user))
+    url = run_or_fail(lambda: init_store(db, protocol, reason=reason, app_role=app_role))
     click.echo(f"store ready: {make_url(url).render_as_string(hide_password=True)}")
 
 
@@ -152,7 +153,7 @@ def init_command(
 @click.argument("file", type=_PATH)
 @db_option
 @click.option("--reason", help="Why (default: import of FILE)")
-@click.option("--user", help="Who (default: the login name)")
+@actor_options
 @click.option("--dictionary", type=_PATH, help="REDCap data dictionary (CSV), for FORM redcap")
 @click.option(
     "--skip-instrument",
@@ -166,7 +167,8 @@ def import_command(
     file: Path,
     db: str | None,
     reason: str | None,
-    user: str | None,
+    as_name: str | None,
+    password_file: Path | None,
     dictionary: Path | None,
     skip: tuple[str, ...],
 ) -> None:
@@ -178,6 +180,7 @@ def import_command(
     from .store.forms import FORMS
     from .store.importer import import_file
 
+    user = actor_name(db, as_name, password_file)
     engine = run_or_fail(lambda: open_store(db))
     if _is_study_store(engine):
         _import_study(engine, form, file, user, reason, dictionary, skip)
@@ -211,21 +214,20 @@ def _import_study(
     engine,  # noqa: ANN001
     form: str,
     file: Path,
-    user: str | None,
+    user: str,
     reason: str | None,
     dictionary: Path | None,
     skip: tuple[str, ...],
 ) -> None:
     """``import redcap EXPORT.csv`` or ``import FORM FILE`` (``subjects`` first; the files of
     ``export raw --format csv``) into a study store (its definition knows the forms)."""
-    from .store.importer import current_user
     from .store.redcap_records import import_redcap_records
 
     if dictionary is not None or skip:
         fail("a study store reads a file by its own definition: no --dictionary, no --skip")
     if not file.is_file():
         fail(f"{file}: no such file")
-    who = user or current_user()
+    who = user
     if form == "redcap":
         result, notes = run_or_fail(
             lambda: import_redcap_records(engine, file, user=who, reason=reason)
@@ -307,7 +309,7 @@ def template_command(
 )
 @click.option("--delete", is_flag=True, help="Delete the row")
 @db_option
-@click.option("--user", help="Who (default: the login name)")
+@actor_options
 def edit_command(
     form: str,
     key: tuple[str, ...],
@@ -315,7 +317,8 @@ def edit_command(
     set_: tuple[str, ...],
     delete: bool,
     db: str | None,
-    user: str | None,
+    as_name: str | None,
+    password_file: Path | None,
 ) -> None:
     """Correct (or delete) one stored row, with a reason, under the audit trail."""
     from .store.edit import delete_row, edit_row
@@ -325,12 +328,12 @@ def edit_command(
     changes = _pairs(set_, "--set")
     if delete == bool(changes):
         fail("give either --set COLUMN=VALUE ... or --delete")
+    user = actor_name(db, as_name, password_file)
     engine = run_or_fail(lambda: open_store(db))
     if _is_study_store(engine):
-        from .store.importer import current_user
         from .store.study_edit import delete_study_row, edit_study_row
 
-        who = user or current_user()
+        who = user
         if delete:
             run_or_fail(lambda: delete_study_row(engine, form, keys, reason=reason, user=who))
             click.echo(f"{form} {keys}: deleted")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import click
 
-from .cli_common import Group, fail, fail_error
+from .cli_common import Group, actor_options, fail, fail_error
 from .errors import XerotrialError
 
 __all__ = ["study_group"]
@@ -220,20 +220,24 @@ def from_redcap_command(
 @click.option("--db", help="The study store's URL or SQLite file (default trial.db)")
 @click.argument("definition", metavar="NEW_DEF", type=_DEF)
 @click.option("--reason", required=True, help="Why the definition changes (the amendment)")
-@click.option("--user", help="Who (default: the login name)")
-def amend_command(db: str | None, definition: Path, reason: str, user: str | None) -> None:
+@actor_options
+def amend_command(
+    db: str | None,
+    definition: Path,
+    reason: str,
+    as_name: str | None,
+    password_file: Path | None,
+) -> None:
     """Apply NEW_DEF, a new version of the store's definition: show and audit the diff, or
     list every captured value it would invalidate (exit 2, nothing changed)."""
-    from .cli_common import run_or_fail
+    from .cli_common import actor_name, run_or_fail
     from .store.engine import open_store
-    from .store.importer import current_user
     from .store.study_amend import amend_store
 
     _load(definition)  # every problem of the new definition, located
+    user = actor_name(db, as_name, password_file)
     engine = run_or_fail(lambda: open_store(db))
-    result = run_or_fail(
-        lambda: amend_store(engine, definition, reason=reason, user=user or current_user())
-    )
+    result = run_or_fail(lambda: amend_store(engine, definition, reason=reason, user=user))
     click.echo(f"amended: version {result.old_version} -> {result.new_version}")
     for line in result.diff:
         click.echo(f"  {line}")

@@ -258,7 +258,7 @@ def test_the_command_line(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
     r = runner.invoke(app, ["init", "--db", db, "--study", str(DEF)])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["import", "redcap", str(RECORDS), "--db", db, "--user", "ana"])
+    r = runner.invoke(app, ["import", "redcap", str(RECORDS), "--db", db])
     assert r.exit_code == 0, r.output
     assert "7 form row(s) imported" in r.output
     out = tmp_path / "raw"

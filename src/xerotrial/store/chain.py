@@ -38,6 +38,7 @@ AUDITED_META: dict[str, str] = {
     "layout": "the store's kind",
     "study_definition": "the store's study definition",
     "study_diff": "the store's last amendment",
+    "lock": "the store's lock (database lock before analysis)",
 }
 _HASHED = (
     "seq",

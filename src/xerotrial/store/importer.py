@@ -35,8 +35,6 @@ ImportResult(form='participants', source='p.csv', inserted=1, unchanged=0)
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,11 +75,11 @@ class ImportResult:
 
 
 def current_user() -> str:
-    """The user recorded when none is given: ``XEROTRIAL_USER`` or the login name."""
-    try:
-        return os.environ.get("XEROTRIAL_USER") or getpass.getuser()
-    except (KeyError, OSError):  # no login name in some containers
-        return "unknown"
+    """The identity recorded for a command-line write made without an account: the
+    operating-system account running it, marked local (``local:NAME``)."""
+    from .accounts import Actor
+
+    return Actor.local().audit_name
 
 
 def read_table(path: str | Path) -> pd.DataFrame:

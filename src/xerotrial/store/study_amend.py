@@ -32,6 +32,7 @@ from xerotrial.study.model import StudyDefinition
 from .audit import AuditWriter
 from .engine import write_transaction
 from .errors import StoreError
+from .lock import refuse_if_locked
 from .study_import import FormRow, SubjectRow, validate_rows
 from .study_schema import SUBJECTS, data_fields, study_tables, subject_column
 from .study_store import definition_text, stored_study
@@ -191,6 +192,7 @@ def amend_store(engine: Engine, definition: str | Path, *, reason: str, user: st
         writer = AuditWriter(
             conn, user=user, reason=reason.strip(), source=f"study amend {Path(definition).name}"
         )
+        refuse_if_locked(conn)
         old = stored_study(conn)
         blockers, ddl = plan_amendment(conn, old, new)
         if blockers:

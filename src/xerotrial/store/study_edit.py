@@ -23,6 +23,7 @@ from xerotrial.study.model import StudyDefinition
 from .audit import AuditWriter, jsonable, row_problem
 from .engine import write_transaction
 from .errors import ImportRejectedError, StoreError
+from .lock import refuse_if_locked
 from .study_import import FormRow, SubjectRow, validate_rows
 from .study_schema import SUBJECTS, data_fields, study_tables, subject_column
 from .study_store import stored_study
@@ -98,6 +99,7 @@ def edit_study_row(
                 f"{form}: no field {unknown[0]!r} to set (fields: {', '.join(fields)}, form_status)"
             )
         writer = AuditWriter(conn, user=user, reason=reason.strip(), source="edit")
+        refuse_if_locked(conn)
         old = _fetch(conn, study, form, k)
         problem = row_problem(conn, form, k, old)
         if problem is not None:
@@ -153,6 +155,7 @@ def delete_study_row(
         study = stored_study(conn)
         k = _key(study, form, key)
         writer = AuditWriter(conn, user=user, reason=reason.strip(), source="edit")
+        refuse_if_locked(conn)
         old = _fetch(conn, study, form, k)
         problem = row_problem(conn, form, k, old)
         if problem is not None:

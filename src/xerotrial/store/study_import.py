@@ -38,6 +38,7 @@ from xerotrial.study.model import Field, Form, StudyDefinition, Visit
 from .audit import AuditWriter, jsonable
 from .engine import write_transaction
 from .errors import ImportRejectedError
+from .lock import refuse_if_locked
 from .study_schema import SUBJECTS, data_fields, study_tables, subject_column
 from .study_values import parse_value, soft_problem
 
@@ -66,6 +67,8 @@ class FormRow:
     values: dict[str, Any] = field(default_factory=dict)
     line: int | None = None
     columns: Mapping[str, str] = field(default_factory=dict)  # field -> the file's column
+    #: form entry: calculated fields are computed here, whatever ``values`` holds for them
+    computed: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,8 @@ def _check_form_row(
             want, err = _calc(f, context)
             if err is not None:
                 out.problems.append(_problem(source, row, col, f.calc, f"calculation: {err}"))
+            elif row.computed:
+                parsed[f.name] = want
             elif parsed[f.name] is None and want is not None:
                 parsed[f.name] = want
                 out.warnings.append(
@@ -331,6 +336,7 @@ def import_rows(
     inserted = unchanged = 0
     with write_transaction(engine) as conn:
         writer = AuditWriter(conn, user=user, reason=reason or f"import of {source}", source=source)
+        refuse_if_locked(conn)
         stored = _stored_subjects(conn, study)
         new_subjects = []
         for s in subjects:

@@ -75,6 +75,8 @@ CONTEXT: tuple[str, ...] = ("visit", "instance", "form_status", "def_version")
 SUBJECTS = "subjects"
 #: Table names a form may not have.
 RESERVED_TABLES = frozenset({SUBJECTS, "audit_log", "store_meta", "alembic_version"})
+#: Forms may not be named with the prefix of the store's own fixed tables (accounts).
+RESERVED_PREFIX = "xt_"
 _RESERVED_FIELDS = frozenset({"id", "instance", "form_status", "def_version"})
 
 
@@ -133,7 +135,7 @@ def _problems(study: StudyDefinition) -> list[str]:
     out = []
     subject = subject_column(study)
     for form in study.forms:
-        if form.name in RESERVED_TABLES:
+        if form.name in RESERVED_TABLES or form.name.startswith(RESERVED_PREFIX):
             out.append(f"form {form.name!r}: the store has a table of that name; rename the form")
         for f in form.fields:
             if f.name in _RESERVED_FIELDS:
@@ -201,7 +203,10 @@ def _make_tables(study: StudyDefinition) -> dict[str, Table]:
 
 
 def study_layout(study: StudyDefinition) -> dict[str, StoreTable]:
-    """The audited tables of a study store (see :mod:`.layout`)."""
+    """The audited tables of a study store (see :mod:`.layout`): subjects, the forms, and
+    the accounts (:mod:`.account_schema`)."""
+    from .account_schema import ACCOUNT_LAYOUT
+
     tables = study_tables(study)
     subject = subject_column(study)
     out = {
@@ -214,4 +219,4 @@ def study_layout(study: StudyDefinition) -> dict[str, StoreTable]:
         out[form.name] = StoreTable(
             form.name, tables[form.name], cols, (subject, "visit", "instance")
         )
-    return out
+    return out | ACCOUNT_LAYOUT

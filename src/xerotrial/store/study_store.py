@@ -28,6 +28,7 @@ from sqlalchemy import Connection, insert, inspect, select
 
 from xerotrial.study.model import StudyDefinition
 
+from .account_schema import ACCOUNT_TABLES
 from .audit import AuditWriter
 from .audit_key import load_key
 from .engine import make_engine, resolve_url, write_transaction
@@ -105,8 +106,10 @@ def init_study_store(
                         select(META.c.value).where(META.c.key == "study_definition")
                     ).scalar()
                     if have == kept:
+                        for t in ACCOUNT_TABLES.values():  # a store made before accounts
+                            t.create(conn, checkfirst=True)
                         if app_role is not None:
-                            grant_app_role(conn, app_role, list(tables))
+                            grant_app_role(conn, app_role, [*tables, *ACCOUNT_TABLES])
                         return url
                     raise StoreError(
                         f"{url}: the store keeps another version of its study definition: "
@@ -119,7 +122,7 @@ def init_study_store(
             AUDIT.create(conn)
             META.create(conn)
             install_guards(conn)
-            for t in tables.values():
+            for t in [*tables.values(), *ACCOUNT_TABLES.values()]:
                 t.create(conn)
             created = dt.datetime.now(dt.UTC).isoformat()
             conn.execute(insert(META), {"key": "created_at", "value": created})
@@ -134,7 +137,7 @@ def init_study_store(
             w.set_meta("layout", STUDY_KIND)
             w.set_meta("study_definition", kept)
             if app_role is not None:
-                grant_app_role(conn, app_role, list(tables))
+                grant_app_role(conn, app_role, [*tables, *ACCOUNT_TABLES])
     finally:
         engine.dispose()
     return url

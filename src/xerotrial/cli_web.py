@@ -1,0 +1,187 @@
+"""``xerotrial serve`` and ``xerotrial user add | disable | token``: the web application and
+its accounts (issue 13).
+
+Example
+-------
+    xerotrial init --db trial.db --study study.toml
+    xerotrial user add ana --role data-entry --site rh --password-file ana.pw --db trial.db
+    xerotrial user token ana --password-file ana.pw --db trial.db     # prints an API token
+    xerotrial serve --db trial.db --port 8000
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .cli_common import Group, actor_name, fail, read_password, run_or_fail
+from .cli_store import db_option
+
+__all__ = ["ROLE_NAMES", "WEB_COMMANDS"]
+
+#: ``xerotrial.store.accounts.ROLES``, here so that the help lists them without importing
+#: the store (a test checks that the two agree).
+ROLE_NAMES = ("data-entry", "investigator", "monitor", "data-manager", "statistician", "admin")
+
+_PASSWORD_FILE = click.option(
+    "--password-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File whose first line is the password (else it is asked, hidden)",
+)
+
+
+@click.command("serve")
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes"
+)
+def serve_command(db: str | None, host: str, port: int, workers: int) -> None:
+    """Serve the web application and its API (uvicorn) on the study store --db."""
+    import os
+
+    import uvicorn
+
+    from .store.engine import open_store, resolve_url
+    from .store.layout import STUDY_KIND, store_kind
+    from .web.app import DB_ENV, SECRET_ENV, session_secret
+
+    url = resolve_url(db)
+    engine = open_store(url)
+    try:
+        with engine.connect() as conn:
+            if store_kind(conn) != STUDY_KIND:
+                fail(f"{url}: not a study store (xerotrial init --db URL --study DEF)")
+    finally:
+        engine.dispose()
+    os.environ[DB_ENV] = url
+    os.environ[SECRET_ENV] = session_secret()  # one key for every worker's session cookies
+    uvicorn.run(
+        "xerotrial.web.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=True,
+    )
+
+
+@click.group("user", cls=Group)
+def user_group() -> None:
+    """Accounts of a study store: add, disable, issue an API token."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(ROLE_NAMES))
+@click.option("--site", help="The account's site (required for data-entry and investigator)")
+@_PASSWORD_FILE
+@db_option
+@click.option("--as", "as_name", metavar="NAME", help="Add it as this admin account")
+@click.option(
+    "--as-password-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The --as account's password file",
+)
+def user_add(
+    name: str,
+    role: str,
+    site: str | None,
+    password_file: Path | None,
+    db: str | None,
+    as_name: str | None,
+    as_password_file: Path | None,
+) -> None:
+    """Add the account NAME (its password from --password-file, or asked twice)."""
+    from .store.accounts import Actor, add_user
+    from .store.engine import open_store
+
+    if password_file is None:
+        password = click.prompt(f"Password of {name}", hide_input=True, confirmation_prompt=True)
+    else:
+        password = read_password(password_file)
+    who = actor_name(db, as_name, as_password_file)
+    if as_name is not None:
+        _require_admin(db, as_name)
+    actor = Actor(who.removeprefix("local:"), is_local=who.startswith("local:"))
+    engine = open_store(db)
+    try:
+        user = run_or_fail(lambda: add_user(engine, name, role, site, password, actor=actor))
+    finally:
+        engine.dispose()
+    where = f" at site {user.site}" if user.site else ""
+    click.echo(f"added {user.name} ({user.role}{where}) as {who}")
+
+
+def _require_admin(db: str | None, name: str) -> None:
+    from sqlalchemy import select
+
+    from .store.account_schema import USERS
+    from .store.engine import open_store
+
+    engine = open_store(db)
+    try:
+        with engine.connect() as conn:
+            role = conn.execute(select(USERS.c.role).where(USERS.c.name == name)).scalar()
+    finally:
+        engine.dispose()
+    if role != "admin":
+        fail(f"{name} is not an admin account: only an admin manages accounts")
+
+
+@user_group.command("disable")
+@click.argument("name")
+@db_option
+@click.option("--reason", help="Why (audited)")
+@click.option("--as", "as_name", metavar="NAME", help="Disable it as this admin account")
+@click.option(
+    "--as-password-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The --as account's password file",
+)
+def user_disable(
+    name: str,
+    db: str | None,
+    reason: str | None,
+    as_name: str | None,
+    as_password_file: Path | None,
+) -> None:
+    """Disable the account NAME: it can no longer log in, and its tokens stop working."""
+    from .store.accounts import Actor, disable_user
+    from .store.engine import open_store
+
+    who = actor_name(db, as_name, as_password_file)
+    if as_name is not None:
+        _require_admin(db, as_name)
+    actor = Actor(who.removeprefix("local:"), is_local=who.startswith("local:"))
+    engine = open_store(db)
+    try:
+        run_or_fail(lambda: disable_user(engine, name, actor=actor, reason=reason))
+    finally:
+        engine.dispose()
+    click.echo(f"disabled {name}")
+
+
+@user_group.command("token")
+@click.argument("name")
+@_PASSWORD_FILE
+@db_option
+def user_token(name: str, password_file: Path | None, db: str | None) -> None:
+    """Print a new API token of the account NAME (after its password); only its hash is
+    kept, so keep it safe."""
+    from .store.accounts import issue_token
+    from .store.engine import open_store
+
+    password = read_password(password_file, f"Password of {name}")
+    engine = open_store(db)
+    try:
+        token = run_or_fail(lambda: issue_token(engine, name, password))
+    finally:
+        engine.dispose()
+    click.echo(token)
+
+
+WEB_COMMANDS = (serve_command, user_group)

@@ -1,0 +1,231 @@
+"""The JSON API, ``/api/v1`` (issue 13's contract): ``Authorization: Bearer TOKEN``.
+
+* ``GET /subjects``: the subjects the caller may see, ``[{"subject", "site"}]``.
+* ``GET /subjects/{subject}/forms/{form}?visit=V[&instance=N]``: ``{"values", "version",
+  "status", ...}``.
+* ``PUT`` the same with ``{"values", "reason", "version"}``: 200 with the new version; 400
+  naming each failing field (a changed value without a reason too); 403 for a role or site
+  that may not; 409 when ``version`` is stale (with the form as it is now); 423 when the
+  store is locked.
+* ``POST /lock`` (data manager), ``POST /unlock`` with ``{"reason"}`` (administrator).
+* 401 for a missing, invalid, expired or disabled user's token.
+
+Every error answer is ``{"detail": TEXT}``, plus ``"errors": [{"field", "value", "rule"}]``
+for a 400 and ``"current"`` for a 409.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, select
+
+from xerotrial.errors import ImportRejectedError
+from xerotrial.store.accounts import Actor, AuthenticationError, User, user_for_token
+from xerotrial.store.errors import StoreError
+from xerotrial.store.lock import StoreLockedError, lock_store, store_lock, unlock_store
+from xerotrial.store.study_entry import (
+    NotFoundError,
+    StaleVersionError,
+    read_entry,
+    save_entry,
+    subject_site,
+)
+from xerotrial.store.study_schema import SUBJECTS, study_tables, subject_column
+from xerotrial.store.study_store import stored_study
+
+from .permissions import LOCK_ROLES, UNLOCK_ROLES, may_read, may_see_arms, may_write
+
+__all__ = ["ForbiddenError", "install_error_handlers", "router"]
+
+router = APIRouter(prefix="/api/v1")
+_bearer = HTTPBearer(auto_error=False, description="an API token (`xerotrial user token`)")
+
+
+class ForbiddenError(Exception):
+    """The caller's role or site may not do this."""
+
+
+Scalar = str | int | float | bool | None
+
+
+class FormSave(BaseModel):
+    """The body of a form ``PUT``."""
+
+    values: dict[str, Scalar | list[str]] = Field(description="field -> value (text)")
+    version: int = Field(ge=0, description="the version read (0: never saved)")
+    reason: str | None = Field(None, description="why a saved value changes")
+    status: int | None = Field(None, description="form status: 0, 1 or 2 (complete)")
+
+
+class Reason(BaseModel):
+    """A body carrying a reason."""
+
+    reason: str = ""
+
+
+def _engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """The caller, from its bearer token (401 otherwise)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationError("an API token is needed (Authorization: Bearer TOKEN)")
+    return user_for_token(_engine(request), credentials.credentials)
+
+
+Caller = Annotated[User, Depends(current_user)]
+
+
+def _site_of(engine: Engine, subject: str) -> str | None:
+    with engine.connect() as conn:
+        return subject_site(conn, stored_study(conn), subject)
+
+
+@router.get("/subjects")
+def list_subjects(request: Request, user: Caller) -> list[dict[str, Any]]:
+    """The subjects the caller may see, with their site (and arm for unblinded roles)."""
+    with _engine(request).connect() as conn:
+        study = stored_study(conn)
+        t = study_tables(study)[SUBJECTS]
+        col = subject_column(study)
+        rows = conn.execute(select(t).order_by(t.c.id)).mappings().all()
+    out = []
+    for r in rows:
+        if not may_read(user, r["site"]):
+            continue
+        item: dict[str, Any] = {"subject": r[col], "site": r["site"]}
+        if may_see_arms(user):
+            item["arm"] = r["arm"]
+        out.append(item)
+    if not out and not may_read(user, user.site):
+        raise ForbiddenError(f"a {user.role} account reads no clinical data")
+    return out
+
+
+@router.get("/subjects/{subject}/forms/{form}")
+def get_form(
+    request: Request,
+    user: Caller,
+    subject: str,
+    form: str,
+    visit: Annotated[str, Query()] = "",
+    instance: Annotated[int, Query(ge=1)] = 1,
+) -> dict[str, Any]:
+    """One form of one subject at one visit."""
+    engine = _engine(request)
+    if not may_read(user, _site_of(engine, subject)):
+        raise ForbiddenError(f"{user.name} ({user.role}) may not read subject {subject}")
+    return read_entry(engine, form, subject, visit, instance).as_json()
+
+
+@router.put("/subjects/{subject}/forms/{form}")
+def put_form(
+    request: Request,
+    user: Caller,
+    subject: str,
+    form: str,
+    body: FormSave,
+    visit: Annotated[str, Query()] = "",
+    instance: Annotated[int, Query(ge=1)] = 1,
+) -> dict[str, Any]:
+    """Save one form (all or nothing, audited under the caller)."""
+    engine = _engine(request)
+    if not may_write(user, _site_of(engine, subject)):
+        raise ForbiddenError(f"{user.name} ({user.role}) may not write data of subject {subject}")
+    entry = save_entry(
+        engine,
+        form,
+        subject,
+        visit,
+        body.values,
+        version=body.version,
+        actor=Actor.of(user),
+        reason=body.reason,
+        instance=instance,
+        status=body.status,
+    )
+    return entry.as_json()
+
+
+def _no_open_queries(conn: Any) -> None:
+    """Queries come with the query workflow; until then none can be open."""
+
+
+@router.post("/lock")
+def post_lock(request: Request, user: Caller, body: Reason | None = None) -> dict[str, Any]:
+    """Lock the store (data manager)."""
+    if user.role not in LOCK_ROLES:
+        raise ForbiddenError(f"{user.name} ({user.role}) may not lock the store")
+    reason = (body.reason if body else "") or "database lock"
+    state = lock_store(
+        _engine(request), actor=Actor.of(user), reason=reason, check=_no_open_queries
+    )
+    return {"locked": True, "lock": state.describe()}
+
+
+@router.post("/unlock")
+def post_unlock(request: Request, user: Caller, body: Reason) -> dict[str, Any]:
+    """Unlock the store (administrator, with a reason)."""
+    if user.role not in UNLOCK_ROLES:
+        raise ForbiddenError(f"{user.name} ({user.role}) may not unlock the store")
+    if not body.reason.strip():
+        return JSONResponse({"detail": "unlocking needs a reason"}, status_code=400)
+    unlock_store(_engine(request), actor=Actor.of(user), reason=body.reason)
+    return {"locked": False, "lock": store_lock(_engine(request)).describe()}
+
+
+def _problems(exc: ImportRejectedError) -> list[dict[str, Any]]:
+    return [
+        {"field": p.column, "value": None if p.value is None else str(p.value), "rule": p.rule}
+        for p in exc.problems
+    ]
+
+
+def install_error_handlers(app: FastAPI, page=None) -> None:  # noqa: ANN001
+    """Map the store's errors onto HTTP statuses (see the module's docstring); outside the
+    API, ``page(request, status, message)`` answers (an HTML page)."""
+
+    def handler(status: int, extra=None):
+        def handle(request: Request, exc: Exception):
+            if page is not None and not request.url.path.startswith(router.prefix + "/"):
+                return page(request, status, str(exc))
+            body = {"detail": str(exc)}
+            if extra is not None:
+                body |= extra(exc)
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            return JSONResponse(body, status_code=status, headers=headers)
+
+        return handle
+
+    app.add_exception_handler(AuthenticationError, handler(401))
+    app.add_exception_handler(ForbiddenError, handler(403))
+    app.add_exception_handler(NotFoundError, handler(404))
+    app.add_exception_handler(
+        StaleVersionError, handler(409, lambda e: {"current": e.current.as_json()})
+    )
+    app.add_exception_handler(StoreLockedError, handler(423))
+    app.add_exception_handler(ImportRejectedError, handler(400, lambda e: {"errors": _problems(e)}))
+    app.add_exception_handler(StoreError, handler(400))
+
+    def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(x) for x in e["loc"] if x not in ("body", "query")),
+                "value": None,
+                "rule": e["msg"],
+            }
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": "invalid request", "errors": errors}, status_code=400)
+
+    app.add_exception_handler(RequestValidationError, invalid)
