@@ -15,21 +15,39 @@ grant access (a user, a token), the check made at each request
   behind the application's back opens no session): user, start, last activity, end. Sessions
   are not clinical data and are not audited.
 
+And the records of data management, audited (each step of a query, a verification, a
+signature is an entry with its author):
+
+* ``xt_queries``: a query on a field of a form row: the question, the site's answer, its
+  status (``open``, ``answered``, ``closed``), who raised it.
+* ``xt_sdv``: source-data verification of a form row: by whom, when, at which version of it.
+* ``xt_signatures``: an investigator's signature of a subject's casebook: by whom, when, its
+  meaning, and the digest of the subject's data it signs (a later change shows it broken).
+
 The ``xt_`` prefix keeps them apart from forms (a form may not be named so).
 
 >>> sorted(ACCOUNT_TABLES)
-['xt_sessions', 'xt_tokens', 'xt_users']
+['xt_queries', 'xt_sdv', 'xt_sessions', 'xt_signatures', 'xt_tokens', 'xt_users']
 >>> ACCOUNT_LAYOUT["xt_users"].key
 ('name',)
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 from .layout import StoreTable
 
-__all__ = ["ACCOUNT_LAYOUT", "ACCOUNT_TABLES", "SESSIONS", "TOKENS", "USERS"]
+__all__ = [
+    "ACCOUNT_LAYOUT",
+    "ACCOUNT_TABLES",
+    "QUERIES",
+    "SDV",
+    "SESSIONS",
+    "SIGNATURES",
+    "TOKENS",
+    "USERS",
+]
 
 _METADATA = MetaData()
 
@@ -69,21 +87,68 @@ SESSIONS = Table(
     Column("ended_at", String(40)),
 )
 
-#: The account tables by name (users and tokens audited, sessions not).
-ACCOUNT_TABLES: dict[str, Table] = {t.name: t for t in (USERS, TOKENS, SESSIONS)}
+QUERIES = Table(
+    "xt_queries",
+    _METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("query_id", String(16), nullable=False, unique=True),
+    Column("subject", String(100), nullable=False),
+    Column("form", String(64), nullable=False),
+    Column("visit", String(64), nullable=False),
+    Column("instance", Integer, nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("answer", Text),
+    Column("raised_by", String(64), nullable=False),
+    Column("raised_at", String(40), nullable=False),
+)
 
-#: Their audited columns and natural keys (see :mod:`.layout`).
+SDV = Table(
+    "xt_sdv",
+    _METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("form", String(64), nullable=False),
+    Column("subject", String(100), nullable=False),
+    Column("visit", String(64), nullable=False),
+    Column("instance", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("verified_by", String(64), nullable=False),
+    Column("verified_at", String(40), nullable=False),
+    UniqueConstraint("form", "subject", "visit", "instance", name="uq_xt_sdv_row"),
+)
+
+SIGNATURES = Table(
+    "xt_signatures",
+    _METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(100), nullable=False, unique=True),
+    Column("signed_by", String(64), nullable=False),
+    Column("signed_at", String(40), nullable=False),
+    Column("meaning", Text, nullable=False),
+    Column("data_digest", String(64), nullable=False),
+)
+
+#: The fixed tables by name (all audited but the sessions).
+ACCOUNT_TABLES: dict[str, Table] = {
+    t.name: t for t in (USERS, TOKENS, SESSIONS, QUERIES, SDV, SIGNATURES)
+}
+
+_KEYS = {
+    USERS.name: ("name",),
+    TOKENS.name: ("token_sha256",),
+    QUERIES.name: ("query_id",),
+    SDV.name: ("form", "subject", "visit", "instance"),
+    SIGNATURES.name: ("subject",),
+}
+
+#: The audited ones, with their audited columns and natural keys (see :mod:`.layout`).
 ACCOUNT_LAYOUT: dict[str, StoreTable] = {
-    USERS.name: StoreTable(
-        USERS.name,
-        USERS,
-        tuple(c.name for c in USERS.columns if c.name != "id"),
-        ("name",),
-    ),
-    TOKENS.name: StoreTable(
-        TOKENS.name,
-        TOKENS,
-        tuple(c.name for c in TOKENS.columns if c.name != "id"),
-        ("token_sha256",),
-    ),
+    name: StoreTable(
+        name,
+        ACCOUNT_TABLES[name],
+        tuple(c.name for c in ACCOUNT_TABLES[name].columns if c.name != "id"),
+        key,
+    )
+    for name, key in _KEYS.items()
 }

@@ -29,6 +29,18 @@ from xerotrial.errors import ImportRejectedError
 from xerotrial.store.accounts import Actor, AuthenticationError, User, user_for_token
 from xerotrial.store.errors import StoreError
 from xerotrial.store.lock import StoreLockedError, lock_store, store_lock, unlock_store
+from xerotrial.store.review import (
+    answer_query,
+    close_query,
+    list_queries,
+    query,
+    raise_query,
+    refuse_if_queries_open,
+    reopen_query,
+    sign_casebook,
+    signature_of,
+    verify_form,
+)
 from xerotrial.store.study_entry import (
     NotFoundError,
     StaleVersionError,
@@ -39,7 +51,18 @@ from xerotrial.store.study_entry import (
 from xerotrial.store.study_schema import SUBJECTS, study_tables, subject_column
 from xerotrial.store.study_store import stored_study
 
-from .permissions import LOCK_ROLES, UNLOCK_ROLES, may_read, may_see_arms, may_write
+from .permissions import (
+    LOCK_ROLES,
+    UNLOCK_ROLES,
+    may_answer_query,
+    may_close_query,
+    may_raise_query,
+    may_read,
+    may_see_arms,
+    may_sign,
+    may_verify,
+    may_write,
+)
 
 __all__ = ["ForbiddenError", "install_error_handlers", "router"]
 
@@ -157,10 +180,6 @@ def put_form(
     return entry.as_json()
 
 
-def _no_open_queries(conn: Any) -> None:
-    """Queries come with the query workflow; until then none can be open."""
-
-
 @router.post("/lock")
 def post_lock(request: Request, user: Caller, body: Reason | None = None) -> dict[str, Any]:
     """Lock the store (data manager)."""
@@ -168,7 +187,7 @@ def post_lock(request: Request, user: Caller, body: Reason | None = None) -> dic
         raise ForbiddenError(f"{user.name} ({user.role}) may not lock the store")
     reason = (body.reason if body else "") or "database lock"
     state = lock_store(
-        _engine(request), actor=Actor.of(user), reason=reason, check=_no_open_queries
+        _engine(request), actor=Actor.of(user), reason=reason, check=refuse_if_queries_open
     )
     return {"locked": True, "lock": state.describe()}
 
@@ -182,6 +201,110 @@ def post_unlock(request: Request, user: Caller, body: Reason) -> dict[str, Any]:
         return JSONResponse({"detail": "unlocking needs a reason"}, status_code=400)
     unlock_store(_engine(request), actor=Actor.of(user), reason=body.reason)
     return {"locked": False, "lock": store_lock(_engine(request)).describe()}
+
+
+class NewQuery(BaseModel):
+    """The body of a new query."""
+
+    subject: str
+    form: str
+    visit: str = ""
+    instance: int = Field(1, ge=1)
+    field: str
+    question: str
+
+
+class Text(BaseModel):
+    """A body carrying a text (an answer, a reason)."""
+
+    text: str
+
+
+class Password(BaseModel):
+    """A signature's password, entered again."""
+
+    password: str
+
+
+def visible_queries(engine: Engine, user: User) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        study = stored_study(conn)
+        sites: dict[str, str | None] = {}
+        out = []
+        for q in list_queries(conn):
+            if q["subject"] not in sites:
+                sites[q["subject"]] = subject_site(conn, study, q["subject"])
+            if may_read(user, sites[q["subject"]]):
+                out.append(q | {"site": sites[q["subject"]]})
+        return out
+
+
+@router.get("/queries")
+def get_queries(request: Request, user: Caller, status: str | None = None) -> list[dict]:
+    """The queries on the subjects the caller may see (``status``: only those)."""
+    return [q for q in visible_queries(_engine(request), user) if status in (None, q["status"])]
+
+
+@router.post("/queries", status_code=201)
+def post_query(request: Request, user: Caller, body: NewQuery) -> dict[str, Any]:
+    """Raise a query on a field (monitor, data manager)."""
+    engine = _engine(request)
+    if not may_raise_query(user, _site_of(engine, body.subject)):
+        raise ForbiddenError(f"{user.name} ({user.role}) may not raise a query here")
+    qid = raise_query(
+        engine, subject=body.subject, form=body.form, visit=body.visit, field=body.field,
+        question=body.question, actor=Actor.of(user), instance=body.instance,
+    )  # fmt: skip
+    return query(engine, qid)
+
+
+@router.post("/queries/{qid}/{step}")
+def post_query_step(request: Request, user: Caller, qid: str, step: str, body: Text) -> dict:
+    """``answer`` (the site), ``close`` or ``reopen`` (the raiser) a query."""
+    engine = _engine(request)
+    q = query(engine, qid)
+    if step == "answer":
+        if not may_answer_query(user, _site_of(engine, q["subject"])):
+            raise ForbiddenError(f"{user.name} ({user.role}) may not answer this query")
+        return answer_query(engine, qid, body.text, actor=Actor.of(user))
+    if step in ("close", "reopen"):
+        if not may_close_query(user, q["raised_by"]):
+            raise ForbiddenError(f"only its raiser ({q['raised_by']}) may {step} query {qid}")
+        fn = close_query if step == "close" else reopen_query
+        return fn(engine, qid, actor=Actor.of(user), reason=body.text)
+    raise NotFoundError(f"no step {step!r} (answer, close, reopen)")
+
+
+@router.post("/subjects/{subject}/forms/{form}/verify")
+def post_verify(
+    request: Request, user: Caller, subject: str, form: str, visit: str = "", instance: int = 1
+) -> dict[str, Any]:
+    """Mark source-data verification of a form at its current version (monitor)."""
+    engine = _engine(request)
+    if not may_verify(user, _site_of(engine, subject)):
+        raise ForbiddenError(f"{user.name} ({user.role}) may not verify source data")
+    version = verify_form(engine, form, subject, visit, actor=Actor.of(user), instance=instance)
+    return {"verified": True, "version": version}
+
+
+@router.post("/subjects/{subject}/sign")
+def post_sign(request: Request, user: Caller, subject: str, body: Password) -> dict[str, Any]:
+    """Sign the subject's casebook after the password (investigator of the site)."""
+    engine = _engine(request)
+    if not may_sign(user, _site_of(engine, subject)):
+        raise ForbiddenError(f"{user.name} ({user.role}) may not sign this casebook")
+    return sign_casebook(engine, subject, user=user, password=body.password).__dict__
+
+
+@router.get("/subjects/{subject}/signature")
+def get_signature(request: Request, user: Caller, subject: str) -> dict[str, Any]:
+    """The casebook's signature and whether it still holds (``{}``: not signed)."""
+    engine = _engine(request)
+    if not may_read(user, _site_of(engine, subject)):
+        raise ForbiddenError(f"{user.name} ({user.role}) may not read subject {subject}")
+    with engine.connect() as conn:
+        sig = signature_of(conn, stored_study(conn), subject)
+    return {} if sig is None else sig.__dict__
 
 
 def _problems(exc: ImportRejectedError) -> list[dict[str, Any]]:

@@ -24,7 +24,20 @@ from sqlalchemy import select
 
 from xerotrial.errors import ImportRejectedError
 from xerotrial.store.accounts import Actor, AuthenticationError, User, authenticate
+from xerotrial.store.errors import StoreError
 from xerotrial.store.lock import StoreLockedError, read_lock
+from xerotrial.store.review import (
+    MEANING,
+    answer_query,
+    close_query,
+    query,
+    raise_query,
+    reopen_query,
+    sdv_versions,
+    sign_casebook,
+    signature_of,
+    verify_form,
+)
 from xerotrial.store.study_entry import (
     NotFoundError,
     StaleVersionError,
@@ -37,7 +50,16 @@ from xerotrial.store.study_schema import SUBJECTS, study_tables, subject_column
 from xerotrial.store.study_status import status_grid
 from xerotrial.store.study_store import stored_study
 
-from .permissions import may_read, may_write
+from .api import visible_queries
+from .permissions import (
+    may_answer_query,
+    may_close_query,
+    may_raise_query,
+    may_read,
+    may_sign,
+    may_verify,
+    may_write,
+)
 from .sessions import (
     LoginRequired,
     check_csrf,
@@ -222,13 +244,48 @@ def _form_page(
         counts[c.field] = counts.get(c.field, 0) + 1
     form_url, history_url = _form_urls(subject, form, visit)
     title = next(f.title for f in study.forms if f.name == form)
+    site = _site(engine, subject)
+    queries = []
+    for q in visible_queries(engine, user):
+        if (q["subject"], q["form"], q["visit"]) != (subject, form, visit):
+            continue
+        steps = []
+        if q["status"] == "open" and may_answer_query(user, site):
+            steps.append("answer")
+        if may_close_query(user, q["raised_by"]):
+            steps += {"open": ["close"], "answered": ["close", "reopen"]}.get(
+                q["status"], ["reopen"]
+            )
+        queries.append(q | {"steps": [] if lock.locked else steps})
+    with engine.connect() as conn:
+        signature = signature_of(conn, study, subject)
+        verified = sdv_versions(conn).get((form, subject, visit, 1))
+    sdv = ""
+    if verified is not None:
+        sdv = f"verified at version {verified}" + (
+            "" if verified == entry.version else f"; changed since (now version {entry.version})"
+        )
+    base = form_url.split("?")[0]
+    query_string = form_url[len(base) :]
     context = {
         "errors": [],
         "warnings": [],
         "saved": False,
+        "done": "",
         "reason": "",
         "values": entry.values,
     } | extra
+    context |= {
+        "queries": queries,
+        "signature": signature,
+        "sdv": sdv,
+        "can_query": not lock.locked and may_raise_query(user, site),
+        "can_verify": not lock.locked and may_verify(user, site),
+        "can_sign": not lock.locked and may_sign(user, site),
+        "query_url": f"{base}/queries{query_string}",
+        "verify_url": f"{base}/verify{query_string}",
+        "sign_url": f"/subjects/{quote(subject, safe='')}/sign",
+    }
     return render(
         request,
         "form.html",
@@ -340,6 +397,114 @@ def history_page(request: Request, subject: str, form: str, visit: str = "") -> 
         form_url=form_url,
         changes=entry_history(engine, form, subject, visit),
     )
+
+
+@router.post("/subjects/{subject}/forms/{form}/queries")
+async def raise_query_page(request: Request, subject: str, form: str, visit: str = "") -> Response:
+    """Raise a query on a field (monitor, data manager)."""
+    user = await run_in_threadpool(_guard, request, subject, may_raise_query)
+    posted = await request.form()
+    check_csrf(request, posted.get("csrf_token"))
+    engine = request.app.state.engine
+    try:
+        qid = await run_in_threadpool(
+            lambda: raise_query(
+                engine, subject=subject, form=form, visit=visit,
+                field=str(posted.get("field", "")), question=str(posted.get("question", "")),
+                actor=Actor.of(user),
+            )
+        )  # fmt: skip
+    except StoreError as exc:
+        return _form_page(request, user, subject, form, visit, 400, errors=[_error(exc)])
+    return _form_page(request, user, subject, form, visit, done=f"Query {qid} raised.")
+
+
+@router.post("/queries/{qid}/{step}")
+async def query_step_page(request: Request, qid: str, step: str) -> Response:
+    """Answer (the site), close or re-open (the raiser) a query."""
+    posted = await request.form()
+    check_csrf(request, posted.get("csrf_token"))
+    engine = request.app.state.engine
+    q = await run_in_threadpool(query, engine, qid)
+    if step == "answer":
+        user = await run_in_threadpool(_guard, request, q["subject"], may_answer_query)
+        fn = answer_query
+    elif step in ("close", "reopen"):
+        user = await run_in_threadpool(page_user, request)
+        if not may_close_query(user, q["raised_by"]):
+            raise PageForbidden(f"only its raiser ({q['raised_by']}) may {step} query {qid}")
+        fn = close_query if step == "close" else reopen_query
+    else:
+        raise NotFoundError(f"no step {step!r}")
+    text = str(posted.get("text", ""))
+    args = (q["subject"], q["form"], q["visit"])
+    try:
+        if fn is answer_query:
+            await run_in_threadpool(lambda: answer_query(engine, qid, text, actor=Actor.of(user)))
+        else:
+            await run_in_threadpool(lambda: fn(engine, qid, actor=Actor.of(user), reason=text))
+    except StoreError as exc:
+        return _form_page(request, user, *args, 400, errors=[_error(exc)])
+    return _form_page(request, user, *args, done=f"Query {qid}: {step} done.")
+
+
+@router.post("/subjects/{subject}/forms/{form}/verify")
+async def verify_page(request: Request, subject: str, form: str, visit: str = "") -> Response:
+    """Mark source-data verification (monitor)."""
+    user = await run_in_threadpool(_guard, request, subject, may_verify)
+    posted = await request.form()
+    check_csrf(request, posted.get("csrf_token"))
+    engine = request.app.state.engine
+    try:
+        version = await run_in_threadpool(
+            lambda: verify_form(engine, form, subject, visit, actor=Actor.of(user))
+        )
+    except StoreError as exc:
+        return _form_page(request, user, subject, form, visit, 400, errors=[_error(exc)])
+    done = f"Source data verified at version {version}."
+    return _form_page(request, user, subject, form, visit, done=done)
+
+
+def _error(exc: Exception) -> dict[str, Any]:
+    return {"field": None, "value": None, "rule": str(exc)}
+
+
+@router.get("/subjects/{subject}/sign")
+def sign_page(request: Request, subject: str, message: str = "") -> HTMLResponse:
+    """The signature form: the meaning, the password again."""
+    user = _guard(request, subject, may_sign)
+    with request.app.state.engine.connect() as conn:
+        signature = signature_of(conn, stored_study(conn), subject)
+    return render(request, "sign.html", user=user, title=f"Sign the casebook of {subject}",
+                  signature=signature, meaning=MEANING, message=message)  # fmt: skip
+
+
+@router.post("/subjects/{subject}/sign")
+async def sign(request: Request, subject: str) -> Response:
+    """Sign after the password (investigator of the site)."""
+    user = await run_in_threadpool(_guard, request, subject, may_sign)
+    posted = await request.form()
+    check_csrf(request, posted.get("csrf_token"))
+    engine = request.app.state.engine
+    password = str(posted.get("password", ""))
+    try:
+        await run_in_threadpool(
+            lambda: sign_casebook(engine, subject, user=user, password=password)
+        )
+    except StoreError as exc:
+        page = await run_in_threadpool(sign_page, request, subject, str(exc))
+        page.status_code = 401 if isinstance(exc, AuthenticationError) else 400
+        return page
+    return await run_in_threadpool(sign_page, request, subject)
+
+
+@router.get("/queries")
+def queries_page(request: Request) -> HTMLResponse:
+    """The queries on the subjects the user may see, those not closed first."""
+    user = page_user(request)
+    qs = visible_queries(request.app.state.engine, user)
+    qs.sort(key=lambda q: (q["status"] == "closed", q["query_id"]))
+    return render(request, "queries.html", user=user, title="Queries", queries=qs)
 
 
 def message_page(request: Request, status: int, message: str) -> Response:

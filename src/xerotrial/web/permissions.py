@@ -17,6 +17,8 @@ Arms are shown to no role here: the unblinded roles come with the randomization 
 (True, False, True)
 >>> may_write(User("mo", "monitor", None), "rh"), may_read(User("root", "admin", None), "rh")
 (False, False)
+>>> may_sign(User("ivy", "investigator", "rh"), "rh"), may_sign(ana, "rh")
+(True, False)
 """
 
 from __future__ import annotations
@@ -29,8 +31,16 @@ __all__ = [
     "UNBLINDED_ROLES",
     "UNLOCK_ROLES",
     "WRITE_ROLES",
+    "QUERY_ROLES",
+    "SDV_ROLES",
+    "SIGN_ROLES",
+    "may_answer_query",
+    "may_close_query",
+    "may_raise_query",
     "may_read",
     "may_see_arms",
+    "may_sign",
+    "may_verify",
     "may_write",
 ]
 
@@ -57,6 +67,37 @@ def may_read(user: User, site: str | None) -> bool:
 def may_write(user: User, site: str | None) -> bool:
     """Whether ``user`` may enter or change data of a subject of ``site``."""
     return not user.disabled and user.role in WRITE_ROLES and _site_ok(user, site)
+
+
+#: Roles that raise queries, that verify source data, that sign casebooks.
+QUERY_ROLES = frozenset({"monitor", "data-manager"})
+SDV_ROLES = frozenset({"monitor"})
+SIGN_ROLES = frozenset({"investigator"})
+
+
+def may_raise_query(user: User, site: str | None) -> bool:
+    """Whether ``user`` may raise a query on a subject of ``site``."""
+    return may_read(user, site) and user.role in QUERY_ROLES
+
+
+def may_answer_query(user: User, site: str | None) -> bool:
+    """Whether ``user`` may answer a query on a subject of ``site`` (the site's staff)."""
+    return may_write(user, site)
+
+
+def may_close_query(user: User, raised_by: str) -> bool:
+    """Whether ``user`` may close or re-open a query: its raiser only."""
+    return not user.disabled and user.name == raised_by
+
+
+def may_verify(user: User, site: str | None) -> bool:
+    """Whether ``user`` may mark source-data verification on a subject of ``site``."""
+    return may_read(user, site) and user.role in SDV_ROLES
+
+
+def may_sign(user: User, site: str | None) -> bool:
+    """Whether ``user`` may sign the casebook of a subject of ``site``."""
+    return may_write(user, site) and user.role in SIGN_ROLES
 
 
 def may_see_arms(user: User) -> bool:
