@@ -13,7 +13,7 @@ from xerotrial.store.accounts import Actor, disable_user, issue_token
 from xerotrial.store.audit import show
 from xerotrial.store.verify import verify
 
-from .conftest import PASSWORD, Site
+from .conftest import DEFINITION, PASSWORD, Site
 
 FORM = "/api/v1/subjects/{s}/forms/enrolment?visit=baseline"
 
@@ -240,3 +240,48 @@ def test_the_api_is_documented(site: Site) -> None:
     assert {"/api/v1/subjects", "/api/v1/lock", "/api/v1/unlock"} <= set(doc["paths"])
     assert set(doc["paths"]["/api/v1/subjects/{subject}/forms/{form}"]) == {"get", "put"}
     assert json.dumps(doc).count("HTTPBearer") >= 1
+
+
+# ------------------------------------------------------------------ records, metadata, stamps
+
+RECORDS = DEFINITION.parent / "two_arms_records.csv"
+
+
+def test_records_import_by_site_staff_and_export_without_arms(fresh_site: Site) -> None:
+    s = fresh_site
+    lines = RECORDS.read_bytes().splitlines(keepends=True)
+    mine = b"".join([lines[0], *(x for x in lines[1:] if x.startswith(b"1,"))])  # site rh
+    post = s.client.post
+    assert post("/api/v1/records", content=mine, headers=s.auth("olu")).status_code == 403
+    assert post("/api/v1/records", content=mine, headers=s.auth("dm")).status_code == 403
+    mixed = RECORDS.read_bytes()  # subject 2 at site ou, stored at rh
+    assert post("/api/v1/records", content=mixed, headers=s.auth("ana")).status_code == 403
+    bad = mine.replace(b"Headache,1", b"Headache,9")
+    r = post("/api/v1/records", content=bad, headers=s.auth("ana"))
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "grade"
+    r = post("/api/v1/records", content=mine, headers=s.auth("ana"))
+    assert r.status_code == 200, r.text
+    assert r.json()["inserted"] == 5  # enrolment and saliva at baseline, saliva, 2 AEs
+    assert set(show(s.engine, table="adverse_events")["user_name"]) == {"ana"}
+    got = s.client.get("/api/v1/records", headers=s.auth("stat"))
+    assert got.status_code == 200 and len(got.json()) == 5
+    assert {r["form"] for r in got.json()} == {"enrolment", "saliva", "adverse_events"}
+    assert all("arm" not in json.dumps(r) for r in got.json())
+    assert s.client.get("/api/v1/records", headers=s.auth("ana")).status_code == 403
+    assert s.client.get("/api/v1/records", headers=s.auth("olu")).status_code == 403
+    meta = s.client.get("/api/v1/metadata", headers=s.auth("stat"))
+    assert meta.status_code == 200 and meta.text.startswith('"Variable / Field Name"')
+
+
+def test_exports_and_reports_record_the_lock_state(fresh_site: Site, tmp_path) -> None:
+    from xerotrial.store.lock import lock_store
+    from xerotrial.store.study_export import export_study
+
+    s = fresh_site
+    export_study(s.engine, tmp_path / "before")
+    status = (tmp_path / "before" / "AUDIT_STATUS.txt").read_text()
+    assert "database lock: not locked" in status
+    lock_store(s.engine, actor=Actor("dm"), reason="final analysis")
+    export_study(s.engine, tmp_path / "after")
+    status = (tmp_path / "after" / "AUDIT_STATUS.txt").read_text()
+    assert "database lock: locked by dm at " in status and "(final analysis)" in status

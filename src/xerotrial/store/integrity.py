@@ -13,6 +13,7 @@ Example
 >>> print(status_text(AuditReport(2, ["entry 2 is missing"])))
 NOT VERIFIED: the store fails its audit check (1 problem)
 chain head: entry 0, hash 0000000000000000, MACs none (unkeyed store)
+database lock: not locked
 problem: entry 2 is missing
 """
 
@@ -36,14 +37,15 @@ def check_store(engine: Engine) -> AuditReport:
 
 
 def status_text(report: AuditReport) -> str:
-    """The stamp: verified or NOT VERIFIED, the chain head, each problem and warning."""
+    """The stamp: verified or NOT VERIFIED, the chain head, the database lock, each problem
+    and warning."""
     n = len(report.problems)
     first = (
         f"verified: the store passes its audit check ({report.entries} entries)"
         if report.ok
         else f"NOT VERIFIED: the store fails its audit check ({n} problem{'s' * (n != 1)})"
     )
-    lines = [first, f"chain head: {report.head_line()}"]
+    lines = [first, f"chain head: {report.head_line()}", f"database lock: {report.lock}"]
     lines += [f"problem: {p}" for p in report.problems]
     lines += [f"warning: {w}" for w in report.warnings]
     return "\n".join(lines) + "\n"

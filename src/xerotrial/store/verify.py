@@ -86,7 +86,7 @@ class AuditReport:
 
     ``head`` is the last entry's ``(seq, hash)``; ``keyed`` whether the store has an audit
     key; ``macs`` what became of the MACs (``verified``, ``not checked (no key)``, ...);
-    ``warnings`` are things to know that are not tampering.
+    ``warnings`` are things to know that are not tampering; ``lock`` the lock state checked.
     """
 
     entries: int
@@ -95,6 +95,8 @@ class AuditReport:
     head: tuple[int, str] = (0, GENESIS)
     keyed: bool = False
     macs: str = "none (unkeyed store)"
+    #: the store's database lock as it was checked (``.lock.LockState.describe``)
+    lock: str = "not locked"
 
     @property
     def ok(self) -> bool:
@@ -322,6 +324,9 @@ def verify_connection(conn: Connection, *, key: bytes | None = None) -> AuditRep
     trail_id = (state[META.name].get(KEY_ID_ROW) or {}).get("value")
     out: dict[str, Any] = {"problems": problems, "warnings": warnings}
     _macs(out, key, keyed_from, meta, trail_id, entries, f"{last}:{prev}", tip_mac)
+    from .lock import LockState
+
+    lock = LockState(**json.loads(meta["lock"])) if "lock" in meta else LockState(False)
     return AuditReport(
         n,
         problems,
@@ -329,6 +334,7 @@ def verify_connection(conn: Connection, *, key: bytes | None = None) -> AuditRep
         (last, prev),
         out.get("keyed", False),
         out.get("macs", "none (unkeyed store)"),
+        lock.describe(),
     )
 
 

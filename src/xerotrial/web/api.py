@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
@@ -305,6 +305,84 @@ def get_signature(request: Request, user: Caller, subject: str) -> dict[str, Any
     with engine.connect() as conn:
         sig = signature_of(conn, stored_study(conn), subject)
     return {} if sig is None else sig.__dict__
+
+
+#: Roles that export records (read-only; no arm in what they get).
+EXPORT_ROLES = frozenset({"data-manager", "statistician"})
+
+
+@router.get("/records")
+def get_records(request: Request, user: Caller) -> list[dict[str, Any]]:
+    """Every stored form row of the subjects the caller may see: ``subject``, ``site``,
+    ``visit``, ``instance``, ``form``, ``status``, ``values`` (data manager, statistician;
+    never an arm)."""
+    from xerotrial.store.study_export import clinical_records
+
+    if user.role not in EXPORT_ROLES:
+        raise ForbiddenError(f"{user.name} ({user.role}) may not export records")
+    with _engine(request).connect() as conn:
+        records = clinical_records(conn, stored_study(conn))
+    return [r for r in records if may_read(user, r["site"])]
+
+
+@router.get("/metadata")
+def get_metadata(request: Request, user: Caller) -> Response:
+    """The study's REDCap data dictionary (CSV, the 18 columns)."""
+    from xerotrial.study.redcap import to_redcap, write_dictionary
+
+    if not (may_read(user, user.site) or user.role == "admin"):
+        raise ForbiddenError(f"{user.name} ({user.role}) may not read the metadata")
+    with _engine(request).connect() as conn:
+        text = write_dictionary(to_redcap(stored_study(conn)))
+    return Response(text, media_type="text/csv; charset=utf-8")
+
+
+@router.post("/records")
+async def post_records(request: Request, user: Caller) -> dict[str, Any]:
+    """Import a REDCap raw records export (CSV body) through the store's validation, all or
+    nothing; a site's staff only for subjects of their site."""
+    import tempfile
+    from pathlib import Path
+
+    from fastapi.concurrency import run_in_threadpool
+
+    from xerotrial.store.redcap_records import read_records
+    from xerotrial.store.study_import import import_rows
+
+    body = await request.body()
+    engine = _engine(request)
+
+    def run() -> dict[str, Any]:
+        with engine.connect() as conn:
+            study = stored_study(conn)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "records.csv"
+            path.write_bytes(body)
+            subjects, rows, notes = read_records(study, path)
+            for s in subjects:
+                try:
+                    site = _site_of(engine, s.subject)
+                except NotFoundError:
+                    site = s.site
+                if not may_write(user, site) or (
+                    s.site is not None and not may_write(user, s.site)
+                ):
+                    raise ForbiddenError(
+                        f"{user.name} ({user.role}) may not write data of subject {s.subject}"
+                    )
+            result = import_rows(
+                engine, study, subjects, rows, source="records.csv",
+                user=Actor.of(user).audit_name, reason="import through the API",
+            )  # fmt: skip
+        return {
+            "inserted": result.inserted,
+            "unchanged": result.unchanged,
+            "subjects": result.subjects,
+            "warnings": list(result.warnings),
+            "notes": notes,
+        }
+
+    return await run_in_threadpool(run)
 
 
 def _problems(exc: ImportRejectedError) -> list[dict[str, Any]]:

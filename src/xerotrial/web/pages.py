@@ -25,13 +25,14 @@ from sqlalchemy import select
 from xerotrial.errors import ImportRejectedError
 from xerotrial.store.accounts import Actor, AuthenticationError, User, authenticate
 from xerotrial.store.errors import StoreError
-from xerotrial.store.lock import StoreLockedError, read_lock
+from xerotrial.store.lock import StoreLockedError, lock_store, read_lock, unlock_store
 from xerotrial.store.review import (
     MEANING,
     answer_query,
     close_query,
     query,
     raise_query,
+    refuse_if_queries_open,
     reopen_query,
     sdv_versions,
     sign_casebook,
@@ -52,6 +53,8 @@ from xerotrial.store.study_store import stored_study
 
 from .api import visible_queries
 from .permissions import (
+    LOCK_ROLES,
+    UNLOCK_ROLES,
     may_answer_query,
     may_close_query,
     may_raise_query,
@@ -146,7 +149,12 @@ async def login(request: Request) -> Response:
     except AuthenticationError as exc:
         return render(request, "login.html", 401, title="Log in", message=str(exc))
     await run_in_threadpool(start_session, engine, request, user)
-    return RedirectResponse("/subjects", status_code=303)
+    return RedirectResponse(_home(user), status_code=303)
+
+
+def _home(user: User) -> str:
+    """Where a user starts: the subjects, or (an administrator, who reads no data) the lock."""
+    return "/lock" if not may_read(user, user.site) else "/subjects"
 
 
 @router.post("/logout")
@@ -496,6 +504,64 @@ async def sign(request: Request, subject: str) -> Response:
         page.status_code = 401 if isinstance(exc, AuthenticationError) else 400
         return page
     return await run_in_threadpool(sign_page, request, subject)
+
+
+def _lock_page(request: Request, user: User, status: int = 200, **extra: Any) -> HTMLResponse:
+    if user.role not in LOCK_ROLES | UNLOCK_ROLES:
+        raise PageForbidden(f"{user.name} ({user.role}) neither locks nor unlocks the store")
+    _, lock = _study(request)
+    return render(
+        request, "lock.html", status, user=user, title="Database lock",
+        state=lock.describe() if lock.locked else "not locked",
+        can_lock=not lock.locked and user.role in LOCK_ROLES,
+        can_unlock=lock.locked and user.role in UNLOCK_ROLES,
+        message=extra.get("message", ""), done=extra.get("done", ""),
+    )  # fmt: skip
+
+
+@router.get("/lock")
+def lock_page(request: Request) -> HTMLResponse:
+    """The lock state; lock (data manager) or unlock (administrator) with a reason."""
+    return _lock_page(request, page_user(request))
+
+
+@router.post("/lock")
+async def lock_post(request: Request) -> Response:
+    """Lock the store (data manager, no query open)."""
+    return await _lock_action(request, "lock")
+
+
+@router.post("/unlock")
+async def unlock_post(request: Request) -> Response:
+    """Unlock the store (administrator, with a reason)."""
+    return await _lock_action(request, "unlock")
+
+
+async def _lock_action(request: Request, action: str) -> Response:
+    user = await run_in_threadpool(page_user, request)
+    posted = await request.form()
+    check_csrf(request, posted.get("csrf_token"))
+    roles = LOCK_ROLES if action == "lock" else UNLOCK_ROLES
+    if user.role not in roles:
+        raise PageForbidden(f"{user.name} ({user.role}) may not {action} the store")
+    reason = str(posted.get("reason", ""))
+    engine = request.app.state.engine
+    try:
+        if action == "lock":
+            await run_in_threadpool(
+                lambda: lock_store(
+                    engine, actor=Actor.of(user), reason=reason, check=refuse_if_queries_open
+                )  # fmt: skip
+            )
+        else:
+            await run_in_threadpool(
+                lambda: unlock_store(engine, actor=Actor.of(user), reason=reason)
+            )
+    except StoreError as exc:
+        message = str(exc)
+        return await run_in_threadpool(lambda: _lock_page(request, user, 400, message=message))
+    done = "The database is locked." if action == "lock" else "The database is unlocked."
+    return await run_in_threadpool(lambda: _lock_page(request, user, done=done))
 
 
 @router.get("/queries")
