@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -176,11 +177,18 @@ def test_serve_runs_the_api_under_uvicorn(store: str, tmp_path: Path) -> None:
         assert _get(f"{base}/subjects")[0] == 401
         for _ in range(4):  # answered by either worker
             assert _get(f"{base}/subjects", token) == (200, [])
+        form = urllib.parse.urlencode({"username": "mo", "password": PASSWORD}).encode()
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/login", data=form, timeout=5)
+        except urllib.error.HTTPError as e:
+            assert e.code == 403  # no CSRF token
     finally:
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
-    assert "Uvicorn running" in (tmp_path / "serve.log").read_text()
+    served = (tmp_path / "serve.log").read_text()
+    assert "Uvicorn running" in served and "GET /api/v1/subjects" in served
+    assert PASSWORD not in served and token not in served  # never logged
 
 
 def test_serve_refuses_a_seed_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
