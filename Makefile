@@ -17,6 +17,8 @@ install: $(STAMP)
 # The synthetic demo trial: case report forms -> trial store -> analysis -> demo-output/report.html
 demo: $(STAMP)
 	$(BIN)/xerotrial demo --out demo-output
+	$(BIN)/xerotrial demo-web --out demo-output/web --study examples/phase2/study.toml \
+		--records examples/phase2/records.csv
 
 # One pytest worker per core (pytest-xdist): the suite is CPU-bound and its tests independent.
 test: $(STAMP)

@@ -184,4 +184,70 @@ def user_token(name: str, password_file: Path | None, db: str | None) -> None:
     click.echo(token)
 
 
-WEB_COMMANDS = (serve_command, user_group)
+#: The demo's accounts: one per role (name -> role, site).
+DEMO_ACCOUNTS = {
+    "ana": ("data-entry", "rh"),
+    "olu": ("data-entry", "ouh"),
+    "ivy": ("investigator", "rh"),
+    "mo": ("monitor", None),
+    "dm": ("data-manager", None),
+    "stat": ("statistician", None),
+    "root": ("admin", None),
+}
+
+
+@click.command("demo-web")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option(
+    "--study",
+    "definition",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The study definition (e.g. examples/phase2/study.toml)",
+)
+@click.option(
+    "--records",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="A REDCap records export of it (e.g. examples/phase2/records.csv)",
+)
+def demo_web_command(out: Path, definition: Path, records: Path) -> None:
+    """Prepare a study store for the web: OUT/web.db with the records and one account per
+    role, whose passwords are printed once (made anew each time)."""
+    import secrets
+
+    from .store.accounts import Actor, add_user
+    from .store.engine import open_store
+    from .store.redcap_records import import_redcap_records
+    from .store.study_store import init_study_store
+
+    out.mkdir(parents=True, exist_ok=True)
+    db = out / "web.db"
+    if db.exists():
+        db.unlink()  # the demo's own store, made anew
+    actor = Actor.local()
+
+    def build() -> list[tuple[str, str, str | None, str]]:
+        url = init_study_store(db, definition)
+        engine = open_store(url)
+        try:
+            import_redcap_records(engine, records, user=actor.audit_name, reason="demo records")
+            made = []
+            for name, (role, site) in DEMO_ACCOUNTS.items():
+                password = secrets.token_urlsafe(12)
+                add_user(engine, name, role, site, password, actor=actor)
+                made.append((name, role, site, password))
+            return made
+        finally:
+            engine.dispose()
+
+    made = run_or_fail(build)
+    click.echo(f"web demo store: {db} ({definition.name}, {records.name})")
+    click.echo("accounts (the passwords are shown this once; keep them):")
+    for name, role, site, password in made:
+        where = f" site {site}" if site else ""
+        click.echo(f"  {name:5} {role:13}{where:9}  {password}")
+    click.echo(f"serve it: xerotrial serve --db {db}   (then open http://127.0.0.1:8000)")
+
+
+WEB_COMMANDS = (serve_command, user_group, demo_web_command)

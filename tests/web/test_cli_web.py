@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -196,3 +197,20 @@ def test_serve_refuses_a_seed_store(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert run("init", "--db", "seed.db").exit_code == 0
     r = run("serve", "--db", "seed.db")
     assert r.exit_code == 2 and "not a study store" in r.output
+
+
+def test_demo_web_prepares_a_store_with_one_account_per_role(tmp_path: Path) -> None:
+    from xerotrial.store.accounts import authenticate
+
+    root = Path(__file__).parents[2] / "examples" / "phase2"
+    r = run("demo-web", "--out", tmp_path, "--study", root / "study.toml",
+            "--records", root / "records.csv")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    accounts = re.findall(r"^  (\w+) +([\w-]+) .* (\S{16})$", r.output, re.M)
+    assert {role for _, role, _ in accounts} == set(ROLES) and len(accounts) == 7
+    engine = open_store(tmp_path / "web.db")
+    for name, role, password in accounts:
+        assert authenticate(engine, name, password).role == role
+    assert "xerotrial serve --db" in r.output
+    log = show(engine).to_csv()
+    assert not any(password in log for _, _, password in accounts)
