@@ -236,6 +236,10 @@ def amend_command(
 
     _load(definition)  # every problem of the new definition, located
     user = actor_name(db, as_name, password_file)
+    if as_name is not None:
+        from .cli_web import require_admin
+
+        require_admin(db, as_name)  # definitions are an administrator's
     engine = run_or_fail(lambda: open_store(db))
     result = run_or_fail(lambda: amend_store(engine, definition, reason=reason, user=user))
     click.echo(f"amended: version {result.old_version} -> {result.new_version}")

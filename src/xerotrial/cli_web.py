@@ -18,7 +18,7 @@ import click
 from .cli_common import Group, actor_name, fail, read_password, run_or_fail
 from .cli_store import db_option
 
-__all__ = ["ROLE_NAMES", "WEB_COMMANDS"]
+__all__ = ["DEMO_ACCOUNTS", "ROLE_NAMES", "WEB_COMMANDS", "require_admin"]
 
 #: ``xerotrial.store.accounts.ROLES``, here so that the help lists them without importing
 #: the store (a test checks that the two agree).
@@ -105,7 +105,7 @@ def user_add(
         password = read_password(password_file)
     who = actor_name(db, as_name, as_password_file)
     if as_name is not None:
-        _require_admin(db, as_name)
+        require_admin(db, as_name)
     actor = Actor(who.removeprefix("local:"), is_local=who.startswith("local:"))
     engine = open_store(db)
     try:
@@ -116,7 +116,9 @@ def user_add(
     click.echo(f"added {user.name} ({user.role}{where}) as {who}")
 
 
-def _require_admin(db: str | None, name: str) -> None:
+def require_admin(db: str | None, name: str) -> None:
+    """Exit 2 unless ``name`` is an admin account of the store (accounts and definitions are
+    an administrator's)."""
     from sqlalchemy import select
 
     from .store.account_schema import USERS
@@ -155,7 +157,7 @@ def user_disable(
 
     who = actor_name(db, as_name, as_password_file)
     if as_name is not None:
-        _require_admin(db, as_name)
+        require_admin(db, as_name)
     actor = Actor(who.removeprefix("local:"), is_local=who.startswith("local:"))
     engine = open_store(db)
     try:

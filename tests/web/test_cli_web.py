@@ -214,3 +214,24 @@ def test_demo_web_prepares_a_store_with_one_account_per_role(tmp_path: Path) -> 
     assert "xerotrial serve --db" in r.output
     log = show(engine).to_csv()
     assert not any(password in log for _, _, password in accounts)
+
+
+def test_accounts_and_definitions_are_an_administrators(store: str) -> None:
+    for name, role in (("ivy", "investigator"), ("root", "admin")):
+        site = ["--site", "rh"] if role == "investigator" else []
+        assert run("user", "add", name, "--role", role, *site, "--password-file", "pw",
+                   "--db", store).exit_code == 0  # fmt: skip
+    as_ivy = ["--as", "ivy", "--as-password-file", "pw"]
+    r = run(
+        "user", "add", "eve", "--role", "admin", "--password-file", "pw", "--db", store, *as_ivy
+    )
+    assert r.exit_code == 2 and "not an admin account" in r.output
+    r = run("user", "disable", "root", "--db", store, *as_ivy)
+    assert r.exit_code == 2 and "not an admin account" in r.output
+    r = run("study", "amend", "--db", store, DEFINITION, "--reason", "x", "--as", "ivy",
+            "--password-file", "pw")  # fmt: skip
+    assert r.exit_code == 2 and "not an admin account" in r.output
+    as_root = ["--as", "root", "--as-password-file", "pw"]
+    r = run("user", "add", "eve", "--role", "monitor", "--password-file", "pw", "--db", store,
+            *as_root)  # fmt: skip
+    assert r.exit_code == 0 and "as root" in r.output
