@@ -204,12 +204,17 @@ def actor_name(db: str | None, as_name: str | None, password_file: Path | None) 
         if password_file is not None:
             fail("--password-file goes with --as NAME")
         return Actor.local().audit_name
+    password = read_password(password_file, f"Password of {as_name}")
+    user = on_store(db, lambda engine: authenticate(engine, as_name, password))
+    return Actor.of(user).audit_name
+
+
+def on_store(db: str | None, fn: Callable[[Any], T]) -> T:
+    """``fn(engine)`` on the store ``db`` (disposed after); a user-facing error exits 2."""
     from .store.engine import open_store
 
-    password = read_password(password_file, f"Password of {as_name}")
-    engine = open_store(db)
+    engine = run_or_fail(lambda: open_store(db))
     try:
-        user = run_or_fail(lambda: authenticate(engine, as_name, password))
+        return run_or_fail(lambda: fn(engine))
     finally:
         engine.dispose()
-    return Actor.of(user).audit_name

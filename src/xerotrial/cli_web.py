@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from .cli_common import Group, actor_name, fail, read_password, run_or_fail
+from .cli_common import Group, actor_name, fail, on_store, read_password, run_or_fail
 from .cli_store import db_option
 
 __all__ = ["DEMO_ACCOUNTS", "ROLE_NAMES", "WEB_COMMANDS", "require_admin"]
@@ -29,6 +29,26 @@ _PASSWORD_FILE = click.option(
     type=click.Path(path_type=Path, dir_okay=False),
     help="File whose first line is the password (else it is asked, hidden)",
 )
+
+
+def _as_admin(fn):  # noqa: ANN001, ANN202 - a click decorator
+    """``--as NAME`` and ``--as-password-file FILE``: act as this admin account."""
+    fn = click.option(
+        "--as-password-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="The --as account's password file",
+    )(fn)
+    return click.option("--as", "as_name", metavar="NAME", help="Act as this admin account")(fn)
+
+
+def _admin_actor(db: str | None, as_name: str | None, as_password_file: Path | None):  # noqa: ANN202
+    """The local OS account, or the admin account ``--as`` names after its password."""
+    from .store.accounts import Actor
+
+    who = actor_name(db, as_name, as_password_file)
+    if as_name is not None:
+        require_admin(db, as_name)
+    return Actor(who.removeprefix("local:"), is_local=who.startswith("local:"))
 
 
 @click.command("serve")
@@ -80,12 +100,7 @@ def user_group() -> None:
 @click.option("--site", help="The account's site (required for data-entry and investigator)")
 @_PASSWORD_FILE
 @db_option
-@click.option("--as", "as_name", metavar="NAME", help="Add it as this admin account")
-@click.option(
-    "--as-password-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The --as account's password file",
-)
+@_as_admin
 def user_add(
     name: str,
     role: str,
@@ -96,24 +111,16 @@ def user_add(
     as_password_file: Path | None,
 ) -> None:
     """Add the account NAME (its password from --password-file, or asked twice)."""
-    from .store.accounts import Actor, add_user
-    from .store.engine import open_store
+    from .store.accounts import add_user
 
     if password_file is None:
         password = click.prompt(f"Password of {name}", hide_input=True, confirmation_prompt=True)
     else:
         password = read_password(password_file)
-    who = actor_name(db, as_name, as_password_file)
-    if as_name is not None:
-        require_admin(db, as_name)
-    actor = Actor(who.removeprefix("local:"), is_local=who.startswith("local:"))
-    engine = open_store(db)
-    try:
-        user = run_or_fail(lambda: add_user(engine, name, role, site, password, actor=actor))
-    finally:
-        engine.dispose()
+    actor = _admin_actor(db, as_name, as_password_file)
+    user = on_store(db, lambda engine: add_user(engine, name, role, site, password, actor=actor))
     where = f" at site {user.site}" if user.site else ""
-    click.echo(f"added {user.name} ({user.role}{where}) as {who}")
+    click.echo(f"added {user.name} ({user.role}{where}) as {actor.audit_name}")
 
 
 def require_admin(db: str | None, name: str) -> None:
@@ -138,12 +145,7 @@ def require_admin(db: str | None, name: str) -> None:
 @click.argument("name")
 @db_option
 @click.option("--reason", help="Why (audited)")
-@click.option("--as", "as_name", metavar="NAME", help="Disable it as this admin account")
-@click.option(
-    "--as-password-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The --as account's password file",
-)
+@_as_admin
 def user_disable(
     name: str,
     db: str | None,
@@ -152,18 +154,10 @@ def user_disable(
     as_password_file: Path | None,
 ) -> None:
     """Disable the account NAME: it can no longer log in, and its tokens stop working."""
-    from .store.accounts import Actor, disable_user
-    from .store.engine import open_store
+    from .store.accounts import disable_user
 
-    who = actor_name(db, as_name, as_password_file)
-    if as_name is not None:
-        require_admin(db, as_name)
-    actor = Actor(who.removeprefix("local:"), is_local=who.startswith("local:"))
-    engine = open_store(db)
-    try:
-        run_or_fail(lambda: disable_user(engine, name, actor=actor, reason=reason))
-    finally:
-        engine.dispose()
+    actor = _admin_actor(db, as_name, as_password_file)
+    on_store(db, lambda engine: disable_user(engine, name, actor=actor, reason=reason))
     click.echo(f"disabled {name}")
 
 
@@ -175,15 +169,9 @@ def user_token(name: str, password_file: Path | None, db: str | None) -> None:
     """Print a new API token of the account NAME (after its password); only its hash is
     kept, so keep it safe."""
     from .store.accounts import issue_token
-    from .store.engine import open_store
 
     password = read_password(password_file, f"Password of {name}")
-    engine = open_store(db)
-    try:
-        token = run_or_fail(lambda: issue_token(engine, name, password))
-    finally:
-        engine.dispose()
-    click.echo(token)
+    click.echo(on_store(db, lambda engine: issue_token(engine, name, password)))
 
 
 #: The demo's accounts: one per role (name -> role, site).
