@@ -166,8 +166,13 @@ def user_loop(
     lock: threading.Lock,
     samples: dict[str, Samples],
     saves_in_order: list[tuple[float, float]],
+    think: float = 0.0,
 ) -> None:
-    """One user: dashboard, form get, form save, on its own subjects in turn."""
+    """One user: dashboard, form get, form save, on its own subjects in turn; then a pause
+    of 0 to 2 x ``think`` seconds (0: none, the closed loop that saturates the server)."""
+    import random
+
+    rng = random.Random(token)
     local = {op: Samples() for op in OPS}
     order: list[tuple[float, float]] = []
     headers = {"Authorization": f"Bearer {token}"}
@@ -213,6 +218,8 @@ def user_loop(
                 body["reason"] = "load benchmark: value corrected"
             timed("form save", "PUT", url, params=params, json=body)
             n += 1
+            if think > 0:  # a person reads and types before the next form
+                time.sleep(rng.uniform(0, 2 * think))
     with lock:
         for op in OPS:
             samples[op].times += local[op].times
@@ -238,6 +245,7 @@ def run_one(url: str, backend: str, users: int, args: argparse.Namespace, folder
             threading.Thread(
                 target=user_loop,
                 args=(server.base, tok, subs, start, deadline, saves_left, lock, samples, order),
+                kwargs={"think": args.think},
             )
             for tok, subs in plan.items()
         ]
@@ -363,6 +371,12 @@ def main() -> None:
     ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     ap.add_argument("--pg", default=os.environ.get("XEROTRIAL_TEST_PG_URL"))
     ap.add_argument("--out", type=Path, help="also write the table to this file")
+    ap.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean pause of a user after each save, seconds (0: none: saturation)",
+    )
     args = ap.parse_args()
     user_counts = [int(k) for k in args.users.split(",")]
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
@@ -374,8 +388,9 @@ def main() -> None:
         f"{platform.node() or 'this machine'}: {os.cpu_count()} CPUs, {platform.machine()}, "
         f"{versions(args.pg if 'postgresql' in backends else None)}",
         f"# xerotrial serve --workers {args.workers}; per run: {args.seconds:g} s or "
-        f"{args.saves} saves, {args.subjects_per_user} subjects per user; client threads and "
-        "server on the same machine",
+        f"{args.saves} saves, {args.subjects_per_user} subjects per user; think time "
+        f"{'none (closed loop: saturation)' if not args.think else f'0-{2 * args.think:g} s'}; "
+        "client threads and server on the same machine",
         f"# {GOAL}",
     ]
     print("\n".join(header), flush=True)
