@@ -3,6 +3,7 @@ of its web application (FastAPI's TestClient: the real application, in process).
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,13 +62,31 @@ def make_site(folder: Path) -> Site:
     return Site(db, engine, TestClient(create_app(db)), tokens)
 
 
+@pytest.fixture(scope="session")
+def template_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """One store built per test process (its argon2 hashes take seconds): its file and
+    tokens, copied by :func:`fresh_site`."""
+    built = make_site(tmp_path_factory.mktemp("web-template"))
+    built.engine.dispose()
+    return Path(built.engine.url.database), built.tokens
+
+
+def copy_site(template: tuple[Path, dict[str, str]], folder: Path) -> Site:
+    """A store of its own: a copy of the template's file (the same accounts and tokens)."""
+    path = folder / "study.db"
+    for src in template[0].parent.glob(template[0].name + "*"):  # with its -wal and -shm
+        shutil.copyfile(src, folder / src.name.replace(template[0].name, path.name))
+    db = f"sqlite:///{path}"
+    return Site(db, open_store(db), TestClient(create_app(db)), dict(template[1]))
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+def site(template_site, tmp_path_factory: pytest.TempPathFactory) -> Site:  # noqa: ANN001
     """Shared by a module's tests: they must not lock it."""
-    return make_site(tmp_path_factory.mktemp("web"))
+    return copy_site(template_site, tmp_path_factory.mktemp("web"))
 
 
 @pytest.fixture
-def fresh_site(tmp_path: Path) -> Site:
+def fresh_site(template_site, tmp_path: Path) -> Site:  # noqa: ANN001
     """A store of the test's own."""
-    return make_site(tmp_path)
+    return copy_site(template_site, tmp_path)

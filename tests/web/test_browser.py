@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 from ..report.test_browser import driver  # noqa: F401 - the shared Chromium fixture
-from .conftest import PASSWORD, make_site
+from .conftest import PASSWORD, copy_site
 from .test_cli_web import _free_port
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
+def server(template_site, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001
     folder = tmp_path_factory.mktemp("served")
-    site = make_site(folder)
+    site = copy_site(template_site, folder)
     site.engine.dispose()
     port = _free_port()
     log = open(folder / "serve.log", "wb")  # noqa: SIM115 - closed below
