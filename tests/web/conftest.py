@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from xerotrial.store import accounts
 from xerotrial.store.accounts import Actor, add_user, issue_token
 from xerotrial.store.engine import open_store
 from xerotrial.store.study_import import SubjectRow, import_rows
@@ -64,9 +65,15 @@ def make_site(folder: Path) -> Site:
 
 @pytest.fixture(scope="session")
 def template_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """One store built per test process (its argon2 hashes take seconds): its file and
-    tokens, copied by :func:`fresh_site`."""
-    built = make_site(tmp_path_factory.mktemp("web-template"))
+    """One store built per test process: its file and tokens, copied by :func:`fresh_site`.
+    Its passwords are argon2id hashes with light parameters (1 pass, 8 MiB), so that each
+    login's verify is fast; the product's parameters are tested in test_cli_web.py."""
+    from argon2 import PasswordHasher
+
+    with pytest.MonkeyPatch.context() as mp:  # argon2id still, with light parameters: the
+        # pages' tests log in ~100 times; tests/web/test_cli_web.py keeps the product's own
+        mp.setattr(accounts, "_hasher", lambda: PasswordHasher(time_cost=1, memory_cost=8192))
+        built = make_site(tmp_path_factory.mktemp("web-template"))
     built.engine.dispose()
     return Path(built.engine.url.database), built.tokens
 

@@ -57,7 +57,7 @@ def test_user_add_token_disable(store: str) -> None:
     log = show(open_store(store))
     text = log.to_csv()
     assert PASSWORD not in text and token not in text  # neither in clear, anywhere
-    assert "$argon2id$" in text
+    assert "$argon2id$v=19$m=65536,t=3,p=4$" in text  # RFC 9106's second recommendation
     r = run("user", "disable", "ana", "--db", store)
     assert r.exit_code == 0, r.output
     r = run("user", "token", "ana", "--password-file", "pw", "--db", store)

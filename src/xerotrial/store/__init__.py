@@ -13,6 +13,8 @@ donor HLA typing, patient-donor).
 Example
 -------
 >>> import tempfile, os, pandas as pd
+>>> from xerotrial.store import import_frame, init_store, open_store
+>>> from xerotrial.store.verify import verify
 >>> db = os.path.join(tempfile.mkdtemp(), "trial.db")
 >>> _ = init_store(db)
 >>> engine = open_store(db)
@@ -28,16 +30,44 @@ True
 
 from __future__ import annotations
 
-from .audit import AuditReport, show, verify
-from .edit import EditResult, delete_row, edit_row
-from .engine import DEFAULT_DB, make_engine, open_store, resolve_url, write_transaction
-from .errors import ImportRejectedError, StoreError
-from .export import adam_datasets, export_adam, export_raw, read_form
-from .forms import FORMS, Field, FormSpec, Problem
-from .importer import ImportResult, import_file, import_frame
-from .inputs import donor_typing, matching_frames, patient_donor
-from .migrate import init_store
-from .redcap import import_redcap
+from importlib import import_module
+from typing import Any
+
+#: Each public name and the module that defines it: imported on first use (PEP 562), so that
+#: ``import xerotrial.store.engine`` (the web server, the command line) does not load pandas,
+#: SciPy and every form's rules. (``verify`` is the submodule's name: the check is
+#: ``xerotrial.store.verify.verify``.)
+_LAZY = {
+    "AuditReport": "audit",
+    "show": "audit",
+    "EditResult": "edit",
+    "delete_row": "edit",
+    "edit_row": "edit",
+    "DEFAULT_DB": "engine",
+    "make_engine": "engine",
+    "open_store": "engine",
+    "resolve_url": "engine",
+    "write_transaction": "engine",
+    "ImportRejectedError": "errors",
+    "StoreError": "errors",
+    "adam_datasets": "export",
+    "export_adam": "export",
+    "export_raw": "export",
+    "read_form": "export",
+    "FORMS": "forms",
+    "Field": "forms",
+    "FormSpec": "forms",
+    "Problem": "forms",
+    "ImportResult": "importer",
+    "import_file": "importer",
+    "import_frame": "importer",
+    "donor_typing": "inputs",
+    "matching_frames": "inputs",
+    "patient_donor": "inputs",
+    "init_store": "migrate",
+    "import_redcap": "redcap",
+}
+
 
 __all__ = [
     "DEFAULT_DB",
@@ -67,6 +97,14 @@ __all__ = [
     "read_form",
     "resolve_url",
     "show",
-    "verify",
     "write_transaction",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

@@ -32,9 +32,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Connection, Engine, insert, select
 
 from .audit_key import KEY_ENV, key_id, load_key, mac
@@ -42,6 +41,9 @@ from .chain import AUDITED_META, GENESIS, canonical, entry_hash, jsonable, meta_
 from .errors import StoreError
 from .schema import AUDIT, META
 from .verify import AuditReport, last_state, refusal, row_problem, verify, verify_connection
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "AUDITED_META",
@@ -228,5 +230,7 @@ def show(engine: Engine, *, table: str | None = None, limit: int | None = None) 
         q = q.limit(limit)
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(q).mappings()]
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=[c.name for c in AUDIT.columns])
     return frame.iloc[::-1].reset_index(drop=True)
