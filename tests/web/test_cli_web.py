@@ -199,8 +199,16 @@ def test_serve_refuses_a_seed_store(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert r.exit_code == 2 and "not a study store" in r.output
 
 
-def test_demo_web_prepares_a_store_with_one_account_per_role(tmp_path: Path) -> None:
+def test_demo_web_prepares_a_store_with_one_account_per_role(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argon2 import PasswordHasher
+
+    from xerotrial.store import accounts
     from xerotrial.store.accounts import authenticate
+
+    # light argon2id parameters: 14 hashes and checks (the product's: test_user_add_token_disable)
+    monkeypatch.setattr(accounts, "_hasher", lambda: PasswordHasher(time_cost=1, memory_cost=8192))
 
     root = Path(__file__).parents[2] / "examples" / "phase2"
     r = run("demo-web", "--out", tmp_path, "--study", root / "study.toml",
