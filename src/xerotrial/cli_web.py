@@ -206,7 +206,7 @@ def demo_web_command(out: Path, definition: Path, records: Path) -> None:
     role, whose passwords are printed once (made anew each time)."""
     import secrets
 
-    from .store.accounts import Actor, add_user
+    from .store.accounts import Actor, add_user, password_problems
     from .store.engine import open_store
     from .store.redcap_records import import_redcap_records
     from .store.study_store import init_study_store
@@ -225,6 +225,8 @@ def demo_web_command(out: Path, definition: Path, records: Path) -> None:
             made = []
             for name, (role, site) in DEMO_ACCOUNTS.items():
                 password = secrets.token_urlsafe(12)
+                while password_problems(name, password):  # e.g. "mo" inside a random text
+                    password = secrets.token_urlsafe(12)
                 add_user(engine, name, role, site, password, actor=actor)
                 made.append((name, role, site, password))
             return made

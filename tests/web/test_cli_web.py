@@ -243,3 +243,24 @@ def test_accounts_and_definitions_are_an_administrators(store: str) -> None:
     r = run("user", "add", "eve", "--role", "monitor", "--password-file", "pw", "--db", store,
             *as_root)  # fmt: skip
     assert r.exit_code == 0 and "as root" in r.output
+
+
+def test_demo_web_passwords_never_break_the_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A random password may contain a short account name ("mo"): it is drawn again."""
+    import secrets
+
+    from argon2 import PasswordHasher
+
+    from xerotrial.store import accounts
+
+    monkeypatch.setattr(accounts, "_hasher", lambda: PasswordHasher(time_cost=1, memory_cost=8192))
+    drawn = iter(["xxANAxxxxxxxxxxx"])  # the first draw, for ana, contains "ana"
+    real = secrets.token_urlsafe
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(drawn, None) or real(n))
+    root = Path(__file__).parents[2] / "examples" / "phase2"
+    r = run("demo-web", "--out", tmp_path, "--study", root / "study.toml",
+            "--records", root / "records.csv")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "xxANAxxxxxxxxxxx" not in r.output and re.search(r"^  ana .* (\S{16})$", r.output, re.M)
