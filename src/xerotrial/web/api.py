@@ -64,7 +64,7 @@ from .permissions import (
     may_write,
 )
 
-__all__ = ["ForbiddenError", "install_error_handlers", "router"]
+__all__ = ["ForbiddenError", "install_error_handlers", "query_step", "router", "site_of"]
 
 router = APIRouter(prefix="/api/v1")
 _bearer = HTTPBearer(auto_error=False, description="an API token (`xerotrial user token`)")
@@ -109,7 +109,8 @@ def current_user(
 Caller = Annotated[User, Depends(current_user)]
 
 
-def _site_of(engine: Engine, subject: str) -> str | None:
+def site_of(engine: Engine, subject: str) -> str | None:
+    """The subject's site (:class:`NotFoundError` for an unknown subject)."""
     with engine.connect() as conn:
         return subject_site(conn, stored_study(conn), subject)
 
@@ -146,7 +147,7 @@ def get_form(
 ) -> dict[str, Any]:
     """One form of one subject at one visit."""
     engine = _engine(request)
-    if not may_read(user, _site_of(engine, subject)):
+    if not may_read(user, site_of(engine, subject)):
         raise ForbiddenError(f"{user.name} ({user.role}) may not read subject {subject}")
     return read_entry(engine, form, subject, visit, instance).as_json()
 
@@ -163,7 +164,7 @@ def put_form(
 ) -> dict[str, Any]:
     """Save one form (all or nothing, audited under the caller)."""
     engine = _engine(request)
-    if not may_write(user, _site_of(engine, subject)):
+    if not may_write(user, site_of(engine, subject)):
         raise ForbiddenError(f"{user.name} ({user.role}) may not write data of subject {subject}")
     entry = save_entry(
         engine,
@@ -249,7 +250,7 @@ def get_queries(request: Request, user: Caller, status: str | None = None) -> li
 def post_query(request: Request, user: Caller, body: NewQuery) -> dict[str, Any]:
     """Raise a query on a field (monitor, data manager)."""
     engine = _engine(request)
-    if not may_raise_query(user, _site_of(engine, body.subject)):
+    if not may_raise_query(user, site_of(engine, body.subject)):
         raise ForbiddenError(f"{user.name} ({user.role}) may not raise a query here")
     qid = raise_query(
         engine, subject=body.subject, form=body.form, visit=body.visit, field=body.field,
@@ -258,21 +259,26 @@ def post_query(request: Request, user: Caller, body: NewQuery) -> dict[str, Any]
     return query(engine, qid)
 
 
-@router.post("/queries/{qid}/{step}")
-def post_query_step(request: Request, user: Caller, qid: str, step: str, body: Text) -> dict:
-    """``answer`` (the site), ``close`` or ``reopen`` (the raiser) a query."""
-    engine = _engine(request)
+def query_step(engine: Engine, user: User, qid: str, step: str, text: str) -> dict[str, Any]:
+    """``answer`` (the site's staff), ``close`` or ``reopen`` (its raiser) the query ``qid``
+    as ``user``: the API's and the pages' one rule."""
     q = query(engine, qid)
     if step == "answer":
-        if not may_answer_query(user, _site_of(engine, q["subject"])):
+        if not may_answer_query(user, site_of(engine, q["subject"])):
             raise ForbiddenError(f"{user.name} ({user.role}) may not answer this query")
-        return answer_query(engine, qid, body.text, actor=Actor.of(user))
+        return answer_query(engine, qid, text, actor=Actor.of(user))
     if step in ("close", "reopen"):
         if not may_close_query(user, q["raised_by"]):
             raise ForbiddenError(f"only its raiser ({q['raised_by']}) may {step} query {qid}")
         fn = close_query if step == "close" else reopen_query
-        return fn(engine, qid, actor=Actor.of(user), reason=body.text)
+        return fn(engine, qid, actor=Actor.of(user), reason=text)
     raise NotFoundError(f"no step {step!r} (answer, close, reopen)")
+
+
+@router.post("/queries/{qid}/{step}")
+def post_query_step(request: Request, user: Caller, qid: str, step: str, body: Text) -> dict:
+    """``answer`` (the site), ``close`` or ``reopen`` (the raiser) a query."""
+    return query_step(_engine(request), user, qid, step, body.text)
 
 
 @router.post("/subjects/{subject}/forms/{form}/verify")
@@ -281,7 +287,7 @@ def post_verify(
 ) -> dict[str, Any]:
     """Mark source-data verification of a form at its current version (monitor)."""
     engine = _engine(request)
-    if not may_verify(user, _site_of(engine, subject)):
+    if not may_verify(user, site_of(engine, subject)):
         raise ForbiddenError(f"{user.name} ({user.role}) may not verify source data")
     version = verify_form(engine, form, subject, visit, actor=Actor.of(user), instance=instance)
     return {"verified": True, "version": version}
@@ -291,7 +297,7 @@ def post_verify(
 def post_sign(request: Request, user: Caller, subject: str, body: Password) -> dict[str, Any]:
     """Sign the subject's casebook after the password (investigator of the site)."""
     engine = _engine(request)
-    if not may_sign(user, _site_of(engine, subject)):
+    if not may_sign(user, site_of(engine, subject)):
         raise ForbiddenError(f"{user.name} ({user.role}) may not sign this casebook")
     return sign_casebook(engine, subject, user=user, password=body.password).__dict__
 
@@ -300,7 +306,7 @@ def post_sign(request: Request, user: Caller, subject: str, body: Password) -> d
 def get_signature(request: Request, user: Caller, subject: str) -> dict[str, Any]:
     """The casebook's signature and whether it still holds (``{}``: not signed)."""
     engine = _engine(request)
-    if not may_read(user, _site_of(engine, subject)):
+    if not may_read(user, site_of(engine, subject)):
         raise ForbiddenError(f"{user.name} ({user.role}) may not read subject {subject}")
     with engine.connect() as conn:
         sig = signature_of(conn, stored_study(conn), subject)
@@ -361,7 +367,7 @@ async def post_records(request: Request, user: Caller) -> dict[str, Any]:
             subjects, rows, notes = read_records(study, path)
             for s in subjects:
                 try:
-                    site = _site_of(engine, s.subject)
+                    site = site_of(engine, s.subject)
                 except NotFoundError:
                     site = s.site
                 if not may_write(user, site) or (

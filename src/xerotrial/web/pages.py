@@ -28,12 +28,9 @@ from xerotrial.store.errors import StoreError
 from xerotrial.store.lock import StoreLockedError, lock_store, read_lock, unlock_store
 from xerotrial.store.review import (
     MEANING,
-    answer_query,
-    close_query,
     query,
     raise_query,
     refuse_if_queries_open,
-    reopen_query,
     sdv_versions,
     sign_casebook,
     signature_of,
@@ -45,13 +42,12 @@ from xerotrial.store.study_entry import (
     entry_history,
     read_entry,
     save_entry,
-    subject_site,
 )
 from xerotrial.store.study_schema import SUBJECTS, study_tables, subject_column
 from xerotrial.store.study_status import status_grid
 from xerotrial.store.study_store import stored_study
 
-from .api import visible_queries
+from .api import ForbiddenError, query_step, site_of, visible_queries
 from .permissions import (
     LOCK_ROLES,
     UNLOCK_ROLES,
@@ -82,10 +78,6 @@ templates = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 _STATUSES = ((0, "Incomplete"), (1, "Unverified"), (2, "Complete"))
-
-
-class PageForbidden(Exception):  # noqa: N818 - answered as a page
-    """The user's role or site may not see or do this."""
 
 
 def _study(request: Request):  # noqa: ANN202
@@ -176,7 +168,7 @@ def subjects_page(request: Request) -> HTMLResponse:
         col = subject_column(study)
         rows = conn.execute(select(t.c[col], t.c.site).order_by(t.c.id)).all()
         if not may_read(user, user.site):
-            raise PageForbidden(f"a {user.role} account reads no clinical data")
+            raise ForbiddenError(f"a {user.role} account reads no clinical data")
         mine = [(s, site) for s, site in rows if may_read(user, site)]
         grid = status_grid(conn, study, [s for s, _ in mine])
     labels = {v.name: v.label or v.name for v in study.visits}
@@ -252,7 +244,7 @@ def _form_page(
         counts[c.field] = counts.get(c.field, 0) + 1
     form_url, history_url = _form_urls(subject, form, visit)
     title = next(f.title for f in study.forms if f.name == form)
-    site = _site(engine, subject)
+    site = site_of(engine, subject)
     queries = []
     for q in visible_queries(engine, user):
         if (q["subject"], q["form"], q["visit"]) != (subject, form, visit):
@@ -304,7 +296,7 @@ def _form_page(
         visit_label=_visit_label(study, visit),
         entry=entry,
         fields=_fields(study, form),
-        readonly=lock.locked or not may_write(user, _site(engine, subject)),
+        readonly=lock.locked or not may_write(user, site_of(engine, subject)),
         history=counts,
         history_url=history_url,
         statuses=_STATUSES,
@@ -312,15 +304,10 @@ def _form_page(
     )
 
 
-def _site(engine, subject: str) -> str | None:  # noqa: ANN001
-    with engine.connect() as conn:
-        return subject_site(conn, stored_study(conn), subject)
-
-
 def _guard(request: Request, subject: str, allowed: Callable[[User, str | None], bool]) -> User:
     user = page_user(request)
-    if not allowed(user, _site(request.app.state.engine, subject)):
-        raise PageForbidden(f"{user.name} ({user.role}) may not open subject {subject}")
+    if not allowed(user, site_of(request.app.state.engine, subject)):
+        raise ForbiddenError(f"{user.name} ({user.role}) may not open subject {subject}")
     return user
 
 
@@ -433,24 +420,12 @@ async def query_step_page(request: Request, qid: str, step: str) -> Response:
     posted = await request.form()
     check_csrf(request, posted.get("csrf_token"))
     engine = request.app.state.engine
+    user = await run_in_threadpool(page_user, request)
     q = await run_in_threadpool(query, engine, qid)
-    if step == "answer":
-        user = await run_in_threadpool(_guard, request, q["subject"], may_answer_query)
-        fn = answer_query
-    elif step in ("close", "reopen"):
-        user = await run_in_threadpool(page_user, request)
-        if not may_close_query(user, q["raised_by"]):
-            raise PageForbidden(f"only its raiser ({q['raised_by']}) may {step} query {qid}")
-        fn = close_query if step == "close" else reopen_query
-    else:
-        raise NotFoundError(f"no step {step!r}")
-    text = str(posted.get("text", ""))
     args = (q["subject"], q["form"], q["visit"])
+    text = str(posted.get("text", ""))
     try:
-        if fn is answer_query:
-            await run_in_threadpool(lambda: answer_query(engine, qid, text, actor=Actor.of(user)))
-        else:
-            await run_in_threadpool(lambda: fn(engine, qid, actor=Actor.of(user), reason=text))
+        await run_in_threadpool(query_step, engine, user, qid, step, text)
     except StoreError as exc:
         return _form_page(request, user, *args, 400, errors=[_error(exc)])
     return _form_page(request, user, *args, done=f"Query {qid}: {step} done.")
@@ -508,7 +483,7 @@ async def sign(request: Request, subject: str) -> Response:
 
 def _lock_page(request: Request, user: User, status: int = 200, **extra: Any) -> HTMLResponse:
     if user.role not in LOCK_ROLES | UNLOCK_ROLES:
-        raise PageForbidden(f"{user.name} ({user.role}) neither locks nor unlocks the store")
+        raise ForbiddenError(f"{user.name} ({user.role}) neither locks nor unlocks the store")
     _, lock = _study(request)
     return render(
         request, "lock.html", status, user=user, title="Database lock",
@@ -543,7 +518,7 @@ async def _lock_action(request: Request, action: str) -> Response:
     check_csrf(request, posted.get("csrf_token"))
     roles = LOCK_ROLES if action == "lock" else UNLOCK_ROLES
     if user.role not in roles:
-        raise PageForbidden(f"{user.name} ({user.role}) may not {action} the store")
+        raise ForbiddenError(f"{user.name} ({user.role}) may not {action} the store")
     reason = str(posted.get("reason", ""))
     engine = request.app.state.engine
     try:
@@ -594,5 +569,4 @@ def install_page_handlers(app: Any) -> None:
         return message_page(request, 403, str(exc))
 
     app.add_exception_handler(LoginRequired, to_login)
-    app.add_exception_handler(PageForbidden, forbidden)
     app.add_exception_handler(CsrfError, forbidden)
