@@ -4,6 +4,7 @@ check of edit, the guards check, the audited protocol, checkpoints, writers that
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,7 @@ from sqlalchemy import Engine, text
 from xerotrial.store.audit import AuditWriter, row_problem, show, verify
 from xerotrial.store.checkpoint import check_checkpoints, write_checkpoint
 from xerotrial.store.edit import delete_row, edit_row
-from xerotrial.store.engine import write_transaction
+from xerotrial.store.engine import open_store, write_transaction
 from xerotrial.store.errors import StoreError
 from xerotrial.store.importer import import_file, import_frame
 from xerotrial.store.migrate import init_store, stored_protocol
@@ -237,7 +238,17 @@ def test_the_bundled_protocol_is_no_amendment(full_store: Engine, tmp_path: Path
 # -- writers refuse a tampered store, and roll back -----------------------------------------
 
 
-def test_writers_refuse_a_tampered_store(full_store: Engine, sample_files: dict) -> None:
+@pytest.fixture
+def next_command(full_store: Engine) -> Iterator[Engine]:
+    """The store as the next command opens it: a fresh engine, whose first write runs the
+    full check (a warm one checks what is new since: tests/store/test_writer_check.py)."""
+    engine = open_store(full_store.url.render_as_string(hide_password=False))
+    yield engine
+    engine.dispose()
+
+
+def test_writers_refuse_a_tampered_store(next_command: Engine, sample_files: dict) -> None:
+    full_store = next_command
     with full_store.begin() as conn:
         conn.execute(
             text("UPDATE visits SET study_day = 31 WHERE subject = 'P01' AND visit = 'day30'")
@@ -257,8 +268,9 @@ def test_writers_refuse_a_tampered_store(full_store: Engine, sample_files: dict)
     assert _entries(full_store) == n
 
 
-def test_a_refused_write_leaves_the_transaction_clean(full_store: Engine) -> None:
+def test_a_refused_write_leaves_the_transaction_clean(next_command: Engine) -> None:
     """The refusal is raised inside the write transaction, which rolls back; the lock goes."""
+    full_store = next_command
     with full_store.begin() as conn:
         conn.execute(text("DELETE FROM hla_antibodies"))
     with pytest.raises(StoreError), write_transaction(full_store) as conn:

@@ -38,7 +38,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, insert
 
 from .account_schema import ACCOUNT_TABLES, TOKENS, USERS
 from .audit import AuditWriter
@@ -46,6 +46,7 @@ from .chain import jsonable
 from .engine import write_transaction
 from .errors import StoreError
 from .layout import STUDY_KIND, store_kind
+from .statements import by_key
 from .verify import row_problem
 
 __all__ = [
@@ -192,7 +193,7 @@ def _require_study_store(conn: Connection) -> None:
 
 
 def _user_row(conn: Connection, name: str) -> dict[str, Any] | None:
-    row = conn.execute(select(USERS).where(USERS.c.name == name)).mappings().first()
+    row = conn.execute(by_key(USERS, ("name",)), {"name": name}).mappings().first()
     return None if row is None else dict(row)
 
 
@@ -348,7 +349,8 @@ def user_for_token(engine: Engine, token: str) -> User:
     revoked or expired token, a disabled account, or rows not in the audit trail."""
     digest = hashlib.sha256(token.encode()).hexdigest()
     with engine.connect() as conn:
-        t = conn.execute(select(TOKENS).where(TOKENS.c.token_sha256 == digest)).mappings().first()
+        t = conn.execute(by_key(TOKENS, ("token_sha256",)), {"token_sha256": digest})
+        t = t.mappings().first()
         if t is None or not _trusted(conn, TOKENS.name, {"token_sha256": digest}, dict(t)):
             raise AuthenticationError("the token is not valid")
         if t["revoked"] or dt.datetime.fromisoformat(t["expires_at"]) <= _now():

@@ -18,8 +18,9 @@ store: without it the chain proves nothing against someone who can write the dat
 and recompute hashes (see the README). A column added by a later migration is absent from the
 entries written before it, where it counts as empty.
 
-Every writer goes through :class:`AuditWriter`, whose constructor runs :func:`verify_connection`
-inside the write transaction and refuses (:class:`StoreError`) a store that fails it. The
+Every writer goes through :class:`AuditWriter`, whose constructor runs the writer's check
+(:mod:`.writer_check`: the full :func:`verify_connection`, then incrementally) inside the write
+transaction and refuses (:class:`StoreError`) a store that fails it. The
 format lives in :mod:`.chain`, the check in :mod:`.verify` (both re-exported here).
 
 Example
@@ -71,7 +72,8 @@ class AuditWriter:
     """Appends entries inside a write transaction (see ``engine.write_transaction``).
 
     Every write to the store passes through here, so its constructor is where a tampered
-    store is refused: it runs :func:`verify_connection` (under the write lock) and raises
+    store is refused: it runs :func:`~.writer_check.writer_check` (under the write lock: the
+    full :func:`verify_connection` first, then incrementally) and raises
     :class:`StoreError` on any problem, or when the store is keyed and no key is given.
     ``key``: the audit key (default: ``$XEROTRIAL_AUDIT_KEY_FILE``).
 
@@ -96,8 +98,10 @@ class AuditWriter:
         source: str,
         key: bytes | None = None,
     ) -> None:
+        from .writer_check import writer_check
+
         key = load_key() if key is None else key
-        report = verify_connection(conn, key=key)
+        report = writer_check(conn, key)
         if not report.ok:
             raise StoreError(refusal(report))
         if report.keyed and key is None:

@@ -20,9 +20,10 @@ Example
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Table, inspect, select
+from sqlalchemy import Connection, Engine, Table, inspect
 
 from .schema import META, TABLES
 
@@ -52,11 +53,23 @@ def seed_layout() -> dict[str, StoreTable]:
     }
 
 
+_STUDY_STORES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
 def store_kind(conn: Connection) -> str:
-    """``"seed"`` or :data:`STUDY_KIND` (from ``store_meta``; ``"seed"`` when it has none)."""
+    """``"seed"`` or :data:`STUDY_KIND` (from ``store_meta``; ``"seed"`` when it has none).
+
+    A study store stays one: an engine found to be one is remembered (no query next time).
+    """
+    if conn.engine in _STUDY_STORES:
+        return STUDY_KIND
     if not inspect(conn).has_table(META.name):
         return "seed"
-    value = conn.execute(select(META.c.value).where(META.c.key == "layout")).scalar()
+    from .statements import META_VALUE
+
+    value = conn.execute(META_VALUE, {"key": "layout"}).scalar()
+    if value == STUDY_KIND:
+        _STUDY_STORES.add(conn.engine)
     return value or "seed"
 
 

@@ -48,7 +48,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from xerotrial.errors import Problem
 from xerotrial.study.model import Form, StudyDefinition
@@ -59,6 +59,7 @@ from .engine import write_transaction
 from .errors import ImportRejectedError, StoreError
 from .lock import refuse_if_locked
 from .schema import AUDIT
+from .statements import ROW_VERSION, by_key
 from .study_import import FormRow, SubjectRow, validate_rows
 from .study_schema import SUBJECTS, data_fields, study_tables, subject_column
 from .study_store import stored_study
@@ -130,18 +131,15 @@ def _key(study: StudyDefinition, subject: str, visit: str, instance: int) -> dic
 
 def _version(conn: Connection, form: str, key: Mapping[str, Any]) -> int:
     return int(
-        conn.execute(
-            select(func.count())
-            .select_from(AUDIT)
-            .where(AUDIT.c.table_name == form, AUDIT.c.row_key == canonical(dict(key)))
-        ).scalar_one()
+        conn.execute(ROW_VERSION, {"table": form, "row_key": canonical(dict(key))}).scalar_one()
     )
 
 
 def subject_site(conn: Connection, study: StudyDefinition, subject: str) -> str | None:
     """The subject's site; :class:`NotFoundError` for an unknown subject."""
-    t = study_tables(study)[SUBJECTS]
-    row = conn.execute(select(t).where(t.c[subject_column(study)] == subject)).mappings().first()
+    col = subject_column(study)
+    row = conn.execute(by_key(study_tables(study)[SUBJECTS], (col,)), {col: subject})
+    row = row.mappings().first()
     if row is None:
         raise NotFoundError(f"unknown subject {subject!r}")
     return row["site"]
@@ -156,7 +154,7 @@ def _read(
     subject_site(conn, study, subject)
     key = _key(study, subject, visit, instance)
     t = study_tables(study)[form]
-    row = conn.execute(select(t).where(*(t.c[k] == v for k, v in key.items()))).mappings().first()
+    row = conn.execute(by_key(t, tuple(key)), key).mappings().first()
     fields = data_fields(study, spec)
     if row is None:
         values = {f.name: "" for f in fields}

@@ -36,6 +36,7 @@ from .errors import StoreError
 from .guards import grant_app_role, install_guards
 from .layout import STUDY_KIND, store_kind
 from .schema import AUDIT, META
+from .statements import META_VALUE
 from .study_schema import study_tables
 
 __all__ = ["definition_text", "init_study_store", "stored_study"]
@@ -60,7 +61,7 @@ def stored_study(conn: Connection) -> StudyDefinition:
     from xerotrial.study.check import build
     from xerotrial.study.load import parse_text
 
-    value = conn.execute(select(META.c.value).where(META.c.key == "study_definition")).scalar()
+    value = conn.execute(META_VALUE, {"key": "study_definition"}).scalar()
     if value is None:
         raise StoreError("not a study store: it keeps no study definition (init --study DEF)")
     hit = _CACHE.get(value)

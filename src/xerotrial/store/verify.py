@@ -33,6 +33,7 @@ from .errors import StoreError
 from .guards import missing_guards, owner_warning
 from .layout import StoreTable, store_kind, store_layout
 from .schema import AUDIT, META, REVISION
+from .statements import LAST_STATE
 
 __all__ = [
     "AuditReport",
@@ -49,12 +50,7 @@ def last_state(
 ) -> tuple[int, dict[str, Any] | None] | None:
     """The trail's last entry of one row (index ``ix_audit_log_row``): ``(seq, values)``,
     values None when that entry deleted it; None when the trail never saw the row."""
-    row = conn.execute(
-        select(AUDIT.c.seq, AUDIT.c.new_values)
-        .where(AUDIT.c.table_name == table, AUDIT.c.row_key == canonical(dict(key)))
-        .order_by(AUDIT.c.seq.desc())
-        .limit(1)
-    ).first()
+    row = conn.execute(LAST_STATE, {"table": table, "row_key": canonical(dict(key))}).first()
     if row is None:
         return None
     return int(row.seq), None if row.new_values is None else json.loads(row.new_values)
