@@ -169,7 +169,8 @@ def user_loop(
     think: float = 0.0,
 ) -> None:
     """One user: dashboard, form get, form save, on its own subjects in turn; then a pause
-    of 0 to 2 x ``think`` seconds (0: none, the closed loop that saturates the server)."""
+    of 0 to 2 x ``think`` seconds (0: none, the closed loop that saturates the server). With
+    think time, each user also starts after such a pause."""
     import random
 
     rng = random.Random(token)
@@ -195,6 +196,8 @@ def user_loop(
             return r
 
         start.wait()
+        if think > 0:  # people arrive at their own times, not all in the same millisecond
+            time.sleep(rng.uniform(0, 2 * think))
         n = 0
         while time.monotonic() < deadline_box[0]:
             with lock:

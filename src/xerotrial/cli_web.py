@@ -62,11 +62,10 @@ def serve_command(db: str | None, host: str, port: int, workers: int) -> None:
     """Serve the web application and its API (uvicorn) on the study store --db."""
     import os
 
-    import uvicorn
-
     from .store.engine import open_store, resolve_url
     from .store.layout import STUDY_KIND, store_kind
     from .web.app import DB_ENV, SECRET_ENV, session_secret
+    from .web.server import serve
 
     url = resolve_url(db)
     engine = open_store(url)
@@ -78,15 +77,7 @@ def serve_command(db: str | None, host: str, port: int, workers: int) -> None:
         engine.dispose()
     os.environ[DB_ENV] = url
     os.environ[SECRET_ENV] = session_secret()  # one key for every worker's session cookies
-    uvicorn.run(
-        "xerotrial.web.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=True,
-    )
+    serve(host, port, workers)
 
 
 @click.group("user", cls=Group)

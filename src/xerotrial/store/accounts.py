@@ -43,7 +43,7 @@ from sqlalchemy import Connection, Engine, insert
 from .account_schema import ACCOUNT_TABLES, TOKENS, USERS
 from .audit import AuditWriter
 from .chain import jsonable
-from .engine import write_transaction
+from .engine import reading, write_transaction
 from .errors import StoreError
 from .layout import STUDY_KIND, store_kind
 from .statements import by_key
@@ -344,11 +344,11 @@ def issue_token(
     return token
 
 
-def user_for_token(engine: Engine, token: str) -> User:
+def user_for_token(source: Engine | Connection, token: str) -> User:
     """The account of a valid API token; :class:`AuthenticationError` for a missing, unknown,
     revoked or expired token, a disabled account, or rows not in the audit trail."""
     digest = hashlib.sha256(token.encode()).hexdigest()
-    with engine.connect() as conn:
+    with reading(source) as conn:
         t = conn.execute(by_key(TOKENS, ("token_sha256",)), {"token_sha256": digest})
         t = t.mappings().first()
         if t is None or not _trusted(conn, TOKENS.name, {"token_sha256": digest}, dict(t)):

@@ -190,6 +190,10 @@ class AuditWriter:
         if old == value:
             return None
         self._save_meta(key, value)
+        if key == "study_definition":
+            from .study_store import forget_stored_study
+
+            forget_stored_study(self.conn)
         return self.log(
             "insert" if old is None else "update",
             META.name,

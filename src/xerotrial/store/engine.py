@@ -21,6 +21,8 @@ Example
 from __future__ import annotations
 
 import contextlib
+import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,6 +81,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objec
     cur.close()
 
 
+#: connections kept open: a server's request threads each hold one while they work
+_POOL = {"pool_size": 10, "max_overflow": 30}
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` (see :func:`resolve_url`); SQLite gets the store's pragmas.
 
@@ -90,7 +96,8 @@ def make_engine(url: str) -> Engine:
     except ArgumentError as exc:
         raise StoreError(f"--db {url!r} is not a database URL or file path ({exc})") from None
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, connect_args={"timeout": 30})
+        pool = _POOL if parsed.database not in (None, "", ":memory:") else {}
+        engine = create_engine(parsed, connect_args={"timeout": 30}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
 
         @event.listens_for(engine, "begin")
@@ -99,7 +106,7 @@ def make_engine(url: str) -> Engine:
 
         return engine
     try:
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, **_POOL)
     except Exception as exc:  # noqa: BLE001 - a missing driver or a bad URL is a user error
         raise StoreError(f"--db {url!r}: {exc}") from None
 
@@ -152,10 +159,47 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     ...     conn.execute(text("select 1")).scalar()
     1
     """
-    with engine.connect() as conn:
+    # the threads of one process queue here, in order, rather than in SQLite's busy handler
+    # (which sleeps and retries: unfair, a long tail) or holding a pooled connection each
+    with _writers(engine), engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn.info["begin"] = "BEGIN IMMEDIATE"
         with conn.begin():
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
             yield conn
+
+
+@contextlib.contextmanager
+def reading(source: Engine | Connection) -> Iterator[Connection]:
+    """A connection to read on: ``source`` when it is one (a request's), else a new one.
+
+    >>> eng = make_engine("sqlite://")
+    >>> with reading(eng) as conn, reading(conn) as same:
+    ...     same is conn
+    True
+    """
+    if isinstance(source, Connection):
+        yield source
+    else:
+        with source.connect() as conn:
+            yield conn
+
+
+def engine_of(source: Engine | Connection) -> Engine:
+    """The engine of ``source`` (itself when it is one)."""
+    return source.engine if isinstance(source, Connection) else source
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writers(engine: Engine) -> threading.RLock:
+    """The engine's in-process write lock (one per engine; other processes queue on the
+    database's own lock)."""
+    with _WRITERS_GUARD:
+        lock = _WRITERS.get(engine)
+        if lock is None:
+            lock = _WRITERS[engine] = threading.RLock()
+        return lock

@@ -55,7 +55,7 @@ from xerotrial.study.model import Form, StudyDefinition
 
 from .audit import AuditWriter
 from .chain import canonical, jsonable
-from .engine import write_transaction
+from .engine import engine_of, reading, write_transaction
 from .errors import ImportRejectedError, StoreError
 from .lock import refuse_if_locked
 from .schema import AUDIT
@@ -167,11 +167,12 @@ def _read(
 
 
 def read_entry(
-    engine: Engine, form: str, subject: str, visit: str = "", instance: int = 1
+    source: Engine | Connection, form: str, subject: str, visit: str = "", instance: int = 1
 ) -> Entry:
     """The form as stored (blank values and version 0 when it was never saved); a row that
-    differs from the audit trail is refused (:class:`StoreError`)."""
-    with engine.connect() as conn:
+    differs from the audit trail is refused (:class:`StoreError`). ``source``: an engine, or
+    a connection to read on."""
+    with reading(source) as conn:
         study = stored_study(conn)
         entry, row = _read(conn, study, form, subject, visit, instance)
         if row is not None:
@@ -192,7 +193,7 @@ def _as_text(value: Any) -> Any:
 
 
 def save_entry(
-    engine: Engine,
+    source: Engine | Connection,
     form: str,
     subject: str,
     visit: str,
@@ -213,9 +214,15 @@ def save_entry(
     :class:`~.lock.StoreLockedError`, or :class:`ImportRejectedError` listing every problem
     (an unknown field, a broken rule, a changed value without a reason). ``dry_run``: check
     only, and return the entry as it would be saved (its warnings: soft limits, ...)."""
-    source = f"form {form}"
+    where = f"form {form}"
     reason = reason.strip() if reason and reason.strip() else None
-    with write_transaction(engine) as conn:
+    # read and check outside the write lock (other saves go on meanwhile); under it, only
+    # that nothing changed since, and the write
+    with reading(source) as conn:
+        plan = _plan(conn, form, subject, visit, values, version, reason, instance, status)
+    if dry_run:
+        return plan.entry(plan.now.version)
+    with write_transaction(engine_of(source)) as conn:
         refuse_if_locked(conn)
         study = stored_study(conn)
         now, row = _read(conn, study, form, subject, visit, instance)
@@ -225,74 +232,119 @@ def save_entry(
                 f"version {version} (it is at version {now.version}): reload it",
                 now,
             )
-        spec = _form(study, form)
-        fields = {f.name: f for f in data_fields(study, spec)}
-        problems = [
-            Problem(source, None, name, v, "no such field in this form")
-            for name, v in values.items()
-            if name not in fields
-        ]
-        raw = dict(now.values) | {n: _as_text(v) for n, v in values.items() if n in fields}
-        calculated = {n for n, f in fields.items() if f.type == "calculated" and f.calc}
-        for n in calculated:  # computed, never entered
-            raw[n] = ""
-        changed = [
-            n
-            for n in fields
-            if row is not None and n not in calculated and now.values[n] and raw[n] != now.values[n]
-        ]
-        if changed and reason is None:
-            problems += [
-                Problem(source, None, n, raw[n], "a changed value needs the reason for the change")
-                for n in changed
-            ]
-        new_status = now.status if status is None else status
-        subject_col = subject_column(study)
-        t_subjects = study_tables(study)[SUBJECTS]
-        subj = (
-            conn.execute(select(t_subjects).where(t_subjects.c[subject_col] == subject))
-            .mappings()
-            .one()
-        )
-        checked = validate_rows(
-            study,
-            [SubjectRow(subject, subj["site"], subj["arm"])],
-            [FormRow(form, subject, visit, instance, new_status, raw, computed=True)],
-            source,
-        )
-        problems += checked.problems
-        if problems:
-            raise ImportRejectedError(source, problems, done="saved")
-        if dry_run:
-            return Entry(
-                form, subject, visit, instance, raw, new_status, now.version,
-                tuple(checked.warnings),
-            )  # fmt: skip
+        if study is not plan.study or row != plan.row:  # an amendment, or a change unseen
+            plan = _plan(conn, form, subject, visit, values, version, reason, instance, status)
         key = _key(study, subject, visit, instance)
-        parsed = checked.rows[0][1] | {"form_status": new_status}
         writer = AuditWriter(
             conn,
             user=actor.audit_name,
             reason=reason or ("form entry" if row is None else "form saved"),
-            source=source,
+            source=where,
         )
         t = study_tables(study)[form]
+        logged = 0
         if row is None:
-            new = key | parsed | {"def_version": study.version}
+            new = key | plan.parsed | {"def_version": study.version}
             conn.execute(insert(t), new)
-            writer.log("insert", form, key, None, {c: jsonable(v) for c, v in new.items()})
+            logged = writer.log("insert", form, key, None, {c: jsonable(v) for c, v in new.items()})
         else:
             problem = row_problem(conn, form, key, row)
             if problem is not None:
                 raise StoreError(f"{problem}; nothing was saved")
-            new = {c: v for c, v in row.items() if c != "id"} | parsed
+            new = {c: v for c, v in row.items() if c != "id"} | plan.parsed
             new["def_version"] = study.version
             if any(jsonable(row[c]) != jsonable(v) for c, v in new.items()):
                 conn.execute(t.update().where(t.c.id == row["id"]).values(**new))
                 before = {c: jsonable(v) for c, v in row.items() if c != "id"}
-                writer.log("update", form, key, before, {c: jsonable(v) for c, v in new.items()})
-        saved, _ = _read(conn, study, form, subject, visit, instance)
-        return Entry(**{**saved.__dict__, "warnings": tuple(checked.warnings)})
+                after = {c: jsonable(v) for c, v in new.items()}
+                logged = writer.log("update", form, key, before, after)
+        stored = conn.execute(by_key(t, tuple(key)), key).mappings().one()
+        fields = data_fields(study, _form(study, form))
+        saved = {f.name: format_value(f, stored[f.name]) for f in fields}
+        version = now.version + (1 if logged else 0)
+        return Entry(
+            form, subject, visit, instance, saved, stored["form_status"], version,
+            tuple(plan.warnings),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A save checked against the form as read: the values to store, or the problems."""
+
+    study: StudyDefinition
+    now: Entry
+    row: dict[str, Any] | None
+    raw: dict[str, Any]
+    parsed: dict[str, Any]
+    status: int | None
+    warnings: tuple[Any, ...]
+
+    def entry(self, version: int) -> Entry:
+        n = self.now
+        return Entry(
+            n.form, n.subject, n.visit, n.instance, self.raw, self.status, version, self.warnings
+        )
+
+
+def _plan(
+    conn: Connection,
+    form: str,
+    subject: str,
+    visit: str,
+    values: Mapping[str, Any],
+    version: int,
+    reason: str | None,
+    instance: int,
+    status: int | None,
+) -> _Plan:
+    """Check a save against the form as stored now (raises as :func:`save_entry`)."""
+    source = f"form {form}"
+    refuse_if_locked(conn)
+    study = stored_study(conn)
+    now, row = _read(conn, study, form, subject, visit, instance)
+    if now.version != version:
+        raise StaleVersionError(
+            f"{form} of {subject} at {visit or '-'} was saved by someone else since "
+            f"version {version} (it is at version {now.version}): reload it",
+            now,
+        )
+    spec = _form(study, form)
+    fields = {f.name: f for f in data_fields(study, spec)}
+    problems = [
+        Problem(source, None, name, v, "no such field in this form")
+        for name, v in values.items()
+        if name not in fields
+    ]
+    raw = dict(now.values) | {n: _as_text(v) for n, v in values.items() if n in fields}
+    calculated = {n for n, f in fields.items() if f.type == "calculated" and f.calc}
+    for n in calculated:  # computed, never entered
+        raw[n] = ""
+    changed = [
+        n
+        for n in fields
+        if row is not None and n not in calculated and now.values[n] and raw[n] != now.values[n]
+    ]
+    if changed and reason is None:
+        problems += [
+            Problem(source, None, n, raw[n], "a changed value needs the reason for the change")
+            for n in changed
+        ]
+    new_status = now.status if status is None else status
+    col = subject_column(study)
+    subj = conn.execute(by_key(study_tables(study)[SUBJECTS], (col,)), {col: subject})
+    subj = subj.mappings().one()
+    checked = validate_rows(
+        study,
+        [SubjectRow(subject, subj["site"], subj["arm"])],
+        [FormRow(form, subject, visit, instance, new_status, raw, computed=True)],
+        source,
+    )
+    problems += checked.problems
+    if problems:
+        raise ImportRejectedError(source, problems, done="saved")
+    parsed = checked.rows[0][1] | {"form_status": new_status}
+    return _Plan(study, now, row, raw, parsed, new_status, tuple(checked.warnings))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import weakref
 from pathlib import Path
 
 from sqlalchemy import Connection, insert, inspect, select
@@ -39,9 +40,11 @@ from .schema import AUDIT, META
 from .statements import META_VALUE
 from .study_schema import study_tables
 
-__all__ = ["definition_text", "init_study_store", "stored_study"]
+__all__ = ["definition_text", "forget_stored_study", "init_study_store", "stored_study"]
 
 _CACHE: dict[str, StudyDefinition] = {}
+#: the definition a connection read (one query per connection, not per call)
+_HELD: weakref.WeakKeyDictionary[Connection, StudyDefinition] = weakref.WeakKeyDictionary()
 
 
 def definition_text(path: str | Path) -> tuple[StudyDefinition, str]:
@@ -61,11 +64,15 @@ def stored_study(conn: Connection) -> StudyDefinition:
     from xerotrial.study.check import build
     from xerotrial.study.load import parse_text
 
+    held = _HELD.get(conn)
+    if held is not None:
+        return held
     value = conn.execute(META_VALUE, {"key": "study_definition"}).scalar()
     if value is None:
         raise StoreError("not a study store: it keeps no study definition (init --study DEF)")
     hit = _CACHE.get(value)
     if hit is not None:
+        _HELD[conn] = hit
         return hit
     kept = json.loads(value)
     where = f"the store's study definition ({kept['file']})"
@@ -74,7 +81,14 @@ def stored_study(conn: Connection) -> StudyDefinition:
     if len(_CACHE) >= 8:
         _CACHE.clear()
     _CACHE[value] = study
+    _HELD[conn] = study
     return study
+
+
+def forget_stored_study(conn: Connection) -> None:
+    """Read the definition again on this connection's next :func:`stored_study` (after a
+    write of it: ``AuditWriter.set_meta``)."""
+    _HELD.pop(conn, None)
 
 
 def init_study_store(

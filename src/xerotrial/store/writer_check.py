@@ -51,7 +51,7 @@ from .guards import missing_guards
 from .layout import StoreTable, store_layout
 from .schema import AUDIT, META
 from .statements import by_key
-from .verify import AuditReport, _revision, last_state, verify_connection
+from .verify import AuditReport, _revision, verify_connection
 
 __all__ = [
     "FULL_CHECK_EVERY",
@@ -68,12 +68,14 @@ FULL_CHECK_EVERY = 300.0
 @dataclass(frozen=True)
 class VerifiedHead:
     """The last entry a check verified: ``seq`` and ``hash``, the keying entry's seq (None for
-    an unkeyed store) and when the last full check ran (``time.monotonic``)."""
+    an unkeyed store), when the last full check ran (``time.monotonic``) and the audited
+    ``store_meta`` values as verified then (``(key, value)``, value None when unset)."""
 
     seq: int
     hash: str
     keyed_from: int | None
     full_at: float
+    meta: tuple[tuple[str, str | None], ...]
 
 
 _SINCE = select(AUDIT).where(AUDIT.c.seq >= bindparam("seq")).order_by(AUDIT.c.seq)
@@ -97,13 +99,14 @@ def writer_check(conn: Connection, key: bytes | None) -> AuditReport:
     if cp is None or time.monotonic() - cp.full_at > FULL_CHECK_EVERY:
         report = verify_connection(conn, key=key)
         if report.ok:
-            _HEADS[engine] = VerifiedHead(*report.head, _keyed_from(conn), time.monotonic())
+            meta = _audited_meta(dict(conn.execute(select(META.c.key, META.c.value)).all()))
+            _HEADS[engine] = VerifiedHead(*report.head, _keyed_from(conn), time.monotonic(), meta)
         else:
             _HEADS.pop(engine, None)
         return report
-    report, keyed_from = _incremental(conn, cp, key)
+    report, keyed_from, meta = _incremental(conn, cp, key)
     if report.ok:
-        _HEADS[engine] = VerifiedHead(*report.head, keyed_from, cp.full_at)
+        _HEADS[engine] = VerifiedHead(*report.head, keyed_from, cp.full_at, meta)
     else:
         _HEADS.pop(engine, None)
     return report
@@ -120,7 +123,7 @@ def _keyed_from(conn: Connection) -> int | None:
 
 def _incremental(
     conn: Connection, cp: VerifiedHead, key: bytes | None
-) -> tuple[AuditReport, int | None]:
+) -> tuple[AuditReport, int | None, tuple[tuple[str, str | None], ...]]:
     _revision(conn)
     problems: list[str] = list(missing_guards(conn))
     rows = conn.execute(_SINCE, {"seq": cp.seq}).mappings().all()
@@ -178,7 +181,18 @@ def _incremental(
             if not hmac.compare_digest(tip_mac, mac(key, f"{seq}:{prev}")):
                 problems.append("the stored tip's MAC is not valid (the tip was rewritten)")
     problems += _rows_problems(conn, written)
-    problems += _meta_problems(conn, meta)
+    expected = dict(cp.meta)
+    for (table, row_key), values in written.items():
+        if table == META.name:
+            name = json.loads(row_key)["key"]
+            expected[name] = None if values is None else values.get("value")
+    now = _audited_meta(meta)
+    for name, value in now:
+        if expected.get(name) != value:
+            problems.append(
+                f"{AUDITED_META[name]} (store_meta {name}): differs from the audit trail "
+                "(changed without a trace)"
+            )
     from .lock import LockState
 
     lock = LockState(**json.loads(meta["lock"])) if "lock" in meta else LockState(False)
@@ -186,7 +200,7 @@ def _incremental(
         ("verified" if key else "not checked (no key)") if keyed else "none (unkeyed store)"
     )
     report = AuditReport(seq, problems, [], (seq, prev), keyed, macs_state, lock.describe())
-    return report, keyed_from
+    return report, keyed_from, now
 
 
 #: above this many rows written to one table since the head, read the table whole
@@ -244,13 +258,5 @@ def _held_rows(conn: Connection, spec: StoreTable, row_keys: list[str]) -> dict[
     return out
 
 
-def _meta_problems(conn: Connection, meta: dict[str, str]) -> list[str]:
-    out = []
-    for key, what in AUDITED_META.items():
-        last = last_state(conn, META.name, {"key": key})
-        audited = None if last is None or last[1] is None else last[1].get("value")
-        if audited != meta.get(key):
-            out.append(
-                f"{what} (store_meta {key}): differs from the audit trail (changed without a trace)"
-            )
-    return out
+def _audited_meta(meta: dict[str, str]) -> tuple[tuple[str, str | None], ...]:
+    return tuple((name, meta.get(name)) for name in AUDITED_META)

@@ -16,6 +16,7 @@ for a 400 and ``"current"`` for a 409.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -23,10 +24,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from xerotrial.errors import ImportRejectedError
 from xerotrial.store.accounts import Actor, AuthenticationError, User, user_for_token
+from xerotrial.store.engine import reading
 from xerotrial.store.errors import StoreError
 from xerotrial.store.lock import StoreLockedError, lock_store, store_lock, unlock_store
 from xerotrial.store.review import (
@@ -96,29 +98,38 @@ def _engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+def _connection(request: Request) -> Iterator[Connection]:
+    """The request's connection for its reads (one checkout, not one per lookup)."""
+    with _engine(request).connect() as conn:
+        yield conn
+
+
+Reader = Annotated[Connection, Depends(_connection)]
+
+
 def current_user(
-    request: Request,
+    reader: Reader,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     """The caller, from its bearer token (401 otherwise)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationError("an API token is needed (Authorization: Bearer TOKEN)")
-    return user_for_token(_engine(request), credentials.credentials)
+    return user_for_token(reader, credentials.credentials)
 
 
 Caller = Annotated[User, Depends(current_user)]
 
 
-def site_of(engine: Engine, subject: str) -> str | None:
+def site_of(source: Engine | Connection, subject: str) -> str | None:
     """The subject's site (:class:`NotFoundError` for an unknown subject)."""
-    with engine.connect() as conn:
+    with reading(source) as conn:
         return subject_site(conn, stored_study(conn), subject)
 
 
 @router.get("/subjects")
-def list_subjects(request: Request, user: Caller) -> list[dict[str, Any]]:
+def list_subjects(reader: Reader, user: Caller) -> list[dict[str, Any]]:
     """The subjects the caller may see, with their site (and arm for unblinded roles)."""
-    with _engine(request).connect() as conn:
+    with reading(reader) as conn:
         study = stored_study(conn)
         t = study_tables(study)[SUBJECTS]
         col = subject_column(study)
@@ -138,7 +149,7 @@ def list_subjects(request: Request, user: Caller) -> list[dict[str, Any]]:
 
 @router.get("/subjects/{subject}/forms/{form}")
 def get_form(
-    request: Request,
+    reader: Reader,
     user: Caller,
     subject: str,
     form: str,
@@ -146,15 +157,14 @@ def get_form(
     instance: Annotated[int, Query(ge=1)] = 1,
 ) -> dict[str, Any]:
     """One form of one subject at one visit."""
-    engine = _engine(request)
-    if not may_read(user, site_of(engine, subject)):
+    if not may_read(user, site_of(reader, subject)):
         raise ForbiddenError(f"{user.name} ({user.role}) may not read subject {subject}")
-    return read_entry(engine, form, subject, visit, instance).as_json()
+    return read_entry(reader, form, subject, visit, instance).as_json()
 
 
 @router.put("/subjects/{subject}/forms/{form}")
 def put_form(
-    request: Request,
+    reader: Reader,
     user: Caller,
     subject: str,
     form: str,
@@ -163,11 +173,10 @@ def put_form(
     instance: Annotated[int, Query(ge=1)] = 1,
 ) -> dict[str, Any]:
     """Save one form (all or nothing, audited under the caller)."""
-    engine = _engine(request)
-    if not may_write(user, site_of(engine, subject)):
+    if not may_write(user, site_of(reader, subject)):
         raise ForbiddenError(f"{user.name} ({user.role}) may not write data of subject {subject}")
     entry = save_entry(
-        engine,
+        reader,
         form,
         subject,
         visit,
