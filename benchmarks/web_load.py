@@ -25,10 +25,14 @@ the throughput of all operations together (ops/s), plus the audit log's size bef
 Latency is measured in the client (request sent to answer read), so it includes queueing in
 the server. Client and server share the machine's cores.
 
-Each save runs a full ``audit verify`` of the store under the write lock before it writes
-(``AuditWriter`` in ``src/xerotrial/store/audit.py``): saves are serialised and their cost
-grows with the audit log, so ``form save`` latency depends on how long the store has been
-written to, not only on K. The first and last tenth of the saves are shown for that reason.
+Each save takes the store's write lock (one writer at a time: the audit chain is one sequence)
+and, under it, checks the trail from the head its process verified last
+(``src/xerotrial/store/writer_check.py``; the full check at a worker's first save and every 5
+minutes). The first and last tenth of the saves are shown: a growing log would show there.
+
+``--think S``: each user pauses 0 to 2S seconds after a save and before its first request, as
+people do; without it (the default) the users loop back to back, a saturation test whose
+latency is queueing (about users x 3 / throughput).
 
 Goal (the issue's): p95 <= 150 ms for a form save at 20 users on PostgreSQL. Nothing is
 asserted; this is a benchmark, not a test.

@@ -74,6 +74,13 @@ def _login(drv, server: str, name: str) -> None:  # noqa: ANN001
     _submit(drv, By.CSS_SELECTOR, "form.login button")
 
 
+def _until(browser, condition) -> None:  # noqa: ANN001
+    """Wait (up to 10 s) for the page's script to answer."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 10).until(lambda _: condition())
+
+
 def test_each_role_walks_a_visit(driver, server: str, tmp_path: Path) -> None:  # noqa: F811
     """Data entry enters (a check fires, is corrected), the monitor queries and verifies,
     the site answers, the investigator signs, the data manager locks, the statistician
@@ -89,16 +96,20 @@ def test_each_role_walks_a_visit(driver, server: str, tmp_path: Path) -> None:  
     assert driver.current_url == f"{server}/subjects", driver.page_source
     assert driver.find_elements(By.CSS_SELECTOR, "td.status.empty a")
     driver.get(form)
+    pain = driver.find_element(By.CSS_SELECTOR, ".field[data-field=pain_detail]")
+    _until(driver, lambda: not pain.is_displayed())  # the branching asks it only with pain
     age = driver.find_element(By.ID, "f_age")
     age.send_keys("17")
-    driver.find_element(By.ID, "f_sex").click()  # leave the field
+    driver.find_element(By.ID, "f_sex").click()  # leave the field: the server's rules apply
     check = age.find_element(By.XPATH, "following-sibling::span[@class='check']")
-    assert check.text == "below 18: will be refused"
+    _until(driver, lambda: check.text == "must be >= 18")
+    driver.find_element(By.CSS_SELECTOR, "input[name=symptoms][value='2']").click()
+    _until(driver, pain.is_displayed)
     driver.save_screenshot(str(shots / "1-data-entry-check.png"))
     age.clear()
     age.send_keys("61")
     driver.find_element(By.ID, "f_sex").click()
-    assert check.text == ""
+    _until(driver, lambda: check.text == "")
     driver.find_element(By.CSS_SELECTOR, "#f_status option[value='2']").click()
     _submit(driver, By.CSS_SELECTOR, "main form button[type=submit]")
     assert "Saved (version 1)" in driver.page_source

@@ -179,3 +179,44 @@ def test_a_locked_store_shows_it_and_refuses_saves(fresh_site: Site) -> None:
     data = {"csrf_token": _csrf(page.text), "version": "0", "age": "61", "form_status": "2"}
     r = client.post(FORM.format(s="1"), data=data)
     assert r.status_code == 423 and "the store is locked" in r.text
+
+
+def test_the_form_previews_its_rules_as_fields_are_left(site: Site) -> None:
+    """The page's script asks the server (POST .../preview) for the checks, branching and
+    calculations of what is typed: the same rules as a save, nothing written."""
+    client = _login(site, "ana")
+    page = client.get(FORM.format(s="1"))
+    url = FORM.format(s="1").replace("?", "/preview?")
+    assert f'data-preview="{url}"' in page.text.replace("&amp;", "&")
+    data = {"csrf_token": _csrf(page.text), "form_status": "0", "age": "17", "symptoms": "2"}
+    r = client.post(url, data=data)
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "shown": {"pain_detail": True},
+        "calculated": {},
+        "errors": {"age": "must be >= 18"},
+        "notes": {},
+        "checks": [],
+    }
+    r = client.post(url, data=data | {"age": "85", "symptoms": "1"})
+    assert r.json()["shown"] == {"pain_detail": False}
+    assert r.json()["notes"] == {"age": "85 is above the expected 80 (soft limit)"}
+    saliva = "/subjects/1/forms/saliva/preview?visit=baseline"
+    weights = {"before_g": "1", "after_g": "3"}
+    r = client.post(saliva, data={"csrf_token": data["csrf_token"]} | weights)
+    assert r.json()["calculated"] == {"diff_g": "2.00"}  # its precision
+    assert show(site.engine, table="enrolment").empty  # nothing written
+
+
+@pytest.mark.parametrize(("who", "subject", "code"), [("ana", "3", 403), ("mo", "1", 403)])
+def test_the_preview_keeps_the_forms_boundaries(site: Site, who: str, subject: str, code: int):
+    client = _login(site, who)
+    token = _csrf(client.get("/subjects").text)
+    url = FORM.format(s=subject).replace("?", "/preview?")
+    assert client.post(url, data={"csrf_token": token, "age": "50"}).status_code == code
+    assert (
+        _login(site, "ana")
+        .post(FORM.format(s="1").replace("?", "/preview?"), data={"age": "50"})
+        .status_code
+        == 403
+    )  # no CSRF token

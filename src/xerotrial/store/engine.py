@@ -159,9 +159,11 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     ...     conn.execute(text("select 1")).scalar()
     1
     """
-    # the threads of one process queue here, in order, rather than in SQLite's busy handler
-    # (which sleeps and retries: unfair, a long tail) or holding a pooled connection each
-    with _writers(engine), engine.connect() as conn:
+    # Writers wait here, blocked, rather than in SQLite's busy handler, which sleeps and
+    # retries: a process whose threads write back to back starves another process's writer
+    # (up to the 30 s timeout). The threads of one process queue on a lock, processes on an
+    # advisory lock of a file beside the database (PostgreSQL queues on its own lock).
+    with _writers(engine), _file_lock(engine), engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn.info["begin"] = "BEGIN IMMEDIATE"
         with conn.begin():
@@ -189,6 +191,26 @@ def reading(source: Engine | Connection) -> Iterator[Connection]:
 def engine_of(source: Engine | Connection) -> Engine:
     """The engine of ``source`` (itself when it is one)."""
     return source.engine if isinstance(source, Connection) else source
+
+
+@contextlib.contextmanager
+def _file_lock(engine: Engine) -> Iterator[None]:
+    """SQLite on a file: an exclusive ``flock`` on ``DATABASE-writer.lock`` (POSIX; elsewhere,
+    and for other databases, nothing)."""
+    path = _sqlite_path(str(engine.url)) if engine.dialect.name == "sqlite" else None
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        fcntl = None
+    if path is None or fcntl is None:
+        yield
+        return
+    with open(f"{path}-writer.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 _WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()

@@ -175,17 +175,18 @@ def _check_form_row(
                         f"its calculation {f.calc!r} gives {got}",
                     )
                 )
-        if f.show_if and parsed[f.name] is not None:
+        shown = None
+        if f.show_if:
             try:
                 shown = parse_expression(f.show_if).evaluate(context)
             except ExpressionError:
                 shown = None
-            if shown is False:
-                out.warnings.append(
-                    f"{_at(source, row)}: {col}: has a value though its branching "
-                    f"logic {f.show_if!r} hides it ({where})"
-                )
-        if f.required and parsed[f.name] is None:
+        if shown is False and parsed[f.name] is not None:
+            out.warnings.append(
+                f"{_at(source, row)}: {col}: has a value though its branching "
+                f"logic {f.show_if!r} hides it ({where})"
+            )
+        if f.required and parsed[f.name] is None and shown is not False:  # REDCap: asked only
             if row.status in (0, 1):
                 out.warnings.append(
                     f"{_at(source, row)}: {col}: required but blank in a form not "

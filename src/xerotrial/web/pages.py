@@ -19,12 +19,13 @@ from urllib.parse import quote
 import jinja2
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from xerotrial.errors import ImportRejectedError
 from xerotrial.store.accounts import Actor, AuthenticationError, User, authenticate
 from xerotrial.store.errors import StoreError
+from xerotrial.store.form_preview import preview_form
 from xerotrial.store.lock import StoreLockedError, lock_store, read_lock, unlock_store
 from xerotrial.store.review import (
     MEANING,
@@ -285,6 +286,7 @@ def _form_page(
         "query_url": f"{base}/queries{query_string}",
         "verify_url": f"{base}/verify{query_string}",
         "sign_url": f"/subjects/{quote(subject, safe='')}/sign",
+        "preview_url": f"{base}/preview{query_string}",
     }
     return render(
         request,
@@ -326,14 +328,7 @@ async def save_form(request: Request, subject: str, form: str, visit: str = "") 
     check_csrf(request, posted.get("csrf_token"))
     study, _ = _study(request)
     fields = _fields(study, form)
-    values = {}
-    for f in fields:
-        if f["type"] in ("descriptive", "calculated"):
-            continue
-        if f["type"] == "checkbox":
-            values[f["name"]] = ",".join(str(x) for x in posted.getlist(f["name"]))
-        else:
-            values[f["name"]] = str(posted.get(f["name"], ""))
+    values = _posted_values(fields, posted)
     try:
         version = int(str(posted.get("version", "")))
         status = int(str(posted.get("form_status", "0")))
@@ -372,6 +367,35 @@ async def save_form(request: Request, subject: str, form: str, visit: str = "") 
         errors = [{"field": None, "value": None, "rule": str(exc)}]
         return _form_page(request, user, subject, form, visit, 423, errors=errors)
     return _form_page(request, user, subject, form, visit, 200, entry=saved, saved=True)
+
+
+def _posted_values(fields: list[dict[str, Any]], posted: Any) -> dict[str, str]:
+    """The form's entered values as posted (a checkbox's ticked codes joined by commas)."""
+    values = {}
+    for f in fields:
+        if f["type"] in ("descriptive", "calculated"):
+            continue
+        if f["type"] == "checkbox":
+            values[f["name"]] = ",".join(str(x) for x in posted.getlist(f["name"]))
+        else:
+            values[f["name"]] = str(posted.get(f["name"], ""))
+    return values
+
+
+@router.post("/subjects/{subject}/forms/{form}/preview")
+async def preview_form_page(request: Request, subject: str, form: str, visit: str = "") -> Response:
+    """The form's checks, branching and calculations for the values typed so far (JSON for
+    the page's script: the server's rules, applied as a field is left)."""
+    await run_in_threadpool(_guard, request, subject, may_write)
+    posted = await request.form()
+    check_csrf(request, posted.get("csrf_token"))
+    study, _ = _study(request)
+    values = _posted_values(_fields(study, form), posted)
+    try:
+        status = int(str(posted.get("form_status", "0")))
+    except ValueError:
+        return Response("bad form status", status_code=400)
+    return JSONResponse(preview_form(study, form, values, status=status).as_json())
 
 
 @router.get("/subjects/{subject}/forms/{form}/history")

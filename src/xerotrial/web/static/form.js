@@ -1,25 +1,37 @@
-// Checks as a field is left (the server checks again on save): hard limits, soft limits,
-// required. The page works without this script.
+// As a field is left or changed, the server applies the form's rules to what is typed so far
+// (POST .../preview: the checks a save applies, the branching, the calculations) and this
+// shows the answer: a field's problem beside it, fields the branching does not ask hidden,
+// calculated values filled in. The rules live on the server only; the page works without this.
 (function () {
   "use strict";
-  function check(input) {
-    var out = input.parentNode.querySelector(".check");
-    if (!out) { return; }
-    var text = input.value.trim(), msg = "", soft = false;
-    if (text === "") {
-      if (input.dataset.required) { msg = "required"; soft = true; }
-    } else if (input.dataset.lo !== undefined || input.dataset.hi !== undefined) {
-      var x = Number(text.replace(",", "."));
-      if (!isFinite(x)) { msg = "not a number"; }
-      else if (input.dataset.lo !== undefined && x < Number(input.dataset.lo)) { msg = "below " + input.dataset.lo + ": will be refused"; }
-      else if (input.dataset.hi !== undefined && x > Number(input.dataset.hi)) { msg = "above " + input.dataset.hi + ": will be refused"; }
-      else if (input.dataset.softLo !== undefined && x < Number(input.dataset.softLo)) { msg = "below the expected " + input.dataset.softLo; soft = true; }
-      else if (input.dataset.softHi !== undefined && x > Number(input.dataset.softHi)) { msg = "above the expected " + input.dataset.softHi; soft = true; }
-    }
-    out.textContent = msg;
-    out.className = soft ? "check soft" : "check";
+  var form = document.querySelector("form[data-preview]");
+  if (!form || !window.fetch || !window.FormData) { return; }
+  var asked = 0;
+  function apply(p) {
+    form.querySelectorAll(".field[data-field]").forEach(function (div) {
+      var name = div.dataset.field;
+      if (Object.prototype.hasOwnProperty.call(p.shown, name)) {
+        div.hidden = p.shown[name] === false;
+      }
+      var input = document.getElementById("f_" + name);
+      if (input && Object.prototype.hasOwnProperty.call(p.calculated, name)) {
+        input.value = p.calculated[name];
+      }
+      var out = div.querySelector(".check");
+      if (!out) { return; }
+      var error = p.errors[name] || "", note = p.notes[name] || "";
+      out.textContent = error || note;
+      out.className = error ? "check" : (note ? "check soft" : "check");
+    });
   }
-  document.querySelectorAll("input[data-lo], input[data-hi], input[data-required]").forEach(function (el) {
-    el.addEventListener("blur", function () { check(el); });
-  });
+  function preview() {
+    var mine = ++asked;
+    fetch(form.dataset.preview, { method: "POST", body: new FormData(form), credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (p) { if (p && mine === asked) { apply(p); } })
+      .catch(function () { /* the save checks again */ });
+  }
+  form.addEventListener("focusout", preview);
+  form.addEventListener("change", preview);
+  preview();
 })();
