@@ -107,17 +107,28 @@ def _connection(request: Request) -> Iterator[Connection]:
 Reader = Annotated[Connection, Depends(_connection)]
 
 
-def current_user(
-    reader: Reader,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    """The caller, from its bearer token (401 otherwise)."""
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationError("an API token is needed (Authorization: Bearer TOKEN)")
-    return user_for_token(reader, credentials.credentials)
+    return credentials.credentials
+
+
+def current_user(request: Request, credentials: Credentials) -> User:
+    """The caller, from its bearer token (401 otherwise), on a connection of its own: a
+    request that writes holds no connection while it waits for the write lock."""
+    return user_for_token(_engine(request), _token(credentials))
+
+
+def reading_user(reader: Reader, credentials: Credentials) -> User:
+    """The caller of a request that only reads, on the request's connection."""
+    return user_for_token(reader, _token(credentials))
 
 
 Caller = Annotated[User, Depends(current_user)]
+ReadingCaller = Annotated[User, Depends(reading_user)]
 
 
 def site_of(source: Engine | Connection, subject: str) -> str | None:
@@ -127,7 +138,7 @@ def site_of(source: Engine | Connection, subject: str) -> str | None:
 
 
 @router.get("/subjects")
-def list_subjects(reader: Reader, user: Caller) -> list[dict[str, Any]]:
+def list_subjects(reader: Reader, user: ReadingCaller) -> list[dict[str, Any]]:
     """The subjects the caller may see, with their site (and arm for unblinded roles)."""
     with reading(reader) as conn:
         study = stored_study(conn)
@@ -150,7 +161,7 @@ def list_subjects(reader: Reader, user: Caller) -> list[dict[str, Any]]:
 @router.get("/subjects/{subject}/forms/{form}")
 def get_form(
     reader: Reader,
-    user: Caller,
+    user: ReadingCaller,
     subject: str,
     form: str,
     visit: Annotated[str, Query()] = "",
@@ -164,7 +175,7 @@ def get_form(
 
 @router.put("/subjects/{subject}/forms/{form}")
 def put_form(
-    reader: Reader,
+    request: Request,
     user: Caller,
     subject: str,
     form: str,
@@ -173,10 +184,11 @@ def put_form(
     instance: Annotated[int, Query(ge=1)] = 1,
 ) -> dict[str, Any]:
     """Save one form (all or nothing, audited under the caller)."""
-    if not may_write(user, site_of(reader, subject)):
+    engine = _engine(request)
+    if not may_write(user, site_of(engine, subject)):
         raise ForbiddenError(f"{user.name} ({user.role}) may not write data of subject {subject}")
     entry = save_entry(
-        reader,
+        engine,
         form,
         subject,
         visit,
