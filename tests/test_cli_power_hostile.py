@@ -43,6 +43,8 @@ def test_every_fit_failing_in_json_is_null_and_warned():
 
 
 def test_some_fits_failing_are_counted_in_a_warning():
+    """run_power's warning for some failed fits, as `power --json` gives it (the API and the
+    command line share this case: its failing fits take ~8 s, run once)."""
     res = power("--n-per-arm", "4", "--dropout", "0.2", "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)

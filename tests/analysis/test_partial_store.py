@@ -2,12 +2,13 @@
 stores whose protocol differs from the bundled one: the analysis reads the store's protocol.
 
 The stores are the demo's case report forms imported, validated and audited, into fresh
-stores (:func:`tests.analysis.partial.cut_store`): cut after study day 1, 5 and 30, or whole
-with a changed protocol kept in the store (``init --protocol``).
+stores (:func:`tests.analysis.partial.cut_store`) cut after study day 1, 5 and 30, or copies
+of the demo store with its protocol amended (``init --protocol --reason``).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from importlib import resources
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from xerotrial.cli import app
 from xerotrial.report.data import ReportData
 from xerotrial.store.engine import open_store
 from xerotrial.store.export import read_form
+from xerotrial.store.migrate import init_store
 from xerotrial.trial.protocol import standalone_text
 
 from .partial import cut_store
@@ -40,6 +42,17 @@ def _protocol(tmp: Path, name: str, *changes: tuple[str, str]) -> Path:
     path = tmp / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _amended(demo_output: Path, db: Path, protocol: Path) -> Path:
+    """A copy of the demo store whose protocol is amended to ``protocol`` (its data as
+    imported under the bundled one: these protocols change the analysis, not the import)."""
+    with sqlite3.connect(demo_output / "trial.db") as src, sqlite3.connect(db) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    init_store(db, protocol, reason="test: the analysis follows the store's protocol")
+    return db
 
 
 @pytest.fixture(scope="module")
@@ -168,8 +181,7 @@ def test_empty_store_exits_2_saying_why(tmp_path):
 def test_responders_use_the_stores_threshold(demo_output: Path, tmp_path: Path):
     """With [thresholds.responder] at 10%, 6 patients exceed it for UWS and 4 for SWS."""
     protocol = _protocol(tmp_path, "ten.toml", ("value = 30.0\n", "value = 10.0\n"))
-    db = tmp_path / "ten.db"
-    cut_store(demo_output / "crf", db, 10_000, protocol).dispose()
+    db = _amended(demo_output, tmp_path / "ten.db", protocol)
     out = tmp_path / "report"
     result = CliRunner().invoke(app, ["report", "--db", f"sqlite:///{db}", "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -198,8 +210,8 @@ def test_strict_schedule_and_visit_numbers_from_the_protocol(demo_output: Path, 
         ('xq = ["day0", "day30", "day120"]', 'xq = ["day0", "day120"]'),
         ("avisitn = 30\n", "avisitn = 31\n"),
     )
-    db = tmp_path / "strict.db"
-    engine = cut_store(demo_output / "crf", db, 10_000, protocol)
+    db = _amended(demo_output, tmp_path / "strict.db", protocol)
+    engine = open_store(db)
     try:
         p = store_protocol(engine)
         assert p.analysis.unscheduled == "exclude"

@@ -217,13 +217,3 @@ def test_power_where_every_fit_fails_is_not_estimable():
     out, fine = res.to_dict()["results"]
     assert out["power"] is None and out["mc_se"] is None and out["first_failure"]
     assert "first_failure" not in fine  # the JSON contract's keys when nothing failed
-
-
-def test_power_with_some_failed_fits_says_how_many():
-    res, notes = _power([4], dropout=0.2)
-    point = res.results[0]
-    assert 0 < point.n_failed < point.n_sims and point.estimable
-    assert notes == [
-        f"{point.n_failed} of 40 simulated fits at n = 4 per arm failed and count as not "
-        f"significant; the first: {point.first_failure}"
-    ]
