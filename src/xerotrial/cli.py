@@ -30,6 +30,7 @@ import click
 from . import __version__
 from .cli_common import CONTEXT_SETTINGS, Group, UpperChoice, fail, fail_error, styled, warn
 from .cli_power import power
+from .cli_randomize import randomize_group
 from .cli_report import demo_command, report_command
 from .cli_score import score_group
 from .cli_store import STORE_COMMANDS
@@ -261,6 +262,7 @@ for _command in STORE_COMMANDS:
 cli.add_command(report_command)
 cli.add_command(demo_command)
 cli.add_command(study_group)
+cli.add_command(randomize_group)
 for _command in WEB_COMMANDS:
     cli.add_command(_command)
 
