@@ -226,12 +226,7 @@ def save_entry(
         refuse_if_locked(conn)
         study = stored_study(conn)
         now, row = _read(conn, study, form, subject, visit, instance)
-        if now.version != version:
-            raise StaleVersionError(
-                f"{form} of {subject} at {visit or '-'} was saved by someone else since "
-                f"version {version} (it is at version {now.version}): reload it",
-                now,
-            )
+        _refuse_if_stale(now, version)
         if study is not plan.study or row != plan.row:  # an amendment, or a change unseen
             plan = _plan(conn, form, subject, visit, values, version, reason, instance, status)
         key = _key(study, subject, visit, instance)
@@ -287,6 +282,16 @@ class _Plan:
         )
 
 
+def _refuse_if_stale(now: Entry, version: int) -> None:
+    """:class:`StaleVersionError` when the form is no longer at the ``version`` read."""
+    if now.version != version:
+        raise StaleVersionError(
+            f"{now.form} of {now.subject} at {now.visit or '-'} was saved by someone else "
+            f"since version {version} (it is at version {now.version}): reload it",
+            now,
+        )
+
+
 def _plan(
     conn: Connection,
     form: str,
@@ -303,12 +308,7 @@ def _plan(
     refuse_if_locked(conn)
     study = stored_study(conn)
     now, row = _read(conn, study, form, subject, visit, instance)
-    if now.version != version:
-        raise StaleVersionError(
-            f"{form} of {subject} at {visit or '-'} was saved by someone else since "
-            f"version {version} (it is at version {now.version}): reload it",
-            now,
-        )
+    _refuse_if_stale(now, version)
     spec = _form(study, form)
     fields = {f.name: f for f in data_fields(study, spec)}
     problems = [

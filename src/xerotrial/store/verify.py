@@ -38,6 +38,7 @@ from .statements import LAST_STATE
 __all__ = [
     "AuditReport",
     "last_state",
+    "link_problems",
     "refusal",
     "row_problem",
     "verify",
@@ -146,6 +147,22 @@ def _revision(conn: Connection) -> None:
         )
 
 
+def link_problems(row: Mapping[str, Any], expected_seq: int, prev: str) -> list[str]:
+    """What is wrong with one entry's place in the chain: its seq (``expected_seq`` is the
+    one due), its ``prev_hash`` (``prev``: the entry before's hash) and its own hash."""
+    seq, out = row["seq"], []
+    if seq != expected_seq:
+        out.append(f"audit entry {expected_seq} is missing (next is {seq})")
+    if row["prev_hash"] != prev:
+        out.append(
+            f"audit entry {seq}: prev_hash does not match the hash of the "
+            "entry before it (an entry was changed, removed or inserted)"
+        )
+    if entry_hash(row) != row["hash"]:
+        out.append(f"audit entry {seq}: its content does not match its hash (the entry was edited)")
+    return out
+
+
 def _walk(
     conn: Connection, problems: list[str], state: dict[str, dict[str, dict]]
 ) -> tuple[int, str, int, int | None, list[tuple[int, str, str | None]]]:
@@ -156,17 +173,7 @@ def _walk(
     for row in conn.execute(select(AUDIT).order_by(AUDIT.c.seq)).mappings():
         n += 1
         seq = row["seq"]
-        if seq != expected_seq:
-            problems.append(f"audit entry {expected_seq} is missing (next is {seq})")
-        if row["prev_hash"] != prev:
-            problems.append(
-                f"audit entry {seq}: prev_hash does not match the hash of the "
-                "entry before it (an entry was changed, removed or inserted)"
-            )
-        if entry_hash(row) != row["hash"]:
-            problems.append(
-                f"audit entry {seq}: its content does not match its hash (the entry was edited)"
-            )
+        problems += link_problems(row, expected_seq, prev)
         prev, expected_seq = row["hash"], seq + 1
         if keyed_from is None and row["table_name"] == META.name and row["row_key"] == KEY_ID_ROW:
             keyed_from = seq

@@ -46,12 +46,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select
 
 from .audit_key import key_id, mac
-from .chain import AUDITED_META, KEY_ID_ROW, canonical, entry_hash, jsonable
+from .chain import AUDITED_META, KEY_ID_ROW, canonical, jsonable
 from .guards import missing_guards
 from .layout import StoreTable, store_layout
 from .schema import AUDIT, META
 from .statements import by_key
-from .verify import AuditReport, _revision, verify_connection
+from .verify import AuditReport, _revision, link_problems, verify_connection
 
 __all__ = [
     "FULL_CHECK_EVERY",
@@ -137,18 +137,7 @@ def _incremental(
     written: dict[tuple[str, str], dict[str, Any] | None] = {}
     macs: list[tuple[int, str, str | None]] = []
     for row in new:
-        if row["seq"] != seq + 1:
-            problems.append(f"audit entry {seq + 1} is missing (next is {row['seq']})")
-        if row["prev_hash"] != prev:
-            problems.append(
-                f"audit entry {row['seq']}: prev_hash does not match the hash of the entry "
-                "before it (an entry was changed, removed or inserted)"
-            )
-        if entry_hash(row) != row["hash"]:
-            problems.append(
-                f"audit entry {row['seq']}: its content does not match its hash (the entry "
-                "was edited)"
-            )
+        problems += link_problems(row, seq + 1, prev)
         if keyed_from is None and row["table_name"] == META.name and row["row_key"] == KEY_ID_ROW:
             keyed_from = row["seq"]
         if keyed_from is not None and row["mac"] is None:
