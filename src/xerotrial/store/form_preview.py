@@ -35,7 +35,7 @@ from xerotrial.study.model import StudyDefinition
 
 from .study_import import FormRow, _check_form_row, _Checked, _expr_value, parse_expression
 from .study_schema import data_fields
-from .study_values import format_value, parse_value, soft_problem
+from .study_values import format_value, soft_problem
 
 __all__ = ["FormPreview", "preview_form"]
 
@@ -88,14 +88,10 @@ def preview_form(
         if f.type == "calculated" and f.calc:
             preview.calculated[f.name] = format_value(f, parsed.get(f.name))
             continue
-        value, rule = parse_value(f, values.get(f.name))
-        if rule is not None:
-            preview.errors[f.name] = rule
-            continue
-        soft = soft_problem(f, value)
+        soft = soft_problem(f, parsed.get(f.name))  # a field that did not parse: None
         if soft is not None:
             preview.notes[f.name] = soft
-    for problem in out.problems:
+    for problem in out.problems:  # the save's own problems, each field's first
         if problem.column and problem.column not in preview.errors:
             preview.errors[problem.column] = problem.rule
         elif not problem.column:

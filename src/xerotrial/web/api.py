@@ -140,11 +140,10 @@ def site_of(source: Engine | Connection, subject: str) -> str | None:
 @router.get("/subjects")
 def list_subjects(reader: Reader, user: ReadingCaller) -> list[dict[str, Any]]:
     """The subjects the caller may see, with their site (and arm for unblinded roles)."""
-    with reading(reader) as conn:
-        study = stored_study(conn)
-        t = study_tables(study)[SUBJECTS]
-        col = subject_column(study)
-        rows = conn.execute(select(t).order_by(t.c.id)).mappings().all()
+    study = stored_study(reader)
+    t = study_tables(study)[SUBJECTS]
+    col = subject_column(study)
+    rows = reader.execute(select(t).order_by(t.c.id)).mappings().all()
     out = []
     for r in rows:
         if not may_read(user, r["site"]):
