@@ -44,14 +44,19 @@ def test_every_fit_failing_in_json_is_null_and_warned():
 
 def test_some_fits_failing_are_counted_in_a_warning():
     """run_power's warning for some failed fits, as `power --json` gives it (the API and the
-    command line share this case: its failing fits take ~8 s, run once)."""
-    res = power("--n-per-arm", "4", "--dropout", "0.2", "--json")
+    command line share this case: 2 per arm, 2 visits, compound symmetry and dropout make some
+    fits fail at once, at their starting values)."""
+    res = power(
+        *("--n-per-arm", "2", "--dropout", "0.3", "--visits", "2", "--effect", "1", "--sd", "1"),
+        *("--covariance", "cs", "--sims", "40", "--workers", "1", "--json"),
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     row = out["results"][0]
     assert 0 < row["n_failed"] < 40 and row["power"] is not None
+    assert "not positive definite" in row["first_failure"]
     assert out["warnings"] == [
-        f"{row['n_failed']} of 40 simulated fits at n = 4 per arm failed and count as not "
+        f"{row['n_failed']} of 40 simulated fits at n = 2 per arm failed and count as not "
         f"significant; the first: {row['first_failure']}"
     ]
 

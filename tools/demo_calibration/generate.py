@@ -38,7 +38,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -469,12 +469,42 @@ def _ion_values(paramcd: str, seed: int) -> np.ndarray:
         return np.asarray(_fallback_ion(paramcd, seed), dtype=float)
 
 
-def _saliva_ions(seed: int) -> pd.DataFrame:
+#: The ion rows whose calibration takes longest (about 30 and 7 s of REML fits): the tests
+#: take them from the bundle (:func:`bundled_ion_rows`); ``make demo-data-check`` reruns them.
+SLOW_ION_ROWS = ("uws_potassium", "sws_phosphate")
+
+
+def bundled_ion_rows(paramcds: Iterable[str] = SLOW_ION_ROWS) -> dict[str, np.ndarray]:
+    """The patients' ion values of the bundled ``saliva_ions.csv`` (subjects x [day0,
+    day120], NaN where not measured), as :func:`demo_forms` takes them in ``given_ions``.
+
+    >>> bundled_ion_rows(["uws_potassium"])["uws_potassium"].shape
+    (10, 2)
+    """
+    from xerotrial.demo.build import demo_crf_files
+
+    path = next(p for p in demo_crf_files() if p.name == "saliva_ions.csv")
+    frame = pd.read_csv(path)
+    kind_of = {v: k for k, v in KINDS.items()}
+    out = {}
+    for paramcd in paramcds:
+        kind, _, name = paramcd.partition("_")
+        rows = frame[(frame["kind"] == kind_of[kind]) & (frame["ion"] == IONS[name])]
+        y = np.full((len(PATIENTS), 2), np.nan)
+        for r in rows.itertuples(index=False):
+            if r.subject in PATIENTS:
+                y[PATIENTS.index(r.subject), ("day0", "day120").index(r.visit)] = r.value_mmol_l
+        out[paramcd] = y
+    return out
+
+
+def _saliva_ions(seed: int, given: Mapping[str, np.ndarray]) -> pd.DataFrame:
     rng = _rng(seed, "saliva_ions")
     rows = []
     for kind, k in KINDS.items():
         for name, code in IONS.items():
-            y = _ion_values(f"{k}_{name}", seed)
+            paramcd = f"{k}_{name}"
+            y = given[paramcd] if paramcd in given else _ion_values(paramcd, seed)
             for i, s in enumerate(PATIENTS):
                 for j, v in enumerate(("day0", "day120")):
                     if not np.isnan(y[i, j]):
@@ -702,12 +732,15 @@ def _hla_antibodies(seed: int) -> pd.DataFrame:
 # ------------------------------------------------------------------------------ public
 
 
-def demo_forms(seed: int = 2022) -> dict[str, pd.DataFrame]:
+def demo_forms(
+    seed: int = 2022, given_ions: Mapping[str, np.ndarray] | None = None
+) -> dict[str, pd.DataFrame]:
     """The SYNTHETIC demo trial's raw forms: form name -> table, in import order.
 
     Each table has exactly its form template's columns and plain Python cell values (None
     for an empty cell), ready for ``xerotrial.store.importer.import_frame``. The first call
-    for a seed runs the calibrations (about 20 s; cached per process).
+    for a seed runs the calibrations (about 50 s; cached per process); ``given_ions`` are
+    saliva-ion rows taken as they are rather than calibrated (:func:`bundled_ion_rows`).
     """
     protocol = load_protocol()
     hn35, xq = questionnaire_items(seed)
@@ -717,7 +750,7 @@ def demo_forms(seed: int = 2022) -> dict[str, pd.DataFrame]:
         "screening": _screening(seed),
         "visits": _visits(seed, protocol),
         "sialometry": _sialometry(seed, protocol),
-        "saliva_ions": _saliva_ions(seed),
+        "saliva_ions": _saliva_ions(seed, given_ions or {}),
         "qlq_hn35": _questionnaire(hn35, "qlq_hn35"),
         "xq": _questionnaire(xq, "xq"),
         "adverse_events": _adverse_events(seed),
@@ -731,14 +764,16 @@ def demo_forms(seed: int = 2022) -> dict[str, pd.DataFrame]:
     return {form: forms[form] for form in FORMS}
 
 
-def write_demo_forms(directory: str | Path, seed: int = 2022) -> list[Path]:
+def write_demo_forms(
+    directory: str | Path, seed: int = 2022, given_ions: Mapping[str, np.ndarray] | None = None
+) -> list[Path]:
     """Write :func:`demo_forms` as ``directory/FORM.csv`` (the store's CSV conventions: an
     empty cell is a missing value, yes/no, ISO dates, exact floats); returns the paths in
     import order."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for form, frame in demo_forms(seed).items():
+    for form, frame in demo_forms(seed, given_ions).items():
         path = out / f"{form}.csv"
         with path.open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh, lineterminator="\n")
