@@ -112,6 +112,7 @@ def test_no_core_code_names_the_example() -> None:
     def names(path: Path) -> set[str]:
         d = tomllib.loads(path.read_text(encoding="utf-8"))
         arms = d.get("allocation", {}).get("arms", {})
+        arms = [a["code"] for a in arms] if isinstance(arms, list) else arms
         fields = {f for form in d["forms"].values() for f in form.get("fields", {})}
         return {*arms, *d["forms"], *d["visits"], *d.get("derivations", {}), *fields}
 

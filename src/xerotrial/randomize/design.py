@@ -9,6 +9,11 @@
     block_sizes = [2, 4, 6]             # each a multiple of sum(ratio)
     strata = [{ name = "site", levels = ["RH", "OUH"] }]
     # minimization: factors (default: the strata names), p_best = 0.8, imbalance = "range"
+    # in a study store (randomize allocate): where each stratum's level comes from, and who
+    # may be randomized
+    #   strata = [{ name = "dose", field = "enrolment.dose_group", levels = ["1", "2"] }]
+    #   (no field: the stratum named "site" is the subject's site)
+    #   eligibility = [{ form = "enrolment", expr = "age >= 18", message = "under 18" }]
 
 :func:`load_design` reads it from a definition or from a file holding only that section;
 every problem is reported at once, as ``FILE: line L: allocation.key: rule``.
@@ -31,10 +36,23 @@ from typing import Any
 
 from xerotrial.errors import Problem, XerotrialError
 
-__all__ = ["METHODS", "AllocationDesign", "DesignError", "Stratum", "load_design", "parse_design"]
+__all__ = [
+    "METHODS",
+    "AllocationDesign",
+    "DesignError",
+    "EligibilityRule",
+    "Stratum",
+    "load_design",
+    "parse_design",
+]
 
 METHODS = ("permuted-blocks", "minimization")
-_KEYS = {"method", "arms", "ratio", "block_sizes", "strata", "factors", "p_best", "imbalance"}
+_KEYS = {
+    "method", "arms", "ratio", "block_sizes", "strata", "factors", "p_best", "imbalance",
+    "eligibility",
+}  # fmt: skip
+_STRATUM_KEYS = {"name", "levels", "field"}
+_ELIGIBILITY_KEYS = {"form", "expr", "message"}
 _IMBALANCE = ("range", "variance")
 
 
@@ -51,10 +69,22 @@ class DesignError(XerotrialError):
 
 @dataclass(frozen=True)
 class Stratum:
-    """One stratification factor and its levels, in order."""
+    """One stratification factor and its levels, in order; ``field`` (``form.field``) is
+    where a study store reads a subject's level (None: the subject's site)."""
 
     name: str
     levels: tuple[str, ...]
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class EligibilityRule:
+    """A rule a subject must meet to be randomized: ``expr`` on the subject's ``form`` row
+    (true: eligible); ``message`` says why not."""
+
+    form: str
+    expr: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -81,10 +111,35 @@ class AllocationDesign:
     factors: tuple[str, ...] = ()
     p_best: float = 0.8
     imbalance: str = "range"
+    eligibility: tuple[EligibilityRule, ...] = ()
 
     @property
     def arm_codes(self) -> tuple[str, ...]:
         return tuple(code for code, _ in self.arms)
+
+    def as_table(self) -> dict[str, Any]:
+        """The ``[allocation]`` table this design is read from (what :func:`parse_design`
+        takes back)."""
+        out: dict[str, Any] = {
+            "method": self.method,
+            "arms": [{"code": c, "label": lb} if lb else {"code": c} for c, lb in self.arms],
+            "ratio": list(self.ratio),
+        }
+        if self.block_sizes:
+            out["block_sizes"] = list(self.block_sizes)
+        if self.strata:
+            out["strata"] = [
+                {"name": s.name, "levels": list(s.levels)} | ({"field": s.field} if s.field else {})
+                for s in self.strata
+            ]
+        if self.method == "minimization":
+            out |= {"factors": list(self.factors), "p_best": self.p_best}
+            out["imbalance"] = self.imbalance
+        if self.eligibility:
+            out["eligibility"] = [
+                {"form": r.form, "expr": r.expr, "message": r.message} for r in self.eligibility
+            ]
+        return out
 
     def strata_cells(self) -> list[StratumCell]:
         """Every combination of the strata's levels, the first factor varying slowest."""
@@ -152,11 +207,37 @@ def parse_design(
         problem(("imbalance",), f"must be one of {', '.join(_IMBALANCE)}", imbalance)
     if method == "minimization" and not factors:
         problem(("factors",), "minimization needs at least one factor (or strata)")
+    eligibility = _eligibility(table.get("eligibility", []), problem)
     if problems:
         raise DesignError(file, problems)
     return AllocationDesign(
-        method, arms, ratio, block_sizes, strata, factors, float(p_best), imbalance
+        method, arms, ratio, block_sizes, strata, factors, float(p_best), imbalance, eligibility
     )
+
+
+def _eligibility(raw: Any, problem: Callable) -> tuple[EligibilityRule, ...]:
+    from xerotrial.study.expressions import ExpressionError, parse_expression
+
+    if not isinstance(raw, list):
+        problem(("eligibility",), "must be a list: [{ form = ..., expr = ..., message = ... }]")
+        return ()
+    out = []
+    for i, rule in enumerate(raw):
+        if not isinstance(rule, Mapping) or not all(
+            isinstance(rule.get(k), str) and rule[k] for k in ("form", "expr")
+        ):
+            problem(("eligibility", i), "a rule is { form = TEXT, expr = TEXT, message = TEXT }")
+            continue
+        for key in sorted(set(rule) - _ELIGIBILITY_KEYS):
+            problem(("eligibility", i, key), "unknown key; a rule has form, expr, message", key)
+        try:
+            parse_expression(rule["expr"])
+        except ExpressionError as exc:
+            problem(("eligibility", i, "expr"), f"does not parse: {exc}", rule["expr"])
+            continue
+        message = rule.get("message") or f"not eligible: {rule['expr']} is not met"
+        out.append(EligibilityRule(rule["form"], rule["expr"], str(message)))
+    return tuple(out)
 
 
 def _arms(raw: Any, problem: Callable) -> tuple[tuple[str, str], ...]:
@@ -206,7 +287,13 @@ def _strata(raw: Any, problem: Callable) -> tuple[Stratum, ...]:
         texts = [str(v) for v in levels]
         if len(set(texts)) != len(texts):
             problem(("strata", i, "levels"), "a level is given twice", texts)
-        out.append(Stratum(name, tuple(texts)))
+        for key in sorted(set(s) - _STRATUM_KEYS):
+            problem(("strata", i, key), "unknown key; a stratum has name, levels, field", key)
+        field = s.get("field")
+        if field is not None and (not isinstance(field, str) or "." not in field):
+            problem(("strata", i, "field"), "must name a field as form.field", field)
+            field = None
+        out.append(Stratum(name, tuple(texts), field))
     names = [s.name for s in out]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problem(("strata",), f"stratum {name!r} is given twice", name)

@@ -339,8 +339,12 @@ class _Checker:
             subject_field=subject_field,
         )
 
-    def allocation(self, t: Any, forms: Mapping[str, Form | None]) -> Allocation:
+    def allocation(
+        self, t: Any, forms: Mapping[str, Form | None], sites: Sequence[str] = ()
+    ) -> Allocation:
         path: Key = ("allocation",)
+        if isinstance(t, Mapping) and isinstance(t.get("arms"), list):
+            return self.design_allocation(t, forms, sites)
         a = self.table(t, path, ALLOCATION_KEYS)
         method = self.get(a, "method", path, "str", "none")
         if method not in ALLOCATION_METHODS:
@@ -377,6 +381,66 @@ class _Checker:
                     factor,
                 )
         return Allocation(method, tuple(arms), stratify)
+
+    def design_allocation(
+        self, t: Mapping, forms: Mapping[str, Form | None], sites: Sequence[str]
+    ) -> Allocation:
+        """``[allocation]`` in the list form: :func:`xerotrial.randomize.design.parse_design`
+        (the one parser of a randomization design), then its strata's fields, eligibility
+        rules and sites against the forms."""
+        from xerotrial.randomize.design import DesignError, parse_design
+
+        path: Key = ("allocation",)
+        try:
+            design = parse_design(t, self.file, self.locate)
+        except DesignError as exc:
+            self.problems.extend(exc.problems)
+            return Allocation("none")
+        for i, s in enumerate(design.strata):
+            here = (*path, "strata", i)
+            if s.field is None:
+                if s.name == "site" and sites and not set(s.levels) <= set(sites):
+                    bad = sorted(set(s.levels) - set(sites))
+                    self.problem(
+                        (*here, "levels"),
+                        f"levels {bad} are not sites of the study ({', '.join(sites)})",
+                        list(s.levels),
+                    )
+                if s.name != "site":
+                    self.problem(
+                        (*here, "field"),
+                        f"stratum {s.name!r} needs field = 'form.field' (only 'site' is read "
+                        "from the subject's site)",
+                    )
+                continue
+            form, _, fld = s.field.partition(".")
+            if form in forms and forms[form] is None:
+                continue
+            f = forms.get(form)
+            named = None if f is None else next((x for x in f.fields if x.name == fld), None)
+            if named is None:
+                self.problem((*here, "field"), f"{s.field!r} names no field", s.field)
+            elif named.choices and not set(s.levels) <= set(named.choices):
+                bad = sorted(set(s.levels) - set(named.choices))
+                self.problem(
+                    (*here, "levels"),
+                    f"levels {bad} are not codes of {s.field} ({', '.join(named.choices)})",
+                    list(s.levels),
+                )
+        for i, rule in enumerate(design.eligibility):
+            f = forms.get(rule.form)
+            here = (*path, "eligibility", i)
+            if rule.form not in forms:
+                self.problem((*here, "form"), f"names no form: {rule.form!r}", rule.form)
+            elif f is not None:
+                known = [x.name for x in f.fields]
+                typed = {x.name: x for x in f.fields}
+                self.expression(rule.expr, (*here, "expr"), known, "eligibility rule", typed)
+        arms = tuple(
+            Arm(code, label, r) for (code, label), r in zip(design.arms, design.ratio, strict=True)
+        )
+        stratify = tuple(s.field for s in design.strata if s.field is not None)
+        return Allocation(design.method, arms, stratify, design)
 
     def visits(self, t: Any, arms: Sequence[str] = ()) -> tuple[Visit, ...]:
         path: Key = ("visits",)
@@ -783,7 +847,7 @@ def build(
         str(n): None for n in (raw_forms if isinstance(raw_forms, Mapping) else ())
     }
     known.update(forms)
-    allocation = c.allocation(top.get("allocation"), known)
+    allocation = c.allocation(top.get("allocation"), known, [x.code for x in study.sites])
     visits = c.visits(top.get("visits"), [a.name for a in allocation.arms])
     schedule = c.schedule(top.get("schedule"), visits, known)
     derivations, analysis = build_plan(

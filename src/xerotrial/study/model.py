@@ -69,7 +69,8 @@ REDCAP_KEYS: tuple[str, ...] = (
     "matrix_ranking",
     "annotation",
 )
-#: How participants are allocated to arms (the randomization itself is issue 11).
+#: How participants are allocated to arms; a design in the list form (issue 14) has the
+#: methods of :data:`xerotrial.randomize.design.METHODS`, which ``randomize`` runs.
 ALLOCATION_METHODS: tuple[str, ...] = ("none", "simple", "block", "minimisation")
 #: An error rejects a row; a warning is listed and the row is kept.
 CHECK_LEVELS: tuple[str, ...] = ("error", "warning")
@@ -114,6 +115,9 @@ class Allocation:
     method: str = "none"
     arms: tuple[Arm, ...] = ()
     stratify: tuple[str, ...] = ()
+    #: The randomization design (:class:`xerotrial.randomize.design.AllocationDesign`) when
+    #: ``[allocation]`` is written in its list form (arms as a list, strata, block sizes).
+    design: Any = None
 
 
 @dataclass(frozen=True)

@@ -95,8 +95,10 @@ def to_dict(study: StudyDefinition) -> dict[str, Any]:
     if study.study.sites:
         s["sites"] = {x.code: _changed(x, skip=("code",)) for x in study.study.sites}
     out: dict[str, Any] = {"version": study.version, "study": s}
-    a = _changed(study.allocation, skip=("arms",))
-    if study.allocation.arms:
+    a = _changed(study.allocation, skip=("arms", "design"))
+    if study.allocation.design is not None:
+        a = study.allocation.design.as_table()
+    elif study.allocation.arms:
         a["arms"] = {x.name: _changed(x, skip=("name",)) for x in study.allocation.arms}
     if a:
         out["allocation"] = a
