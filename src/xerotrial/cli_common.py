@@ -198,15 +198,20 @@ def actor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def actor_name(db: str | None, as_name: str | None, password_file: Path | None) -> str:
     """The identity the audit trail records for a command-line write: ``local:OSUSER``, or
     the account ``--as`` names once its password is checked."""
+    return command_actor(db, as_name, password_file).audit_name
+
+
+def command_actor(db: str | None, as_name: str | None, password_file: Path | None) -> Any:
+    """The :class:`~xerotrial.store.accounts.Actor` of a command: the operating-system
+    account (marked local), or the account ``--as`` names once its password is checked."""
     from .store.accounts import Actor, authenticate
 
     if as_name is None:
         if password_file is not None:
             fail("--password-file goes with --as NAME")
-        return Actor.local().audit_name
+        return Actor.local()
     password = read_password(password_file, f"Password of {as_name}")
-    user = on_store(db, lambda engine: authenticate(engine, as_name, password))
-    return Actor.of(user).audit_name
+    return Actor.of(on_store(db, lambda engine: authenticate(engine, as_name, password)))
 
 
 def on_store(db: str | None, fn: Callable[[Any], T]) -> T:

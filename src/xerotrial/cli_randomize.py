@@ -5,9 +5,21 @@
         sequence, block, block_size, arm; the same bytes for the same seed
     xerotrial randomize list --design DEF --seed N --method minimization --n N
         minimization of N random patients: the imbalance per factor, as JSON
+    xerotrial randomize setup --db URL --seed N [--per-stratum K]
+        the store's concealed list, made once by an unblinded role; prints its SHA-256
+    xerotrial randomize allocate --db URL --subject ID
+        randomize one subject: its number (and arm, to unblinded roles only)
+    xerotrial randomize unblind --db URL --subject ID --reason TEXT
+        break one subject's code in an emergency (audited; listed in the DMC report)
+    xerotrial randomize unblind-study --db URL --decision TEXT
+        the study's unblinding at database lock, by a recorded decision
+    xerotrial randomize status --db URL
+        the list's record and how many slots each stratum has used (no arm)
 
 ``DEF`` is a study definition or a file holding only its ``[allocation]`` section
-(:mod:`xerotrial.randomize.design`). Modules are imported inside the commands.
+(:mod:`xerotrial.randomize.design`); the store commands act as the operating-system account
+(which can read the database) or as ``--as NAME`` (:mod:`xerotrial.randomize.allocate`).
+Modules are imported inside the commands.
 """
 
 from __future__ import annotations
@@ -16,7 +28,8 @@ from pathlib import Path
 
 import click
 
-from .cli_common import Group, fail, fail_error
+from .cli_common import Group, actor_options, command_actor, fail, fail_error, on_store
+from .cli_store import db_option
 from .errors import XerotrialError
 
 __all__ = ["randomize_group"]
@@ -93,3 +106,76 @@ def list_command(design_path: Path, seed: int, per_stratum: int | None, method: 
         f"{out}: {cells} strat{'um' if cells == 1 else 'a'} x {per_stratum} slots, "
         f"sha256 {hashlib.sha256(data).hexdigest()}"
     )
+
+
+@randomize_group.command("setup")
+@db_option
+@click.option(
+    "--seed", required=True, type=click.IntRange(0), help="The list's seed (keep it secret)"
+)
+@click.option("--per-stratum", type=click.IntRange(1), default=100, help="Slots per stratum")
+@actor_options
+def setup_command(db: str | None, seed: int, per_stratum: int, as_name: str | None,
+                  password_file: Path | None) -> None:  # fmt: skip
+    """Make the store's concealed allocation list (once, by an unblinded role)."""
+    from .randomize.allocate import setup_list
+
+    actor = command_actor(db, as_name, password_file)
+    info = on_store(db, lambda e: setup_list(e, seed=seed, actor=actor, per_stratum=per_stratum))
+    click.echo(
+        f"concealed list made: {info.slots} slots in {info.strata} strata "
+        f"({per_stratum} each), sha256 {info.sha256}"
+    )
+
+
+@randomize_group.command("allocate")
+@db_option
+@click.option("--subject", required=True, help="The subject to randomize")
+@actor_options
+def allocate_command(db: str | None, subject: str, as_name: str | None,
+                     password_file: Path | None) -> None:  # fmt: skip
+    """Randomize one subject: eligibility, its stratum from its data, the next slot."""
+    from .randomize.allocate import allocate
+
+    actor = command_actor(db, as_name, password_file)
+    a = on_store(db, lambda e: allocate(e, subject=subject, actor=actor))
+    arm = "" if a.arm is None else f", arm {a.arm}"
+    click.echo(f"{a.subject}: randomization number {a.number} (stratum {a.stratum}){arm}")
+
+
+@randomize_group.command("unblind")
+@db_option
+@click.option("--subject", required=True, help="The subject whose code is broken")
+@click.option("--reason", required=True, help="Why (the emergency), for the audit trail")
+@actor_options
+def unblind_command(db: str | None, subject: str, reason: str, as_name: str | None,
+                    password_file: Path | None) -> None:  # fmt: skip
+    """Emergency unblinding of one subject (audited, listed in the DMC report)."""
+    from .randomize.allocate import unblind_subject
+
+    actor = command_actor(db, as_name, password_file)
+    arm = on_store(db, lambda e: unblind_subject(e, subject=subject, actor=actor, reason=reason))
+    click.echo(f"{subject}: arm {arm} (unblinded by {actor.audit_name}; audited)")
+
+
+@randomize_group.command("unblind-study")
+@db_option
+@click.option("--decision", required=True, help="The recorded decision to unblind")
+@actor_options
+def unblind_study_command(db: str | None, decision: str, as_name: str | None,
+                          password_file: Path | None) -> None:  # fmt: skip
+    """Unblind the study at database lock (the store must be locked)."""
+    from .randomize.allocate import unblind_study
+
+    actor = command_actor(db, as_name, password_file)
+    uid = on_store(db, lambda e: unblind_study(e, actor=actor, decision=decision))
+    click.echo(f"the study is unblinded ({uid}, by {actor.audit_name}): outputs show the arms")
+
+
+@randomize_group.command("status")
+@db_option
+def status_command(db: str | None) -> None:
+    """The list's audited record and the slots used per stratum (no arm)."""
+    from .randomize.allocate import randomization_status
+
+    click.echo(on_store(db, randomization_status))

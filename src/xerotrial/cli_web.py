@@ -22,7 +22,15 @@ __all__ = ["DEMO_ACCOUNTS", "ROLE_NAMES", "WEB_COMMANDS", "require_admin"]
 
 #: ``xerotrial.store.accounts.ROLES``, here so that the help lists them without importing
 #: the store (a test checks that the two agree).
-ROLE_NAMES = ("data-entry", "investigator", "monitor", "data-manager", "statistician", "admin")
+ROLE_NAMES = (
+    "data-entry",
+    "investigator",
+    "monitor",
+    "data-manager",
+    "statistician",
+    "unblinded-statistician",
+    "admin",
+)
 
 _PASSWORD_FILE = click.option(
     "--password-file",
@@ -173,6 +181,7 @@ DEMO_ACCOUNTS = {
     "mo": ("monitor", None),
     "dm": ("data-manager", None),
     "stat": ("statistician", None),
+    "dmc": ("unblinded-statistician", None),
     "root": ("admin", None),
 }
 

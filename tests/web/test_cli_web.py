@@ -215,7 +215,7 @@ def test_demo_web_prepares_a_store_with_one_account_per_role(
             "--records", root / "records.csv")  # fmt: skip
     assert r.exit_code == 0, r.output
     accounts = re.findall(r"^  (\w+) +([\w-]+) .* (\S{16})$", r.output, re.M)
-    assert {role for _, role, _ in accounts} == set(ROLES) and len(accounts) == 7
+    assert {role for _, role, _ in accounts} == set(ROLES) and len(accounts) == 8
     engine = open_store(tmp_path / "web.db")
     for name, role, password in accounts:
         assert authenticate(engine, name, password).role == role

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from dataclasses import astuple, dataclass
+import operator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from .design import AllocationDesign
 from .stream import Stream
@@ -29,6 +30,7 @@ __all__ = ["COLUMNS", "Slot", "block_list", "list_csv"]
 
 #: the list's columns (issue 14's contract)
 COLUMNS = ("stratum", "sequence", "block", "block_size", "arm")
+_ROW = operator.attrgetter(*COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,10 @@ def block_list(design: AllocationDesign, *, seed: int, per_stratum: int) -> list
     ]
 
 
-def list_csv(slots: list[Slot]) -> bytes:
+def list_csv(slots: Iterable[Slot]) -> bytes:
     """The list as CSV (UTF-8, ``\\n`` line ends): the same bytes for the same list."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    writer.writerows(astuple(s) for s in slots)
+    writer.writerows(map(_ROW, slots))
     return out.getvalue().encode("utf-8")

@@ -74,6 +74,7 @@ ROLES: tuple[str, ...] = (
     "monitor",
     "data-manager",
     "statistician",
+    "unblinded-statistician",
     "admin",
 )
 #: Roles that work at one site (a site is required for them).

@@ -203,9 +203,10 @@ def _make_tables(study: StudyDefinition) -> dict[str, Table]:
 
 
 def study_layout(study: StudyDefinition) -> dict[str, StoreTable]:
-    """The audited tables of a study store (see :mod:`.layout`): subjects, the forms, and
-    the accounts (:mod:`.account_schema`)."""
+    """The audited tables of a study store (see :mod:`.layout`): subjects, the forms, the
+    accounts (:mod:`.account_schema`) and the randomization (:mod:`.randomization_schema`)."""
     from .account_schema import ACCOUNT_LAYOUT
+    from .randomization_schema import RANDOMIZATION_LAYOUT
 
     tables = study_tables(study)
     subject = subject_column(study)
@@ -219,4 +220,4 @@ def study_layout(study: StudyDefinition) -> dict[str, StoreTable]:
         out[form.name] = StoreTable(
             form.name, tables[form.name], cols, (subject, "visit", "instance")
         )
-    return out | ACCOUNT_LAYOUT
+    return out | ACCOUNT_LAYOUT | RANDOMIZATION_LAYOUT

@@ -36,9 +36,13 @@ from .engine import make_engine, resolve_url, write_transaction
 from .errors import StoreError
 from .guards import grant_app_role, install_guards
 from .layout import STUDY_KIND, store_kind
+from .randomization_schema import RANDOMIZATION_TABLES
 from .schema import AUDIT, META
 from .statements import META_VALUE
 from .study_schema import study_tables
+
+#: The tables of every study store besides its forms: accounts, data management, randomization.
+_FIXED = ACCOUNT_TABLES | RANDOMIZATION_TABLES
 
 __all__ = ["definition_text", "forget_stored_study", "init_study_store", "stored_study"]
 
@@ -121,10 +125,10 @@ def init_study_store(
                         select(META.c.value).where(META.c.key == "study_definition")
                     ).scalar()
                     if have == kept:
-                        for t in ACCOUNT_TABLES.values():  # a store made before accounts
+                        for t in _FIXED.values():  # a store made before accounts or randomization
                             t.create(conn, checkfirst=True)
                         if app_role is not None:
-                            grant_app_role(conn, app_role, [*tables, *ACCOUNT_TABLES])
+                            grant_app_role(conn, app_role, [*tables, *_FIXED])
                         return url
                     raise StoreError(
                         f"{url}: the store keeps another version of its study definition: "
@@ -137,7 +141,7 @@ def init_study_store(
             AUDIT.create(conn)
             META.create(conn)
             install_guards(conn)
-            for t in [*tables.values(), *ACCOUNT_TABLES.values()]:
+            for t in [*tables.values(), *_FIXED.values()]:
                 t.create(conn)
             created = dt.datetime.now(dt.UTC).isoformat()
             conn.execute(insert(META), {"key": "created_at", "value": created})
@@ -152,7 +156,7 @@ def init_study_store(
             w.set_meta("layout", STUDY_KIND)
             w.set_meta("study_definition", kept)
             if app_role is not None:
-                grant_app_role(conn, app_role, [*tables, *ACCOUNT_TABLES])
+                grant_app_role(conn, app_role, [*tables, *_FIXED])
     finally:
         engine.dispose()
     return url

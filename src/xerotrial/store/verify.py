@@ -32,6 +32,7 @@ from .chain import AUDITED_META, GENESIS, KEY_ID_ROW, canonical, entry_hash, jso
 from .errors import StoreError
 from .guards import missing_guards, owner_warning
 from .layout import StoreTable, store_kind, store_layout
+from .randomization_schema import RANDOMIZATION, list_problems
 from .schema import AUDIT, META, REVISION
 from .statements import LAST_STATE
 
@@ -323,6 +324,8 @@ def verify_connection(conn: Connection, *, key: bytes | None = None) -> AuditRep
     if not n and tip is not None:
         problems.append(f"the audit trail is empty but the store recorded {tip!r}")
     _replay_tables(conn, problems, state, layout)
+    if RANDOMIZATION.name in layout:
+        problems += list_problems(conn)
     _replay_meta(meta, problems, state[META.name])
     trail_id = (state[META.name].get(KEY_ID_ROW) or {}).get("value")
     out: dict[str, Any] = {"problems": problems, "warnings": warnings}

@@ -6,10 +6,15 @@ investigator   the same; signs a subject's casebook
 monitor        reads (its site's, or every site's without one), raises queries; never edits
 data-manager   reads every site, raises and closes queries, locks the store, exports
 statistician   reads every site (blind to treatment), exports; never edits
+unblinded-     the randomization statistician (issue 14): makes the concealed list, sees
+statistician   the arms, writes the DMC's closed report; reads every site; never edits
 admin          accounts and definitions, unlocks the store; no clinical data
 =============  ==========================================================================
 
-Arms are shown to no role here: the unblinded roles come with the randomization (issue 14).
+The randomization's rules (:mod:`xerotrial.randomize.allocate`): the site's staff randomize
+their own site's subjects (``may_randomize``); an investigator may break one subject's code
+in an emergency (``may_unblind_subject``); only the unblinded roles see arms before the study
+is unblinded at database lock.
 
 >>> from xerotrial.store.accounts import User
 >>> ana = User("ana", "data-entry", "rh")
@@ -26,6 +31,8 @@ from __future__ import annotations
 from xerotrial.store.accounts import User
 
 __all__ = [
+    "EMERGENCY_UNBLIND_ROLES",
+    "LIST_ROLES",
     "LOCK_ROLES",
     "READ_ROLES",
     "UNBLINDED_ROLES",
@@ -36,23 +43,38 @@ __all__ = [
     "SIGN_ROLES",
     "may_answer_query",
     "may_close_query",
+    "may_make_list",
     "may_raise_query",
+    "may_randomize",
     "may_read",
     "may_see_arms",
+    "may_unblind_subject",
     "may_sign",
     "may_verify",
     "may_write",
 ]
 
 #: Roles that read clinical data.
-READ_ROLES = frozenset({"data-entry", "investigator", "monitor", "data-manager", "statistician"})
+READ_ROLES = frozenset(
+    {
+        "data-entry",
+        "investigator",
+        "monitor",
+        "data-manager",
+        "statistician",
+        "unblinded-statistician",
+    }
+)
 #: Roles that enter and change clinical data.
 WRITE_ROLES = frozenset({"data-entry", "investigator"})
 #: Roles that lock the store, and that unlock it.
 LOCK_ROLES = frozenset({"data-manager"})
 UNLOCK_ROLES = frozenset({"admin"})
-#: Roles that see the treatment arms (none until the randomization's unblinded roles).
-UNBLINDED_ROLES: frozenset[str] = frozenset()
+#: Roles that see the treatment arms while the study is blinded.
+UNBLINDED_ROLES: frozenset[str] = frozenset({"unblinded-statistician"})
+#: Roles that make the concealed list; that break one subject's code in an emergency.
+LIST_ROLES = frozenset({"unblinded-statistician"})
+EMERGENCY_UNBLIND_ROLES = frozenset({"investigator"})
 
 
 def _site_ok(user: User, site: str | None) -> bool:
@@ -101,5 +123,30 @@ def may_sign(user: User, site: str | None) -> bool:
 
 
 def may_see_arms(user: User) -> bool:
-    """Whether ``user`` sees the subjects' arms."""
-    return user.role in UNBLINDED_ROLES
+    """Whether ``user`` sees the subjects' arms while the study is blinded.
+
+    >>> dmc, stat = User("dmc", "unblinded-statistician", None), User("s", "statistician", None)
+    >>> may_see_arms(dmc), may_see_arms(stat)
+    (True, False)
+    """
+    return not user.disabled and user.role in UNBLINDED_ROLES
+
+
+def may_make_list(user: User) -> bool:
+    """Whether ``user`` may make the study's concealed allocation list."""
+    return not user.disabled and user.role in LIST_ROLES
+
+
+def may_randomize(user: User, site: str | None) -> bool:
+    """Whether ``user`` may randomize a subject of ``site`` (its site's staff)."""
+    return may_write(user, site)
+
+
+def may_unblind_subject(user: User, site: str | None) -> bool:
+    """Whether ``user`` may break one subject's code in an emergency (its site's
+    investigator, or an unblinded role)."""
+    if user.disabled:
+        return False
+    return user.role in UNBLINDED_ROLES or (
+        user.role in EMERGENCY_UNBLIND_ROLES and _site_ok(user, site)
+    )

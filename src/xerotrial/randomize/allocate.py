@@ -1,0 +1,462 @@
+"""Randomization in a study store: the concealed list, allocation, unblinding (issue 14).
+
+:func:`setup_list` makes the permuted-block list of the study definition's design once (by
+an unblinded role) into ``xt_rand_list`` and audits it by its SHA-256 (the digest ``xerotrial
+randomize list`` prints for the same seed and size; the seed is not stored).
+:func:`allocate` randomizes one subject: it checks that the list is the audited one, that
+the caller may randomize at the subject's site, that the subject was not randomized before and
+meets the design's eligibility rules; it reads the subject's stratum from its data and takes
+the stratum's first free slot. Writers take the store's write lock (one process at a time,
+PostgreSQL included) and a slot is unique in ``xt_allocations``, so concurrent allocations
+never share one. :func:`unblind_subject` breaks one subject's code in an emergency, with a
+reason; :func:`unblind_study` records the decision that unblinds the study at database lock.
+Every step is an audit entry, and none of them holds an arm.
+
+Who may: the operating-system account running a command (``local:NAME``, which can read the
+database file anyway) may do all; an account follows :mod:`xerotrial.web.permissions`.
+The arm is returned only to those who may see it (:func:`sees_arms`).
+
+Example
+-------
+>>> from xerotrial.store.accounts import Actor, User
+>>> sees_arms(Actor.local(), blinded=True), sees_arms(Actor.of(User("s", "statistician", None)))
+(True, False)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select
+
+from xerotrial.errors import StoreError
+from xerotrial.store.accounts import Actor
+from xerotrial.store.audit import AuditWriter
+from xerotrial.store.engine import write_transaction
+from xerotrial.store.lock import read_lock, refuse_if_locked
+from xerotrial.store.randomization_schema import (
+    ALLOCATIONS,
+    RAND_LIST,
+    RANDOMIZATION,
+    UNBLINDINGS,
+    list_digest,
+    list_problems,
+    randomization_number,
+)
+from xerotrial.store.study_entry import NotFoundError
+from xerotrial.store.study_schema import SUBJECTS, study_tables, subject_column
+from xerotrial.store.study_store import stored_study
+from xerotrial.study.model import StudyDefinition
+
+from .design import AllocationDesign
+
+__all__ = [
+    "Allocated",
+    "IneligibleError",
+    "ListInfo",
+    "RandomizationForbiddenError",
+    "allocate",
+    "allocation_arms",
+    "blinding_state",
+    "list_info",
+    "randomization_status",
+    "sees_arms",
+    "setup_list",
+    "unblind_study",
+    "unblind_subject",
+]
+
+#: Slots per stratum when ``setup`` is not told.
+DEFAULT_PER_STRATUM = 100
+
+
+class RandomizationForbiddenError(StoreError):
+    """The caller's role or site may not do this step."""
+
+
+class IneligibleError(StoreError):
+    """The subject does not meet the design's eligibility rules (``reasons``: each one)."""
+
+    def __init__(self, subject: str, reasons: list[str]) -> None:
+        self.subject, self.reasons = subject, reasons
+        super().__init__(f"{subject} is not eligible for randomization: " + "; ".join(reasons))
+
+
+@dataclass(frozen=True)
+class ListInfo:
+    """The audited record of the concealed list (no arm, no seed)."""
+
+    method: str
+    slots: int
+    strata: int
+    sha256: str
+    created_by: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Allocated:
+    """One subject's randomization: its number and stratum, and its arm for those who may
+    see it (None otherwise)."""
+
+    subject: str
+    number: str
+    stratum: str
+    arm: str | None
+    allocated_by: str
+    allocated_at: str
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _user(actor: Actor) -> Any:
+    return None if actor.is_local else actor.user
+
+
+def sees_arms(actor: Actor, *, blinded: bool = True) -> bool:
+    """Whether ``actor`` is shown arms (everyone once the study is unblinded)."""
+    from xerotrial.web.permissions import may_see_arms
+
+    user = _user(actor)
+    return not blinded or user is None or may_see_arms(user)
+
+
+def _design(study: StudyDefinition) -> AllocationDesign:
+    design = study.allocation.design
+    if design is None:
+        raise StoreError(
+            "the study definition has no randomization design: write [allocation] in its list "
+            "form (method, arms = [{ code, label }], ratio, block_sizes, strata)"
+        )
+    return design
+
+
+def _list_info(conn: Connection) -> ListInfo | None:
+    row = conn.execute(select(RANDOMIZATION).where(RANDOMIZATION.c.name == "list")).first()
+    if row is None:
+        return None
+    return ListInfo(
+        row.method, row.slots, row.strata, row.list_sha256, row.created_by, row.created_at
+    )
+
+
+def list_info(conn: Connection) -> ListInfo | None:
+    """The audited record of the store's list (None: no list yet)."""
+    return _list_info(conn)
+
+
+def blinding_state(conn: Connection) -> str:
+    """``blinded`` (a concealed list and no study unblinding), ``unblinded`` (the study was
+    unblinded at database lock) or ``open`` (no concealed list: arms as the data give them)."""
+    if _list_info(conn) is None:
+        return "open"
+    done = conn.execute(select(UNBLINDINGS.c.id).where(UNBLINDINGS.c.kind == "study")).first()
+    return "blinded" if done is None else "unblinded"
+
+
+def setup_list(
+    engine: Engine, *, seed: int, actor: Actor, per_stratum: int = DEFAULT_PER_STRATUM
+) -> ListInfo:
+    """Make the study's concealed list once; returns its audited record."""
+    from xerotrial.web.permissions import may_make_list
+
+    from .blocks import block_list, list_csv
+
+    user = _user(actor)
+    if user is not None and not may_make_list(user):
+        raise RandomizationForbiddenError(
+            f"a {user.role} account may not make the allocation list (an unblinded role does)"
+        )
+    with write_transaction(engine) as conn:
+        refuse_if_locked(conn)
+        design = _design(stored_study(conn))
+        if design.method != "permuted-blocks":
+            raise StoreError(
+                f"randomize setup makes a permuted-block list; the design's method is "
+                f"{design.method}, which a store does not run yet"
+            )
+        have = _list_info(conn)
+        if have is not None:
+            raise StoreError(
+                f"the store has its list already (made by {have.created_by} at "
+                f"{have.created_at}, sha256 {have.sha256}): a list is made once"
+            )
+        slots = block_list(design, seed=seed, per_stratum=per_stratum)
+        digest = hashlib.sha256(list_csv(slots)).hexdigest()
+        writer = AuditWriter(
+            conn, user=actor.audit_name, reason="concealed allocation list made", source="randomize"
+        )
+        conn.execute(
+            insert(RAND_LIST),
+            [
+                {"slot": i, "stratum": s.stratum, "sequence": s.sequence, "block": s.block,
+                 "block_size": s.block_size, "arm": s.arm}
+                for i, s in enumerate(slots, start=1)
+            ],
+        )  # fmt: skip
+        if list_digest(conn) != digest:  # the stored list reads back as it was made
+            raise StoreError("the allocation list did not read back as written; nothing kept")
+        row = {
+            "name": "list",
+            "method": design.method,
+            "slots": len(slots),
+            "strata": len(design.strata_cells()),
+            "list_sha256": digest,
+            "created_by": actor.audit_name,
+            "created_at": _now(),
+        }
+        conn.execute(insert(RANDOMIZATION), row)
+        writer.log("insert", RANDOMIZATION.name, {"name": "list"}, None, row)
+    return ListInfo(
+        row["method"], row["slots"], row["strata"], digest, row["created_by"], row["created_at"]
+    )
+
+
+def _subject_row(conn: Connection, study: StudyDefinition, subject: str) -> Any:
+    subjects = study_tables(study)[SUBJECTS]
+    col = subjects.c[subject_column(study)]
+    row = conn.execute(select(subjects).where(col == subject)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no subject {subject!r} in the store")
+    return row
+
+
+def _form_row(
+    conn: Connection, study: StudyDefinition, form: str, subject: str
+) -> dict[str, Any] | None:
+    table = study_tables(study)[form]
+    col = table.c[subject_column(study)]
+    row = conn.execute(select(table).where(col == subject).order_by(table.c.id)).mappings()
+    first = row.first()
+    return None if first is None else dict(first)
+
+
+def _level(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _eligibility(
+    conn: Connection, study: StudyDefinition, design: AllocationDesign, subject: str
+) -> list[str]:
+    from xerotrial.study.expressions import ExpressionError, parse_expression
+
+    reasons = []
+    for rule in design.eligibility:
+        row = _form_row(conn, study, rule.form, subject)
+        if row is None:
+            reasons.append(f"{rule.message} (no {rule.form} form entered)")
+            continue
+        expr = parse_expression(rule.expr)
+        try:
+            ok = expr.evaluate(row)
+        except ExpressionError as exc:
+            ok, rule_text = False, f" ({exc.rule})"
+        else:
+            rule_text = ""
+        if ok is not True:
+            blank = sorted(n for n in expr.names if row.get(n) in (None, ""))
+            why = f" ({', '.join(blank)} empty)" if blank else rule_text
+            reasons.append(f"{rule.message}{why}")
+    return reasons
+
+
+def _stratum(
+    conn: Connection, study: StudyDefinition, design: AllocationDesign, subject: str, site: Any
+) -> str:
+    levels = []
+    for s in design.strata:
+        if s.field is None:
+            value, where = _level(site), "the subject's site"
+        else:
+            form, _, fld = s.field.partition(".")
+            row = _form_row(conn, study, form, subject)
+            value, where = _level(None if row is None else row.get(fld)), s.field
+        if value is None:
+            raise StoreError(f"{subject}: stratum {s.name} cannot be known: {where} is empty")
+        if value not in s.levels:
+            raise StoreError(
+                f"{subject}: stratum {s.name}: {where} is {value!r}, not one of the design's "
+                f"levels ({', '.join(s.levels)})"
+            )
+        levels.append(f"{s.name}={value}")
+    return ";".join(levels)
+
+
+def allocate(engine: Engine, *, subject: str, actor: Actor) -> Allocated:
+    """Randomize ``subject``: the next free slot of its stratum (see the module text)."""
+    from xerotrial.web.permissions import may_randomize
+
+    with write_transaction(engine) as conn:
+        refuse_if_locked(conn)
+        study = stored_study(conn)
+        design = _design(study)
+        if _list_info(conn) is None:
+            raise StoreError("the store has no allocation list yet: run `randomize setup` first")
+        tampered = list_problems(conn)
+        if tampered:
+            raise StoreError(f"no allocation: {tampered[0]}")
+        row = _subject_row(conn, study, subject)
+        user = _user(actor)
+        if user is not None and not may_randomize(user, row["site"]):
+            raise RandomizationForbiddenError(
+                f"a {user.role} account of site {user.site or '-'} may not randomize subjects "
+                f"of site {row['site']}"
+            )
+        done = conn.execute(select(ALLOCATIONS).where(ALLOCATIONS.c.subject == subject)).first()
+        if done is not None:
+            raise StoreError(
+                f"{subject} was randomized already: {done.number} by {done.allocated_by} at "
+                f"{done.allocated_at} (a subject is randomized once)"
+            )
+        reasons = _eligibility(conn, study, design, subject)
+        if reasons:
+            raise IneligibleError(subject, reasons)
+        stratum = _stratum(conn, study, design, subject, row["site"])
+        taken = select(ALLOCATIONS.c.slot)
+        slot = conn.execute(
+            select(func.min(RAND_LIST.c.slot)).where(
+                RAND_LIST.c.stratum == stratum, RAND_LIST.c.slot.not_in(taken)
+            )
+        ).scalar()
+        if slot is None:
+            raise StoreError(f"the list has no free slot left in stratum {stratum}")
+        writer = AuditWriter(
+            conn, user=actor.audit_name, reason=f"randomized {subject}", source="randomize"
+        )
+        new = {
+            "subject": subject,
+            "number": randomization_number(slot),
+            "stratum": stratum,
+            "slot": slot,
+            "allocated_by": actor.audit_name,
+            "allocated_at": _now(),
+        }
+        conn.execute(insert(ALLOCATIONS), new)
+        writer.log("insert", ALLOCATIONS.name, {"subject": subject}, None, new)
+        arm = conn.execute(select(RAND_LIST.c.arm).where(RAND_LIST.c.slot == slot)).scalar_one()
+        shown = arm if sees_arms(actor, blinded=blinding_state(conn) == "blinded") else None
+    return Allocated(subject, new["number"], stratum, shown, actor.audit_name, new["allocated_at"])
+
+
+def _next_unblinding_id(conn: Connection) -> str:
+    n = conn.execute(select(func.count()).select_from(UNBLINDINGS)).scalar_one()
+    return f"U{n + 1}"
+
+
+def unblind_subject(engine: Engine, *, subject: str, actor: Actor, reason: str) -> str:
+    """Break ``subject``'s code in an emergency; returns its arm. Audited with the reason."""
+    from xerotrial.web.permissions import may_unblind_subject
+
+    if not reason or not reason.strip():
+        raise StoreError("an emergency unblinding needs its reason (--reason TEXT)")
+    with write_transaction(engine) as conn:
+        study = stored_study(conn)
+        row = _subject_row(conn, study, subject)
+        user = _user(actor)
+        if user is not None and not may_unblind_subject(user, row["site"]):
+            raise RandomizationForbiddenError(
+                f"a {user.role} account of site {user.site or '-'} may not unblind subjects "
+                f"of site {row['site']} (the site's investigator does)"
+            )
+        done = conn.execute(select(ALLOCATIONS).where(ALLOCATIONS.c.subject == subject)).first()
+        if done is None:
+            raise StoreError(f"{subject} is not randomized: there is no code to break")
+        writer = AuditWriter(conn, user=actor.audit_name, reason=reason.strip(), source="unblind")
+        new = {
+            "unblinding_id": _next_unblinding_id(conn),
+            "kind": "emergency",
+            "subject": subject,
+            "reason": reason.strip(),
+            "unblinded_by": actor.audit_name,
+            "unblinded_at": _now(),
+        }
+        conn.execute(insert(UNBLINDINGS), new)
+        writer.log("insert", UNBLINDINGS.name, {"unblinding_id": new["unblinding_id"]}, None, new)
+        return conn.execute(
+            select(RAND_LIST.c.arm).where(RAND_LIST.c.slot == done.slot)
+        ).scalar_one()
+
+
+def unblind_study(engine: Engine, *, actor: Actor, decision: str) -> str:
+    """Record the decision that unblinds the study (the store must be locked); returns the
+    unblinding's id. From then on every output shows the arms."""
+    from xerotrial.web.permissions import LOCK_ROLES, UNBLINDED_ROLES
+
+    if not decision or not decision.strip():
+        raise StoreError("the study's unblinding needs its recorded decision (--decision TEXT)")
+    user = _user(actor)
+    if user is not None and (user.disabled or user.role not in LOCK_ROLES | UNBLINDED_ROLES):
+        raise RandomizationForbiddenError(
+            f"a {user.role} account may not unblind the study (a data manager or an unblinded "
+            "statistician does, at database lock)"
+        )
+    with write_transaction(engine) as conn:
+        if not read_lock(conn).locked:
+            raise StoreError("the study is unblinded at database lock: lock the store first")
+        state = blinding_state(conn)
+        if state != "blinded":
+            raise StoreError(f"the study is not blinded ({state}): nothing to unblind")
+        writer = AuditWriter(conn, user=actor.audit_name, reason=decision.strip(), source="unblind")
+        new = {
+            "unblinding_id": _next_unblinding_id(conn),
+            "kind": "study",
+            "subject": None,
+            "reason": decision.strip(),
+            "unblinded_by": actor.audit_name,
+            "unblinded_at": _now(),
+        }
+        conn.execute(insert(UNBLINDINGS), new)
+        writer.log("insert", UNBLINDINGS.name, {"unblinding_id": new["unblinding_id"]}, None, new)
+    return new["unblinding_id"]
+
+
+def allocation_arms(conn: Connection, actor: Actor) -> dict[str, str | None]:
+    """Each randomized subject's arm as ``actor`` may see it (None while blinded to it)."""
+    show = sees_arms(actor, blinded=blinding_state(conn) == "blinded")
+    rows = conn.execute(
+        select(ALLOCATIONS.c.subject, RAND_LIST.c.arm).join(
+            RAND_LIST, RAND_LIST.c.slot == ALLOCATIONS.c.slot
+        )
+    ).all()
+    return {r.subject: (r.arm if show else None) for r in rows}
+
+
+def randomization_status(engine: Engine) -> str:
+    """Lines for ``randomize status``: the list's record, the blinding, the slots used per
+    stratum and the unblindings (no arm)."""
+    with engine.connect() as conn:
+        info = _list_info(conn)
+        if info is None:
+            return "no allocation list yet (`randomize setup` makes it)"
+        lines = [
+            f"list: {info.method}, {info.slots} slots in {info.strata} strata, made by "
+            f"{info.created_by} at {info.created_at}",
+            f"sha256: {info.sha256}",
+            f"blinding: {blinding_state(conn)}",
+        ]
+        total = dict(
+            conn.execute(
+                select(RAND_LIST.c.stratum, func.count()).group_by(RAND_LIST.c.stratum)
+            ).all()
+        )
+        used = dict(
+            conn.execute(
+                select(ALLOCATIONS.c.stratum, func.count()).group_by(ALLOCATIONS.c.stratum)
+            ).all()
+        )
+        order = conn.execute(
+            select(RAND_LIST.c.stratum).where(RAND_LIST.c.sequence == 1).order_by(RAND_LIST.c.slot)
+        ).scalars()
+        lines += [f"  {s}: {used.get(s, 0)} of {total[s]} slots used" for s in order]
+        n = conn.execute(select(func.count()).select_from(UNBLINDINGS)).scalar_one()
+        lines.append(f"unblindings: {n}")
+    return "\n".join(lines)

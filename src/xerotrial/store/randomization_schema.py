@@ -1,0 +1,147 @@
+"""The tables of a study store's randomization (issue 14), fixed like the accounts' tables.
+
+* ``xt_rand_list``: the **concealed** allocation list, one row per slot (its stratum, place,
+  block and arm). No blinded role's export, report, page or API answer reads it, and the audit
+  trail holds none of its arms: the list is audited as a whole, by its SHA-256
+  (:func:`list_digest`, the digest ``xerotrial randomize list`` prints for the same seed).
+* ``xt_randomization``: that audited record of the list (one row, ``name`` = ``list``): the
+  method, the number of slots and strata, the digest, who made it and when; no arm, no seed.
+* ``xt_allocations``: one row per randomized subject: its randomization number, stratum and
+  slot, who randomized and when; audited, and no arm (the arm is the slot's, in the list).
+* ``xt_unblindings``: each unblinding: one subject's in an emergency (``kind`` =
+  ``emergency``) or the study's at database lock (``study``, subject empty), with who, when and
+  the reason or decision; audited.
+
+>>> sorted(RANDOMIZATION_LAYOUT)
+['xt_allocations', 'xt_randomization', 'xt_unblindings']
+>>> randomization_number(7)
+'R0007'
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, select
+
+from .layout import StoreTable
+
+__all__ = [
+    "ALLOCATIONS",
+    "RANDOMIZATION",
+    "RANDOMIZATION_LAYOUT",
+    "RANDOMIZATION_TABLES",
+    "RAND_LIST",
+    "UNBLINDINGS",
+    "list_digest",
+    "list_problems",
+    "randomization_number",
+]
+
+_METADATA = MetaData()
+
+RAND_LIST = Table(
+    "xt_rand_list",
+    _METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("slot", Integer, nullable=False, unique=True),
+    Column("stratum", String(200), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("block", Integer, nullable=False),
+    Column("block_size", Integer, nullable=False),
+    Column("arm", String(64), nullable=False),
+)
+
+RANDOMIZATION = Table(
+    "xt_randomization",
+    _METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(16), nullable=False, unique=True),
+    Column("method", String(32), nullable=False),
+    Column("slots", Integer, nullable=False),
+    Column("strata", Integer, nullable=False),
+    Column("list_sha256", String(64), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+ALLOCATIONS = Table(
+    "xt_allocations",
+    _METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(100), nullable=False, unique=True),
+    Column("number", String(16), nullable=False, unique=True),
+    Column("stratum", String(200), nullable=False),
+    Column("slot", Integer, nullable=False, unique=True),
+    Column("allocated_by", String(64), nullable=False),
+    Column("allocated_at", String(40), nullable=False),
+)
+
+UNBLINDINGS = Table(
+    "xt_unblindings",
+    _METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("unblinding_id", String(16), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("subject", String(100)),
+    Column("reason", Text, nullable=False),
+    Column("unblinded_by", String(64), nullable=False),
+    Column("unblinded_at", String(40), nullable=False),
+)
+
+#: Every randomization table by name (the list is not audited row by row: see above).
+RANDOMIZATION_TABLES: dict[str, Table] = {
+    t.name: t for t in (RAND_LIST, RANDOMIZATION, ALLOCATIONS, UNBLINDINGS)
+}
+
+_KEYS = {
+    RANDOMIZATION.name: ("name",),
+    ALLOCATIONS.name: ("subject",),
+    UNBLINDINGS.name: ("unblinding_id",),
+}
+
+#: The audited ones, with their audited columns and natural keys (see :mod:`.layout`).
+RANDOMIZATION_LAYOUT: dict[str, StoreTable] = {
+    name: StoreTable(
+        name,
+        RANDOMIZATION_TABLES[name],
+        tuple(c.name for c in RANDOMIZATION_TABLES[name].columns if c.name != "id"),
+        key,
+    )
+    for name, key in _KEYS.items()
+}
+
+
+def randomization_number(slot: int) -> str:
+    """The randomization number of a slot: ``R`` and at least 4 digits."""
+    return f"R{slot:04d}"
+
+
+def list_digest(conn: Connection) -> str | None:
+    """SHA-256 of the stored list written as ``randomize list`` writes it (None: no list)."""
+    from xerotrial.randomize.blocks import Slot, list_csv
+
+    cols = (RAND_LIST.c.stratum, RAND_LIST.c.sequence, RAND_LIST.c.block, RAND_LIST.c.block_size)
+    rows = conn.execute(select(*cols, RAND_LIST.c.arm).order_by(RAND_LIST.c.slot)).all()
+    if not rows:
+        return None
+    return hashlib.sha256(list_csv([Slot(*r) for r in rows])).hexdigest()
+
+
+def list_problems(conn: Connection) -> list[str]:
+    """The concealed list against its audited record (``audit verify`` and each allocation):
+    a slot changed, added or removed behind the store's back changes the digest."""
+    record = conn.execute(
+        select(RANDOMIZATION.c.list_sha256).where(RANDOMIZATION.c.name == "list")
+    ).first()
+    digest = list_digest(conn)
+    if record is None:
+        if digest is None:
+            return []
+        return [f"the concealed list ({RAND_LIST.name}) holds slots but has no audited record"]
+    if digest != record.list_sha256:
+        return [
+            f"the concealed list ({RAND_LIST.name}) differs from its audited SHA-256 "
+            f"{record.list_sha256[:16]}... (changed without a trace)"
+        ]
+    return []

@@ -1,0 +1,54 @@
+"""Fixtures: a study store of the phase II example with enrolled (not yet randomized) subjects,
+on SQLite and on PostgreSQL (when a server is given; see tests/store/conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.store.conftest import db_url, pg_session_url  # noqa: F401 - fixtures
+from xerotrial.store.engine import open_store
+from xerotrial.store.study_import import FormRow, SubjectRow, import_rows
+from xerotrial.store.study_store import init_study_store, stored_study
+
+DEFINITION = Path(__file__).parents[2] / "examples" / "phase2" / "study.toml"
+
+
+def enrol(engine: Engine, subjects: list[tuple[str, str, str, int, int | None]]) -> None:
+    """Enrol subjects: (id, site, dose group code, age, years since radiotherapy or None)."""
+    with engine.connect() as conn:
+        study = stored_study(conn)
+    people = [SubjectRow(s, site) for s, site, *_ in subjects]
+    rows = [
+        FormRow(
+            "enrolment",
+            s,
+            "baseline",
+            values={
+                "age": str(age),
+                "sex": "1",
+                "radiotherapy_dose_group": dose,
+                "years_since_radiotherapy": "" if years is None else str(years),
+            },
+        )  # fmt: skip
+        for s, _, dose, age, years in subjects
+    ]
+    import_rows(engine, study, people, rows, source="test enrolment", user="test")
+
+
+def subjects(n: int) -> list[tuple[str, str, str, int, int]]:
+    """``n`` eligible subjects spread over the 4 strata."""
+    return [(f"S{i:03d}", ("rh", "ouh")[i % 2], ("1", "2")[(i // 2) % 2], 50, 4) for i in range(n)]
+
+
+@pytest.fixture
+def trial(db_url: str) -> Iterator[Engine]:  # noqa: F811 - the fixture imported above
+    """The phase II study store with 12 enrolled subjects."""
+    init_study_store(db_url, DEFINITION, user="test")
+    engine = open_store(db_url)
+    enrol(engine, subjects(12))
+    yield engine
+    engine.dispose()
