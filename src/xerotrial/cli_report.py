@@ -12,6 +12,7 @@ and the report carries a NOT VERIFIED banner.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .cli_common import run_or_fail, stderr_console
+from .cli_common import actor_options, command_actor, fail, run_or_fail, stderr_console
 from .cli_store import db_option
 
 if TYPE_CHECKING:
@@ -87,17 +88,48 @@ def _report(
     show_default=False,
     help="Label the report as synthetic data (default: as the store's sites say).",
 )
-def report_command(db: str | None, out: Path, synthetic: bool | None) -> None:
-    """Analyse a trial store as the statistical analysis plan says and write the report."""
+@click.option(
+    "--dmc",
+    type=click.Choice(["open", "closed"]),
+    help="The DMC report: open session (pooled) or closed session (by arm; unblinded roles)",
+)
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="The DMC report's date (windows, overdue visits; default: today)",
+)
+@actor_options
+def report_command(db: str | None, out: Path, synthetic: bool | None, dmc: str | None,
+                   as_of: dt.datetime | None, as_name: str | None,
+                   password_file: Path | None) -> None:  # fmt: skip
+    """Analyse a trial store as the statistical analysis plan says and write the report;
+    with --dmc, the data monitoring committee's open (pooled) or closed (by arm) session."""
     from sqlalchemy.engine import make_url
 
     from .store.engine import open_store, resolve_url
 
     url = resolve_url(db)
     source = make_url(url).render_as_string(hide_password=True)
+    actor = command_actor(db, as_name, password_file)
     engine = run_or_fail(lambda: open_store(url))
     from .cli_store import _is_study_store
 
+    if dmc is not None:
+        if not _is_study_store(engine):
+            fail("report --dmc is for study stores (init --study DEF)")
+        from .cli_store import audit_warning
+        from .report.dmc import write_dmc_report
+        from .store.integrity import check_store
+
+        audit_warning(run_or_fail(lambda: check_store(engine)))
+        day = None if as_of is None else as_of.date()
+        path = run_or_fail(
+            lambda: write_dmc_report(
+                engine, out, session=dmc, actor=actor, source=source, as_of=day
+            )
+        )
+        click.echo(str(path.resolve()))
+        return
     if _is_study_store(engine):
         from .cli_store import audit_warning
         from .report.study_report import write_study_report

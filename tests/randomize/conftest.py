@@ -52,3 +52,35 @@ def trial(db_url: str) -> Iterator[Engine]:  # noqa: F811 - the fixture imported
     enrol(engine, subjects(12))
     yield engine
     engine.dispose()
+
+
+RECORDS = DEFINITION.parent / "records.csv"
+
+
+def randomized_phase2(url: str, *, seed: int = 2027) -> Engine:
+    """The phase II example as a blinded randomized trial: its records' subjects enrolled
+    (without their arms), randomized from a concealed list in the order of the file (the
+    ineligible ones left out), then the rest of their records entered."""
+    from xerotrial.randomize.allocate import IneligibleError, allocate, setup_list
+    from xerotrial.store.accounts import Actor
+    from xerotrial.store.redcap_records import read_records
+
+    init_study_store(url, DEFINITION, user="test")
+    engine = open_store(url)
+    with engine.connect() as conn:
+        study = stored_study(conn)
+    people, rows, _ = read_records(study, RECORDS)
+    enrolment = [r for r in rows if r.form == "enrolment"]
+    import_rows(engine, study, [SubjectRow(p.subject, p.site) for p in people], enrolment,
+                source="enrolment", user="site")  # fmt: skip
+    setup_list(engine, seed=seed, actor=Actor.local("dmc-statistician"), per_stratum=20)
+    randomized = set()
+    for p in people:
+        try:
+            allocate(engine, subject=p.subject, actor=Actor.local("site"))
+        except IneligibleError:
+            continue
+        randomized.add(p.subject)
+    follow_up = [r for r in rows if r.form != "enrolment" and r.subject in randomized]
+    import_rows(engine, study, [], follow_up, source="follow-up", user="site")
+    return engine

@@ -25,7 +25,7 @@ from xerotrial.randomize.blocks import block_list, list_csv
 from xerotrial.randomize.design import load_design
 from xerotrial.store.accounts import Actor, User
 from xerotrial.store.audit import show, verify
-from xerotrial.store.errors import StoreError
+from xerotrial.store.errors import ImportRejectedError, StoreError
 from xerotrial.store.lock import lock_store
 from xerotrial.store.randomization_schema import ALLOCATIONS, RAND_LIST
 
@@ -151,6 +151,17 @@ def test_an_allocation_moved_to_another_slot_is_found(trial: Engine) -> None:
     assert any("xt_allocations row" in p and "slot" in p for p in verify(trial).problems)
 
 
+def test_a_blinded_store_takes_no_arm_from_a_file(trial: Engine) -> None:
+    from xerotrial.store.study_import import SubjectRow, import_rows
+    from xerotrial.store.study_store import stored_study
+
+    setup_list(trial, seed=3, actor=LOCAL, per_stratum=8)
+    with trial.connect() as conn:
+        study = stored_study(conn)
+    with pytest.raises(ImportRejectedError, match="the study is blinded: its arms come from"):
+        import_rows(trial, study, [SubjectRow("N01", "rh", "atmsc")], [], source="f", user="t")
+
+
 def test_emergency_unblinding(trial: Engine) -> None:
     setup_list(trial, seed=3, actor=LOCAL, per_stratum=8)
     allocate(trial, subject="S000", actor=ANA)
@@ -183,7 +194,11 @@ def test_the_study_is_unblinded_at_lock_by_a_decision(trial: Engine) -> None:
     unblind_study(trial, actor=DMC, decision="DMC letter of 2027-03-01: unblind")
     with trial.connect() as conn:
         assert blinding_state(conn) == "unblinded"
-        assert allocation_arms(conn, ANA)["S000"] in ARMS  # everyone sees arms now
+        arm = allocation_arms(conn, ANA)["S000"]  # everyone sees arms now
+        assert arm in ARMS
+        stored = conn.execute(text("SELECT subject, arm FROM subjects ORDER BY subject")).all()
+    assert stored[0] == ("S000", arm)  # what every output reads
+    assert all(a is None for _, a in stored[1:])  # not randomized: no arm
     with pytest.raises(StoreError, match="not blinded"):
         unblind_study(trial, actor=DMC, decision="again")
     assert verify(trial).ok

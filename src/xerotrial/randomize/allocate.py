@@ -30,7 +30,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from xerotrial.errors import StoreError
 from xerotrial.store.accounts import Actor
@@ -42,6 +42,7 @@ from xerotrial.store.randomization_schema import (
     RAND_LIST,
     RANDOMIZATION,
     UNBLINDINGS,
+    blinding_state,
     list_digest,
     list_problems,
     randomization_number,
@@ -148,15 +149,6 @@ def _list_info(conn: Connection) -> ListInfo | None:
 def list_info(conn: Connection) -> ListInfo | None:
     """The audited record of the store's list (None: no list yet)."""
     return _list_info(conn)
-
-
-def blinding_state(conn: Connection) -> str:
-    """``blinded`` (a concealed list and no study unblinding), ``unblinded`` (the study was
-    unblinded at database lock) or ``open`` (no concealed list: arms as the data give them)."""
-    if _list_info(conn) is None:
-        return "open"
-    done = conn.execute(select(UNBLINDINGS.c.id).where(UNBLINDINGS.c.kind == "study")).first()
-    return "blinded" if done is None else "unblinded"
 
 
 def setup_list(
@@ -416,7 +408,31 @@ def unblind_study(engine: Engine, *, actor: Actor, decision: str) -> str:
         }
         conn.execute(insert(UNBLINDINGS), new)
         writer.log("insert", UNBLINDINGS.name, {"unblinding_id": new["unblinding_id"]}, None, new)
+        writer.log_many(_write_arms(conn, stored_study(conn)))
     return new["unblinding_id"]
+
+
+def _write_arms(conn: Connection, study: StudyDefinition) -> list[tuple]:
+    """Give every randomized subject its arm in ``subjects`` (the study's unblinding: from
+    then on every output reads the arms as it reads open-label ones); the audit entries."""
+    subjects = study_tables(study)[SUBJECTS]
+    col = subject_column(study)
+    arms = dict(
+        conn.execute(
+            select(ALLOCATIONS.c.subject, RAND_LIST.c.arm).join(
+                RAND_LIST, RAND_LIST.c.slot == ALLOCATIONS.c.slot
+            )
+        ).all()
+    )
+    entries = []
+    for r in conn.execute(select(subjects).order_by(subjects.c.id)).mappings().all():
+        arm = arms.get(r[col])
+        if arm is None:
+            continue
+        old = {col: r[col], "site": r["site"], "arm": r["arm"], "def_version": r["def_version"]}
+        conn.execute(update(subjects).where(subjects.c[col] == r[col]).values(arm=arm))
+        entries.append(("update", SUBJECTS, {col: r[col]}, old, old | {"arm": arm}))
+    return entries
 
 
 def allocation_arms(conn: Connection, actor: Actor) -> dict[str, str | None]:

@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 
 from .fmt import format_ci, format_number, format_p
 
-__all__ = ["context_counts", "write_study_report"]
+__all__ = ["context_counts", "descriptives", "format_endpoint", "write_study_report"]
 
 
 def context_counts(
@@ -47,9 +47,7 @@ def context_counts(
     return out
 
 
-def _descriptives(
-    bds: pd.DataFrame, param: str, arms: Sequence[str | None]
-) -> list[dict[str, Any]]:
+def descriptives(bds: pd.DataFrame, param: str, arms: Sequence[str | None]) -> list[dict[str, Any]]:
     """n, mean and SD by visit and arm (arm None: every subject)."""
     rec = bds[bds["PARAMCD"] == param]
     rows = []
@@ -72,7 +70,8 @@ def _descriptives(
     return rows
 
 
-def _fmt_endpoint(r: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
+def format_endpoint(r: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
+    """One endpoint's results formatted for a report's tables (arms by their labels)."""
     out = dict(r)
     out["lsmeans_rows"] = [
         {
@@ -112,6 +111,28 @@ def _fmt_endpoint(r: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, 
     return out
 
 
+#: What a blinded report says where the comparison of the arms would be.
+BLINDED_NOTE = (
+    "the study is blinded: the arms are pooled, and the comparison of the arms waits for the "
+    "study's unblinding at database lock (the data monitoring committee's closed report has it)"
+)
+
+
+def _blinded_endpoint(bds: pd.DataFrame, e: Any) -> dict[str, Any]:
+    """An endpoint of a blinded study: what it is and its records, no model."""
+    from xerotrial.analysis.plan import model_formula
+
+    rec = bds[(bds["PARAMCD"] == e.param) & bds["AVISIT"].isin(e.visits)]
+    return {
+        "name": e.key, "param": e.param, "primary": e.primary,
+        "primary_visit": e.primary_visit, "response": e.response,
+        "formula": model_formula(e), "reference_visit": e.reference_visit,
+        "covariance": e.covariance, "df": e.df, "visits": list(e.visits),
+        "n_subjects": int(rec["USUBJID"].nunique()), "n_records": len(rec), "left_out": {},
+        "not_run": BLINDED_NOTE, "warnings": [],
+    }  # fmt: skip
+
+
 def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
     """Analyse the study store by its plan and write the report (see the module docstring);
     returns the path of ``report.html``."""
@@ -126,18 +147,29 @@ def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
     out = Path(out)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     audit = check_store(engine)
+    from xerotrial.store.randomization_schema import blinding_state
+
     with engine.connect() as conn:
         study = stored_study(conn)
         frames = stored_frames(conn, study)
         bds = study_bds(conn, study)
+        blinded = blinding_state(conn) == "blinded"
     subjects = frames.pop("__subjects__")
     arms: list[str | None] = (
         list(study.analysis.arms) if study.analysis else [a.name for a in study.allocation.arms]
     ) or [None]
     labels = {a.name: a.label or a.name for a in study.allocation.arms}
-    results = run_plan(bds, study)
+    if blinded:  # the arms are pooled: no comparison until the study's unblinding
+        arms = [None]
+        results = (
+            [_blinded_endpoint(bds, e) for e in study.analysis.endpoints]
+            if (study.analysis)
+            else []
+        )
+    else:
+        results = run_plan(bds, study)
     for r in results:
-        r["descriptives"] = _descriptives(bds, r["param"], arms)  # type: ignore[index]
+        r["descriptives"] = descriptives(bds, r["param"], arms)  # type: ignore[index]
     bds.to_csv(out / "tables" / "adbds.csv", index=False, lineterminator="\n")
     for r in results:
         for what in ("lsmeans", "diffs"):
@@ -156,6 +188,7 @@ def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
                 "study": study.study.id,
                 "definition_version": study.version,
                 "audit_ok": audit.ok,
+                "blinded": blinded,
                 "endpoints": results,
             },
             indent=1,
@@ -178,13 +211,16 @@ def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
         audit=audit,
         audit_text=status_text(audit),
         counts=context_counts(
-            subjects, labels, {x.code: x.name or x.code for x in study.study.sites}
+            subjects,
+            {**labels, None: "all arms (blinded)"} if blinded else labels,
+            {x.code: x.name or x.code for x in study.study.sites},
         ),
         n_subjects=len(subjects),
         visits=visits,
         by_visit=by_visit,
         derivations=study.derivations,
-        endpoints=[_fmt_endpoint(r, labels) for r in results],
+        endpoints=[format_endpoint(r, labels) for r in results],
+        blinded=blinded,
     )
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")

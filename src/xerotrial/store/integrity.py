@@ -29,6 +29,11 @@ __all__ = ["STATUS_FILE", "check_store", "status_text", "warning_text", "write_s
 
 #: The stamp ``export`` writes next to its files.
 STATUS_FILE = "AUDIT_STATUS.txt"
+#: What the stamp says of a randomized study's blinding.
+BLINDING_LINES = {
+    "blinded": "BLINDED: the arms are pooled; no file here holds a subject's arm",
+    "unblinded": "unblinded at database lock: the subjects' arms are shown",
+}
 
 
 def check_store(engine: Engine) -> AuditReport:
@@ -46,6 +51,8 @@ def status_text(report: AuditReport) -> str:
         else f"NOT VERIFIED: the store fails its audit check ({n} problem{'s' * (n != 1)})"
     )
     lines = [first, f"chain head: {report.head_line()}", f"database lock: {report.lock}"]
+    if report.blinding != "open":
+        lines.append(f"blinding: {BLINDING_LINES[report.blinding]}")
     lines += [f"problem: {p}" for p in report.problems]
     lines += [f"warning: {w}" for w in report.warnings]
     return "\n".join(lines) + "\n"

@@ -33,6 +33,7 @@ __all__ = [
     "RANDOMIZATION_TABLES",
     "RAND_LIST",
     "UNBLINDINGS",
+    "blinding_state",
     "list_digest",
     "list_problems",
     "randomization_number",
@@ -145,3 +146,15 @@ def list_problems(conn: Connection) -> list[str]:
             f"{record.list_sha256[:16]}... (changed without a trace)"
         ]
     return []
+
+
+def blinding_state(conn: Connection) -> str:
+    """``blinded`` (a concealed list, and the study not unblinded), ``unblinded`` (at
+    database lock, by a recorded decision) or ``open`` (no list: arms as the data give them)."""
+    if (
+        conn.execute(select(RANDOMIZATION.c.id).where(RANDOMIZATION.c.name == "list")).first()
+        is None
+    ):
+        return "open"
+    done = conn.execute(select(UNBLINDINGS.c.id).where(UNBLINDINGS.c.kind == "study")).first()
+    return "blinded" if done is None else "unblinded"

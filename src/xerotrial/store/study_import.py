@@ -39,6 +39,7 @@ from .audit import AuditWriter, jsonable
 from .engine import write_transaction
 from .errors import ImportRejectedError
 from .lock import refuse_if_locked
+from .randomization_schema import blinding_state
 from .study_schema import SUBJECTS, data_fields, study_tables, subject_column
 from .study_values import parse_value, soft_problem
 
@@ -339,8 +340,15 @@ def import_rows(
         writer = AuditWriter(conn, user=user, reason=reason or f"import of {source}", source=source)
         refuse_if_locked(conn)
         stored = _stored_subjects(conn, study)
+        blinded = blinding_state(conn) == "blinded"
         new_subjects = []
         for s in subjects:
+            if blinded and s.arm is not None:
+                problems.append(
+                    _problem(source, s, "arm", s.arm, "the study is blinded: its arms come "
+                             "from the concealed list (randomize allocate), not from a file")
+                )  # fmt: skip
+                continue
             have = stored.get(s.subject)
             new = {subject: s.subject, "site": s.site, "arm": s.arm, "def_version": study.version}
             if have is None:

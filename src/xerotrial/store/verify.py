@@ -32,7 +32,7 @@ from .chain import AUDITED_META, GENESIS, KEY_ID_ROW, canonical, entry_hash, jso
 from .errors import StoreError
 from .guards import missing_guards, owner_warning
 from .layout import StoreTable, store_kind, store_layout
-from .randomization_schema import RANDOMIZATION, list_problems
+from .randomization_schema import RANDOMIZATION, blinding_state, list_problems
 from .schema import AUDIT, META, REVISION
 from .statements import LAST_STATE
 
@@ -95,6 +95,9 @@ class AuditReport:
     macs: str = "none (unkeyed store)"
     #: the store's database lock as it was checked (``.lock.LockState.describe``)
     lock: str = "not locked"
+    #: the study's blinding (:func:`.randomization_schema.blinding_state`: ``blinded``,
+    #: ``unblinded`` or ``open``)
+    blinding: str = "open"
 
     @property
     def ok(self) -> bool:
@@ -324,8 +327,10 @@ def verify_connection(conn: Connection, *, key: bytes | None = None) -> AuditRep
     if not n and tip is not None:
         problems.append(f"the audit trail is empty but the store recorded {tip!r}")
     _replay_tables(conn, problems, state, layout)
+    blinding = "open"
     if RANDOMIZATION.name in layout:
         problems += list_problems(conn)
+        blinding = blinding_state(conn)
     _replay_meta(meta, problems, state[META.name])
     trail_id = (state[META.name].get(KEY_ID_ROW) or {}).get("value")
     out: dict[str, Any] = {"problems": problems, "warnings": warnings}
@@ -341,6 +346,7 @@ def verify_connection(conn: Connection, *, key: bytes | None = None) -> AuditRep
         out.get("keyed", False),
         out.get("macs", "none (unkeyed store)"),
         lock.describe(),
+        blinding,
     )
 
 

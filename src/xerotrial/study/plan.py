@@ -45,6 +45,7 @@ from .model import Allocation, Form, Visit
 __all__ = [
     "RESPONSES",
     "AnalysisPlan",
+    "DmcPlan",
     "DerivationSpec",
     "Endpoint",
     "build_plan",
@@ -54,7 +55,9 @@ __all__ = [
 RESPONSES = ("AVAL", "CHG", "PCHG")
 _PARAM = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
 DERIVATION_KEYS = ("label", "function", "form", "inputs", "params", "where")
-ANALYSIS_KEYS = ("arms", "endpoints", "population")
+ANALYSIS_KEYS = ("arms", "endpoints", "population", "dmc")
+DMC_KEYS = ("efficacy", "spending", "alpha", "sided", "planned_subjects")
+SPENDING = ("obrien-fleming", "pocock")
 POPULATION_KEYS = ("form", "where")
 ENDPOINT_KEYS = (
     "name",
@@ -117,6 +120,21 @@ class AnalysisPlan:
     arms: tuple[str, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()
     population: tuple[str, str] | None = None
+    dmc: DmcPlan | None = None
+
+
+@dataclass(frozen=True)
+class DmcPlan:
+    """What the data monitoring committee's closed report shows (``[analysis.dmc]``):
+    efficacy by arm or not, and the interim look's Lan-DeMets spending (``spending``, total
+    ``alpha``, ``sided``) at the information fraction of the primary endpoint (subjects with
+    it at its primary visit out of ``planned_subjects``)."""
+
+    efficacy: bool = False
+    spending: str | None = None
+    alpha: float = 0.025
+    sided: int = 1
+    planned_subjects: int | None = None
 
 
 def build_plan(
@@ -331,4 +349,26 @@ def _analysis(
             typed = {f.name: f for f in forms[pform].fields}
             c.expression(pwhere, (*here, "where"), list(typed), "population", typed)
             population = (pform, pwhere)
-    return AnalysisPlan(arms, tuple(endpoints), population)
+    return AnalysisPlan(arms, tuple(endpoints), population, _dmc(c, a.get("dmc"), path, arms))
+
+
+def _dmc(c: Any, raw: Any, path: tuple, arms: Sequence[str]) -> DmcPlan | None:
+    if raw is None:
+        return None
+    here = (*path, "dmc")
+    t = c.table(raw, here, DMC_KEYS)
+    spending = c.get(t, "spending", here, "str", None)
+    if spending is not None and spending not in SPENDING:
+        c.problem((*here, "spending"), f"must be one of {', '.join(SPENDING)}", spending)
+    alpha = float(c.get(t, "alpha", here, "number", 0.025))
+    if not 0 < alpha < 0.5:
+        c.problem((*here, "alpha"), "must be above 0 and below 0.5", alpha)
+    sided = c.get(t, "sided", here, "int", 1)
+    if sided not in (1, 2):
+        c.problem((*here, "sided"), "must be 1 or 2", sided)
+    planned = c.get(t, "planned_subjects", here, "int", None)
+    if spending is not None and (planned is None or planned < 2):
+        c.problem((*here, "planned_subjects"), "an interim look needs planned_subjects (>= 2)")
+    if (spending is not None or t.get("efficacy")) and not arms:
+        c.problem(here, "efficacy by arm and interim looks need [analysis] arms")
+    return DmcPlan(c.get(t, "efficacy", here, "bool", False), spending, alpha, sided, planned)
