@@ -61,6 +61,7 @@ __all__ = [
     "RandomizationForbiddenError",
     "allocate",
     "allocation_arms",
+    "allocation_numbers",
     "blinding_state",
     "list_info",
     "randomization_status",
@@ -476,3 +477,8 @@ def randomization_status(engine: Engine) -> str:
         n = conn.execute(select(func.count()).select_from(UNBLINDINGS)).scalar_one()
         lines.append(f"unblindings: {n}")
     return "\n".join(lines)
+
+
+def allocation_numbers(conn: Connection) -> dict[str, str]:
+    """Each randomized subject's randomization number (no arm: for every reader)."""
+    return dict(conn.execute(select(ALLOCATIONS.c.subject, ALLOCATIONS.c.number)).all())

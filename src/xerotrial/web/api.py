@@ -140,17 +140,23 @@ def site_of(source: Engine | Connection, subject: str) -> str | None:
 @router.get("/subjects")
 def list_subjects(reader: Reader, user: ReadingCaller) -> list[dict[str, Any]]:
     """The subjects the caller may see, with their site (and arm for unblinded roles)."""
+    from xerotrial.randomize.allocate import allocation_arms, allocation_numbers
+
     study = stored_study(reader)
     t = study_tables(study)[SUBJECTS]
     col = subject_column(study)
     rows = reader.execute(select(t).order_by(t.c.id)).mappings().all()
+    numbers = allocation_numbers(reader)
+    listed = allocation_arms(reader, Actor.of(user)) if may_see_arms(user) else {}
     out = []
     for r in rows:
         if not may_read(user, r["site"]):
             continue
         item: dict[str, Any] = {"subject": r[col], "site": r["site"]}
+        if r[col] in numbers:
+            item["randomization_number"] = numbers[r[col]]
         if may_see_arms(user):
-            item["arm"] = r["arm"]
+            item["arm"] = listed.get(r[col], r["arm"])
         out.append(item)
     if not out and not may_read(user, user.site):
         raise ForbiddenError(f"a {user.role} account reads no clinical data")
@@ -320,6 +326,35 @@ def post_sign(request: Request, user: Caller, subject: str, body: Password) -> d
     if not may_sign(user, site_of(engine, subject)):
         raise ForbiddenError(f"{user.name} ({user.role}) may not sign this casebook")
     return sign_casebook(engine, subject, user=user, password=body.password).__dict__
+
+
+@router.post("/subjects/{subject}/randomize", status_code=201)
+def post_randomize(request: Request, user: Caller, subject: str) -> dict[str, Any]:
+    """Randomize the subject (its site's staff): the randomization number and stratum, and
+    the arm only to those who may see it (:mod:`xerotrial.randomize.allocate`)."""
+    from xerotrial.randomize.allocate import RandomizationForbiddenError, allocate
+
+    try:
+        a = allocate(_engine(request), subject=subject, actor=Actor.of(user))
+    except RandomizationForbiddenError as exc:
+        raise ForbiddenError(str(exc)) from None
+    out = {"subject": a.subject, "randomization_number": a.number, "stratum": a.stratum,
+           "allocated_by": a.allocated_by, "allocated_at": a.allocated_at}  # fmt: skip
+    return out | ({"arm": a.arm} if a.arm is not None else {})
+
+
+@router.post("/subjects/{subject}/unblind")
+def post_unblind(request: Request, user: Caller, subject: str, body: Reason) -> dict[str, Any]:
+    """Emergency unblinding of the subject with a reason (its site's investigator): the arm."""
+    from xerotrial.randomize.allocate import RandomizationForbiddenError, unblind_subject
+
+    try:
+        arm = unblind_subject(
+            _engine(request), subject=subject, actor=Actor.of(user), reason=body.reason
+        )
+    except RandomizationForbiddenError as exc:
+        raise ForbiddenError(str(exc)) from None
+    return {"subject": subject, "arm": arm}
 
 
 @router.get("/subjects/{subject}/signature")

@@ -55,6 +55,7 @@ from .permissions import (
     may_answer_query,
     may_close_query,
     may_raise_query,
+    may_randomize,
     may_read,
     may_sign,
     may_verify,
@@ -160,10 +161,15 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("/subjects")
-def subjects_page(request: Request) -> HTMLResponse:
-    """The subjects the user may see, with the visit x form status grid."""
+def subjects_page(request: Request, message: str = "") -> HTMLResponse:
+    """The subjects the user may see, with the visit x form status grid and each one's
+    randomization number (a button for the site's staff where none yet)."""
+    from xerotrial.randomize.allocate import allocation_numbers, list_info
+
     user = page_user(request)
     with request.app.state.engine.connect() as conn:
+        numbers = allocation_numbers(conn)
+        randomizing = list_info(conn) is not None
         study = stored_study(conn)
         t = study_tables(study)[SUBJECTS]
         col = subject_column(study)
@@ -183,6 +189,10 @@ def subjects_page(request: Request) -> HTMLResponse:
         "subjects.html",
         user=user,
         title="Subjects",
+        message=message,
+        randomizing=randomizing,
+        numbers=numbers,
+        may_randomize={s: may_randomize(user, site) for s, site in mine},
         rows=table,
         columns=grid.columns,
         visits=visits,
@@ -474,6 +484,26 @@ async def verify_page(request: Request, subject: str, form: str, visit: str = ""
 
 def _error(exc: Exception) -> dict[str, Any]:
     return {"field": None, "value": None, "rule": str(exc)}
+
+
+@router.post("/subjects/{subject}/randomize")
+async def randomize(request: Request, subject: str) -> Response:
+    """Randomize the subject (its site's staff); the list page says its number."""
+    from xerotrial.randomize.allocate import allocate
+
+    user = await run_in_threadpool(_guard, request, subject, may_randomize)
+    posted = await request.form()
+    check_csrf(request, posted.get("csrf_token"))
+    engine = request.app.state.engine
+    try:
+        a = await run_in_threadpool(lambda: allocate(engine, subject=subject, actor=Actor.of(user)))
+    except StoreError as exc:
+        page = await run_in_threadpool(subjects_page, request, f"{subject}: {exc}")
+        page.status_code = 400
+        return page
+    arm = "" if a.arm is None else f", arm {a.arm}"
+    note = f"{subject} randomized: number {a.number} (stratum {a.stratum}){arm}"
+    return RedirectResponse(f"/subjects?message={quote(note)}", status_code=303)
 
 
 @router.get("/subjects/{subject}/sign")
