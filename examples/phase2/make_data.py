@@ -144,8 +144,16 @@ def xq_items(rng: np.random.Generator, score: float) -> dict[str, str]:
     return {f"xq{k + 1}": str(int(v)) for k, v in enumerate(items)}
 
 
-def build_rows(rng: np.random.Generator) -> list[dict]:
+def build_rows(rng: np.random.Generator, allocated: dict[str, str] | None = None) -> list[dict]:
+    """The records' rows; ``allocated`` (subject -> arm, e.g. from ``xerotrial randomize
+    allocate``) gives the arms the outcomes follow instead of the file's own blocks (the same
+    subjects and draws otherwise)."""
     subjects = simulate(rng)
+    arms = ("atmsc", "placebo")
+    for s in subjects:
+        if allocated is not None and s["subject"] in allocated:
+            s["arm"] = allocated[s["subject"]]
+            s["arm_no"] = arms.index(s["arm"]) + 1
     visits = ("baseline", "month_1", "month_4", "month_12")
     # effects over placebo-like drift: AT-MSC / placebo mean change at each visit
     uws_effect = {
