@@ -40,12 +40,16 @@ from xerotrial.store.lock import read_lock, refuse_if_locked
 from xerotrial.store.randomization_schema import (
     ALLOCATIONS,
     RAND_LIST,
+    RAND_SEED,
     RANDOMIZATION,
     UNBLINDINGS,
     blinding_state,
     list_digest,
     list_problems,
     randomization_number,
+    replay_minimization,
+    seed_commitment,
+    stored_seed,
 )
 from xerotrial.store.study_entry import NotFoundError
 from xerotrial.store.study_schema import SUBJECTS, study_tables, subject_column
@@ -168,17 +172,14 @@ def setup_list(
     with write_transaction(engine) as conn:
         refuse_if_locked(conn)
         design = _design(stored_study(conn))
-        if design.method != "permuted-blocks":
-            raise StoreError(
-                f"randomize setup makes a permuted-block list; the design's method is "
-                f"{design.method}, which a store does not run yet"
-            )
         have = _list_info(conn)
         if have is not None:
             raise StoreError(
                 f"the store has its list already (made by {have.created_by} at "
                 f"{have.created_at}, sha256 {have.sha256}): a list is made once"
             )
+        if design.method == "minimization":
+            return _setup_minimization(conn, design, seed, actor)
         slots = block_list(design, seed=seed, per_stratum=per_stratum)
         digest = hashlib.sha256(list_csv(slots)).hexdigest()
         writer = AuditWriter(
@@ -208,6 +209,50 @@ def setup_list(
     return ListInfo(
         row["method"], row["slots"], row["strata"], digest, row["created_by"], row["created_at"]
     )
+
+
+def _setup_minimization(
+    conn: Connection, design: AllocationDesign, seed: int, actor: Actor
+) -> ListInfo:
+    """Minimization's setup: its seed, concealed, and the audited record of its commitment
+    (the slots come with the allocations)."""
+    writer = AuditWriter(
+        conn, user=actor.audit_name, reason="minimization set up", source="randomize"
+    )
+    conn.execute(insert(RAND_SEED), {"seed": str(seed)})
+    row = {
+        "name": "list",
+        "method": design.method,
+        "slots": 0,
+        "strata": len(design.strata_cells()),
+        "list_sha256": seed_commitment(seed),
+        "created_by": actor.audit_name,
+        "created_at": _now(),
+    }
+    conn.execute(insert(RANDOMIZATION), row)
+    writer.log("insert", RANDOMIZATION.name, {"name": "list"}, None, row)
+    return ListInfo(
+        row["method"], 0, row["strata"], row["list_sha256"], row["created_by"], row["created_at"]
+    )
+
+
+def _minimization_slot(conn: Connection, design: AllocationDesign, stratum: str) -> int:
+    """Minimization's next slot: the arm the replayed minimizer gives this subject's levels,
+    added to the concealed list."""
+    seed = stored_seed(conn)
+    m, _ = replay_minimization(conn, seed)
+    levels = dict(part.split("=", 1) for part in stratum.split(";"))
+    arm = m.assign({f: levels[f] for f in design.factors})
+    last = conn.execute(select(func.max(RAND_LIST.c.slot))).scalar() or 0
+    sequence = conn.execute(
+        select(func.count()).select_from(RAND_LIST).where(RAND_LIST.c.stratum == stratum)
+    ).scalar_one()
+    conn.execute(
+        insert(RAND_LIST),
+        {"slot": last + 1, "stratum": stratum, "sequence": sequence + 1, "block": 0,
+         "block_size": 0, "arm": arm},
+    )  # fmt: skip
+    return last + 1
 
 
 def _subject_row(conn: Connection, study: StudyDefinition, subject: str) -> Any:
@@ -314,17 +359,20 @@ def allocate(engine: Engine, *, subject: str, actor: Actor) -> Allocated:
         if reasons:
             raise IneligibleError(subject, reasons)
         stratum = _stratum(conn, study, design, subject, row["site"])
-        taken = select(ALLOCATIONS.c.slot)
-        slot = conn.execute(
-            select(func.min(RAND_LIST.c.slot)).where(
-                RAND_LIST.c.stratum == stratum, RAND_LIST.c.slot.not_in(taken)
-            )
-        ).scalar()
-        if slot is None:
-            raise StoreError(f"the list has no free slot left in stratum {stratum}")
         writer = AuditWriter(
             conn, user=actor.audit_name, reason=f"randomized {subject}", source="randomize"
         )
+        if design.method == "minimization":
+            slot = _minimization_slot(conn, design, stratum)
+        else:
+            taken = select(ALLOCATIONS.c.slot)
+            slot = conn.execute(
+                select(func.min(RAND_LIST.c.slot)).where(
+                    RAND_LIST.c.stratum == stratum, RAND_LIST.c.slot.not_in(taken)
+                )
+            ).scalar()
+            if slot is None:
+                raise StoreError(f"the list has no free slot left in stratum {stratum}")
         new = {
             "subject": subject,
             "number": randomization_number(slot),
@@ -473,7 +521,10 @@ def randomization_status(engine: Engine) -> str:
         order = conn.execute(
             select(RAND_LIST.c.stratum).where(RAND_LIST.c.sequence == 1).order_by(RAND_LIST.c.slot)
         ).scalars()
-        lines += [f"  {s}: {used.get(s, 0)} of {total[s]} slots used" for s in order]
+        if info.method == "minimization":
+            lines += [f"  {s}: {used.get(s, 0)} allocated" for s in order]
+        else:
+            lines += [f"  {s}: {used.get(s, 0)} of {total[s]} slots used" for s in order]
         n = conn.execute(select(func.count()).select_from(UNBLINDINGS)).scalar_one()
         lines.append(f"unblindings: {n}")
     return "\n".join(lines)

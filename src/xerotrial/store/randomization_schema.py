@@ -6,6 +6,9 @@
   (:func:`list_digest`, the digest ``xerotrial randomize list`` prints for the same seed).
 * ``xt_randomization``: that audited record of the list (one row, ``name`` = ``list``): the
   method, the number of slots and strata, the digest, who made it and when; no arm, no seed.
+* Minimization has no list made in advance: ``xt_rand_seed`` keeps its seed (concealed; the
+  record holds its commitment, :func:`seed_commitment`) and each allocation adds its slot to
+  ``xt_rand_list``; every slot is checked by replaying the minimization from the seed.
 * ``xt_allocations``: one row per randomized subject: its randomization number, stratum and
   slot, who randomized and when; audited, and no arm (the arm is the slot's, in the list).
 * ``xt_unblindings``: each unblinding: one subject's in an emergency (``kind`` =
@@ -21,6 +24,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, select
 
@@ -32,11 +36,16 @@ __all__ = [
     "RANDOMIZATION_LAYOUT",
     "RANDOMIZATION_TABLES",
     "RAND_LIST",
+    "RAND_SEED",
     "UNBLINDINGS",
     "blinding_state",
     "list_digest",
     "list_problems",
+    "minimization_problems",
     "randomization_number",
+    "replay_minimization",
+    "seed_commitment",
+    "stored_seed",
 ]
 
 _METADATA = MetaData()
@@ -51,6 +60,13 @@ RAND_LIST = Table(
     Column("block", Integer, nullable=False),
     Column("block_size", Integer, nullable=False),
     Column("arm", String(64), nullable=False),
+)
+
+RAND_SEED = Table(
+    "xt_rand_seed",
+    _METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("seed", String(40), nullable=False),
 )
 
 RANDOMIZATION = Table(
@@ -92,7 +108,7 @@ UNBLINDINGS = Table(
 
 #: Every randomization table by name (the list is not audited row by row: see above).
 RANDOMIZATION_TABLES: dict[str, Table] = {
-    t.name: t for t in (RAND_LIST, RANDOMIZATION, ALLOCATIONS, UNBLINDINGS)
+    t.name: t for t in (RAND_LIST, RAND_SEED, RANDOMIZATION, ALLOCATIONS, UNBLINDINGS)
 }
 
 _KEYS = {
@@ -129,12 +145,22 @@ def list_digest(conn: Connection) -> str | None:
     return hashlib.sha256(list_csv([Slot(*r) for r in rows])).hexdigest()
 
 
+def seed_commitment(seed: int) -> str:
+    """What the audited record holds of a minimization's seed: a SHA-256 commitment."""
+    return hashlib.sha256(f"xerotrial-minimization/1:{seed}".encode()).hexdigest()
+
+
 def list_problems(conn: Connection) -> list[str]:
     """The concealed list against its audited record (``audit verify`` and each allocation):
-    a slot changed, added or removed behind the store's back changes the digest."""
+    a slot changed, added or removed behind the store's back changes the digest (permuted
+    blocks) or is not what the minimization replayed from its seed gives (minimization)."""
     record = conn.execute(
-        select(RANDOMIZATION.c.list_sha256).where(RANDOMIZATION.c.name == "list")
+        select(RANDOMIZATION.c.list_sha256, RANDOMIZATION.c.method).where(
+            RANDOMIZATION.c.name == "list"
+        )
     ).first()
+    if record is not None and record.method == "minimization":
+        return minimization_problems(conn, record.list_sha256)
     digest = list_digest(conn)
     if record is None:
         if digest is None:
@@ -158,3 +184,41 @@ def blinding_state(conn: Connection) -> str:
         return "open"
     done = conn.execute(select(UNBLINDINGS.c.id).where(UNBLINDINGS.c.kind == "study")).first()
     return "blinded" if done is None else "unblinded"
+
+
+def stored_seed(conn: Connection) -> int | None:
+    """The minimization's concealed seed (None: none stored)."""
+    value = conn.execute(select(RAND_SEED.c.seed).order_by(RAND_SEED.c.id)).scalar()
+    return None if value is None else int(value)
+
+
+def replay_minimization(conn: Connection, seed: int) -> tuple[Any, list[str]]:
+    """The minimizer after every stored slot, replayed in slot order from ``seed``, and the
+    slots whose stored arm is not the one the replay gives."""
+    from xerotrial.randomize.minimization import Minimizer
+    from xerotrial.randomize.stream import Stream
+
+    from .study_store import stored_study
+
+    design = stored_study(conn).allocation.design
+    m = Minimizer(design, Stream(seed, "minimization"))
+    wrong = []
+    for r in conn.execute(select(RAND_LIST).order_by(RAND_LIST.c.slot)):
+        levels = dict(part.split("=", 1) for part in r.stratum.split(";") if part)
+        if m.assign({f: levels[f] for f in design.factors}) != r.arm:
+            wrong.append(f"slot {r.slot}")
+    return m, wrong
+
+
+def minimization_problems(conn: Connection, commitment: str) -> list[str]:
+    """The minimization's seed against its commitment, and every slot against the replay."""
+    seed = stored_seed(conn)
+    if seed is None or seed_commitment(seed) != commitment:
+        return [f"the minimization's seed ({RAND_SEED.name}) is not the one its record commits to"]
+    _, wrong = replay_minimization(conn, seed)
+    if wrong:
+        return [
+            f"the concealed list ({RAND_LIST.name}): {', '.join(wrong[:5])} not as the "
+            "minimization from its seed gives (changed without a trace)"
+        ]
+    return []
