@@ -7,9 +7,14 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.pg import _reset_pg, pg_url
 
 #: The determinism tests (tests/demo/test_determinism.py) compare a second build of the demo.
 DETERMINISM = "tests/demo/test_determinism.py"
@@ -110,3 +115,34 @@ def demo_output(demo_builds: DemoBuilds) -> Path:
     """``xerotrial demo --out DIR`` run once per session (CRFs, trial.db and the report):
     the 1-thread build of the determinism tests (read only)."""
     return demo_builds.folder(1)
+
+
+# ------------------------------------------------------------------ PostgreSQL and SQLite
+
+
+@pytest.fixture(scope="session")
+def pg_session_url() -> Iterator[str]:
+    """A database of this test session's own (so that two sessions cannot collide),
+    dropped at the end."""
+    base = make_url(pg_url())
+    name = f"{base.database}_{os.getpid()}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty (not yet initialised) database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'trial.db'}"
+    else:
+        pg_url()  # skips with the reason when there is no server
+        url = request.getfixturevalue("pg_session_url")
+        _reset_pg(url)
+        yield url

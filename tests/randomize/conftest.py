@@ -1,5 +1,5 @@
 """Fixtures: a study store of the phase II example with enrolled (not yet randomized) subjects,
-on SQLite and on PostgreSQL (when a server is given; see tests/store/conftest.py)."""
+on SQLite and on PostgreSQL (when a server is given; see tests/pg.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.store.conftest import db_url, pg_session_url  # noqa: F401 - fixtures
 from xerotrial.store.engine import open_store
 from xerotrial.store.study_import import FormRow, SubjectRow, import_rows
 from xerotrial.store.study_store import init_study_store, stored_study
@@ -45,7 +44,7 @@ def subjects(n: int) -> list[tuple[str, str, str, int, int]]:
 
 
 @pytest.fixture
-def trial(db_url: str) -> Iterator[Engine]:  # noqa: F811 - the fixture imported above
+def trial(db_url: str) -> Iterator[Engine]:
     """The phase II study store with 12 enrolled subjects."""
     init_study_store(db_url, DEFINITION, user="test")
     engine = open_store(db_url)

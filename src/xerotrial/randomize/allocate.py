@@ -264,6 +264,18 @@ def _subject_row(conn: Connection, study: StudyDefinition, subject: str) -> Any:
     return row
 
 
+class _Rows(dict):
+    """The subject's first row of each form, read once per allocation."""
+
+    def __init__(self, conn: Connection, study: StudyDefinition, subject: str) -> None:
+        super().__init__()
+        self.conn, self.study, self.subject = conn, study, subject
+
+    def __missing__(self, form: str) -> dict[str, Any] | None:
+        self[form] = _form_row(self.conn, self.study, form, self.subject)
+        return self[form]
+
+
 def _form_row(
     conn: Connection, study: StudyDefinition, form: str, subject: str
 ) -> dict[str, Any] | None:
@@ -282,14 +294,12 @@ def _level(value: Any) -> str | None:
     return str(value)
 
 
-def _eligibility(
-    conn: Connection, study: StudyDefinition, design: AllocationDesign, subject: str
-) -> list[str]:
+def _eligibility(design: AllocationDesign, rows: _Rows) -> list[str]:
     from xerotrial.study.expressions import ExpressionError, parse_expression
 
     reasons = []
     for rule in design.eligibility:
-        row = _form_row(conn, study, rule.form, subject)
+        row = rows[rule.form]
         if row is None:
             reasons.append(f"{rule.message} (no {rule.form} form entered)")
             continue
@@ -307,16 +317,14 @@ def _eligibility(
     return reasons
 
 
-def _stratum(
-    conn: Connection, study: StudyDefinition, design: AllocationDesign, subject: str, site: Any
-) -> str:
+def _stratum(design: AllocationDesign, rows: _Rows, subject: str, site: Any) -> str:
     levels = []
     for s in design.strata:
         if s.field is None:
             value, where = _level(site), "the subject's site"
         else:
             form, _, fld = s.field.partition(".")
-            row = _form_row(conn, study, form, subject)
+            row = rows[form]
             value, where = _level(None if row is None else row.get(fld)), s.field
         if value is None:
             raise StoreError(f"{subject}: stratum {s.name} cannot be known: {where} is empty")
@@ -355,10 +363,11 @@ def allocate(engine: Engine, *, subject: str, actor: Actor) -> Allocated:
                 f"{subject} was randomized already: {done.number} by {done.allocated_by} at "
                 f"{done.allocated_at} (a subject is randomized once)"
             )
-        reasons = _eligibility(conn, study, design, subject)
+        rows = _Rows(conn, study, subject)
+        reasons = _eligibility(design, rows)
         if reasons:
             raise IneligibleError(subject, reasons)
-        stratum = _stratum(conn, study, design, subject, row["site"])
+        stratum = _stratum(design, rows, subject, row["site"])
         writer = AuditWriter(
             conn, user=actor.audit_name, reason=f"randomized {subject}", source="randomize"
         )
