@@ -397,11 +397,6 @@ def allocate(engine: Engine, *, subject: str, actor: Actor) -> Allocated:
     return Allocated(subject, new["number"], stratum, shown, actor.audit_name, new["allocated_at"])
 
 
-def _next_unblinding_id(conn: Connection) -> str:
-    n = conn.execute(select(func.count()).select_from(UNBLINDINGS)).scalar_one()
-    return f"U{n + 1}"
-
-
 def unblind_subject(engine: Engine, *, subject: str, actor: Actor, reason: str) -> str:
     """Break ``subject``'s code in an emergency; returns its arm. Audited with the reason."""
     from xerotrial.web.permissions import may_unblind_subject
@@ -420,17 +415,7 @@ def unblind_subject(engine: Engine, *, subject: str, actor: Actor, reason: str) 
         done = conn.execute(select(ALLOCATIONS).where(ALLOCATIONS.c.subject == subject)).first()
         if done is None:
             raise StoreError(f"{subject} is not randomized: there is no code to break")
-        writer = AuditWriter(conn, user=actor.audit_name, reason=reason.strip(), source="unblind")
-        new = {
-            "unblinding_id": _next_unblinding_id(conn),
-            "kind": "emergency",
-            "subject": subject,
-            "reason": reason.strip(),
-            "unblinded_by": actor.audit_name,
-            "unblinded_at": _now(),
-        }
-        conn.execute(insert(UNBLINDINGS), new)
-        writer.log("insert", UNBLINDINGS.name, {"unblinding_id": new["unblinding_id"]}, None, new)
+        _record_unblinding(conn, actor, "emergency", subject, reason.strip())
         return conn.execute(
             select(RAND_LIST.c.arm).where(RAND_LIST.c.slot == done.slot)
         ).scalar_one()
@@ -455,19 +440,28 @@ def unblind_study(engine: Engine, *, actor: Actor, decision: str) -> str:
         state = blinding_state(conn)
         if state != "blinded":
             raise StoreError(f"the study is not blinded ({state}): nothing to unblind")
-        writer = AuditWriter(conn, user=actor.audit_name, reason=decision.strip(), source="unblind")
-        new = {
-            "unblinding_id": _next_unblinding_id(conn),
-            "kind": "study",
-            "subject": None,
-            "reason": decision.strip(),
-            "unblinded_by": actor.audit_name,
-            "unblinded_at": _now(),
-        }
-        conn.execute(insert(UNBLINDINGS), new)
-        writer.log("insert", UNBLINDINGS.name, {"unblinding_id": new["unblinding_id"]}, None, new)
+        writer, uid = _record_unblinding(conn, actor, "study", None, decision.strip())
         writer.log_many(_write_arms(conn, stored_study(conn)))
-    return new["unblinding_id"]
+    return uid
+
+
+def _record_unblinding(
+    conn: Connection, actor: Actor, kind: str, subject: str | None, reason: str
+) -> tuple[AuditWriter, str]:
+    """Add an audited ``xt_unblindings`` row (``U1``, ``U2``, ...); the writer and its id."""
+    writer = AuditWriter(conn, user=actor.audit_name, reason=reason, source="unblind")
+    n = conn.execute(select(func.count()).select_from(UNBLINDINGS)).scalar_one()
+    new = {
+        "unblinding_id": f"U{n + 1}",
+        "kind": kind,
+        "subject": subject,
+        "reason": reason,
+        "unblinded_by": actor.audit_name,
+        "unblinded_at": _now(),
+    }
+    conn.execute(insert(UNBLINDINGS), new)
+    writer.log("insert", UNBLINDINGS.name, {"unblinding_id": new["unblinding_id"]}, None, new)
+    return writer, new["unblinding_id"]
 
 
 def _write_arms(conn: Connection, study: StudyDefinition) -> list[tuple]:

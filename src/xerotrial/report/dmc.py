@@ -280,8 +280,6 @@ def write_dmc_report(
     """Write the DMC report of ``session`` into ``out`` (``dmc_report.html``, ``tables/``,
     ``dmc.json``); returns the HTML's path. The closed session is refused to a caller who
     may not see arms (:class:`~xerotrial.randomize.allocate.RandomizationForbiddenError`)."""
-    import jinja2
-
     from xerotrial.randomize.allocate import RandomizationForbiddenError, sees_arms
     from xerotrial.store.integrity import check_store
     from xerotrial.store.randomization_schema import blinding_state
@@ -323,30 +321,27 @@ def write_dmc_report(
         ) + "\n",
         encoding="utf-8",
     )  # fmt: skip
-    from .study_report import format_endpoint
+    from .study_report import format_endpoint, templates
 
     labels = {a.name: a.label or a.name for a in study.allocation.arms}
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("xerotrial.report", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    html = env.get_template("dmc_report.html.j2").render(
-        study=study,
-        session=session,
-        state=state,
-        as_of=as_of.isoformat(),
-        source=source,
-        audit=audit,
-        tables={
-            k: (list(v.columns), v.astype(object).where(v.notna(), "").values.tolist())
-            for k, v in tables.items()
-        },  # fmt: skip
-        titles=TITLES,
-        endpoints=[format_endpoint(r, labels) for r in efficacy],
-        interim=interim,
+    html = (
+        templates()
+        .get_template("dmc_report.html.j2")
+        .render(
+            study=study,
+            session=session,
+            state=state,
+            as_of=as_of.isoformat(),
+            source=source,
+            audit=audit,
+            tables={
+                k: (list(v.columns), v.astype(object).where(v.notna(), "").values.tolist())
+                for k, v in tables.items()
+            },  # fmt: skip
+            titles=TITLES,
+            endpoints=[format_endpoint(r, labels) for r in efficacy],
+            interim=interim,
+        )
     )
     path = out / "dmc_report.html"
     path.write_text(html, encoding="utf-8")

@@ -29,7 +29,13 @@ from sqlalchemy import Engine
 
 from .fmt import format_ci, format_number, format_p
 
-__all__ = ["context_counts", "descriptives", "format_endpoint", "write_study_report"]
+__all__ = [
+    "context_counts",
+    "descriptives",
+    "format_endpoint",
+    "templates",
+    "write_study_report",
+]
 
 
 def context_counts(
@@ -133,11 +139,22 @@ def _blinded_endpoint(bds: pd.DataFrame, e: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def templates() -> Any:
+    """The study-store reports' templates (autoescaped; a missing value is an error)."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("xerotrial.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
 def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
     """Analyse the study store by its plan and write the report (see the module docstring);
     returns the path of ``report.html``."""
-    import jinja2
-
     from xerotrial.adam.bds import study_bds
     from xerotrial.analysis.plan import run_plan
     from xerotrial.store.integrity import check_store, status_text
@@ -198,29 +215,26 @@ def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
         + "\n",
         encoding="utf-8",
     )
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("xerotrial.report", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    html = env.get_template("study_report.html.j2").render(
-        study=study,
-        source=source,
-        audit=audit,
-        audit_text=status_text(audit),
-        counts=context_counts(
-            subjects,
-            {**labels, None: "all arms (blinded)"} if blinded else labels,
-            {x.code: x.name or x.code for x in study.study.sites},
-        ),
-        n_subjects=len(subjects),
-        visits=visits,
-        by_visit=by_visit,
-        derivations=study.derivations,
-        endpoints=[format_endpoint(r, labels) for r in results],
-        blinded=blinded,
+    html = (
+        templates()
+        .get_template("study_report.html.j2")
+        .render(
+            study=study,
+            source=source,
+            audit=audit,
+            audit_text=status_text(audit),
+            counts=context_counts(
+                subjects,
+                {**labels, None: "all arms (blinded)"} if blinded else labels,
+                {x.code: x.name or x.code for x in study.study.sites},
+            ),
+            n_subjects=len(subjects),
+            visits=visits,
+            by_visit=by_visit,
+            derivations=study.derivations,
+            endpoints=[format_endpoint(r, labels) for r in results],
+            blinded=blinded,
+        )
     )
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")

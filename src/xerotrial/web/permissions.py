@@ -16,7 +16,7 @@ their own site's subjects (``may_randomize``); an investigator may break one sub
 in an emergency (``may_unblind_subject``); only the unblinded roles see arms before the study
 is unblinded at database lock.
 
->>> from xerotrial.store.accounts import User
+>>> from xerotrial.store.accounts import ROLES, User
 >>> ana = User("ana", "data-entry", "rh")
 >>> may_read(ana, "rh"), may_read(ana, "ou"), may_write(ana, "rh")
 (True, False, True)
@@ -28,7 +28,7 @@ is unblinded at database lock.
 
 from __future__ import annotations
 
-from xerotrial.store.accounts import User
+from xerotrial.store.accounts import ROLES, User
 
 __all__ = [
     "EMERGENCY_UNBLIND_ROLES",
@@ -54,17 +54,8 @@ __all__ = [
     "may_write",
 ]
 
-#: Roles that read clinical data.
-READ_ROLES = frozenset(
-    {
-        "data-entry",
-        "investigator",
-        "monitor",
-        "data-manager",
-        "statistician",
-        "unblinded-statistician",
-    }
-)
+#: Roles that read clinical data: all but the administrator's.
+READ_ROLES = frozenset(ROLES) - {"admin"}
 #: Roles that enter and change clinical data.
 WRITE_ROLES = frozenset({"data-entry", "investigator"})
 #: Roles that lock the store, and that unlock it.
