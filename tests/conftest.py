@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,42 +44,57 @@ def demo_digests(folder: Path) -> dict[str, str]:
 
 class DemoBuilds:
     """``python -m xerotrial demo --out DIR`` in subprocesses, under ``OPENBLAS_NUM_THREADS``
-    / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` = 1 or 2, each run at most once a session.
+    / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` = 1 or 2, each run at most once a test run.
 
-    A build starts when first asked for and runs while the tests go on; :meth:`folder` waits
-    for it, checks its exit status and its last line (the report's path), and takes the
-    digests of its files before any test reads the folder.
+    A build starts when first asked for and runs while the tests go on. Under pytest-xdist
+    the workers share it: the first to ask claims it (a file created exclusively in the run's
+    common temporary folder) and starts it; the others wait for its exit status file.
+    :meth:`folder` waits for it, checks its exit status and its last line (the report's path),
+    and takes the digests of its files before any test reads the folder.
     """
 
     def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
-        self._tmp = tmp_path_factory
-        self._procs: dict[int, tuple[Path, Path, subprocess.Popen]] = {}
+        base = tmp_path_factory.getbasetemp()
+        # the workers' folders (popen-gw0, ...) share a parent; a lone session has its own
+        self._root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+        self._procs: dict[int, subprocess.Popen | None] = {}
         self._done: dict[int, tuple[Path, dict[str, str]]] = {}
+
+    def _paths(self, threads: int) -> tuple[Path, Path]:
+        return self._root / f"demo-threads-{threads}", self._root / f"demo-threads-{threads}-logs"
 
     def start(self, threads: int) -> None:
         if threads in self._procs:
             return
-        out = self._tmp.mktemp(f"demo-threads-{threads}")
-        logs = self._tmp.mktemp(f"demo-threads-{threads}-logs")  # files: a pipe could fill up
+        out, logs = self._paths(threads)
+        try:
+            logs.mkdir()  # the claim: exactly one worker gets to make it
+        except FileExistsError:
+            self._procs[threads] = None  # another worker's build
+            return
         env = os.environ | {
             v: str(threads) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
         }
-        with (logs / "stdout").open("w") as stdout, (logs / "stderr").open("w") as stderr:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "xerotrial", "demo", "--out", str(out)],
-                env=env,
-                stdout=stdout,
-                stderr=stderr,
-            )
-        self._procs[threads] = (out, logs, proc)
+        script = (  # files, not pipes (a pipe could fill up); rc written last
+            f'"{sys.executable}" -m xerotrial demo --out "{out}" > "{logs}/stdout" '
+            f'2> "{logs}/stderr"; echo $? > "{logs}/rc.part" && mv "{logs}/rc.part" "{logs}/rc"'
+        )
+        self._procs[threads] = subprocess.Popen(["sh", "-c", script], env=env)
 
     def _wait(self, threads: int) -> tuple[Path, dict[str, str]]:
         if threads not in self._done:
             self.start(threads)
-            out, logs, proc = self._procs[threads]
-            proc.wait(timeout=600)
+            out, logs = self._paths(threads)
+            proc = self._procs[threads]
+            if proc is not None:
+                proc.wait(timeout=600)
+            deadline = time.monotonic() + 600
+            while not (logs / "rc").exists():
+                assert time.monotonic() < deadline, f"threads={threads}: no build after 600 s"
+                time.sleep(0.2)
+            rc = int((logs / "rc").read_text())
             stdout, stderr = ((logs / name).read_text() for name in ("stdout", "stderr"))
-            assert proc.returncode == 0, f"threads={threads}: {stderr}"
+            assert rc == 0, f"threads={threads}: {stderr}"
             assert stdout.strip().splitlines()[-1] == str((out / "report.html").resolve())
             self._done[threads] = (out, demo_digests(out))
         return self._done[threads]
@@ -91,10 +107,9 @@ class DemoBuilds:
         return self._wait(threads)[1]
 
     def close(self) -> None:
-        for *_, proc in self._procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        for proc in self._procs.values():
+            if proc is not None and proc.poll() is None:
+                proc.wait(timeout=600)  # another worker may still be waiting for it
 
 
 @pytest.fixture(scope="session")

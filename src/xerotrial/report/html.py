@@ -300,7 +300,8 @@ def _figure2_caption(data: ReportData) -> str:
     )
 
 
-def _environment() -> jinja2.Environment:
+def templates_environment() -> jinja2.Environment:
+    """The reports' templates (autoescaped; a missing value is an error)."""
     return jinja2.Environment(
         loader=jinja2.PackageLoader("xerotrial.report", "templates"),
         autoescape=True,
@@ -367,4 +368,4 @@ def render_html(
         "sections": sections,
         "datasets": _datasets(data, max_rows),
     }
-    return _environment().get_template("report.html.j2").render(**ctx)
+    return templates_environment().get_template("report.html.j2").render(**ctx)

@@ -140,16 +140,10 @@ def _blinded_endpoint(bds: pd.DataFrame, e: Any) -> dict[str, Any]:
 
 
 def templates() -> Any:
-    """The study-store reports' templates (autoescaped; a missing value is an error)."""
-    import jinja2
+    """The study-store reports' templates (:func:`.html.templates_environment`)."""
+    from .html import templates_environment
 
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("xerotrial.report", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return templates_environment()
 
 
 def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:

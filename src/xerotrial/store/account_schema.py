@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text, UniqueConstraint
 
-from .layout import StoreTable
+from .layout import StoreTable, fixed_layout
 
 __all__ = [
     "ACCOUNT_LAYOUT",
@@ -143,12 +143,4 @@ _KEYS = {
 }
 
 #: The audited ones, with their audited columns and natural keys (see :mod:`.layout`).
-ACCOUNT_LAYOUT: dict[str, StoreTable] = {
-    name: StoreTable(
-        name,
-        ACCOUNT_TABLES[name],
-        tuple(c.name for c in ACCOUNT_TABLES[name].columns if c.name != "id"),
-        key,
-    )
-    for name, key in _KEYS.items()
-}
+ACCOUNT_LAYOUT: dict[str, StoreTable] = fixed_layout(ACCOUNT_TABLES, _KEYS)

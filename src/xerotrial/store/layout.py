@@ -21,13 +21,21 @@ Example
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, Table, inspect
 
 from .schema import META, TABLES
 
-__all__ = ["STUDY_KIND", "StoreTable", "seed_layout", "store_kind", "store_layout"]
+__all__ = [
+    "STUDY_KIND",
+    "StoreTable",
+    "fixed_layout",
+    "seed_layout",
+    "store_kind",
+    "store_layout",
+]
 
 #: ``store_meta`` ``layout`` of a study store (a seed store has no such row).
 STUDY_KIND = "study/1"
@@ -41,6 +49,18 @@ class StoreTable:
     table: Table
     columns: tuple[str, ...]
     key: tuple[str, ...]
+
+
+def fixed_layout(
+    tables: Mapping[str, Table], keys: Mapping[str, tuple[str, ...]]
+) -> dict[str, StoreTable]:
+    """The audited ones of a store's fixed tables (accounts, randomization): every column but
+    the surrogate ``id``, by the natural key ``keys`` gives each."""
+    return {
+        name: StoreTable(name, tables[name], tuple(c.name for c in tables[name].columns
+                                                   if c.name != "id"), key)
+        for name, key in keys.items()
+    }  # fmt: skip
 
 
 def seed_layout() -> dict[str, StoreTable]:

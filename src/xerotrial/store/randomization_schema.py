@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, select
 
-from .layout import StoreTable
+from .layout import StoreTable, fixed_layout
 
 __all__ = [
     "ALLOCATIONS",
@@ -118,15 +118,7 @@ _KEYS = {
 }
 
 #: The audited ones, with their audited columns and natural keys (see :mod:`.layout`).
-RANDOMIZATION_LAYOUT: dict[str, StoreTable] = {
-    name: StoreTable(
-        name,
-        RANDOMIZATION_TABLES[name],
-        tuple(c.name for c in RANDOMIZATION_TABLES[name].columns if c.name != "id"),
-        key,
-    )
-    for name, key in _KEYS.items()
-}
+RANDOMIZATION_LAYOUT: dict[str, StoreTable] = fixed_layout(RANDOMIZATION_TABLES, _KEYS)
 
 
 def randomization_number(slot: int) -> str:
