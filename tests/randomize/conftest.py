@@ -56,7 +56,7 @@ def trial(db_url: str) -> Iterator[Engine]:
 RECORDS = DEFINITION.parent / "records.csv"
 
 
-def randomized_phase2(url: str, *, seed: int = 2027) -> Engine:
+def randomized_phase2(url: str, *, seed: int = 2027, definition: Path = DEFINITION) -> Engine:
     """The phase II example as a blinded randomized trial: its records' subjects enrolled
     (without their arms), randomized from a concealed list in the order of the file (the
     ineligible ones left out), then the rest of their records entered."""
@@ -64,7 +64,7 @@ def randomized_phase2(url: str, *, seed: int = 2027) -> Engine:
     from xerotrial.store.accounts import Actor
     from xerotrial.store.redcap_records import read_records
 
-    init_study_store(url, DEFINITION, user="test")
+    init_study_store(url, definition, user="test")
     engine = open_store(url)
     with engine.connect() as conn:
         study = stored_study(conn)

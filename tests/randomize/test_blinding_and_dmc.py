@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import math
+import re
 from pathlib import Path
+from statistics import NormalDist
 
 import pytest
 from click.testing import CliRunner
@@ -132,6 +135,36 @@ def test_the_interim_look_is_lan_demets_at_the_observed_fraction(
     assert look["critical_z"] == b.critical_values[0] and look["alpha_spent"] == b.alpha_spent[0]
     assert look["z"] == pytest.approx(diff["estimate"] / diff["se"], rel=1e-12)
     assert look["crossed"] == (look["z"] >= look["critical_z"])
+    assert look["previous_looks"] == [] and look["futility"] == (look["z"] < 0.0)
+    # conditional power under the current trend, from the B-value B(t) = z sqrt(t)
+    t, z = look["information_fraction"], look["z"]
+    final = boundaries([t, 1.0], alpha=0.025, spending="obrien-fleming").critical_values[1]
+    b, drift = z * math.sqrt(t), z / math.sqrt(t)
+    cp = 1 - NormalDist().cdf((final - b - drift * (1 - t)) / math.sqrt(1 - t))
+    assert look["conditional_power"] == pytest.approx(cp, abs=1e-12)
+
+
+def test_a_later_look_spends_after_the_looks_taken(tmp_path: Path) -> None:
+
+    from .conftest import DEFINITION
+
+    text = DEFINITION.read_text(encoding="utf-8").replace(
+        "previous_looks = []", "previous_looks = [0.3, 0.5]"
+    )
+    definition = tmp_path / "study.toml"
+    definition.write_text(text, encoding="utf-8")
+    engine = randomized_phase2(f"sqlite:///{tmp_path / 'p.db'}", definition=definition)
+    try:
+        write_dmc_report(engine, tmp_path, session="closed", actor=DMC, source="t", as_of=AS_OF)
+    finally:
+        engine.dispose()
+    look = json.loads((tmp_path / "dmc.json").read_text(encoding="utf-8"))["interim"]
+    t = look["information_fraction"]
+    b = boundaries([0.3, 0.5, t], alpha=0.025, spending="obrien-fleming")
+    assert look["previous_looks"] == [0.3, 0.5]
+    assert (look["critical_z"], look["alpha_spent"]) == (b.critical_values[2], b.alpha_spent[2])
+    first = boundaries([t], alpha=0.025, spending="obrien-fleming").critical_values[0]
+    assert look["critical_z"] > first  # the earlier looks spent part of the alpha: less is left
 
 
 def test_emergency_unblinding_is_listed_pooled_in_the_open_session(tmp_path: Path) -> None:
@@ -167,3 +200,30 @@ def test_after_the_studys_unblinding_the_report_compares_the_arms(tmp_path: Path
     assert "blinding: unblinded at database lock" in status
     rows = list(csv.DictReader((tmp_path / "raw" / "subjects.csv").open(encoding="utf-8")))
     assert sum(1 for x in rows if x["arm"]) == 38  # the randomized ones
+
+
+@pytest.mark.parametrize(
+    ("line", "rule"),
+    [
+        ('previous_looks = [0.5, 0.3]', "the information fractions of the looks taken"),
+        ('previous_looks = [1.2]', "the information fractions of the looks taken"),
+        ('futility_z = "low"', "must be a number (a z value)"),
+        ('spending = "haybittle"', "must be one of obrien-fleming, pocock"),
+        ('planned_subjects = 1', "an interim look needs planned_subjects"),
+    ],
+)
+def test_the_dmc_plan_is_checked(tmp_path: Path, line: str, rule: str) -> None:
+    from xerotrial.study import load_study
+    from xerotrial.study.check import StudyDefinitionError
+
+    from .conftest import DEFINITION
+
+    key = line.split(" = ")[0]
+    text = DEFINITION.read_text(encoding="utf-8")
+    text = re.sub(rf"^{key} = .*$", line, text, count=1, flags=re.M)
+    path = tmp_path / "study.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(StudyDefinitionError) as err:
+        load_study(path)
+    hits = [p for p in err.value.problems if p.column.startswith("analysis.dmc")]
+    assert hits and rule in hits[0].rule, err.value.problems

@@ -236,8 +236,10 @@ def _efficacy(
 
 
 def _interim(study: StudyDefinition, results: list, bds: pd.DataFrame) -> dict[str, Any] | None:
-    """The interim look on the primary endpoint (``[analysis.dmc]`` spending)."""
-    from xerotrial.stats.group_sequential import boundaries
+    """The interim look on the primary endpoint (``[analysis.dmc]``): the Lan-DeMets boundary
+    at the observed information fraction after the looks already taken, the non-binding
+    futility threshold, and the conditional power under the current trend."""
+    from xerotrial.stats.group_sequential import boundaries, conditional_power
 
     plan = study.analysis.dmc if study.analysis else None
     if plan is None or plan.spending is None:
@@ -250,22 +252,34 @@ def _interim(study: StudyDefinition, results: list, bds: pd.DataFrame) -> dict[s
     if diff is None:
         return {"note": f"no comparison at the primary visit {at}: no interim look"}
     there = bds[(bds["PARAMCD"] == primary["param"]) & (bds["AVISIT"] == at)]
-    n = int(
-        there.loc[there[primary["response"]].notna() & there["ARM"].notna(), "USUBJID"].nunique()
-    )
+    observed = there[primary["response"]].notna() & there["ARM"].notna()
+    n = int(there.loc[observed, "USUBJID"].nunique())
     t = min(n / plan.planned_subjects, 1.0)
-    b = boundaries([t] if t >= 1 else [t, 1.0], alpha=plan.alpha, spending=plan.spending,
-                   sided=plan.sided)  # fmt: skip
+    previous = list(plan.previous_looks)
+    if previous and t <= previous[-1]:
+        return {
+            "note": f"the information fraction {t:.4f} ({n} of {plan.planned_subjects}) is not "
+            f"beyond the last look's ({previous[-1]}): no new look"
+        }
+    rates = [*previous, t]
+    b = boundaries(rates, alpha=plan.alpha, spending=plan.spending, sided=plan.sided)
     z = diff["estimate"] / diff["se"]
-    c = b.critical_values[0]
+    c = b.critical_values[-1]
     crossed = abs(z) >= c if plan.sided == 2 else z >= c
-    return {
+    out = {
         "endpoint": primary["name"], "visit": at, "subjects": n,
         "planned_subjects": plan.planned_subjects, "information_fraction": t,
-        "spending": plan.spending, "alpha": plan.alpha, "sided": plan.sided,
-        "alpha_spent": b.alpha_spent[0], "critical_z": c, "z": z,
-        "crossed": bool(crossed),
+        "previous_looks": previous, "spending": plan.spending, "alpha": plan.alpha,
+        "sided": plan.sided, "alpha_spent": b.alpha_spent[-1], "critical_z": c, "z": z,
+        "crossed": bool(crossed), "futility_z": plan.futility_z,
+        "futility": None if plan.futility_z is None else bool(z < plan.futility_z),
+        "conditional_power": None,
     }  # fmt: skip
+    if t < 1:
+        final = boundaries([*rates, 1.0], alpha=plan.alpha, spending=plan.spending,
+                           sided=plan.sided).critical_values[-1]  # fmt: skip
+        out["conditional_power"] = conditional_power(z, t, final)
+    return out
 
 
 def write_dmc_report(

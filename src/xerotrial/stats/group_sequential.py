@@ -55,6 +55,7 @@ from .errors import DataValidationError
 __all__ = [
     "Boundaries",
     "boundaries",
+    "conditional_power",
     "look_boundary",
     "obrien_fleming_spending",
     "pocock_spending",
@@ -219,6 +220,22 @@ def look_boundary(
     """
     rates = [*previous_rates, current_rate]
     return boundaries(rates, alpha, spending, sided).critical_values[-1]
+
+
+def conditional_power(z: float, t: float, final_critical: float) -> float:
+    """The probability that the final analysis crosses ``final_critical`` given Z = ``z`` at
+    information fraction ``t``, under the current trend (drift z / sqrt(t)): with the B-value
+    B(t) = z sqrt(t) (Lan and Wittes 1988), B(1) - B(t) ~ N(theta (1 - t), 1 - t), so the
+    probability is Phi((z / sqrt(t) - c) / sqrt(1 - t)) (interim looks in between ignored).
+
+    >>> round(conditional_power(2.0, 0.5, 1.96), 4)
+    0.8903
+    """
+    if not 0 < t < 1:
+        raise DataValidationError(
+            f"conditional power needs 0 < t < 1, not {t}", rule="0 < t < 1", value=t
+        )
+    return float(special.ndtr((z / math.sqrt(t) - final_critical) / math.sqrt(1.0 - t)))
 
 
 def _crossing(

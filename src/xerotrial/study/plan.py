@@ -56,7 +56,9 @@ RESPONSES = ("AVAL", "CHG", "PCHG")
 _PARAM = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
 DERIVATION_KEYS = ("label", "function", "form", "inputs", "params", "where")
 ANALYSIS_KEYS = ("arms", "endpoints", "population", "dmc")
-DMC_KEYS = ("efficacy", "spending", "alpha", "sided", "planned_subjects")
+DMC_KEYS = (
+    "efficacy", "spending", "alpha", "sided", "planned_subjects", "previous_looks", "futility_z",
+)  # fmt: skip
 SPENDING = ("obrien-fleming", "pocock")
 POPULATION_KEYS = ("form", "where")
 ENDPOINT_KEYS = (
@@ -128,13 +130,17 @@ class DmcPlan:
     """What the data monitoring committee's closed report shows (``[analysis.dmc]``):
     efficacy by arm or not, and the interim look's Lan-DeMets spending (``spending``, total
     ``alpha``, ``sided``) at the information fraction of the primary endpoint (subjects with
-    it at its primary visit out of ``planned_subjects``)."""
+    it at its primary visit out of ``planned_subjects``), after the looks already taken at
+    ``previous_looks``; ``futility_z``: a non-binding futility threshold (stop for futility
+    when z falls below it; it leaves the efficacy boundaries as they are)."""
 
     efficacy: bool = False
     spending: str | None = None
     alpha: float = 0.025
     sided: int = 1
     planned_subjects: int | None = None
+    previous_looks: tuple[float, ...] = ()
+    futility_z: float | None = None
 
 
 def build_plan(
@@ -371,4 +377,24 @@ def _dmc(c: Any, raw: Any, path: tuple, arms: Sequence[str]) -> DmcPlan | None:
         c.problem((*here, "planned_subjects"), "an interim look needs planned_subjects (>= 2)")
     if (spending is not None or t.get("efficacy")) and not arms:
         c.problem(here, "efficacy by arm and interim looks need [analysis] arms")
-    return DmcPlan(c.get(t, "efficacy", here, "bool", False), spending, alpha, sided, planned)
+    previous = t.get("previous_looks", [])
+    ok = isinstance(previous, list) and all(
+        isinstance(x, int | float) and not isinstance(x, bool) and 0 < x < 1 for x in previous
+    )
+    if not ok or any(b <= a for a, b in zip(previous, previous[1:], strict=False)):
+        c.problem(
+            (*here, "previous_looks"),
+            "must be the information fractions of the looks taken, increasing, each in (0, 1)",
+            previous,
+        )
+        previous = []
+    futility = t.get("futility_z")
+    if futility is not None and (
+        isinstance(futility, bool) or not isinstance(futility, int | float)
+    ):
+        c.problem((*here, "futility_z"), "must be a number (a z value)", futility)
+        futility = None
+    return DmcPlan(
+        c.get(t, "efficacy", here, "bool", False), spending, alpha, sided, planned,
+        tuple(float(x) for x in previous), None if futility is None else float(futility),
+    )  # fmt: skip
