@@ -205,11 +205,11 @@ def test_after_the_studys_unblinding_the_report_compares_the_arms(tmp_path: Path
 @pytest.mark.parametrize(
     ("line", "rule"),
     [
-        ('previous_looks = [0.5, 0.3]', "the information fractions of the looks taken"),
-        ('previous_looks = [1.2]', "the information fractions of the looks taken"),
+        ("previous_looks = [0.5, 0.3]", "the information fractions of the looks taken"),
+        ("previous_looks = [1.2]", "the information fractions of the looks taken"),
         ('futility_z = "low"', "must be a number (a z value)"),
         ('spending = "haybittle"', "must be one of obrien-fleming, pocock"),
-        ('planned_subjects = 1', "an interim look needs planned_subjects"),
+        ("planned_subjects = 1", "an interim look needs planned_subjects"),
     ],
 )
 def test_the_dmc_plan_is_checked(tmp_path: Path, line: str, rule: str) -> None:
