@@ -249,3 +249,20 @@ def test_four_processes_allocating_200_subjects(db_url: str) -> None:
     report = verify(engine)
     assert report.ok, report.problems
     engine.dispose()
+
+
+def test_a_store_made_before_the_randomization_tables_is_told_how_to_add_them(
+    trial: Engine, db_url: str
+) -> None:
+    from xerotrial.store.study_store import init_study_store
+
+    with trial.begin() as conn:
+        for table in ("xt_rand_list", "xt_rand_seed", "xt_randomization", "xt_allocations",
+                      "xt_unblindings"):  # fmt: skip
+            conn.execute(text(f"DROP TABLE {table}"))
+    problems = verify(trial).problems
+    assert any(
+        p.startswith("table xt_allocations is missing") and "xerotrial init" in p for p in problems
+    ), problems
+    init_study_store(db_url, DEFINITION, user="test")  # the same definition: adds them
+    assert verify(trial).ok

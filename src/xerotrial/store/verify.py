@@ -206,7 +206,14 @@ def _replay_tables(
     state: dict[str, dict[str, dict]],
     layout: Mapping[str, StoreTable],
 ) -> None:
+    have = set(inspect(conn).get_table_names())
     for name, spec in layout.items():
+        if name not in have:
+            problems.append(
+                f"table {name} is missing: dropped, or the store was made before it (run "
+                "`xerotrial init --db URL --study DEF` with its definition once to add it)"
+            )
+            continue
         seen = set()
         for row in conn.execute(select(spec.table)).mappings():
             values = _row_values(spec, row)
@@ -328,7 +335,7 @@ def verify_connection(conn: Connection, *, key: bytes | None = None) -> AuditRep
         problems.append(f"the audit trail is empty but the store recorded {tip!r}")
     _replay_tables(conn, problems, state, layout)
     blinding = "open"
-    if RANDOMIZATION.name in layout:
+    if RANDOMIZATION.name in layout and RANDOMIZATION.name in inspect(conn).get_table_names():
         problems += list_problems(conn)
         blinding = blinding_state(conn)
     _replay_meta(meta, problems, state[META.name])
