@@ -238,7 +238,7 @@ def demo_web_command(out: Path, definition: Path, records: Path) -> None:
     click.echo("accounts (the passwords are shown this once; keep them):")
     for name, role, site, password in made:
         where = f" site {site}" if site else ""
-        click.echo(f"  {name:5} {role:13}{where:9}  {password}")
+        click.echo(f"  {name:5} {role:23}{where:9}  {password}")
     click.echo(f"serve it: xerotrial serve --db {db}   (then open http://127.0.0.1:8000)")
 
 
