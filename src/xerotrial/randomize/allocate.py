@@ -44,19 +44,18 @@ from xerotrial.store.randomization_schema import (
     RANDOMIZATION,
     UNBLINDINGS,
     blinding_state,
+    checked_minimizer,
     list_digest,
     list_problems,
     randomization_number,
-    replay_minimization,
     seed_commitment,
-    stored_seed,
 )
 from xerotrial.store.study_entry import NotFoundError
 from xerotrial.store.study_schema import SUBJECTS, study_tables, subject_column
 from xerotrial.store.study_store import stored_study
 from xerotrial.study.model import StudyDefinition
 
-from .design import AllocationDesign
+from .design import AllocationDesign, label_levels
 
 __all__ = [
     "Allocated",
@@ -142,18 +141,14 @@ def _design(study: StudyDefinition) -> AllocationDesign:
     return design
 
 
-def _list_info(conn: Connection) -> ListInfo | None:
+def list_info(conn: Connection) -> ListInfo | None:
+    """The audited record of the store's list (None: no list yet)."""
     row = conn.execute(select(RANDOMIZATION).where(RANDOMIZATION.c.name == "list")).first()
     if row is None:
         return None
     return ListInfo(
         row.method, row.slots, row.strata, row.list_sha256, row.created_by, row.created_at
     )
-
-
-def list_info(conn: Connection) -> ListInfo | None:
-    """The audited record of the store's list (None: no list yet)."""
-    return _list_info(conn)
 
 
 def setup_list(
@@ -172,7 +167,7 @@ def setup_list(
     with write_transaction(engine) as conn:
         refuse_if_locked(conn)
         design = _design(stored_study(conn))
-        have = _list_info(conn)
+        have = list_info(conn)
         if have is not None:
             raise StoreError(
                 f"the store has its list already (made by {have.created_by} at "
@@ -195,20 +190,7 @@ def setup_list(
         )  # fmt: skip
         if list_digest(conn) != digest:  # the stored list reads back as it was made
             raise StoreError("the allocation list did not read back as written; nothing kept")
-        row = {
-            "name": "list",
-            "method": design.method,
-            "slots": len(slots),
-            "strata": len(design.strata_cells()),
-            "list_sha256": digest,
-            "created_by": actor.audit_name,
-            "created_at": _now(),
-        }
-        conn.execute(insert(RANDOMIZATION), row)
-        writer.log("insert", RANDOMIZATION.name, {"name": "list"}, None, row)
-    return ListInfo(
-        row["method"], row["slots"], row["strata"], digest, row["created_by"], row["created_at"]
-    )
+        return _record_list(conn, writer, design, len(slots), digest, actor)
 
 
 def _setup_minimization(
@@ -220,29 +202,36 @@ def _setup_minimization(
         conn, user=actor.audit_name, reason="minimization set up", source="randomize"
     )
     conn.execute(insert(RAND_SEED), {"seed": str(seed)})
-    row = {
-        "name": "list",
-        "method": design.method,
-        "slots": 0,
-        "strata": len(design.strata_cells()),
-        "list_sha256": seed_commitment(seed),
-        "created_by": actor.audit_name,
-        "created_at": _now(),
-    }
+    return _record_list(conn, writer, design, 0, seed_commitment(seed), actor)
+
+
+def _record_list(
+    conn: Connection,
+    writer: AuditWriter,
+    design: AllocationDesign,
+    slots: int,
+    digest: str,
+    actor: Actor,
+) -> ListInfo:
+    """The list's audited record (``xt_randomization``): no arm, no seed."""
+    info = ListInfo(
+        design.method, slots, len(design.strata_cells()), digest, actor.audit_name, _now()
+    )
+    row = {"name": "list", "method": info.method, "slots": info.slots, "strata": info.strata,
+           "list_sha256": info.sha256, "created_by": info.created_by,
+           "created_at": info.created_at}  # fmt: skip
     conn.execute(insert(RANDOMIZATION), row)
     writer.log("insert", RANDOMIZATION.name, {"name": "list"}, None, row)
-    return ListInfo(
-        row["method"], 0, row["strata"], row["list_sha256"], row["created_by"], row["created_at"]
-    )
+    return info
 
 
-def _minimization_slot(conn: Connection, design: AllocationDesign, stratum: str) -> int:
-    """Minimization's next slot: the arm the replayed minimizer gives this subject's levels,
-    added to the concealed list."""
-    seed = stored_seed(conn)
-    m, _ = replay_minimization(conn, seed)
-    levels = dict(part.split("=", 1) for part in stratum.split(";"))
-    arm = m.assign({f: levels[f] for f in design.factors})
+def _minimization_slot(
+    conn: Connection, minimizer: Any, design: AllocationDesign, stratum: str
+) -> int:
+    """Minimization's next slot: the arm the replayed ``minimizer`` gives this subject's
+    levels, added to the concealed list."""
+    levels = label_levels(stratum)
+    arm = minimizer.assign({f: levels[f] for f in design.factors})
     last = conn.execute(select(func.max(RAND_LIST.c.slot))).scalar() or 0
     sequence = conn.execute(
         select(func.count()).select_from(RAND_LIST).where(RAND_LIST.c.stratum == stratum)
@@ -345,9 +334,14 @@ def allocate(engine: Engine, *, subject: str, actor: Actor) -> Allocated:
         refuse_if_locked(conn)
         study = stored_study(conn)
         design = _design(study)
-        if _list_info(conn) is None:
+        info = list_info(conn)
+        if info is None:
             raise StoreError("the store has no allocation list yet: run `randomize setup` first")
-        tampered = list_problems(conn)
+        minimizer = None
+        if info.method == "minimization":  # the replay checks the slots and is reused below
+            minimizer, tampered = checked_minimizer(conn, info.sha256)
+        else:
+            tampered = list_problems(conn)
         if tampered:
             raise StoreError(f"no allocation: {tampered[0]}")
         row = _subject_row(conn, study, subject)
@@ -371,8 +365,8 @@ def allocate(engine: Engine, *, subject: str, actor: Actor) -> Allocated:
         writer = AuditWriter(
             conn, user=actor.audit_name, reason=f"randomized {subject}", source="randomize"
         )
-        if design.method == "minimization":
-            slot = _minimization_slot(conn, design, stratum)
+        if minimizer is not None:
+            slot = _minimization_slot(conn, minimizer, design, stratum)
         else:
             taken = select(ALLOCATIONS.c.slot)
             slot = conn.execute(
@@ -392,7 +386,7 @@ def allocate(engine: Engine, *, subject: str, actor: Actor) -> Allocated:
         }
         conn.execute(insert(ALLOCATIONS), new)
         writer.log("insert", ALLOCATIONS.name, {"subject": subject}, None, new)
-        arm = conn.execute(select(RAND_LIST.c.arm).where(RAND_LIST.c.slot == slot)).scalar_one()
+        arm = _slot_arm(conn, slot)
         shown = arm if sees_arms(actor, blinded=blinding_state(conn) == "blinded") else None
     return Allocated(subject, new["number"], stratum, shown, actor.audit_name, new["allocated_at"])
 
@@ -416,9 +410,7 @@ def unblind_subject(engine: Engine, *, subject: str, actor: Actor, reason: str) 
         if done is None:
             raise StoreError(f"{subject} is not randomized: there is no code to break")
         _record_unblinding(conn, actor, "emergency", subject, reason.strip())
-        return conn.execute(
-            select(RAND_LIST.c.arm).where(RAND_LIST.c.slot == done.slot)
-        ).scalar_one()
+        return _slot_arm(conn, done.slot)
 
 
 def unblind_study(engine: Engine, *, actor: Actor, decision: str) -> str:
@@ -469,13 +461,7 @@ def _write_arms(conn: Connection, study: StudyDefinition) -> list[tuple]:
     then on every output reads the arms as it reads open-label ones); the audit entries."""
     subjects = study_tables(study)[SUBJECTS]
     col = subject_column(study)
-    arms = dict(
-        conn.execute(
-            select(ALLOCATIONS.c.subject, RAND_LIST.c.arm).join(
-                RAND_LIST, RAND_LIST.c.slot == ALLOCATIONS.c.slot
-            )
-        ).all()
-    )
+    arms = _listed_arms(conn)
     entries = []
     for r in conn.execute(select(subjects).order_by(subjects.c.id)).mappings().all():
         arm = arms.get(r[col])
@@ -487,22 +473,29 @@ def _write_arms(conn: Connection, study: StudyDefinition) -> list[tuple]:
     return entries
 
 
+def _slot_arm(conn: Connection, slot: int) -> str:
+    return conn.execute(select(RAND_LIST.c.arm).where(RAND_LIST.c.slot == slot)).scalar_one()
+
+
+def _listed_arms(conn: Connection) -> dict[str, str]:
+    """Each randomized subject's arm, from its slot of the concealed list."""
+    join = ALLOCATIONS.join(RAND_LIST, RAND_LIST.c.slot == ALLOCATIONS.c.slot)
+    return dict(
+        conn.execute(select(ALLOCATIONS.c.subject, RAND_LIST.c.arm).select_from(join)).all()
+    )
+
+
 def allocation_arms(conn: Connection, actor: Actor) -> dict[str, str | None]:
     """Each randomized subject's arm as ``actor`` may see it (None while blinded to it)."""
     show = sees_arms(actor, blinded=blinding_state(conn) == "blinded")
-    rows = conn.execute(
-        select(ALLOCATIONS.c.subject, RAND_LIST.c.arm).join(
-            RAND_LIST, RAND_LIST.c.slot == ALLOCATIONS.c.slot
-        )
-    ).all()
-    return {r.subject: (r.arm if show else None) for r in rows}
+    return {s: (arm if show else None) for s, arm in _listed_arms(conn).items()}
 
 
 def randomization_status(engine: Engine) -> str:
     """Lines for ``randomize status``: the list's record, the blinding, the slots used per
     stratum and the unblindings (no arm)."""
     with engine.connect() as conn:
-        info = _list_info(conn)
+        info = list_info(conn)
         if info is None:
             return "no allocation list yet (`randomize setup` makes it)"
         lines = [

@@ -42,6 +42,7 @@ __all__ = [
     "DesignError",
     "EligibilityRule",
     "Stratum",
+    "label_levels",
     "load_design",
     "parse_design",
 ]
@@ -96,6 +97,15 @@ class StratumCell:
     @property
     def label(self) -> str:
         return ";".join(f"{n}={v}" for n, v in self.levels)
+
+
+def label_levels(label: str) -> dict[str, str]:
+    """The levels of a stratum label (:attr:`StratumCell.label`'s inverse).
+
+    >>> label_levels("site=RH;baseline_uws=low")
+    {'site': 'RH', 'baseline_uws': 'low'}
+    """
+    return dict(part.split("=", 1) for part in label.split(";") if part)
 
 
 @dataclass(frozen=True)

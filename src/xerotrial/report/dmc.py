@@ -81,16 +81,17 @@ def dmc_tables(
     from xerotrial.store.study_export import stored_frames
     from xerotrial.trial.ctcae import lookup_term
 
+    col = _subject_col(study)
     frames = stored_frames(conn, study)
-    subjects = {s[_subject_col(study)]: s for s in frames.pop("__subjects__")}
+    subjects = {s[col]: s for s in frames.pop("__subjects__")}
     alloc = {r.subject: r for r in conn.execute(select(ALLOCATIONS).order_by(ALLOCATIONS.c.id))}
     by_arm = arms is not None
-    arm_of = (lambda s: arms.get(s)) if arms is not None else (lambda s: None)  # noqa: E731
+    arm_of = (arms or {}).get
     a_col = ["arm"] if by_arm else []
     out: dict[str, pd.DataFrame] = {}
 
-    def arm_cell(s: str) -> dict[str, Any]:
-        return {"arm": arm_of(s)} if by_arm else {}
+    def cell(arm: str | None) -> dict[str, Any]:  # the arm column, closed session only
+        return {"arm": arm} if by_arm else {}
 
     # enrolment by site and month (the randomization's date)
     enrol: dict[tuple, int] = {}
@@ -106,7 +107,7 @@ def dmc_tables(
     seen_at: dict[str, set[str]] = {}
     for rows in frames.values():
         for r in rows:
-            seen_at.setdefault(r["visit"], set()).add(r[_subject_col(study)])
+            seen_at.setdefault(r["visit"], set()).add(r[col])
     start = {s: dt.date.fromisoformat(a.allocated_at[:10]) for s, a in alloc.items()}
 
     def opened(s: str, visit: Any) -> bool:
@@ -114,22 +115,23 @@ def dmc_tables(
 
     retention, completeness, overdue = [], [], []
     for v in study.visits:
+        entered = {
+            form: {r[col] for r in frames.get(form, []) if r["visit"] == v.name}
+            for form, visits in study.schedule.due.items()
+            if v.name in visits
+        }
         for g in groups:
             mine = [s for s in alloc if not by_arm or (arm_of(s) or "") == g]
             due = [s for s in mine if opened(s, v)]
             with_data = [s for s in due if s in seen_at.get(v.name, set())]
             retention.append(
-                {"visit": v.name, **({"arm": g} if by_arm else {}), "randomized": len(mine),
+                {"visit": v.name, **cell(g), "randomized": len(mine),
                  "expected": len(due), "with_data": len(with_data)}
             )  # fmt: skip
-            for form, visits in study.schedule.due.items():
-                if v.name not in visits:
-                    continue
-                entered = {r[_subject_col(study)] for r in frames.get(form, [])
-                           if r["visit"] == v.name}  # fmt: skip
+            for form, ids in entered.items():
                 completeness.append(
-                    {"form": form, "visit": v.name, **({"arm": g} if by_arm else {}),
-                     "expected": len(due), "entered": len(set(due) & entered)}
+                    {"form": form, "visit": v.name, **cell(g), "expected": len(due),
+                     "entered": len(set(due) & ids)}
                 )  # fmt: skip
         for s in alloc:
             if v.window is None or s in seen_at.get(v.name, set()):
@@ -137,7 +139,7 @@ def dmc_tables(
             closes = start[s] + dt.timedelta(days=v.window[1])
             if closes < as_of:
                 overdue.append(
-                    {"subject": s, "site": subjects[s]["site"], **arm_cell(s), "visit": v.name,
+                    {"subject": s, "site": subjects[s]["site"], **cell(arm_of(s)), "visit": v.name,
                      "window_closed": closes.isoformat()}
                 )  # fmt: skip
     out["retention"] = _frame(retention, ["visit", *a_col, "randomized", "expected", "with_data"])
@@ -149,7 +151,7 @@ def dmc_tables(
     if ae is not None:
         form, f = ae
         for r in frames.get(form.name, []):
-            s = r[_subject_col(study)]
+            s = r[col]
             if s not in alloc:
                 continue
             term = r.get(f["term"])
@@ -158,7 +160,7 @@ def dmc_tables(
             except KeyError:  # a term outside xerotrial's short CTCAE list: said so
                 hit = None
             events.append(
-                {"subject": s, "site": subjects[s]["site"], **arm_cell(s), "visit": r["visit"],
+                {"subject": s, "site": subjects[s]["site"], **cell(arm_of(s)), "visit": r["visit"],
                  "instance": r["instance"], "term": term, "grade": r.get(f.get("grade", "")),
                  "serious": bool(r.get(f.get("serious", ""))),
                  "soc": hit.soc if hit is not None else "(term not in CTCAE list)"}
@@ -166,7 +168,7 @@ def dmc_tables(
     cols = ["subject", "site", *a_col, "visit", "instance", "term", "grade"]
     out["sae"] = _frame([{k: e[k] for k in cols} for e in events if e["serious"]], cols)
     unblind = [
-        {"unblinding": r.unblinding_id, "subject": r.subject, **arm_cell(r.subject),
+        {"unblinding": r.unblinding_id, "subject": r.subject, **cell(arm_of(r.subject)),
          "by": r.unblinded_by, "at": r.unblinded_at, "reason": r.reason}
         for r in conn.execute(select(UNBLINDINGS).where(UNBLINDINGS.c.kind == "emergency")
                               .order_by(UNBLINDINGS.c.id))

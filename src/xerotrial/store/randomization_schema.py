@@ -41,9 +41,8 @@ __all__ = [
     "blinding_state",
     "list_digest",
     "list_problems",
-    "minimization_problems",
+    "checked_minimizer",
     "randomization_number",
-    "replay_minimization",
     "seed_commitment",
     "stored_seed",
 ]
@@ -152,7 +151,7 @@ def list_problems(conn: Connection) -> list[str]:
         )
     ).first()
     if record is not None and record.method == "minimization":
-        return minimization_problems(conn, record.list_sha256)
+        return checked_minimizer(conn, record.list_sha256)[1]
     digest = list_digest(conn)
     if record is None:
         if digest is None:
@@ -184,33 +183,31 @@ def stored_seed(conn: Connection) -> int | None:
     return None if value is None else int(value)
 
 
-def replay_minimization(conn: Connection, seed: int) -> tuple[Any, list[str]]:
-    """The minimizer after every stored slot, replayed in slot order from ``seed``, and the
-    slots whose stored arm is not the one the replay gives."""
+def checked_minimizer(conn: Connection, commitment: str) -> tuple[Any, list[str]]:
+    """The minimizer after every stored slot, replayed in slot order from the concealed seed,
+    and the problems: a seed that is not the one ``commitment`` commits to, slots whose stored
+    arm is not the one the replay gives (the minimizer is None when the seed fails)."""
+    from xerotrial.randomize.design import label_levels
     from xerotrial.randomize.minimization import Minimizer
     from xerotrial.randomize.stream import Stream
 
     from .study_store import stored_study
 
+    seed = stored_seed(conn)
+    if seed is None or seed_commitment(seed) != commitment:
+        return None, [
+            f"the minimization's seed ({RAND_SEED.name}) is not the one its record commits to"
+        ]
     design = stored_study(conn).allocation.design
     m = Minimizer(design, Stream(seed, "minimization"))
     wrong = []
     for r in conn.execute(select(RAND_LIST).order_by(RAND_LIST.c.slot)):
-        levels = dict(part.split("=", 1) for part in r.stratum.split(";") if part)
+        levels = label_levels(r.stratum)
         if m.assign({f: levels[f] for f in design.factors}) != r.arm:
             wrong.append(f"slot {r.slot}")
-    return m, wrong
-
-
-def minimization_problems(conn: Connection, commitment: str) -> list[str]:
-    """The minimization's seed against its commitment, and every slot against the replay."""
-    seed = stored_seed(conn)
-    if seed is None or seed_commitment(seed) != commitment:
-        return [f"the minimization's seed ({RAND_SEED.name}) is not the one its record commits to"]
-    _, wrong = replay_minimization(conn, seed)
     if wrong:
-        return [
+        return m, [
             f"the concealed list ({RAND_LIST.name}): {', '.join(wrong[:5])} not as the "
             "minimization from its seed gives (changed without a trace)"
         ]
-    return []
+    return m, []

@@ -205,8 +205,8 @@ def _replay_tables(
     problems: list[str],
     state: dict[str, dict[str, dict]],
     layout: Mapping[str, StoreTable],
+    have: set[str],
 ) -> None:
-    have = set(inspect(conn).get_table_names())
     for name, spec in layout.items():
         if name not in have:
             problems.append(
@@ -333,9 +333,10 @@ def verify_connection(conn: Connection, *, key: bytes | None = None) -> AuditRep
         )
     if not n and tip is not None:
         problems.append(f"the audit trail is empty but the store recorded {tip!r}")
-    _replay_tables(conn, problems, state, layout)
+    have = set(inspect(conn).get_table_names())
+    _replay_tables(conn, problems, state, layout, have)
     blinding = "open"
-    if RANDOMIZATION.name in layout and RANDOMIZATION.name in inspect(conn).get_table_names():
+    if RANDOMIZATION.name in layout and RANDOMIZATION.name in have:
         problems += list_problems(conn)
         blinding = blinding_state(conn)
     _replay_meta(meta, problems, state[META.name])

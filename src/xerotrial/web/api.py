@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, select
 
 from xerotrial.errors import ImportRejectedError
+from xerotrial.randomize.allocate import RandomizationForbiddenError
 from xerotrial.store.accounts import Actor, AuthenticationError, User, user_for_token
 from xerotrial.store.engine import reading
 from xerotrial.store.errors import StoreError
@@ -332,12 +333,9 @@ def post_sign(request: Request, user: Caller, subject: str, body: Password) -> d
 def post_randomize(request: Request, user: Caller, subject: str) -> dict[str, Any]:
     """Randomize the subject (its site's staff): the randomization number and stratum, and
     the arm only to those who may see it (:mod:`xerotrial.randomize.allocate`)."""
-    from xerotrial.randomize.allocate import RandomizationForbiddenError, allocate
+    from xerotrial.randomize.allocate import allocate
 
-    try:
-        a = allocate(_engine(request), subject=subject, actor=Actor.of(user))
-    except RandomizationForbiddenError as exc:
-        raise ForbiddenError(str(exc)) from None
+    a = allocate(_engine(request), subject=subject, actor=Actor.of(user))
     out = {"subject": a.subject, "randomization_number": a.number, "stratum": a.stratum,
            "allocated_by": a.allocated_by, "allocated_at": a.allocated_at}  # fmt: skip
     return out | ({"arm": a.arm} if a.arm is not None else {})
@@ -346,14 +344,11 @@ def post_randomize(request: Request, user: Caller, subject: str) -> dict[str, An
 @router.post("/subjects/{subject}/unblind")
 def post_unblind(request: Request, user: Caller, subject: str, body: Reason) -> dict[str, Any]:
     """Emergency unblinding of the subject with a reason (its site's investigator): the arm."""
-    from xerotrial.randomize.allocate import RandomizationForbiddenError, unblind_subject
+    from xerotrial.randomize.allocate import unblind_subject
 
-    try:
-        arm = unblind_subject(
-            _engine(request), subject=subject, actor=Actor.of(user), reason=body.reason
-        )
-    except RandomizationForbiddenError as exc:
-        raise ForbiddenError(str(exc)) from None
+    arm = unblind_subject(
+        _engine(request), subject=subject, actor=Actor.of(user), reason=body.reason
+    )
     return {"subject": subject, "arm": arm}
 
 
@@ -471,6 +466,7 @@ def install_error_handlers(app: FastAPI, page=None) -> None:  # noqa: ANN001
 
     app.add_exception_handler(AuthenticationError, handler(401))
     app.add_exception_handler(ForbiddenError, handler(403))
+    app.add_exception_handler(RandomizationForbiddenError, handler(403))
     app.add_exception_handler(NotFoundError, handler(404))
     app.add_exception_handler(
         StaleVersionError, handler(409, lambda e: {"current": e.current.as_json()})
