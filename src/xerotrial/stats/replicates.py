@@ -307,11 +307,14 @@ def fit_design(
     varying: dict[str, np.ndarray] | None = None,
     exact_ranks: bool = False,
     source: str = "data",
+    start: np.ndarray | None = None,
 ) -> ReplicateFit:
     """Fit the model of ``design`` to the responses ``y`` (R, rows) (NaN: missing), with the
     design's X or per-replicate ``X`` (R, rows, p). A structure that cannot be fitted over the
     design's time levels, or has more than ``options.MAX_COVARIANCE_PARAMETERS`` parameters,
-    is refused (``covariance.check_parameters``) before any work."""
+    is refused (``covariance.check_parameters``) before any work. ``start`` (K,) or (R, K):
+    the covariance parameters Newton-Raphson starts from (default: moment estimates from
+    OLS residuals), e.g. a full data set's optimum for its jackknife or bootstrap samples."""
     check_name(covariance)
     if kr_information not in KR_INFORMATION:
         raise DataValidationError("kr_information must be 'observed' or 'expected'")
@@ -335,7 +338,10 @@ def fit_design(
         uses_time=not g_side,
     )
     engine = RemlEngine(layout, cov, method)
-    opt = newton_raphson(engine, engine.start_values())
+    theta0 = engine.start_values()
+    if start is not None:
+        theta0 = np.broadcast_to(np.asarray(start, dtype=float), theta0.shape)
+    opt = newton_raphson(engine, theta0)
     observed = None if np.isfinite(y).all() and len(y) == 1 else ~np.isnan(y)
     return ReplicateFit(
         design,
