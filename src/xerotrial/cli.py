@@ -29,6 +29,7 @@ import click
 
 from . import __version__
 from .cli_common import CONTEXT_SETTINGS, Group, UpperChoice, fail, fail_error, styled, warn
+from .cli_estimand import estimand
 from .cli_power import power
 from .cli_randomize import randomize_group
 from .cli_report import demo_command, report_command
@@ -257,6 +258,7 @@ def _print_fit(res, out, df, lsmeans) -> None:
 
 cli.add_command(score_group)
 cli.add_command(power)
+cli.add_command(estimand)
 for _command in STORE_COMMANDS:
     cli.add_command(_command)
 cli.add_command(report_command)
