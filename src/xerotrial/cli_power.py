@@ -113,9 +113,13 @@ def _from_data(
         raise XerotrialError(f"--from-data needs exactly two arms in {arm!r}")
     V = res.covariance_matrix(0)
     sd = np.sqrt(np.diag(V))
+    ls = res.lsmeans(arm, by=time, df_method="kenward-roger")
+    ref = reference or res.design.factors[arm][0]
+    placebo = ls[ls[arm].astype(str) == str(ref)]
     return {
         "visits": len(res.design.time_levels),
         "effect": [float(v) for v in tab["estimate"]],
+        "placebo_mean": [float(v) for v in placebo["estimate"]],
         "sd": [float(v) for v in sd],
         "correlation_structure": "un",
         "correlation_matrix": (V / np.outer(sd, sd)).tolist(),
@@ -169,6 +173,9 @@ def _plot(path: Path, result, target: float | None) -> None:
 @click.option(
     "--dropout", type=str, help="Per-visit probability of leaving before a visit (one or per visit)"
 )
+@click.option(
+    "--placebo-response", type=str, help="Placebo arm's mean (change): one value or per visit"
+)
 @click.option("--allocation", type=float, help="Active subjects per placebo subject")
 @click.option(
     "--baseline-slope", type=float, help="Add a baseline covariate with this slope (data + model)"
@@ -197,6 +204,18 @@ def _plot(path: Path, result, target: float | None) -> None:
 @click.option("--time", type=str, help="With --from-data: visit column")
 @click.option("--arm", type=str, help="With --from-data: treatment column")
 @click.option("--reference", type=str, help="With --from-data: the placebo level of --arm")
+@click.option(
+    "--prior-estimate",
+    type=float,
+    help="Assurance: an earlier trial's estimate of the tested contrast (the prior's mean)",
+)
+@click.option("--prior-se", type=float, help="Assurance: that estimate's SE")
+@click.option(
+    "--prior-discount",
+    type=float,
+    help="Assurance: the earlier trial's weight a0 in (0, 1] (prior SD = SE / sqrt(a0))",
+)
+@click.option("--prior-nodes", type=int, help="Assurance: equal-probability prior strata (20)")
 @click.option("--plot", type=_PATH, help="Write the power curve to a .png or .svg file")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
 def power(
@@ -209,6 +228,7 @@ def power(
     intercept_sd: float | None,
     residual_sd: float | None,
     dropout: str | None,
+    placebo_response: str | None,
     allocation: float | None,
     baseline_slope: float | None,
     baseline_sd: float | None,
@@ -229,6 +249,10 @@ def power(
     time: str | None,
     arm: str | None,
     reference: str | None,
+    prior_estimate: float | None,
+    prior_se: float | None,
+    prior_discount: float | None,
+    prior_nodes: int | None,
     plot: Path | None,
     as_json: bool,
 ) -> None:
@@ -243,12 +267,24 @@ def power(
         fail(f"--df {df!r} is not one of: {', '.join(DF_METHODS)}")
     if sims is not None and sims < 1:
         fail("--sims must be at least 1")
+    assured = prior_estimate is not None or prior_se is not None
+    if assured and (target_power is not None or plot is not None):
+        fail("--target-power and --plot are for power curves, not for assurance (--prior-*)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result, target, n_req = _power(SimpleNamespace(**locals()))
     messages = list(dict.fromkeys(str(w.message) for w in caught))
     for msg in messages:
         warn(msg)
+    if assured:
+        if as_json:
+            out = result.to_dict()
+            if messages:
+                out["warnings"] = messages
+            sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        else:
+            _print_assurance(result)
+        return
     if plot is not None:
         _plot(plot, result, target)
     if as_json:
@@ -312,6 +348,7 @@ def _power(o: SimpleNamespace):
             "intercept_sd": o.intercept_sd,
             "residual_sd": o.residual_sd,
             "dropout": parse_list(o.dropout, "--dropout"),
+            "placebo_mean": parse_list(o.placebo_response, "--placebo-response"),
             "allocation": o.allocation,
             "baseline_slope": o.baseline_slope,
             "baseline_sd": o.baseline_sd,
@@ -333,6 +370,8 @@ def _power(o: SimpleNamespace):
         the_seed = o.seed if o.seed is not None else int(run.get("seed", 1))
         size = o.chunk_size if o.chunk_size is not None else int(run.get("chunk_size", 500))
         target = o.target_power if o.target_power is not None else run.get("target_power")
+        if o.prior_estimate is not None or o.prior_se is not None:
+            return _assurance(o, design, [int(n) for n in ns], n_sims, the_seed, size), None, None
 
         from rich.progress import (
             BarColumn,
@@ -410,3 +449,53 @@ def _print(result, target: float | None, n_req: int | None) -> None:
             con.print(f"No n per arm in the list reaches power {target:g}.")
         else:
             con.print(f"Smallest n per arm with power >= {target:g}: [bold]{n_req}[/]")
+
+
+def _assurance(o: SimpleNamespace, design, ns: list[int], sims: int, seed: int, size: int):
+    """The assurance of ``design`` under the prior of ``--prior-*`` (errors exit 2)."""
+    from .stats.assurance import assurance
+
+    if o.prior_estimate is None or o.prior_se is None:
+        raise XerotrialError("assurance needs both --prior-estimate and --prior-se")
+    return assurance(
+        design,
+        ns,
+        o.prior_estimate,
+        o.prior_se,
+        discount=1.0 if o.prior_discount is None else o.prior_discount,
+        sims=sims,
+        nodes=20 if o.prior_nodes is None else o.prior_nodes,
+        seed=seed,
+        chunk_size=size,
+        workers=o.workers,
+        dask=o.dask,
+    )
+
+
+def _print_assurance(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    con.print(
+        f"[bold]Assurance[/]: prior N({result.prior_mean:.4g}, {result.prior_sd:.4g}^2) for the "
+        f"tested contrast (discount a0 = {result.discount:g}); P(effect favourable) = "
+        f"{result.probability_effect_favourable:.3f}"
+    )
+    t = Table(show_edge=False, header_style="bold")
+    for col in ("n per arm", "assurance", "MC SE", "power at prior mean", "sims", "failed fits"):
+        t.add_column(col, justify="right")
+    for r in result.results:
+        t.add_row(
+            str(r.n_per_arm),
+            f"{r.assurance:.4f}",
+            f"{r.mc_se:.4f}",
+            f"{r.power_at_prior_mean:.4f}",
+            str(r.n_sims),
+            str(r.n_failed),
+        )
+    con.print(t)
+    con.print(
+        "Success: significant with the prior mean's sign; the assurance averages it over the "
+        "prior (20 equal-probability strata unless --prior-nodes)."
+    )
