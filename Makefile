@@ -17,6 +17,7 @@ install: $(STAMP)
 # The synthetic demo trial: case report forms -> trial store -> analysis -> demo-output/report.html
 demo: $(STAMP)
 	$(BIN)/xerotrial demo --out demo-output
+	$(BIN)/xerotrial demo --study phase2 --out demo-output/phase2
 	$(BIN)/xerotrial demo-web --out demo-output/web --study examples/phase2/study.toml \
 		--records examples/phase2/records.csv
 
@@ -36,10 +37,12 @@ lint: $(STAMP)
 # Maintainer's tool: recalibrate the demo's case report forms (src/xerotrial/data/demo_crf)
 demo-data: $(STAMP)
 	PYTHONPATH=tools $(BIN)/python -m demo_calibration
+	PYTHONPATH=tools $(BIN)/python -m demo_calibration.phase2
 
 # Recalibrate every demo row (the suite takes the two slowest ion rows from the bundle)
 demo-data-check: $(STAMP)
 	PYTHONPATH=tools $(BIN)/python -m demo_calibration --check
+	PYTHONPATH=tools $(BIN)/python -m demo_calibration.phase2 --check
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py

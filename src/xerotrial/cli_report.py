@@ -145,14 +145,35 @@ def report_command(db: str | None, out: Path, synthetic: bool | None, dmc: str |
     click.echo(str(path.resolve()))
 
 
-@click.command("demo", short_help="Build the synthetic demo trial and its report")
+@click.command("demo", short_help="Build a synthetic demo trial and its report")
 @_out_option("demo-output")
-def demo_command(out: Path) -> None:
-    """Build the synthetic demo trial (its bundled CRFs -> trial store) and write its report."""
+@click.option(
+    "--study",
+    type=click.Choice(("seed", "phase2")),
+    default="seed",
+    show_default=True,
+    help="seed: the first-in-human trial (the paper's tables); phase2: the randomized phase II "
+    "trial (blinded and unblinded reports)",
+)
+def demo_command(out: Path, study: str) -> None:
+    """Build a synthetic demo trial (its bundled CRFs -> trial store) and write its report:
+    the seed trial's, or the phase II trial's blinded and unblinded ones."""
+    start = time.perf_counter()
+    if study == "phase2":
+        from .demo.phase2 import PHASE2_STEPS, build_phase2_demo
+
+        bar, step = _progress(PHASE2_STEPS)
+        with bar:
+            path = run_or_fail(lambda: build_phase2_demo(out, step=step))
+        sys.stderr.write(
+            f"phase II demo built and analysed in {time.perf_counter() - start:.0f} s; store "
+            f"{out / 'trial.db'}, blinded report {out / 'blinded' / 'report.html'}\n"
+        )
+        click.echo(str(path.resolve()))
+        return
     from .demo.build import build_demo_store
     from .store.forms import FORMS
 
-    start = time.perf_counter()
     bar, step = _progress(1 + len(FORMS) + _REPORT_STEPS)
     with bar:
 

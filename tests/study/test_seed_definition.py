@@ -113,7 +113,7 @@ def test_the_protocol_reads_visits_schedule_and_identifiers_from_the_definition(
         ({"schedule": {}}, "key 'schedule': given here and by the study definition 'seed'"),
         ({"trial.title": "x"}, "key 'trial.title': given here and by the study definition"),
         ({"analysis.primary": "day30"}, "key 'analysis.primary': given here and by the study"),
-        ({"study": "phase2"}, "key 'study': no bundled study definition 'phase2'"),
+        ({"study": "phase9"}, "key 'study': no bundled study definition 'phase9'"),
         ({"study": "../seed"}, "key 'study': names a bundled study definition"),
     ],
 )
