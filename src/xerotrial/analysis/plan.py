@@ -144,6 +144,38 @@ def run_endpoint(bds: pd.DataFrame, e: Endpoint, arms: tuple[str, ...]) -> dict[
     out["covariance_matrix"] = result.covariance_matrix().tolist()
     out["converged"] = result.converged
     out["neg2_loglik"] = result.neg2_loglik
+    if arms and e.primary_visit in visits:
+        out["ancova"] = ancova_at(data, e, arms)
+    return out
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {k: (_number(v) if isinstance(v, float) else v) for k, v in r.items()}
+        for r in frame.to_dict("records")
+    ]
+
+
+def ancova_at(data: pd.DataFrame, e: Endpoint, arms: tuple[str, ...]) -> dict[str, Any]:
+    """The ANCOVA ``response ~ covariates + ARM`` of the observed records at the endpoint's
+    primary visit (ordinary least squares: one visit, one variance), its arms' LS means and
+    the first arm minus the second."""
+    from xerotrial.stats.model import fit
+
+    at = data[data["AVISIT"] == e.primary_visit]
+    formula = f"{e.response} ~ {' + '.join([*e.covariates, 'ARM'])}"
+    out: dict[str, Any] = {"visit": e.primary_visit, "formula": formula, "n": len(at)}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = fit(at.assign(AVISIT=str(e.primary_visit)), formula, subject="USUBJID",
+                         time="AVISIT", covariance="un", source=f"endpoint {e.key}")  # fmt: skip
+            out["lsmeans"] = _records(result.lsmeans("ARM", df_method="residual"))
+            out["diffs"] = _records(
+                result.contrasts_vs_reference("ARM", reference=arms[1], df_method="residual")
+            )
+    except XerotrialError as exc:
+        out["not_run"] = str(exc)
     return out
 
 

@@ -104,6 +104,20 @@ def format_endpoint(r: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str
         }
         for x in r.get("diffs", [])
     ]
+    anc = r.get("ancova") or {}
+    out["ancova_rows"] = [
+        {
+            "what": labels.get(x.get("ARM"), x.get("ARM"))
+            if "ARM" in x
+            else " − ".join(labels.get(a, a) for a in x["contrast"].split(" - ")),
+            "estimate": format_number(x["estimate"]),
+            "se": format_number(x["se"]),
+            "ci": format_ci(x["lower"], x["upper"]),
+            "df": format_number(x["df"], 1),
+            "p": format_p(x["p"]) if "contrast" in x else "",
+        }
+        for x in [*anc.get("lsmeans", []), *anc.get("diffs", [])]
+    ]
     out["desc_rows"] = [
         {
             **d,
@@ -113,6 +127,29 @@ def format_endpoint(r: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str
             "chg_mean": format_number(d["chg_mean"]),
         }
         for d in r.get("descriptives", [])
+    ]
+    return out
+
+
+def format_estimand(r: Mapping[str, Any] | None, labels: Mapping[str, str]) -> dict | None:
+    """The estimand's results for the report: the strategies in words and a row per
+    parameter (rbmi's names, with the arms' labels)."""
+    if r is None:
+        return None
+    out = {"n_samples": None, "pool": None, "not_run": None, **r}
+    first, second = (labels.get(a, a) for a in r["comparison"].split(" - "))
+    what = {"trt": f"{first} − {second}", "lsm_ref": second, "lsm_alt": first}
+    out["rows"] = [
+        {
+            "visit": x["visit"],
+            "what": what[x["parameter"][: -len(x["visit"]) - 1]],
+            "parameter": x["parameter"],
+            "estimate": format_number(x["est"]),
+            "se": format_number(x["se"]),
+            "ci": format_ci(x["lci"], x["uci"]),
+            "p": format_p(x["pval"]),
+        }
+        for x in r.get("results", [])
     ]
     return out
 
@@ -177,8 +214,14 @@ def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
             if (study.analysis)
             else []
         )
+        estimand = None
     else:
+        from xerotrial.analysis.estimand import run_estimand
+
         results = run_plan(bds, study)
+        plan = study.analysis.estimand if study.analysis else None
+        ice_rows = pd.DataFrame(frames.get(plan.ice_form, [])) if plan else None
+        estimand = run_estimand(bds, ice_rows, study)
     for r in results:
         r["descriptives"] = descriptives(bds, r["param"], arms)  # type: ignore[index]
     bds.to_csv(out / "tables" / "adbds.csv", index=False, lineterminator="\n")
@@ -201,6 +244,7 @@ def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
                 "audit_ok": audit.ok,
                 "blinded": blinded,
                 "endpoints": results,
+                "estimand": estimand,
             },
             indent=1,
             allow_nan=False,
@@ -227,6 +271,7 @@ def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
             by_visit=by_visit,
             derivations=study.derivations,
             endpoints=[format_endpoint(r, labels) for r in results],
+            estimand=format_estimand(estimand, labels),
             blinded=blinded,
         )
     )

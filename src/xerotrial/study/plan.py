@@ -47,6 +47,7 @@ __all__ = [
     "AnalysisPlan",
     "DmcPlan",
     "DerivationSpec",
+    "EstimandPlan",
     "Endpoint",
     "build_plan",
 ]
@@ -55,7 +56,15 @@ __all__ = [
 RESPONSES = ("AVAL", "CHG", "PCHG")
 _PARAM = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
 DERIVATION_KEYS = ("label", "function", "form", "inputs", "params", "where")
-ANALYSIS_KEYS = ("arms", "endpoints", "population", "dmc")
+ANALYSIS_KEYS = ("arms", "endpoints", "population", "dmc", "estimand")
+ESTIMAND_KEYS = (
+    "endpoint", "method", "ice_form", "event_field", "first_visit_field", "strategies",
+    "samples", "seed",
+)  # fmt: skip
+#: The ICE strategies and the methods of ``[analysis.estimand]`` (xerotrial.stats.imputation,
+#: xerotrial.stats.estimand, which check them again).
+ICE_STRATEGIES = ("MAR", "JR", "CR", "CIR", "LMCF")
+ESTIMAND_METHODS = ("condmean-jackknife", "condmean-bootstrap", "bootstrap-mi", "approx-bayes")
 DMC_KEYS = (
     "efficacy", "spending", "alpha", "sided", "planned_subjects", "previous_looks", "futility_z",
 )  # fmt: skip
@@ -123,6 +132,36 @@ class AnalysisPlan:
     endpoints: tuple[Endpoint, ...] = ()
     population: tuple[str, str] | None = None
     dmc: DmcPlan | None = None
+    estimand: EstimandPlan | None = None
+
+
+@dataclass(frozen=True)
+class EstimandPlan:
+    """``[analysis.estimand]``: the sensitivity analysis of one endpoint (default: the
+    primary) for its intercurrent events, by reference-based imputation (``method``, one of
+    ``ESTIMAND_METHODS``). The events are the rows of the (repeating) form ``ice_form``: the
+    kind of event in ``event_field`` (a choice), the first visit it affects in
+    ``first_visit_field`` (a choice whose codes are visit names); ``strategies`` maps each
+    kind's code to its strategy (``ICE_STRATEGIES``). A subject's earliest event counts.
+
+    ::
+
+        [analysis.estimand]
+        method = "condmean-jackknife"
+        ice_form = "intercurrent_events"
+        event_field = "event"
+        first_visit_field = "first_visit"
+        strategies = { discontinuation = "JR", rescue = "CR" }
+    """
+
+    endpoint: str
+    method: str
+    ice_form: str
+    event_field: str
+    first_visit_field: str
+    strategies: Mapping[str, str]
+    samples: int | None = None
+    seed: int = 1
 
 
 @dataclass(frozen=True)
@@ -355,7 +394,67 @@ def _analysis(
             typed = {f.name: f for f in forms[pform].fields}
             c.expression(pwhere, (*here, "where"), list(typed), "population", typed)
             population = (pform, pwhere)
-    return AnalysisPlan(arms, tuple(endpoints), population, _dmc(c, a.get("dmc"), path, arms))
+    estimand = _estimand(c, a.get("estimand"), path, arms, endpoints, forms, names)
+    return AnalysisPlan(
+        arms, tuple(endpoints), population, _dmc(c, a.get("dmc"), path, arms), estimand
+    )
+
+
+def _estimand(
+    c: Any, raw: Any, path: tuple, arms: Sequence[str], endpoints: Sequence[Endpoint],
+    forms: Mapping[str, Form], visits: Sequence[str],
+) -> EstimandPlan | None:  # fmt: skip
+    if raw is None:
+        return None
+    here = (*path, "estimand")
+    t = c.table(raw, here, ESTIMAND_KEYS)
+    if not arms:
+        c.problem(here, "an estimand's reference-based imputation needs [analysis] arms")
+    primary = next((e.key for e in endpoints if e.primary), None)
+    endpoint = c.get(t, "endpoint", here, "str", primary)
+    if endpoint is None or endpoint not in {e.key for e in endpoints}:
+        c.problem((*here, "endpoint"), "name one of the plan's endpoints (default: the primary)",
+                  endpoint)  # fmt: skip
+    method = c.get(t, "method", here, "str", "condmean-jackknife")
+    if method not in ESTIMAND_METHODS:
+        c.problem((*here, "method"), f"must be one of {', '.join(ESTIMAND_METHODS)}", method)
+    ice_form = c.get(t, "ice_form", here, "str", None, required=True)
+    event = c.get(t, "event_field", here, "str", None, required=True)
+    first = c.get(t, "first_visit_field", here, "str", None, required=True)
+    strategies = c.table(t.get("strategies"), (*here, "strategies"), None)
+    codes: Sequence[str] = ()
+    if ice_form is not None and ice_form not in forms:
+        c.problem((*here, "ice_form"), f"form {ice_form!r} is not defined", ice_form)
+    elif ice_form is not None:
+        fields = {f.name: f for f in forms[ice_form].fields}
+        for key, name in (("event_field", event), ("first_visit_field", first)):
+            if name is not None and (name not in fields or not fields[name].choices):
+                c.problem((*here, key), f"{name!r} is not a choice field of form {ice_form}",
+                          name)  # fmt: skip
+        if event in fields and fields[event].choices:
+            codes = list(fields[event].choices)
+        if first in fields and fields[first].choices:
+            for code in fields[first].choices:
+                if code not in visits:
+                    c.problem((*here, "first_visit_field"),
+                              f"the code {code!r} of {first!r} is not a visit", code)  # fmt: skip
+    if not strategies:
+        c.problem((*here, "strategies"), "map each kind of event to its strategy")
+    for code, strategy in strategies.items():
+        if codes and code not in codes:
+            c.problem((*here, "strategies", code), f"{code!r} is not a code of {event!r}", code)
+        if strategy not in ICE_STRATEGIES:
+            c.problem((*here, "strategies", code),
+                      f"must be one of {', '.join(ICE_STRATEGIES)}", strategy)  # fmt: skip
+    for code in codes:
+        if code not in strategies:
+            c.problem((*here, "strategies"), f"the event {code!r} has no strategy", code)
+    samples = c.get(t, "samples", here, "int", None)
+    return EstimandPlan(
+        endpoint or "", method, ice_form or "", event or "", first or "",
+        MappingProxyType({str(k): str(v) for k, v in strategies.items()}), samples,
+        c.get(t, "seed", here, "int", 1),
+    )  # fmt: skip
 
 
 def _dmc(c: Any, raw: Any, path: tuple, arms: Sequence[str]) -> DmcPlan | None:
