@@ -64,3 +64,46 @@ def test_blinded_report_pools_the_arms(demo: Path) -> None:
             assert not re.search(r">\s*(AT-MSC|Placebo)\s*<|,(AT-MSC|Placebo)[,\n]", text), path
     html = (demo / "unblinded" / "report.html").read_text()
     assert "AT-MSC − Placebo" in html and "synthetic" in html
+
+
+ESTIMAND_REF = Path(__file__).resolve().parents[1] / "data" / "phase2_estimand_rbmi.json"
+
+
+def test_the_estimand_is_rbmis_on_the_same_records(demo: Path) -> None:
+    """The definition's [analysis.estimand] (discontinuation JR, rescue CR, conditional mean
+    + jackknife) against R rbmi reading records.csv itself (validation/phase2_estimand.R,
+    fits polished): the same data, events and results to 1e-6."""
+    estimand = json.loads((demo / "unblinded" / "results.json").read_text())["estimand"]
+    reference = json.loads(ESTIMAND_REF.read_text())
+    assert estimand["events"] == {"discontinuation": 3, "rescue": 4}
+    assert estimand["n_subjects"] == reference["n_subjects"] == 120
+    got = {r["parameter"]: r for r in estimand["results"]}
+    assert len(got) == len(reference["results"]) == 6
+    for row in reference["results"]:
+        for k in ("est", "se", "lci", "uci", "pval"):
+            assert got[row["parameter"]][k] == pytest.approx(row[k], abs=1e-6), (row, k)
+    html = (demo / "unblinded" / "report.html").read_text()
+    assert "Estimand: UWS under its intercurrent events" in html
+
+
+def test_the_blinded_report_runs_no_estimand(demo: Path) -> None:
+    assert json.loads((demo / "blinded" / "results.json").read_text())["estimand"] is None
+
+
+def test_the_ancova_at_the_primary_visit_is_rs_lm(demo: Path) -> None:
+    uws = next(
+        e
+        for e in json.loads((demo / "unblinded" / "results.json").read_text())["endpoints"]
+        if e["name"] == "UWS"
+    )
+    ref = json.loads(ESTIMAND_REF.read_text())["ancova_month_4"]
+    got = uws["ancova"]
+    assert got["n"] == ref["n"] and got["visit"] == "month_4"
+    diff = got["diffs"][0]
+    for k in ("est", "se", "lower", "upper", "p"):
+        assert diff["estimate" if k == "est" else k] == pytest.approx(ref[k], abs=1e-10), k
+    assert diff["df"] == ref["df"]
+    for row in ref["lsmeans"]:
+        mine = next(x for x in got["lsmeans"] if x["ARM"] == row["arm"])
+        assert mine["estimate"] == pytest.approx(row["est"], abs=1e-10)
+        assert mine["se"] == pytest.approx(row["se"], abs=1e-10)

@@ -18,7 +18,9 @@ month 4. Writes ``src/xerotrial/data/studies/phase2/records.csv`` (``--check``: 
   the change prints the published value.
 * Month 12 follows month 4 at about half the effect; it is not calibrated. One subject per
   arm misses month 4 and month 12, one more misses month 12 (117 of 120 assessed, as
-  published).
+  published); each of them has an intercurrent event (discontinuation) at the first visit
+  missed, and two subjects per arm start rescue medication before month 12 (the estimand's
+  events; they change no calibrated number).
 """
 
 from __future__ import annotations
@@ -409,7 +411,25 @@ def records_csv(trial: Trial, rng: np.random.Generator) -> str:
             row.update({k: str(v[i, t]) for k, v in trial.hn.items()}, qlq_hn35_complete="2")
             row.update({f"xq{k + 1}": str(trial.xq[i, t, k]) for k in range(8)}, xq_complete="2")
             w.writerow(row)
+        for visit, event in intercurrent_events(trial, i):
+            row = {c: "" for c in header}
+            row.update(subject=sid, redcap_event_name=f"{visit}_arm_{n}",
+                       redcap_repeat_instrument="intercurrent_events", redcap_repeat_instance="1",
+                       redcap_data_access_group="rh", event=event, first_visit=visit,
+                       intercurrent_events_complete="2")  # fmt: skip
+            w.writerow(row)
     return out.getvalue()
+
+
+def intercurrent_events(trial: Trial, i: int) -> list[tuple[str, str]]:
+    """Subject i's intercurrent events (first visit affected, kind): those who left the trial
+    discontinued before their first missing visit; two subjects per arm with every visit
+    started rescue medication before month 12."""
+    missing = [v for v, seen in zip(VISITS, trial.seen[i], strict=True) if not seen]
+    if missing:
+        return [(missing[0], "discontinuation")]
+    complete = np.flatnonzero((trial.arm == trial.arm[i]) & trial.seen.all(axis=1))
+    return [("month_12", "rescue")] if i in complete[[7, 33]] else []
 
 
 def make(seed: int = SEED) -> str:
