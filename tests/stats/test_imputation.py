@@ -47,7 +47,12 @@ def _ice(strategy: str) -> pd.DataFrame:
     return frame.assign(strategy=strategy)
 
 
-def _data(strategy: str = "MAR", **kw):
+def _data(
+    strategy: str = "MAR",
+    covariates: tuple[str, ...] = ("BASVAL*VISIT", "THERAPY*VISIT"),
+    analysis: tuple[str, ...] = ("BASVAL",),
+    **kw,
+):
     return long_data(
         read_table(DATA),
         outcome="CHANGE",
@@ -55,8 +60,8 @@ def _data(strategy: str = "MAR", **kw):
         visit="VISIT",
         group="THERAPY",
         reference="PLACEBO",
-        covariates=["BASVAL*VISIT", "THERAPY*VISIT"],
-        analysis_covariates=["BASVAL"],
+        covariates=list(covariates),
+        analysis_covariates=list(analysis),
         visit_order=["4", "5", "6", "7"],
         ice=_ice(strategy),
         source="antidepressant_data.csv",
@@ -248,18 +253,7 @@ def test_delta_adjustment_to_1e6(strategy):
 
 @needs_shared
 def test_factor_covariate_ls_means_use_rbmi_counterfactual_weights():
-    data = long_data(
-        read_table(DATA),
-        outcome="CHANGE",
-        subject="PATIENT",
-        visit="VISIT",
-        group="THERAPY",
-        reference="PLACEBO",
-        covariates=["BASVAL*VISIT", "THERAPY*VISIT", "GENDER"],
-        analysis_covariates=["BASVAL", "GENDER"],
-        visit_order=["4", "5", "6", "7"],
-        ice=_ice("MAR"),
-    )
+    data = _data("MAR", ("BASVAL*VISIT", "THERAPY*VISIT", "GENDER"), ("BASVAL", "GENDER"))
     got = run(data, "condmean-jackknife", analysis_covariates=["BASVAL", "GENDER"]).results
     _assert_close(got, _refs()["condmean_jackknife_gender"]["counterfactual"], 1e-6)
 

@@ -185,14 +185,7 @@ def long_data(
     frame.attrs = {}  # pandas copies attrs on every column access: keep the lines apart
     needed = [outcome, subject, visit, group]
     extra = [v for v in term_variables([*covariates, *analysis_covariates]) if v not in needed]
-    missing = [c for c in dict.fromkeys(needed + extra) if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"{source}: no column(s) {missing}; the columns are {list(frame.columns)}",
-            file=source,
-            column=missing[0],
-            rule="column not found",
-        )
+    _require(frame, list(dict.fromkeys(needed + extra)), source)
     ids = [_text(v).strip() for v in frame[subject]]
     vis = [_text(v).strip() for v in frame[visit]]
     grp = [_text(v).strip() for v in frame[group]]
@@ -419,7 +412,8 @@ def _require(frame: pd.DataFrame, columns, source: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataValidationError(
-            f"{source}: no column(s) {missing}; it needs {list(columns)}",
+            f"{source}: no column(s) {missing}; it needs {list(columns)} and has "
+            f"{list(frame.columns)}",
             file=source,
             column=missing[0],
             rule="column not found",
