@@ -250,3 +250,18 @@ def test_report_of_an_empty_store_says_why(tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", "--db", db, "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "no patients" in result.output
+
+
+def test_every_table_is_headed_in_words(demo_output: Path) -> None:
+    """Outside the appendix of analysis datasets (whose columns are the datasets' names), no
+    table of the report heads a column with a variable name such as lsmean or num_df."""
+    html = (demo_output / "report.html").read_text()
+    body = html.split('<section id="sec-datasets">')[0]
+    heads = [
+        h.strip()
+        for m in re.finditer(r"<thead><tr>(.*?)</tr></thead>", body, re.S)
+        for h in re.findall(r"<th[^>]*>(.*?)</th>", m.group(1), re.S)
+    ]
+    assert len(heads) > 50
+    raw = sorted({h for h in heads if "_" in h or h in ("lsmean", "estimate", "visit")})
+    assert raw == []

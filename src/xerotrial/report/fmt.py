@@ -15,11 +15,21 @@ Example
 from __future__ import annotations
 
 import math
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from numbers import Integral, Real
 from typing import Any
 
-__all__ = ["MINUS", "format_ci", "format_number", "format_p", "is_missing", "round_half_up"]
+__all__ = [
+    "COLUMN_WORDS",
+    "MINUS",
+    "column_header",
+    "format_ci",
+    "format_number",
+    "format_p",
+    "is_missing",
+    "round_half_up",
+]
 
 #: The minus sign used in the HTML (U+2212).
 MINUS = "\u2212"
@@ -61,6 +71,63 @@ def _sig_decimals(x: float, digits: int) -> int:
     if x == 0:
         return 0
     return max(0, digits - 1 - math.floor(math.log10(abs(x))))
+
+
+#: Column names (as the analysis data frames have them) and the words a table heads them with;
+#: other snake_case names read as words, with the abbreviations of ``ABBREVIATIONS``
+#: (``mfi_day_30`` -> "MFI day 30", ``STUDY_DAY`` -> "Study day").
+COLUMN_WORDS = {
+    "lsmean": "LS mean",
+    "p_value": "p",
+    "ci_lower": "95% CI lower",
+    "ci_upper": "95% CI upper",
+    "lower": "CI lower",
+    "upper": "CI upper",
+    "num_df": "Numerator df",
+    "den_df": "Denominator df",
+    "cutoff": "Cut-off",
+    "onset_day": "Onset (study day)",
+    "N_PATIENTS": "Patients (n)",
+    "N_AE_LATE": "Late AEs (n)",
+    "N_SAE_LATE": "Late SAEs (n)",
+    "N_SAE_RELATED": "Related SAEs (n)",
+    "HLA_DR": "HLA-DR",
+    "USUBJID": "Subject",
+    "SUBJID": "Subject",
+    "LASTDY": "Last study day",
+}
+#: Words written in capitals (or as statisticians write them) inside a column's name.
+ABBREVIATIONS = {
+    "mfi": "MFI", "dsa": "DSA", "ae": "AE", "sae": "SAE", "hla": "HLA", "ci": "CI",
+    "se": "SE", "df": "df", "n": "n", "p": "p", "t": "t", "uws": "UWS", "sws": "SWS",
+    "xq": "XQ", "id": "id",
+}  # fmt: skip
+
+
+def column_header(name: Any) -> str:
+    """The words that head a table's column ``name`` (a name already in words is kept).
+
+    >>> column_header("lsmean"), column_header("num_df"), column_header("mfi_day_30")
+    ('LS mean', 'Numerator df', 'MFI day 30')
+    >>> column_header("STUDY_DAY"), column_header("se"), column_header("Mean change")
+    ('Study day', 'SE', 'Mean change')
+    """
+    text = str(name)
+    if text in COLUMN_WORDS:
+        return COLUMN_WORDS[text]
+    if " " in text or not text.replace("_", "").isalnum():
+        return text
+    if text != text.lower() and text != text.upper():
+        return text  # mixed case: written by a person
+    words = [
+        w.upper() if re.fullmatch(r"cd\d+", w) else ABBREVIATIONS.get(w, w)  # CD90, CD105
+        for w in text.lower().split("_")
+        if w
+    ]
+    first = words[0]
+    if first == first.lower() and first not in ABBREVIATIONS.values():
+        words[0] = first[:1].upper() + first[1:]
+    return " ".join(words)
 
 
 def format_number(x: Any, decimals: int | None = None) -> str:

@@ -27,7 +27,7 @@ import jinja2
 import pandas as pd
 
 from .data import ReportData, Section
-from .fmt import format_number, format_p, is_missing
+from .fmt import column_header, format_number, format_p, is_missing
 
 __all__ = [
     "DEFAULT_CAPTIONS",
@@ -74,23 +74,23 @@ def _data_cell(x: Any) -> str:
 def format_table(
     df: pd.DataFrame, decimals: Mapping[str, int] | None = None
 ) -> tuple[list[str], list[list[dict[str, str]]]]:
-    """Header and cells (``text``, ``cls``) of a table shown as is: numbers with
-    ``decimals[column]`` places or 3 significant digits, p-value columns like the paper,
-    booleans as Yes / No.
+    """Header and cells (``text``, ``cls``) of a table shown as is: the columns headed in
+    words (``fmt.column_header``), numbers with ``decimals[column]`` places or 3 significant
+    digits, p-value columns like the paper, booleans as Yes / No.
 
-    >>> head, rows = format_table(pd.DataFrame({"x": ["a"], "v": [0.12345], "p": [0.0123]}),
-    ...                           {"v": 2})
+    >>> head, rows = format_table(pd.DataFrame({"x": ["a"], "lsmean": [0.12345],
+    ...                                         "p": [0.0123]}), {"lsmean": 2})
     >>> head, [c["text"] for c in rows[0]]
-    (['x', 'v', 'p'], ['a', '0.12', '.012'])
+    (['X', 'LS mean', 'p'], ['a', '0.12', '.012'])
     >>> [c["text"] for c in format_table(pd.DataFrame({"dsa": [True], "n": [3]}))[1][0]]
     ['Yes', '3']
     """
     decimals = decimals or {}
-    head = [str(c) for c in df.columns]
+    names = [str(c) for c in df.columns]
     rows = []
     for rec in df.itertuples(index=False, name=None):
         cells = []
-        for col, v in zip(head, rec, strict=True):
+        for col, v in zip(names, rec, strict=True):
             if pd.api.types.is_bool(v):
                 cells.append({"text": "Yes" if v else "No", "cls": ""})
                 continue
@@ -101,7 +101,7 @@ def format_table(
                 text = format_number(v, decimals.get(col))
             cells.append({"text": text, "cls": "num" if numeric else ""})
         rows.append(cells)
-    return head, rows
+    return [column_header(c) for c in names], rows
 
 
 def table3_row_cells(row: Mapping[str, Any], decimals: Mapping[str, int]) -> list[str]:
@@ -232,19 +232,10 @@ def _table3(data: ReportData, lin: _Lineage) -> list[dict]:
 
 
 def _table4(data: ReportData) -> tuple[list[str], list[list[dict[str, str]]]]:
-    names = {
-        "subject": "Subject",
-        "specificity": "Specificity",
-        "dsa": "DSA",
-        "onset": "Onset",
-        "first_positive_day": "First positive day",
-    }
     df = data.table4
-    head, rows = format_table(
+    return format_table(
         df, {c: 0 for c in df.columns if c.startswith("mfi_day_") or c == "first_positive_day"}
     )
-    pretty = [names.get(c, re.sub(r"^mfi_day_(.+)$", r"MFI day \1", c)) for c in head]
-    return pretty, rows
 
 
 def _datasets(data: ReportData, max_rows: int) -> list[dict]:
