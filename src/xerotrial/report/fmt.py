@@ -99,8 +99,7 @@ COLUMN_WORDS = {
 #: Words written in capitals (or as statisticians write them) inside a column's name.
 ABBREVIATIONS = {
     "mfi": "MFI", "dsa": "DSA", "ae": "AE", "sae": "SAE", "hla": "HLA", "ci": "CI",
-    "se": "SE", "df": "df", "n": "n", "p": "p", "t": "t", "uws": "UWS", "sws": "SWS",
-    "xq": "XQ", "id": "id",
+    "se": "SE", "df": "df", "n": "n", "p": "p", "t": "t", "id": "id",
 }  # fmt: skip
 
 
