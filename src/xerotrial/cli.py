@@ -18,7 +18,6 @@ Example
 from __future__ import annotations
 
 import json
-import math
 import sys
 import warnings
 from functools import cache
@@ -28,7 +27,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
-from .cli_common import CONTEXT_SETTINGS, Group, UpperChoice, fail, fail_error, styled, warn
+from .cli_common import (
+    CONTEXT_SETTINGS,
+    Group,
+    UpperChoice,
+    fail,
+    fail_error,
+    json_safe,
+    styled,
+    warn,
+)
 from .cli_estimand import estimand
 from .cli_power import power
 from .cli_randomize import randomize_group
@@ -57,17 +65,6 @@ SHELLS = ("bash", "zsh", "fish")
 def cli() -> None:
     """xerotrial: the data and statistics of a salivary-gland cell-therapy trial, on REML mixed
     models that match SAS PROC MIXED."""
-
-
-def _clean(obj):
-    """JSON-safe: NaN and infinities become null."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -219,7 +216,7 @@ def fit_command(
         out["kr_information"] = kr_information
     out["warnings"] = caught
     if as_json:
-        sys.stdout.write(json.dumps(_clean(out), indent=2) + "\n")
+        sys.stdout.write(json.dumps(json_safe(out), indent=2) + "\n")
         return
     _print_fit(res, out, df, lsmeans)
 

@@ -16,6 +16,7 @@ Example
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -95,6 +96,21 @@ def styled(text: str, style: str, stream: IO[str] | None = None) -> str:
         return text
     codes = ";".join(_SGR[w] for w in style.split())
     return f"\x1b[{codes}m{text}\x1b[0m"
+
+
+def json_safe(obj: Any) -> Any:
+    """JSON-safe: NaN and infinities become null, in nested dicts and lists too.
+
+    >>> json_safe({"a": [1.0, float("nan")], "b": float("inf")})
+    {'a': [1.0, None], 'b': None}
+    """
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
 
 
 def warn(message: str) -> None:

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import click
 
-from .cli_common import fail, fail_error
+from .cli_common import fail_error, json_safe
 from .errors import XerotrialError
+from .stats.options import COVARIANCES, IMPUTATION_METHODS
 
 __all__ = ["estimand"]
 
-_METHODS = ("condmean-jackknife", "condmean-bootstrap", "bootstrap-mi", "approx-bayes")
 _PATH = click.Path(path_type=Path, exists=True, dir_okay=False)
 
 
@@ -38,10 +38,6 @@ def _read(path: Path):
     frame = read_table(path)
     frame.attrs["file"] = str(path)
     return frame
-
-
-def _clean(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def _number(value: float, digits: int = 3) -> str:
@@ -117,7 +113,9 @@ def _text_report(result, data) -> str:
 )
 @click.option("--ice", "ice_file", type=_PATH, help="ICE.csv: subject, visit, strategy")
 @click.option("--delta", "delta_file", type=_PATH, help="DELTA.csv: subject, visit, delta")
-@click.option("--method", required=True, type=click.Choice(_METHODS), help="rbmi's method")
+@click.option(
+    "--method", required=True, type=click.Choice(IMPUTATION_METHODS), help="rbmi's method"
+)
 @click.option("--samples", type=int, help="Bootstrap samples (B of bootstrap-mi)")
 @click.option(
     "--draws",
@@ -136,9 +134,10 @@ def _text_report(result, data) -> str:
 @click.option("--seed", type=int, help="Random seed (printed when not given)")
 @click.option(
     "--covariance",
+    type=click.Choice([c for c in COVARIANCES if c != "random-intercept"]),
     default="un",
     show_default=True,
-    help="Covariance of the imputation model (an R-side structure: un, toep, ...)",
+    help="Covariance of the imputation model over the visits",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
 def estimand(
@@ -164,12 +163,9 @@ def estimand(
 ) -> None:
     """Multiple imputation under MAR, JR, CR, CIR or LMCF (per subject, from --ice), an
     ANCOVA per visit, and results pooled as rbmi pools them."""
-    from .stats.covariance import G_SIDE
     from .stats.estimand import run
     from .stats.imputation import long_data
 
-    if covariance == G_SIDE:
-        fail("--covariance random-intercept is not an imputation model; use un, toep, cs, ...")
     try:
         data = long_data(
             _read(data_file),
@@ -199,11 +195,6 @@ def estimand(
     except XerotrialError as exc:
         fail_error(exc)
     if as_json:
-        out = result.as_dict()
-        out["results"] = [
-            {k: _clean(v) if isinstance(v, float) else v for k, v in r.items()}
-            for r in out["results"]
-        ]
-        sys.stdout.write(json.dumps(out, indent=1) + "\n")
+        sys.stdout.write(json.dumps(json_safe(result.as_dict()), indent=1) + "\n")
         return
     sys.stdout.write(_text_report(result, data) + "\n")

@@ -31,7 +31,7 @@ Example
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,11 +54,12 @@ from .imputation_analysis import (
     pool_jackknife,
     pool_rubin,
 )
+from .options import IMPUTATION_METHODS
 
 __all__ = ["METHODS", "DEFAULT_SAMPLES", "EstimandResult", "run"]
 
-#: The methods, as the command line names them.
-METHODS = ("condmean-jackknife", "condmean-bootstrap", "bootstrap-mi", "approx-bayes")
+#: The methods, as the command line names them (``options.IMPUTATION_METHODS``).
+METHODS = IMPUTATION_METHODS
 #: Samples when none are asked for: rbmi's defaults (20 for its MI methods), 200 bootstrap
 #: resamples for percentile intervals.
 DEFAULT_SAMPLES = {"condmean-bootstrap": 200, "bootstrap-mi": 20, "approx-bayes": 20}
@@ -77,7 +78,6 @@ class EstimandResult:
     seed: int | None = None
     draws: int | None = None
     pool: str = ""
-    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         out = {"method": self.method, "n_samples": self.n_samples, "results": self.results}

@@ -47,6 +47,7 @@ import pandas as pd
 from .design import Design, _natural_key, build_design
 from .errors import DataValidationError
 from .linalg import solve
+from .options import ICE_STRATEGIES
 
 __all__ = [
     "STRATEGIES",
@@ -59,8 +60,8 @@ __all__ = [
     "bootstrap_indices",
 ]
 
-#: The ICE strategies, rbmi's names.
-STRATEGIES = ("MAR", "JR", "CR", "CIR", "LMCF")
+#: The ICE strategies, rbmi's names (defined with the engine's other choices).
+STRATEGIES = ICE_STRATEGIES
 #: Replicates fitted by one engine call (bounds the memory of a thousand resamples).
 CHUNK = 256
 
@@ -296,7 +297,7 @@ def long_data(
             ice,
             s_index,
             t_index,
-            "ICE file" if not ice.attrs.get("file") else ice.attrs["file"],
+            ice.attrs.get("file") or "ICE file",
         )
     if delta is not None:
         _apply_delta(data, delta, s_index, t_index, delta.attrs.get("file") or "delta file")
@@ -346,7 +347,6 @@ def _apply_ice(data: LongData, ice: pd.DataFrame, s_index, t_index, source: str)
     _require(ice, ("subject", "visit", "strategy"), source)
     lines = _lines(ice)
     seen: dict[int, int] = {}
-    T = len(data.visits)
     for i in range(len(ice)):
         s, t = _text(ice["subject"].iloc[i]).strip(), _text(ice["visit"].iloc[i]).strip()
         strategy = _text(ice["strategy"].iloc[i]).strip().upper()
@@ -384,7 +384,6 @@ def _apply_ice(data: LongData, ice: pd.DataFrame, s_index, t_index, source: str)
                 "LMCF needs a visit before the ICE (its mean is carried forward)",
             )
         data.ice[k], data.strategy[k] = j, strategy
-    assert data.ice.max() <= T
 
 
 def _apply_delta(data: LongData, delta: pd.DataFrame, s_index, t_index, source: str) -> None:

@@ -6,7 +6,14 @@ Example
 True
 """
 
-__all__ = ["COVARIANCES", "DF_METHODS", "KR_INFORMATION", "MAX_COVARIANCE_PARAMETERS"]
+__all__ = [
+    "COVARIANCES",
+    "DF_METHODS",
+    "ICE_STRATEGIES",
+    "IMPUTATION_METHODS",
+    "KR_INFORMATION",
+    "MAX_COVARIANCE_PARAMETERS",
+]
 
 COVARIANCES = ("random-intercept", "un", "cs", "csh", "ar1", "arh1", "toep", "toeph", "adh", "diag")
 
@@ -43,3 +50,9 @@ KR_INFORMATION = ("observed", "expected")
 #: Complete data have one pattern and converge in 2 iterations; missing values multiply the
 #: patterns, and the time per iteration grows about as the cube of the parameter count.
 MAX_COVARIANCE_PARAMETERS = 210
+
+#: Reference-based imputation (xerotrial.stats.imputation): the strategies for the visits from
+#: an intercurrent event on, rbmi's names.
+ICE_STRATEGIES = ("MAR", "JR", "CR", "CIR", "LMCF")
+#: Its methods (xerotrial.stats.estimand), as the command line and a study definition name them.
+IMPUTATION_METHODS = ("condmean-jackknife", "condmean-bootstrap", "bootstrap-mi", "approx-bayes")

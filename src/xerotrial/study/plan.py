@@ -61,10 +61,7 @@ ESTIMAND_KEYS = (
     "endpoint", "method", "ice_form", "event_field", "first_visit_field", "strategies",
     "samples", "seed",
 )  # fmt: skip
-#: The ICE strategies and the methods of ``[analysis.estimand]`` (xerotrial.stats.imputation,
-#: xerotrial.stats.estimand, which check them again).
-ICE_STRATEGIES = ("MAR", "JR", "CR", "CIR", "LMCF")
-ESTIMAND_METHODS = ("condmean-jackknife", "condmean-bootstrap", "bootstrap-mi", "approx-bayes")
+
 DMC_KEYS = (
     "efficacy", "spending", "alpha", "sided", "planned_subjects", "previous_looks", "futility_z",
 )  # fmt: skip
@@ -139,10 +136,11 @@ class AnalysisPlan:
 class EstimandPlan:
     """``[analysis.estimand]``: the sensitivity analysis of one endpoint (default: the
     primary) for its intercurrent events, by reference-based imputation (``method``, one of
-    ``ESTIMAND_METHODS``). The events are the rows of the (repeating) form ``ice_form``: the
-    kind of event in ``event_field`` (a choice), the first visit it affects in
-    ``first_visit_field`` (a choice whose codes are visit names); ``strategies`` maps each
-    kind's code to its strategy (``ICE_STRATEGIES``). A subject's earliest event counts.
+    ``stats.options.IMPUTATION_METHODS``). The events are the rows of the (repeating) form
+    ``ice_form``: the kind of event in ``event_field`` (a choice), the first visit it affects
+    in ``first_visit_field`` (a choice whose codes are visit names); ``strategies`` maps each
+    kind's code to its strategy (``stats.options.ICE_STRATEGIES``). A subject's earliest
+    event counts.
 
     ::
 
@@ -404,6 +402,8 @@ def _estimand(
     c: Any, raw: Any, path: tuple, arms: Sequence[str], endpoints: Sequence[Endpoint],
     forms: Mapping[str, Form], visits: Sequence[str],
 ) -> EstimandPlan | None:  # fmt: skip
+    from xerotrial.stats.options import ICE_STRATEGIES, IMPUTATION_METHODS
+
     if raw is None:
         return None
     here = (*path, "estimand")
@@ -416,8 +416,8 @@ def _estimand(
         c.problem((*here, "endpoint"), "name one of the plan's endpoints (default: the primary)",
                   endpoint)  # fmt: skip
     method = c.get(t, "method", here, "str", "condmean-jackknife")
-    if method not in ESTIMAND_METHODS:
-        c.problem((*here, "method"), f"must be one of {', '.join(ESTIMAND_METHODS)}", method)
+    if method not in IMPUTATION_METHODS:
+        c.problem((*here, "method"), f"must be one of {', '.join(IMPUTATION_METHODS)}", method)
     ice_form = c.get(t, "ice_form", here, "str", None, required=True)
     event = c.get(t, "event_field", here, "str", None, required=True)
     first = c.get(t, "first_visit_field", here, "str", None, required=True)
