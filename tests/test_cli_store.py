@@ -71,8 +71,8 @@ def test_full_workflow_on_default_store(here: Path) -> None:
     )
     res = run("audit", "show", "--json", "--table", "donors")
     assert res.exit_code == 0 and res.output.count("\n") == 1
-    for what in ("raw", "adam"):
-        for fmt in ("csv", "parquet", "xpt"):
+    for what, formats in (("raw", ("csv", "parquet", "xpt")), ("adam", ("csv", "xpt"))):
+        for fmt in formats:
             res = run(
                 "export", what, "--db", "trial.db", "--out", f"out/{what}/{fmt}", "--format", fmt
             )
@@ -134,7 +134,7 @@ def test_errors_exit_2(here: Path) -> None:
         run("edit", "participants", "--key", "subject=P01", "--set", "age_years=3", "--reason", "")
     )
     assert "--set" in _error(run("edit", "participants", "--key", "subject=P01", "--reason", "x"))
-    assert "'sdtm' is not one of 'raw', 'adam'" in _error(run("export", "sdtm", "--out", "x"))
+    assert "'sas' is not one of 'raw', 'sdtm'" in _error(run("export", "sas", "--out", "x"))
     assert "--format" in _error(run("export", "raw", "--out", "x", "--format", "sas"))
     assert "no such file" in _error(run("init", "--protocol", "nope.toml"))
     assert "--dictionary" in _error(run("import", "redcap", "in/participants.csv"))

@@ -456,8 +456,8 @@ def audit_show_command(db: str | None, table: str | None, limit: int | None, as_
             click.echo(f"    new: {rec['new_values']}")
 
 
-@click.command("export", short_help="Export the raw forms, the analysis datasets, ODM")
-@click.argument("what", type=click.Choice(["raw", "adam", "odm"]))
+@click.command("export", short_help="Export the raw forms, SDTM, ADaM with define.xml, ODM")
+@click.argument("what", type=click.Choice(["raw", "sdtm", "adam", "odm"]))
 @click.option(
     "--out",
     type=_PATH,
@@ -469,14 +469,16 @@ def audit_show_command(db: str | None, table: str | None, limit: int | None, as_
     "--format",
     "fmt",
     type=click.Choice(sorted({*EXPORT_FORMATS, *STUDY_FORMATS})),
-    default="csv",
-    help="File format (redcap: a REDCap records export, study stores)",
+    default=None,
+    help="File format: raw csv (default), parquet, xpt or redcap (a REDCap records export, "
+    "study stores); sdtm and adam xpt (default) or csv",
 )
-def export_command(what: str, out: Path, db: str | None, fmt: str) -> None:
-    """Export the raw forms (WHAT raw), the analysis datasets (WHAT adam) or the clinical
-    data as CDISC ODM 1.3.2 XML (WHAT odm, study stores)."""
+def export_command(what: str, out: Path, db: str | None, fmt: str | None) -> None:
+    """Export the raw forms (WHAT raw), the SDTM datasets (WHAT sdtm) or the ADaM datasets
+    (WHAT adam), each with define.xml, or the clinical data as CDISC ODM 1.3.2 XML (WHAT
+    odm, study stores)."""
     from .store.engine import open_store
-    from .store.export import export_adam, export_raw
+    from .store.export import export_raw
     from .store.integrity import STATUS_FILE, check_store
 
     if what != "odm" and out.exists() and not out.is_dir():
@@ -486,29 +488,43 @@ def export_command(what: str, out: Path, db: str | None, fmt: str) -> None:
     engine = run_or_fail(lambda: open_store(db))
     report = run_or_fail(lambda: check_store(engine))
     audit_warning(report)
+    if what in ("sdtm", "adam"):
+        _export_submission(engine, what, out, fmt or "xpt", report)
+        return
+    fmt = fmt or "csv"
     if _is_study_store(engine):
         _export_study(engine, what, out, fmt, report)
         return
     if what == "odm" or fmt == "redcap":
         fail(f"export {what} --format {fmt} is for study stores (init --study DEF)")
-    fn = export_raw if what == "raw" else export_adam
-    paths = run_or_fail(lambda: fn(engine, out, fmt, audit=report))
+    paths = run_or_fail(lambda: export_raw(engine, out, fmt, audit=report))
     status = "verified" if report.ok else "NOT VERIFIED"
     click.echo(f"wrote {len(paths)} file(s) to {out} (audit: {status}, see {STATUS_FILE})")
+
+
+def _export_submission(engine, what: str, out: Path, fmt: str, report: AuditReport) -> None:  # noqa: ANN001
+    from .store.integrity import STATUS_FILE
+    from .submission.datasets import DATASET_FORMATS
+    from .submission.export import export_submission
+
+    if fmt not in DATASET_FORMATS:
+        fail(f"export {what} writes {' or '.join(DATASET_FORMATS)}, not {fmt}")
+    paths = run_or_fail(lambda: export_submission(engine, what, out, fmt))
+    status = "verified" if report.ok else "NOT VERIFIED"
+    data = [p.name for p in paths if p.suffix == f".{fmt}"]
+    click.echo(
+        f"wrote {len(data)} {what.upper()} dataset(s) ({', '.join(data)}), define.xml, "
+        f"define.html and NOTES.txt to {out} (audit: {status}, see {STATUS_FILE})"
+    )
+    notes = (out / "NOTES.txt").read_text(encoding="utf-8").splitlines()
+    for line in notes:
+        click.echo(f"  note: {line}")
 
 
 def _export_study(engine, what: str, out: Path, fmt: str, report: AuditReport) -> None:  # noqa: ANN001
     from .store.integrity import STATUS_FILE
 
     status = "verified" if report.ok else "NOT VERIFIED"
-    if what == "adam":
-        from .adam.export import ADAM_FORMATS, export_study_adam
-
-        if fmt not in ADAM_FORMATS:
-            fail(f"export adam writes {', '.join(ADAM_FORMATS)}, not {fmt}")
-        paths = run_or_fail(lambda: export_study_adam(engine, out, fmt))
-        click.echo(f"wrote {len(paths)} file(s) to {out} (audit: {status}, see {STATUS_FILE})")
-        return
     if what == "odm":
         from .store.study_export import odm_export
 

@@ -105,21 +105,28 @@ def test_frames_import_as_the_csv_files(engine, forms):
     assert audit.verify(engine).ok
 
 
+#: The forms whose calibrated numbers may move by one unit of their rounding (0.01) on
+#: another CPU or BLAS thread count, and the column that may: the calibrations' optimisers
+#: (least squares over REML fits) end a few ulps apart, which can cross a rounding boundary.
+#: The bundled values themselves are checked against Table 3 by the engine (test_ions.py).
+MAY_MOVE = {"sialometry.csv": "cup_after_g", "saliva_ions.csv": "value_mmol_l"}
+
+
 def test_the_tool_reproduces_the_bundled_forms(demo_store):
-    """`make demo-data` rewrites the bundled CRFs with the same bytes: every form but the cup
-    weights exactly; the flow calibration's last bits depend on the BLAS thread count, which
-    can move a cup weight across a 0.01 g rounding boundary (the bundle is the 2-thread one)."""
+    """`make demo-data` rewrites the bundled CRFs with the same bytes: every form exactly
+    but the calibrated cup weights and ion values, which may move by 0.01 in a few cells."""
     from xerotrial.demo.build import demo_crf_files
 
     written = {p.name: p for p in demo_store[2]}
     for bundled in demo_crf_files():
-        if bundled.name != "sialometry.csv":
+        column = MAY_MOVE.get(bundled.name)
+        if column is None:
             assert written[bundled.name].read_bytes() == bundled.read_bytes(), bundled.name
             continue
         a, b = pd.read_csv(written[bundled.name]), pd.read_csv(bundled)
-        assert a.drop(columns="cup_after_g").equals(b.drop(columns="cup_after_g"))
-        moved = (a["cup_after_g"] - b["cup_after_g"]).abs()
-        assert moved.max() <= 0.0100001 and (moved > 0).sum() <= 4
+        assert a.drop(columns=column).equals(b.drop(columns=column)), bundled.name
+        moved = (a[column] - b[column]).abs()
+        assert moved.max() <= 0.0100001 and (moved > 0).sum() <= 4, bundled.name
 
 
 # ----------------------------------------------------------------------------- people

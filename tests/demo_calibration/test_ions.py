@@ -21,9 +21,13 @@ VISITS = ["day0", "day120"]
 
 @pytest.mark.parametrize("paramcd", [r for r in ROWS if r not in generate.SLOW_ION_ROWS])
 def test_the_calibration_gives_the_bundled_values(paramcd: str) -> None:
-    # the two slowest rows are rerun by `make demo-data-check` (about 40 s), not here
+    # the two slowest rows are rerun by `make demo-data-check` (about 40 s), not here; the
+    # optimiser's last bits depend on the CPU, so a value may cross a 0.01 rounding boundary
     got = generate._ion_values(paramcd, 2022)
-    np.testing.assert_array_equal(got, BUNDLED[paramcd])
+    both = ~np.isnan(BUNDLED[paramcd])
+    assert np.array_equal(np.isnan(got), ~both)
+    moved = np.abs(got[both] - BUNDLED[paramcd][both])
+    assert moved.max() <= 0.0100001 and (moved > 0).sum() <= 2, moved
 
 
 @pytest.mark.parametrize("paramcd", ROWS)

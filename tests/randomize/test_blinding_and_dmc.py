@@ -59,14 +59,20 @@ def test_every_file_a_blinded_export_or_report_writes_carries_no_arm(
         ["report", "--db", blinded, "--out", str(out / "dmc"), "--dmc", "open"],
         ["export", "raw", "--db", blinded, "--out", str(out / "raw")],
         ["export", "raw", "--db", blinded, "--out", str(out / "redcap"), "--format", "redcap"],
-        ["export", "adam", "--db", blinded, "--out", str(out / "adam")],
+        ["export", "adam", "--db", blinded, "--out", str(out / "adam"), "--format", "csv"],
+        ["export", "sdtm", "--db", blinded, "--out", str(out / "sdtm"), "--format", "csv"],
         ["export", "odm", "--db", blinded, "--out", str(out / "odm.xml")],
     ):
         r = _run(*args)
         assert r.exit_code == 0, (args, r.output)
     files = sorted(p for p in out.rglob("*") if p.is_file())
     assert len(files) >= 20
+    # the planned arms of the trial design (SDTM's TA and TE, and define.xml describing
+    # them) are the protocol's, not a subject's allocation
+    design = {out / "sdtm" / name for name in ("ta.csv", "te.csv", "define.xml", "define.html")}
     for path in files:
+        if path in design:
+            continue
         text = path.read_text(encoding="utf-8").replace(TITLE, "")
         assert not [w for w in ARM_WORDS if w in text.lower()], path
         if path.suffix == ".csv":

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from xerotrial.store.engine import open_store
 from xerotrial.store.errors import StoreError
-from xerotrial.store.export import adam_datasets, export_adam, export_raw, read_form
+from xerotrial.store.export import adam_datasets, export_raw, read_form
 from xerotrial.store.forms import FORMS
 from xerotrial.store.importer import import_file
 from xerotrial.store.migrate import init_store
@@ -88,9 +88,6 @@ def test_xpt_names_and_values(full_store: Engine, tmp_path: Path) -> None:
     assert people["EDUC"].tolist() == read_form(full_store, "participants")["education"].tolist()
     sites, meta = pyreadstat.read_xport(str(tmp_path / "sites.xpt"))
     assert meta.table_name == "SITES" and sites["SITE"].tolist() == ["S1", "S2"]
-    export_adam(full_store, tmp_path / "adam", "xpt")
-    adflow, _ = pyreadstat.read_xport(str(tmp_path / "adam" / "adflow.xpt"))
-    assert "PARAMCD" in adflow.columns
 
 
 def test_adam_from_the_store(full_store: Engine, tmp_path: Path) -> None:
@@ -104,13 +101,6 @@ def test_adam_from_the_store(full_store: Engine, tmp_path: Path) -> None:
     assert p01["AWDEVFL"].tolist() == ["", "", "Y"]
     qs = data["adqs"]
     assert set(qs["PARAMCD"]) >= {"HNDR", "xq_summary"}
-    paths = export_adam(full_store, tmp_path, "parquet")
-    assert sorted(p.name for p in paths) == [
-        "adflow.parquet",
-        "adions.parquet",
-        "adqs.parquet",
-        "adscint.parquet",
-    ]
 
 
 def test_bad_format(full_store: Engine, tmp_path: Path) -> None:

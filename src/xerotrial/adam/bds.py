@@ -37,7 +37,7 @@ from xerotrial.store.study_store import stored_study
 from xerotrial.study.model import StudyDefinition
 from xerotrial.trial.registry import DERIVATIONS
 
-__all__ = ["BDS_COLUMNS", "store_study", "study_bds"]
+__all__ = ["BDS_COLUMNS", "StoreRows", "store_study", "study_bds"]
 
 BDS_COLUMNS = [
     "USUBJID",
@@ -76,7 +76,7 @@ def store_study(conn: Connection) -> StudyDefinition:
     return load_study(SEED_STUDY)
 
 
-class _Rows:
+class StoreRows:
     """A store's rows by form, each with ``subject``, ``visit``, ``instance`` and
     ``def_version`` (a study store's context; a seed store's from its forms' participant and
     visit columns), and its subjects' site and arm."""
@@ -117,12 +117,11 @@ class _Rows:
         rows = pd.DataFrame([stored[k] for k in sorted(stored, key=_sortable)])  # key order
         if rows.empty:
             return rows
-        return rows.assign(
-            subject=rows[who].astype(str),
-            visit=rows[visit] if visit else "",
-            instance=1,
-            def_version=self.study.version,
-        )
+        subject = rows[who].astype(str) if who in rows else None  # sites, donors: no subject
+        context = {"subject": subject, "instance": 1}
+        if visit or "visit" not in rows:  # a form's own visit field (the visits form) stays
+            context["visit"] = rows[visit] if visit else ""
+        return rows.assign(**context, def_version=self.study.version)
 
 
 def _sortable(key: tuple) -> tuple:
@@ -130,7 +129,7 @@ def _sortable(key: tuple) -> tuple:
     return tuple((v is not None, v) for v in key)
 
 
-def _where(rows: pd.DataFrame, expr: str | None) -> pd.DataFrame:
+def rows_where(rows: pd.DataFrame, expr: str | None) -> pd.DataFrame:
     if expr is None or rows.empty:
         return rows
     from xerotrial.study.expressions import parse_expression
@@ -143,7 +142,7 @@ def _where(rows: pd.DataFrame, expr: str | None) -> pd.DataFrame:
 def study_bds(conn: Connection, study: StudyDefinition | None = None) -> pd.DataFrame:
     """The BDS dataset (see the module docstring), sorted by parameter, subject, visit."""
     study = store_study(conn) if study is None else study
-    source = _Rows(conn, study)
+    source = StoreRows(conn, study)
     subjects = source.subjects()
     labels = {a.name: a.label or a.name for a in study.allocation.arms}
     visitn = _visitn(study)
@@ -152,10 +151,12 @@ def study_bds(conn: Connection, study: StudyDefinition | None = None) -> pd.Data
     plan = study.analysis
     if plan is not None and plan.population is not None:
         form, expr = plan.population
-        population = set(_where(source.form(form), expr).get("subject", pd.Series()).astype(str))
+        population = set(
+            rows_where(source.form(form), expr).get("subject", pd.Series()).astype(str)
+        )
     parts = []
     for d in study.derivations:
-        rows = _where(source.form(d.form), d.where)
+        rows = rows_where(source.form(d.form), d.where)
         if rows.empty:
             continue
         if (rows["instance"] != 1).any():

@@ -60,9 +60,11 @@ def _allocation_forms() -> set[str]:
     return forms | {s.field.split(".")[0] for s in design.strata if s.field}
 
 
-def build_phase2_demo(out: str | Path, step: Callable[[str], None] | None = None) -> Path:
+def build_phase2_demo(
+    out: str | Path, step: Callable[[str], None] | None = None, reports: bool = True
+) -> Path:
     """Build ``out/trial.db`` and write ``out/blinded/`` and ``out/unblinded/``; returns the
-    unblinded report's path."""
+    unblinded report's path. ``reports=False``: the locked, unblinded store only (its path)."""
     from xerotrial.errors import StoreError
     from xerotrial.randomize.allocate import allocate, allocation_arms, setup_list, unblind_study
     from xerotrial.report.study_report import write_study_report
@@ -109,11 +111,14 @@ def build_phase2_demo(out: str | Path, step: Callable[[str], None] | None = None
         follow_up = [r for r in rows if r.form not in before]
         import_rows(engine, study, [], follow_up, source="follow-up", user="site-staff")
         source = f"{db} (synthetic phase II demo)"
-        say("writing the blinded report")
-        write_study_report(engine, out / "blinded", source)
-        say("locking the database, unblinding, writing the unblinded report")
+        if reports:
+            say("writing the blinded report")
+            write_study_report(engine, out / "blinded", source)
+        say("locking the database, unblinding" + (", writing the unblinded report" * reports))
         lock_store(engine, actor=Actor.local("data-manager"), reason="database lock")
         unblind_study(engine, actor=statistician, decision="SAP final analysis: unblind at lock")
+        if not reports:
+            return db
         return write_study_report(engine, out / "unblinded", source)
     finally:
         engine.dispose()

@@ -1,8 +1,10 @@
-"""Exports: the raw forms, or the analysis datasets, as CSV, Parquet or SAS transport (XPT).
+"""Exports of a seed store: the raw forms as CSV, Parquet or SAS transport (XPT), and the
+seed trial's own analysis datasets for its report.
 
-``raw``: one file per form, named ``FORM.csv|parquet|xpt``, with the columns of its template
-(a raw CSV export imports back unchanged). ``adam``: ADaM-like BDS datasets derived from the
-raw data by the trial's functions (``xerotrial.trial``), never stored:
+``raw`` (:func:`export_raw`): one file per form, named ``FORM.csv|parquet|xpt``, with the
+columns of its template (a raw CSV export imports back unchanged). :func:`adam_datasets`: the
+report's BDS datasets derived from the raw data by the trial's functions
+(``xerotrial.trial``), never stored:
 
 ============ ==================================================================================
 ``adflow``   whole-saliva flow rates (``sialometry.derive_flow_rate``): uws_ml_min, sws_ml_min
@@ -12,7 +14,8 @@ raw data by the trial's functions (``xerotrial.trial``), never stored:
 ============ ==================================================================================
 
 each built by ``adam.derive_bds`` with the study days of the visits form and the store's
-protocol. A dataset without data is not written.
+protocol. The submission datasets (SDTM, ADaM with define.xml) are
+:mod:`xerotrial.submission`'s.
 
 XPT (SAS transport version 5, via pyreadstat) limits names to 8 characters: columns are
 renamed by ``Field.xpt_name`` (``cup_before_g`` -> ``CUPBEFG``), the original name becomes
@@ -20,7 +23,7 @@ the column label, and the member name is :data:`XPT_MEMBERS` (``participants`` -
 ``PARTIC``). ``xpt_names.csv`` is written next to the files with the mapping. In XPT yes/no
 columns are 1/0 and dates are ISO text.
 
-Both exports first check the store against its audit trail (``integrity.check_store``) and
+The export first checks the store against its audit trail (``integrity.check_store``) and
 write the result next to the files: ``AUDIT_STATUS.txt`` says verified, or NOT VERIFIED with
 the problems, and the chain head (not in the returned paths).
 
@@ -59,7 +62,7 @@ from .migrate import stored_protocol
 from .schema import TABLES
 from .verify import AuditReport
 
-__all__ = ["FORMATS", "XPT_MEMBERS", "adam_datasets", "export_adam", "export_raw", "read_form"]
+__all__ = ["FORMATS", "XPT_MEMBERS", "adam_datasets", "export_raw", "read_form"]
 
 Format = Literal["csv", "parquet", "xpt"]
 #: The export formats.
@@ -290,28 +293,3 @@ def adam_datasets(engine: Engine) -> dict[str, pd.DataFrame]:
         )
         out["adscint"] = _bds(long, SCINT_PARAM_LABELS, protocol)
     return out
-
-
-def export_adam(
-    engine: Engine, out: str | Path, fmt: Format = "csv", *, audit: AuditReport | None = None
-) -> list[Path]:
-    """Write the analysis datasets to ``out/NAME.{fmt}``; returns the paths (``audit``: as
-    :func:`export_raw`)."""
-    _check_format(fmt)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_status(audit or check_store(engine), out)
-    paths, mapping = [], []
-    for name, frame in adam_datasets(engine).items():
-        names = {c: c for c in frame.columns}
-        mapping += [(name, XPT_MEMBERS[name], c, c) for c in frame.columns]
-        if fmt == "csv":
-            path = out / f"{name}.csv"
-            frame.to_csv(path, index=False)
-            paths.append(path)
-        else:
-            obj = frame.astype(object).where(frame.notna(), None)
-            paths.append(_write(obj, out / name, fmt, name, names, lambda frame=frame: frame))
-    if fmt == "xpt":
-        _mapping(mapping, out)
-    return paths

@@ -67,6 +67,7 @@ from .model import (
     Visit,
 )
 from .plan import build_plan
+from .submission import build_submission
 from .validation import TEXT_RULES, VALIDATIONS
 
 __all__ = ["StudyDefinitionError", "build", "describe"]
@@ -86,6 +87,7 @@ TOP_KEYS = (
     "forms",
     "derivations",
     "analysis",
+    "submission",
 )
 STUDY_KEYS = ("id", "title", "nct", "eudract", "sponsor", "sites", "subject_field")
 SITE_KEYS = ("name", "country")
@@ -853,6 +855,7 @@ def build(
     derivations, analysis = build_plan(
         c, top.get("derivations"), top.get("analysis"), forms, allocation, visits
     )
+    submission = build_submission(c, top.get("submission"), known)
     if c.problems:
         raise StudyDefinitionError(file, c.problems)
     return StudyDefinition(
@@ -864,4 +867,5 @@ def build(
         tuple(forms.values()),
         derivations,
         analysis,
+        submission,
     )

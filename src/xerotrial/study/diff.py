@@ -107,6 +107,8 @@ def diff_studies(old: StudyDefinition, new: StudyDefinition) -> list[str]:
         if n in nd_:
             out += _attrs("derivation", n, od_[n], nd_[n])
     out += _plan(old.analysis, new.analysis)
+    if old.submission != new.submission:
+        out.append("~ submission metadata ([submission])")
     return out
 
 

@@ -256,6 +256,8 @@ class StudyDefinition:
     forms: tuple[Form, ...]
     derivations: tuple[Any, ...] = ()
     analysis: Any = None
+    #: the ``[submission]`` section (:class:`xerotrial.study.submission.SubmissionPlan`)
+    submission: Any = None
 
     def form(self, name: str) -> Form:
         """The form called ``name`` (KeyError if none)."""

@@ -55,7 +55,8 @@ __all__ = [
 #: The analysis variables an endpoint may model.
 RESPONSES = ("AVAL", "CHG", "PCHG")
 _PARAM = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
-DERIVATION_KEYS = ("label", "function", "form", "inputs", "params", "where")
+_ADAM_DATASET = re.compile(r"^AD[A-Z0-9]{1,6}$")
+DERIVATION_KEYS = ("label", "function", "form", "inputs", "params", "where", "dataset")
 ANALYSIS_KEYS = ("arms", "endpoints", "population", "dmc", "estimand")
 ESTIMAND_KEYS = (
     "endpoint", "method", "ice_form", "event_field", "first_visit_field", "strategies",
@@ -94,6 +95,8 @@ class DerivationSpec:
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     #: only the form's rows where this expression holds (e.g. ``kind == 'UWS'``)
     where: str | None = None
+    #: the ADaM BDS dataset holding the parameter (``AD`` and up to 6 capitals or digits)
+    dataset: str = "ADBDS"
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,9 @@ def build_plan(
                     c.problem(
                         (*here, "inputs", name), f"{fld!r} is not a field of form {form}", fld
                     )
+        dataset = c.get(d, "dataset", here, "str", "ADBDS")
+        if not _ADAM_DATASET.match(dataset):
+            c.problem((*here, "dataset"), "an ADaM dataset name is AD and 1-6 capitals or digits")
         derivations.append(
             DerivationSpec(
                 str(param),
@@ -258,6 +264,7 @@ def build_plan(
                 MappingProxyType({str(k): str(v) for k, v in inputs.items()}),
                 MappingProxyType(dict(params)),
                 where,
+                dataset,
             )
         )
     if analysis_raw is None:

@@ -78,12 +78,18 @@ def _plan(study: StudyDefinition) -> dict[str, Any]:
     if study.derivations:
         out["derivations"] = {d.param: _changed(d, skip=("param",)) for d in study.derivations}
     if study.analysis is not None:
-        a = _changed(study.analysis, skip=("endpoints", "population"))
+        a = _changed(study.analysis, skip=("endpoints", "population", "dmc", "estimand"))
+        for key in ("dmc", "estimand"):  # sub-tables of [analysis]
+            sub = getattr(study.analysis, key)
+            if sub is not None:
+                a[key] = _changed(sub)
         if study.analysis.population is not None:
             form, where = study.analysis.population
             a["population"] = {"form": form, "where": where}
         a["endpoints"] = [_changed(e) for e in study.analysis.endpoints]
         out["analysis"] = a
+    if study.submission is not None:
+        out["submission"] = study.submission.as_table()
     return out
 
 

@@ -112,7 +112,7 @@ BAD = [
     ),
     (["template", "nosuch"], "unknown form 'nosuch'"),
     (["template"], "name a form, or use --list"),
-    (["export", "sdtm", "--out", "o"], "'sdtm' is not one of 'raw', 'adam'"),
+    (["export", "sas", "--out", "o"], "'sas' is not one of 'raw', 'sdtm'"),
     (["export", "raw", "--out", "o", "--format", "sas"], "'sas' is not one of"),
     (["export", "raw"], "Missing option '--out'"),
     (["export", "raw", "--out", "trial.db"], "'trial.db' is a file"),
