@@ -98,12 +98,22 @@ def _report(
     type=click.DateTime(["%Y-%m-%d"]),
     help="The DMC report's date (windows, overdue visits; default: today)",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "pdf", "docx", "rtf"]),
+    default="html",
+    show_default=True,
+    help="The report's format: the HTML folder, and with it report.pdf (print layout), "
+    "report.docx or report.rtf (the tables, for medical writers)",
+)
 @actor_options
 def report_command(db: str | None, out: Path, synthetic: bool | None, dmc: str | None,
-                   as_of: dt.datetime | None, as_name: str | None,
+                   as_of: dt.datetime | None, fmt: str, as_name: str | None,
                    password_file: Path | None) -> None:  # fmt: skip
     """Analyse a trial store as the statistical analysis plan says and write the report;
-    with --dmc, the data monitoring committee's open (pooled) or closed (by arm) session."""
+    with --dmc, the data monitoring committee's open (pooled) or closed (by arm) session.
+    --format pdf|docx|rtf also writes the report in that format (its path printed last)."""
     from sqlalchemy.engine import make_url
 
     from .store.engine import open_store, resolve_url
@@ -128,7 +138,7 @@ def report_command(db: str | None, out: Path, synthetic: bool | None, dmc: str |
                 engine, out, session=dmc, actor=actor, source=source, as_of=day
             )
         )
-        click.echo(str(path.resolve()))
+        click.echo(str(_in_format(path, fmt).resolve()))
         return
     if _is_study_store(engine):
         from .cli_store import audit_warning
@@ -137,12 +147,21 @@ def report_command(db: str | None, out: Path, synthetic: bool | None, dmc: str |
 
         audit_warning(run_or_fail(lambda: check_store(engine)))
         path = run_or_fail(lambda: write_study_report(engine, out, source))
-        click.echo(str(path.resolve()))
+        click.echo(str(_in_format(path, fmt).resolve()))
         return
     bar, step = _progress(_REPORT_STEPS)
     with bar:
         path = run_or_fail(lambda: _report(engine, source, out, step, synthetic))
-    click.echo(str(path.resolve()))
+    click.echo(str(_in_format(path, fmt).resolve()))
+
+
+def _in_format(html: Path, fmt: str) -> Path:
+    """The report page ``html``, or its ``fmt`` form written beside it."""
+    if fmt == "html":
+        return html
+    from .report.formats import WRITERS
+
+    return run_or_fail(lambda: WRITERS[fmt](html, html.with_suffix(f".{fmt}")))
 
 
 @click.command("demo", short_help="Build a synthetic demo trial and its report")

@@ -28,6 +28,9 @@ from xerotrial.trial.protocol import standalone_text
 
 from .partial import cut_store
 
+#: one worker builds this module's stores (make test runs --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("partial-store")
+
 BUNDLED = standalone_text(
     resources.files("xerotrial").joinpath("data", "protocol.toml").read_text()
 )

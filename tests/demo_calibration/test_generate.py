@@ -32,6 +32,9 @@ from xerotrial.trial.protocol import load_protocol
 from xerotrial.trial.safety import PAPER_TABLE2_LABELS, tabulate_table2
 from xerotrial.trial.sialometry import derive_flow_rate
 
+#: one worker builds this module's stores (make test runs --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("demo-forms")
+
 FLOW_VISITS = ["day0", "day1", "day5", "day30", "day120"]
 HAS_YEAR2 = "year2" in {v.name for v in load_protocol().visits}
 

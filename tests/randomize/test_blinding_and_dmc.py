@@ -55,7 +55,7 @@ def test_every_file_a_blinded_export_or_report_writes_carries_no_arm(
 ) -> None:
     out = tmp_path / "out"
     for args in (
-        ["report", "--db", blinded, "--out", str(out / "report")],
+        ["report", "--db", blinded, "--out", str(out / "report"), "--format", "rtf"],
         ["report", "--db", blinded, "--out", str(out / "dmc"), "--dmc", "open"],
         ["export", "raw", "--db", blinded, "--out", str(out / "raw")],
         ["export", "raw", "--db", blinded, "--out", str(out / "redcap"), "--format", "redcap"],
@@ -66,7 +66,7 @@ def test_every_file_a_blinded_export_or_report_writes_carries_no_arm(
         r = _run(*args)
         assert r.exit_code == 0, (args, r.output)
     files = sorted(p for p in out.rglob("*") if p.is_file())
-    assert len(files) >= 20
+    assert len(files) >= 20 and out / "report" / "report.rtf" in files
     # the planned arms of the trial design (SDTM's TA and TE, and define.xml describing
     # them) are the protocol's, not a subject's allocation
     design = {out / "sdtm" / name for name in ("ta.csv", "te.csv", "define.xml", "define.html")}

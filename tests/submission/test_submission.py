@@ -16,6 +16,9 @@ from click.testing import CliRunner
 
 from xerotrial.cli import cli
 
+#: one worker builds this module's stores (make test runs --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("submission")
+
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1"}
 
 #: SDTMIG 3.4 required (Req) variables of each dataset class written here, and ADaMIG 1.3's

@@ -26,6 +26,8 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
@@ -139,8 +141,11 @@ def rows_where(rows: pd.DataFrame, expr: str | None) -> pd.DataFrame:
     return rows[keep]
 
 
-def study_bds(conn: Connection, study: StudyDefinition | None = None) -> pd.DataFrame:
-    """The BDS dataset (see the module docstring), sorted by parameter, subject, visit."""
+def study_bds(
+    conn: Connection, study: StudyDefinition | None = None, params: Collection[str] | None = None
+) -> pd.DataFrame:
+    """The BDS dataset (see the module docstring), sorted by parameter, subject, visit
+    (``params``: only those parameters)."""
     study = store_study(conn) if study is None else study
     source = StoreRows(conn, study)
     subjects = source.subjects()
@@ -156,6 +161,8 @@ def study_bds(conn: Connection, study: StudyDefinition | None = None) -> pd.Data
         )
     parts = []
     for d in study.derivations:
+        if params is not None and d.param not in params:
+            continue
         rows = rows_where(source.form(d.form), d.where)
         if rows.empty:
             continue

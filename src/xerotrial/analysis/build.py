@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from ..report.data import FIGURE2_LSMEANS_COLUMNS, ReportData, Section
 from ..report.fmt import format_number
+from ..report.title_page import title_page
 from ..stats.errors import DataValidationError
 from ..store.export import read_form
 from ..store.integrity import check_store
@@ -431,6 +432,9 @@ def build_report_data(
         ),
         audit_status=audit.head_line(),
         audit_problems=tuple(audit.problems),
+        title_page=tuple(
+            title_page(engine, data_cutoff="" if cutoff is None else cutoff.isoformat())
+        ),
     )
 
 

@@ -4,7 +4,7 @@ The report knows nothing of REML or of the store: it receives finished tables an
 (:class:`ReportData`) and renders them.
 
 * :mod:`.data` - the input dataclasses :class:`ReportData` and :class:`Section`;
-* :mod:`.fmt` - the paper's rounding (half away from zero) and p-value style;
+* :mod:`.fmt` - the paper's rounding (half away from zero), p-values as a study report prints them;
 * :mod:`.figures` - Figure 2 (trajectories and LS means), deterministic SVG / PNG;
 * :mod:`.consort` - the CONSORT-style flow diagram;
 * :mod:`.html` - one self-contained ``report.html`` (jinja2 template, autoescaped);
@@ -14,7 +14,7 @@ Example
 -------
 >>> from xerotrial.report import format_p, format_number
 >>> format_p(0.00094), format_number(-22.64, 1)
-('.0009', '−22.6')
+('<.001', '−22.6')
 """
 
 from .consort import consort_figure, consort_png, consort_svg

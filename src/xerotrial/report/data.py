@@ -65,7 +65,7 @@ class Section:
 
     ``key`` is the HTML id and the CSV name (``tables/<key>.csv``); ``table`` is shown as is,
     numbers with ``decimals[column]`` places or 3 significant digits (columns named ``p``,
-    ``p_value`` or ``P`` like the paper's p-values); ``dataset`` names the analysis dataset
+    ``p_value`` or ``P`` as p-values: ``fmt.format_p``); ``dataset`` names the analysis dataset
     it came from (lineage link when ``ReportData.lineage`` has no entry for ``key``);
     ``display``, when given, is what the HTML shows instead of ``table`` (e.g. "median (Q1,
     Q3)" texts), while ``tables/<key>.csv`` keeps the unrounded ``table``.
@@ -124,6 +124,8 @@ class ReportData:
     not_run: pd.DataFrame | None = None
     audit_status: str = ""
     audit_problems: tuple[str, ...] = ()
+    #: the title page's (label, value) rows (:func:`xerotrial.report.title_page.title_page`)
+    title_page: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         _require(self.table1, TABLE1_COLUMNS, "table1")

@@ -1,4 +1,5 @@
-"""Number formatting for the report: the paper's rounding, half away from zero.
+"""Number formatting for the report: the paper's rounding, half away from zero; p-values as
+a study report prints them.
 
 Values are first rounded to 9 decimals (to drop binary noise such as ``0.125000000001``),
 then rounded half away from zero (``Decimal`` ``ROUND_HALF_UP``). Negative numbers use the
@@ -9,7 +10,7 @@ Example
 >>> format_number(0.125, 2), format_number(-2.675, 2), format_number(0.0123456)
 ('0.13', '−2.68', '0.0123')
 >>> format_p(0.00094), format_p(0.0099), format_p(0.34), format_p(0.7), format_p(3e-5)
-('.0009', '.0099', '.34', '.70', '<.0001')
+('<.001', '.010', '.340', '.700', '<.001')
 """
 
 from __future__ import annotations
@@ -168,23 +169,18 @@ def format_ci(lower: Any, upper: Any, decimals: int | None = None) -> str:
 
 
 def format_p(p: Any) -> str:
-    """A p-value as the paper prints it: 2 significant digits, at most 4 decimals, no leading
-    zero; ``"<.0001"`` below 1e-4 and ``">.99"`` when it rounds to 1.
+    """A p-value as a study report prints it: three decimals without the leading zero,
+    ``"<.001"`` below 0.001 and ``">.999"`` when it rounds to 1 (ICH E3 reports, the
+    journals' style).
 
-    >>> [format_p(p) for p in (0.00094, 0.0005, 0.017, 0.0995, 0.52, 0.999, None)]
-    ['.0009', '.0005', '.017', '.10', '.52', '>.99', '']
+    >>> [format_p(p) for p in (0.00094, 0.0005, 0.017, 0.0995, 0.52, 0.9996, None)]
+    ['<.001', '<.001', '.017', '.100', '.520', '>.999', '']
     """
     if is_missing(p):
         return ""
-    p = float(p)
-    if p < 1e-4:
-        return "<.0001"
-    r = float(round_half_up(p, _sig_decimals(p, 2)))  # 2 significant digits first
-    decimals = min(4, max(2, _sig_decimals(r, 2)))
-    d = round_half_up(p, decimals)
+    if float(p) < 0.001:
+        return "<.001"
+    d = round_half_up(float(p), 3)
     if d >= 1:
-        return ">.99"
-    if d < Decimal("0.0001"):
-        return "<.0001"
-    s = format(d, "f")
-    return s[1:] if s.startswith("0") else s
+        return ">.999"
+    return format(d, "f")[1:]

@@ -13,7 +13,7 @@ Example
 >>> table3_row_cells({"n": 10, "baseline_lsmean": 0.1312, "baseline_se": 0.0199,
 ...                   "followup_lsmean": 0.184, "followup_se": 0.0201, "difference": 0.0562,
 ...                   "ci_lower": 0.0281, "ci_upper": 0.0915, "p_value": 0.00094}, {})
-['10', '0.131 ± 0.0199', '0.184 ± 0.0201', '0.0562', '0.0281 to 0.0915', '.0009']
+['10', '0.131 ± 0.0199', '0.184 ± 0.0201', '0.0562', '0.0281 to 0.0915', '<.001']
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jinja2
+import markupsafe
 import pandas as pd
 
 from .data import ReportData, Section
@@ -33,6 +34,7 @@ __all__ = [
     "DEFAULT_CAPTIONS",
     "dataset_anchor",
     "format_table",
+    "n_percent",
     "render_html",
     "slug",
     "table3_row_cells",
@@ -41,7 +43,7 @@ __all__ = [
 #: Captions used when ``ReportData.captions`` has none for the key.
 DEFAULT_CAPTIONS = {
     "table1": "Baseline characteristics of the patients and the healthy controls.",
-    "table2": "N: patients at risk; Sum: patients with the event; Proportion: Sum / N.",
+    "table2": "N: patients at risk; n (%): patients with the event and their percentage of N.",
     "table3": "Values are least squares means \u00b1 standard errors, unless otherwise stated. "
     "Difference: follow-up minus baseline, with its 95% confidence interval and P-value.",
     "table4": "HLA antibodies: specificity, donor-specific antibodies (DSA) and mean "
@@ -76,7 +78,7 @@ def format_table(
 ) -> tuple[list[str], list[list[dict[str, str]]]]:
     """Header and cells (``text``, ``cls``) of a table shown as is: the columns headed in
     words (``fmt.column_header``), numbers with ``decimals[column]`` places or 3 significant
-    digits, p-value columns like the paper, booleans as Yes / No.
+    digits, p-value columns by ``fmt.format_p``, booleans as Yes / No.
 
     >>> head, rows = format_table(pd.DataFrame({"x": ["a"], "lsmean": [0.12345],
     ...                                         "p": [0.0123]}), {"lsmean": 2})
@@ -185,6 +187,19 @@ def _table1(data: ReportData) -> list[dict]:
     return rows
 
 
+def n_percent(n: Any, proportion: Any) -> str:
+    """``n (%)`` with the percentage to one decimal, as safety tables print it.
+
+    >>> n_percent(1, 0.1), n_percent(0, 0.0), n_percent(2, 2 / 3), n_percent(None, None)
+    ('1 (10.0)', '0', '2 (66.7)', '')
+    """
+    if is_missing(n):
+        return ""
+    if is_missing(proportion) or float(n) == 0:
+        return format_number(n, 0)
+    return f"{format_number(n, 0)} ({format_number(100 * float(proportion), 1)})"
+
+
 def _table2(data: ReportData) -> list[dict]:
     rows, current = [], None
     for r in data.table2.to_dict("records"):
@@ -199,8 +214,7 @@ def _table2(data: ReportData) -> list[dict]:
                 "cells": [
                     {"text": format_number(r["label"]), "cls": "label"},
                     {"text": format_number(r["N"], 0), "cls": "num"},
-                    {"text": format_number(r["Sum"], 0), "cls": "num"},
-                    {"text": format_number(r["Proportion"], 1), "cls": "num"},
+                    {"text": n_percent(r["Sum"], r["Proportion"]), "cls": "num"},
                 ],
             }
         )
@@ -291,6 +305,16 @@ def _figure2_caption(data: ReportData) -> str:
     )
 
 
+def css_text(text: str) -> markupsafe.Markup:
+    """``text`` safe inside a CSS string in a ``<style>`` element (which HTML escaping does not
+    reach): letters, digits, spaces and ``. , : · - /`` only (no quote, no angle bracket).
+
+    >>> str(css_text('NCT1 · EudraCT 2018-1 "</style>'))
+    'NCT1 · EudraCT 2018-1 /style'
+    """
+    return markupsafe.Markup(re.sub(r"[^A-Za-z0-9 .,:·/-]", "", text))
+
+
 def templates_environment() -> jinja2.Environment:
     """The reports' templates (autoescaped; a missing value is an error)."""
     return jinja2.Environment(
@@ -340,6 +364,7 @@ def render_html(
         not_run = {"head": [h.capitalize() for h in head], "rows": rows}
     ctx = {
         "d": data,
+        "print_footer": css_text(dict(data.title_page).get("Identifiers", "")),
         "not_run": not_run,
         "caption": {
             k: _caption(data, k) for k in ("table1", "table2", "table3", "table4", "consort")

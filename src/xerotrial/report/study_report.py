@@ -28,6 +28,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from .fmt import format_ci, format_number, format_p
+from .title_page import title_page
 
 __all__ = [
     "context_counts",
@@ -183,6 +184,21 @@ def templates() -> Any:
     return templates_environment()
 
 
+def _last_date(frames: dict[str, list[dict]]) -> str:
+    """The data cut-off of a study store: the last date any form holds ("" when none)."""
+    import datetime as dt
+
+    dates = [
+        v
+        for rows in frames.values()
+        for row in rows
+        for v in row.values()
+        if isinstance(v, dt.date) or (isinstance(v, str) and len(v) == 10 and v[4] == "-"
+                                      and v[:4].isdigit() and v[5:7].isdigit())
+    ]  # fmt: skip
+    return str(max(str(d)[:10] for d in dates)) if dates else ""
+
+
 def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
     """Analyse the study store by its plan and write the report (see the module docstring);
     returns the path of ``report.html``."""
@@ -273,6 +289,7 @@ def write_study_report(engine: Engine, out: str | Path, source: str) -> Path:
             endpoints=[format_endpoint(r, labels) for r in results],
             estimand=format_estimand(estimand, labels),
             blinded=blinded,
+            title_rows=title_page(engine, data_cutoff=_last_date(frames)),
         )
     )
     path = out / "report.html"

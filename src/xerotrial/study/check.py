@@ -89,7 +89,17 @@ TOP_KEYS = (
     "analysis",
     "submission",
 )
-STUDY_KEYS = ("id", "title", "nct", "eudract", "sponsor", "sites", "subject_field")
+STUDY_KEYS = (
+    "id",
+    "title",
+    "nct",
+    "eudract",
+    "sponsor",
+    "protocol_version",
+    "sap_version",
+    "sites",
+    "subject_field",
+)
 SITE_KEYS = ("name", "country")
 ALLOCATION_KEYS = ("method", "arms", "stratify")
 ARM_KEYS = ("label", "ratio")
@@ -337,6 +347,8 @@ class _Checker:
             nct=self.get(s, "nct", path, "str", ""),
             eudract=self.get(s, "eudract", path, "str", ""),
             sponsor=self.get(s, "sponsor", path, "str", ""),
+            protocol_version=self.get(s, "protocol_version", path, "str", ""),
+            sap_version=self.get(s, "sap_version", path, "str", ""),
             sites=tuple(sites),
             subject_field=subject_field,
         )

@@ -94,6 +94,9 @@ class Study:
     nct: str = ""
     eudract: str = ""
     sponsor: str = ""
+    #: the protocol's and the statistical analysis plan's versions (the report's title page)
+    protocol_version: str = ""
+    sap_version: str = ""
     sites: tuple[Site, ...] = ()
     #: The column naming the subject in data files (REDCap: the record id field).
     subject_field: str = "subject"

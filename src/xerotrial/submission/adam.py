@@ -47,7 +47,7 @@ from .context import StudyContext
 from .datasets import Dataset, Variable
 from .sdtm import SdtmResult, sdtm_datasets
 
-__all__ = ["adam_datasets"]
+__all__ = ["adam_datasets", "analysis_sets"]
 
 ADAMIG = "ADaMIG 1.3"
 
@@ -332,6 +332,25 @@ def _adae(ctx: StudyContext, sdtm: dict[str, Dataset], adsl: pd.DataFrame) -> Da
                "One record per adverse event per subject", ("STUDYID", "USUBJID", "AESEQ"),
                variables, rows)  # fmt: skip
     return _drop_empty(ds)
+
+
+def analysis_sets(conn: Connection) -> dict[str, int]:
+    """How many subjects each ADSL population flag holds: ``subjects`` (every subject of DM),
+    ``ITTFL``, ``SAFFL``, ``FASFL``, ``PPROTFL`` (the report's title page). Builds only DM, EX
+    and the BDS records, not the whole SDTM."""
+    from .sdtm import _dm, _ex
+
+    ctx = StudyContext(conn)
+    by_name = {"DM": _dm(ctx, [])}
+    for form in ctx.forms_of("EX"):
+        by_name["EX"] = _ex(ctx, form, [])
+    plan = ctx.study.analysis
+    primary = [e.param for e in plan.endpoints if e.primary] if plan else []
+    adsl = _adsl(ctx, by_name, study_bds(conn, ctx.study, params=primary)).frame
+    out = {"subjects": len(adsl)}
+    out.update({flag: int((adsl[flag] == "Y").sum()) for flag in ("ITTFL", "SAFFL", "FASFL",
+                                                                   "PPROTFL")})  # fmt: skip
+    return out
 
 
 def adam_datasets(conn: Connection, study: StudyDefinition | None = None) -> SdtmResult:
