@@ -107,3 +107,14 @@ def test_the_ancova_at_the_primary_visit_is_rs_lm(demo: Path) -> None:
         mine = next(x for x in got["lsmeans"] if x["ARM"] == row["arm"])
         assert mine["estimate"] == pytest.approx(row["est"], abs=1e-10)
         assert mine["se"] == pytest.approx(row["se"], abs=1e-10)
+
+
+def test_the_title_pages_say_the_state_of_the_data(demo: Path) -> None:
+    blinded = (demo / "blinded" / "report.html").read_text()
+    unblinded = (demo / "unblinded" / "report.html").read_text()
+    for html in (blinded, unblinded):
+        assert '<table class="title-rows"' in html
+        assert "120 subjects: intent-to-treat 120; safety 120; full analysis 118" in html
+        assert "NCT04776538" in html and "study definition version 1.0" in html
+    assert "not locked; blinded (the arms are concealed)" in blinded
+    assert "locked by local:data-manager" in unblinded and "; unblinded</td>" in unblinded
