@@ -11,9 +11,10 @@ definition's ``[submission]`` section (:mod:`xerotrial.study.submission`).
   CTCAE v5.0 term and the MedDRA SOC that CTCAE gives it (:mod:`xerotrial.trial.ctcae`).
 * **EX**: one record per row of the form annotated ``EX.*``; EXTRT the ``[submission]``
   treatment (or the arm's label), EXDOSU the dose field's unit.
-* **DS**: RANDOMIZED (protocol milestone) for an allocated subject; for an assigned subject,
-  COMPLETED when seen at the last visit with forms due, else DSDECOD "OTHER" with the last
-  visit seen in DSTERM.
+* **DS**: RANDOMIZED (protocol milestone) for an allocated subject; the records of a
+  disposition form annotated ``DS.*`` (DSTERM, and DSDECOD, DSCAT, DSSTDTC or DSSTDY where
+  it has them); for an assigned subject without one, COMPLETED when seen at the last visit
+  with forms due, else DSDECOD "OTHER" with the last visit seen in DSTERM.
 * **SV**: a subject's visits, from the visit-date form where there is one, else every visit
   with a record.
 * **Findings** (LB, QS, and the custom domains): a form with a ``--TESTCD`` field is long (one
@@ -544,9 +545,49 @@ def _last_scheduled(ctx: StudyContext) -> str | None:
     return names[-1] if names else None
 
 
-def _ds(ctx: StudyContext, seen: dict) -> Dataset:
+def _ds_collected(ctx: StudyContext, supp: list[dict]) -> list[dict]:
+    """The disposition records of forms annotated ``DS.*`` (a DSTERM field, and DSDECOD,
+    DSCAT, DSSTDTC or DSSTDY where the form has them)."""
+    out = []
+    for form in ctx.forms_of("DS"):
+        marks = annotated(form, "DS")
+        if "DSTERM" not in marks:
+            raise DataValidationError(
+                f"form {form.name}: its fields are annotated DS.* but none DS.DSTERM"
+            )
+        rows = ctx.form(form.name)
+        for r in rows.to_dict("records"):
+            s = str(r["subject"])
+            term = ctx.plan.recode("DS.DSTERM", r.get(marks["DSTERM"].name))
+            if _blank(term):
+                continue
+            decod = r.get(marks["DSDECOD"].name) if "DSDECOD" in marks else None
+            day = r.get(marks["DSSTDY"].name) if "DSSTDY" in marks else None
+            date = r.get(marks["DSSTDTC"].name) if "DSSTDTC" in marks else None
+            out.append(
+                {
+                    "STUDYID": ctx.studyid,
+                    "DOMAIN": "DS",
+                    "USUBJID": ctx.usubjid(s),
+                    "DSSEQ": 0,
+                    "DSTERM": str(term),
+                    "DSDECOD": ctx.plan.recode("DS.DSDECOD", decod if not _blank(decod) else
+                                               str(term).upper()),
+                    "DSCAT": _text(r.get(marks["DSCAT"].name)) if "DSCAT" in marks
+                    else "DISPOSITION EVENT",
+                    "EPOCH": ctx.epoch(day, None) if day is not None else None,
+                    "DSSTDTC": _text(date)[:10] if not _blank(date)
+                    else (iso(ctx.date_of_day(s, day)) or None),
+                }
+            )  # fmt: skip
+        _supp(ctx, "DS", form, rows, {f.name for f in marks.values()}, supp, None)
+    return out
+
+
+def _ds(ctx: StudyContext, seen: dict, supp: list[dict]) -> Dataset:
     last = _last_scheduled(ctx)
-    records = []
+    records = _ds_collected(ctx, supp)
+    collected = {r["USUBJID"] for r in records if r["DSCAT"] == "DISPOSITION EVENT"}
     for s in ctx.subjects:
         if s in ctx.allocated:
             records.append(
@@ -562,7 +603,7 @@ def _ds(ctx: StudyContext, seen: dict) -> Dataset:
                     "DSSTDTC": ctx.allocated[s],
                 }
             )
-        if not ctx.assigned(s) or last is None:
+        if not ctx.assigned(s) or last is None or ctx.usubjid(s) in collected:
             continue
         visits = [v for (x, v) in seen if x == s and v in ctx.visit_number]
         latest = max(visits, key=ctx.visit_number.get) if visits else None
@@ -590,10 +631,14 @@ def _ds(ctx: StudyContext, seen: dict) -> Dataset:
         Col("DSSEQ", "integer", method="Order by subject, category"),
         Col(
             "DSTERM",
-            method="RANDOMIZED; COMPLETED when seen at the last visit with forms "
-            "due, else the last visit seen",
+            method="A disposition form's DSTERM; else RANDOMIZED, and COMPLETED when seen at "
+            "the last visit with forms due, else the last visit seen",
         ),  # fmt: skip
-        Col("DSDECOD", method="RANDOMIZED, COMPLETED or OTHER"),
+        Col(
+            "DSDECOD",
+            method="A disposition form's DSDECOD (its DSTERM in capitals); else "
+            "RANDOMIZED, COMPLETED or OTHER",
+        ),  # fmt: skip
         Col("DSCAT", origin="Assigned"),
         Col("EPOCH", origin="Assigned"),
         Col("DSSTDTC", method="The allocation date; the date of the last visit seen"),
@@ -767,7 +812,7 @@ def sdtm_datasets(conn: Connection, study: StudyDefinition | None = None) -> Sdt
     out += trial_design(ctx)
     notes: list[str] = []
     seen = _seen(ctx)
-    out.append(_ds(ctx, seen))
+    out.append(_ds(ctx, seen, supp.setdefault("DS", [])))
     out.append(_sv(ctx, seen))
     waived: set[tuple[str, str]] = set()
     for form in ctx.forms_of("AE"):
