@@ -32,6 +32,8 @@ def test_a_disposition_form_gives_ds(tmp_path: Path) -> None:
     text = TWO_ARMS.read_text().replace(
         'adverse_events = ["month_1"]', 'adverse_events = ["month_1"]\nend_of_study = ["month_1"]'
     )
+    text = text.replace('name = "RH"', 'name = "RH"\ncountry = "DK"')
+    text = text.replace('name = "OUH"', 'name = "OUH"\ncountry = "Denmark"')
     definition = tmp_path / "study.toml"
     definition.write_text(text + END_OF_STUDY)
     db = f"sqlite:///{tmp_path / 'trial.db'}"
@@ -56,6 +58,26 @@ def test_a_disposition_form_gives_ds(tmp_path: Path) -> None:
     assert ds.loc["P2-1", "DSDECOD"] == "WITHDRAWAL BY SUBJECT"
     assert ds.loc["P2-1", "DSSTDTC"] == "2026-01-10"
     assert ds.loc["P2-2", "DSDECOD"] == "COMPLETED"  # derived: seen at the last visit
+    assert set(by["DM"]["COUNTRY"]) == {"DNK"}  # ISO 3166 alpha-3, from a code or a name
     supp = by["SUPPDS"]
     assert supp[["USUBJID", "QNAM", "QVAL"]].values.tolist() == [["P2-1", "REASON", "moved away"]]
+    engine.dispose()
+
+
+def test_a_site_without_its_country_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from xerotrial.errors import DataValidationError
+
+    db = f"sqlite:///{tmp_path / 'trial.db'}"
+    init_study_store(db, TWO_ARMS, user="test")
+    engine = open_store(db)
+    with engine.connect() as conn:
+        study = stored_study(conn)
+    import_rows(engine, study, [SubjectRow("1", "rh", "arm_1")], [], source="test", user="test")
+    with engine.connect() as conn, pytest.raises(DataValidationError) as err:
+        sdtm_datasets(conn)
+    assert "subject 1: its site 'rh' has no country in the definition ([study.sites.rh]" in str(
+        err.value
+    )
     engine.dispose()

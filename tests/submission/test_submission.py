@@ -139,6 +139,9 @@ def test_every_dataset_follows_the_guide(trial: str, model: str, request) -> Non
                 assert all(c[0].isalpha() for c in codes), (name, code)
         if "PARAMCD" in frame:
             assert frame.groupby("PARAMCD")["PARAM"].nunique().max() == 1
+        if "QNAM" in frame:  # the CDISC rules engine's CORE-000221
+            assert frame["QNAM"].str.fullmatch(r"[A-Z_][A-Z0-9_]{0,7}").all(), name
+            assert (frame["QLABEL"].str.len() <= 40).all(), name
         for col in [c for c in frame.columns if c.endswith("DTC")]:
             dates = frame[col][frame[col] != ""]
             assert dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all(), (name, col)
@@ -235,6 +238,16 @@ def test_sdtm_study_days_dates_and_terms(seed, demo_output) -> None:
     )
     assert (sv["SVSTDY"] == np.where(sv["study_day"] >= 0, sv["study_day"] + 1,
                                      sv["study_day"])).all()  # fmt: skip
+    # what the CDISC rules engine (CORE) asked of the first export: AESOC beside AEBODSYS
+    # (CORE-000264), no unit on a test not done (CORE-000133), the study day beside each
+    # date (CORE-000328, CORE-000776)
+    assert (sdtm["AE"]["AESOC"] == sdtm["AE"]["AEBODSYS"]).all()
+    xg = sdtm["XG"]
+    assert (xg.loc[xg["XGSTAT"] == "NOT DONE", "XGSTRESU"] == "").all()
+    assert sdtm["DS"]["DSSTDY"].notna().all() and "EXENDY" in sdtm["EX"]
+    ds = sdtm["DS"].merge(sdtm["DM"][["USUBJID", "RFSTDTC"]], on="USUBJID")
+    days = (pd.to_datetime(ds["DSSTDTC"]) - pd.to_datetime(ds["RFSTDTC"])).dt.days + 1
+    assert (ds["DSSTDY"] == days).all()
     lb = sdtm["LB"]
     assert set(lb["LBTESTCD"]) == {"ALT", "CREAT", "CRP", "HGB", "WBC", "LYM", "NEUT", "PLAT"}
     high = lb[lb["LBSTRESN"] > lb["LBSTNRHI"]]

@@ -394,9 +394,9 @@ def analysis_sets(conn: Connection) -> dict[str, int]:
     from .sdtm import _dm, _ex
 
     ctx = StudyContext(conn)
-    by_name = {"DM": _dm(ctx, [])}
+    by_name = {"DM": _dm(ctx, None)}
     for form in ctx.forms_of("EX"):
-        by_name["EX"] = _ex(ctx, form, [])
+        by_name["EX"] = _ex(ctx, form, None)
     plan = ctx.study.analysis
     primary = [e.param for e in plan.endpoints if e.primary] if plan else []
     adsl = _adsl(ctx, by_name, study_bds(conn, ctx.study, params=primary)).frame

@@ -8,9 +8,9 @@ version 5):
   1-40 characters; text values of at most 200 bytes of ASCII;
 * every required (Req) variable present and never empty; the domain's own variables prefixed
   with its code; DOMAIN equal to the dataset's name;
-* ``--SEQ`` unique within each subject; ``--TESTCD`` and PARAMCD of at most 8 capitals, digits
-  or ``_`` (not starting with a digit), ``--TEST`` of at most 40 characters, one PARAM per
-  PARAMCD; the dataset's keys unique.
+* ``--SEQ`` unique within each subject; ``--TESTCD``, PARAMCD and QNAM of at most 8
+  capitals, digits or ``_`` (not starting with a digit), ``--TEST`` and QLABEL of at most 40
+  characters, one PARAM per PARAMCD; the dataset's keys unique.
 
 :func:`problems` returns each breach as ``DATASET: rule`` (row and column where it has one).
 
@@ -94,14 +94,14 @@ def problems(d: Dataset) -> list[str]:
     seq = f"{d.name}SEQ"
     if seq in frame and "USUBJID" in frame and frame.duplicated(["USUBJID", seq]).any():
         out.append(f"{d.name} column {seq}: not unique within a subject")
-    for code, limit in ((f"{d.name}TESTCD", 8), ("PARAMCD", 8)):
+    for code, limit in ((f"{d.name}TESTCD", 8), ("PARAMCD", 8), ("QNAM", 8)):
         if code in frame:
             bad = sorted({str(x) for x in frame[code] if not _CODE.match(str(x))})
             if bad:
                 out.append(f"{d.name} column {code}: {bad[:5]} are not 1-{limit} capitals")
-    test = f"{d.name}TEST"
-    if test in frame and (frame[test].astype(str).str.len() > 40).any():
-        out.append(f"{d.name} column {test}: a test name is at most 40 characters")
+    for test in (f"{d.name}TEST", "QLABEL"):
+        if test in frame and (frame[test].astype(str).str.len() > 40).any():
+            out.append(f"{d.name} column {test}: at most 40 characters")
     if "PARAMCD" in frame and "PARAM" in frame:
         n = frame.groupby("PARAMCD")["PARAM"].nunique()
         for code in n[n > 1].index:

@@ -177,6 +177,15 @@ class StudyContext:
             return None
         return start + dt.timedelta(days=int(day) - self.plan.first_dose_day)
 
+    def sdtm_day_of_date(self, subject: str, date: Any) -> int | None:
+        """The SDTM study day of ``date`` (ISO text or a date) against the subject's RFSTDTC
+        (None without either)."""
+        start, d = self.reference_start.get(subject), _date(date)
+        if start is None or d is None:
+            return None
+        delta = (d - start).days
+        return delta + 1 if delta >= 0 else delta
+
     def epoch(self, day: Any, visit: str | None = None) -> str | None:
         """SCREENING before the first treatment (and at the baseline visit), TREATMENT on
         its day, FOLLOW-UP after."""

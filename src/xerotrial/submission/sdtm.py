@@ -43,6 +43,7 @@ Example
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,7 @@ from .trial_design import trial_design
 __all__ = ["SdtmResult", "sdtm_datasets"]
 
 SDTMIG = "SDTMIG 3.4"
+_QNAM = re.compile(r"^[A-Z_][A-Z0-9_]{0,7}$")
 #: The general observation class of each standard domain.
 CLASSES = {
     "DM": "SPECIAL PURPOSE",
@@ -171,7 +173,7 @@ def _src(form: Form, f: Field) -> str:
 # ------------------------------------------------------------------------------------ DM
 
 
-def _dm(ctx: StudyContext, supp: list[dict]) -> Dataset:
+def _dm(ctx: StudyContext, supp: list[dict] | None) -> Dataset:
     import pycountry
 
     forms = ctx.forms_of("DM")
@@ -205,10 +207,19 @@ def _dm(ctx: StudyContext, supp: list[dict]) -> Dataset:
         v = values.get(s, {})
         arm = ctx.arm(s)
         site = sites.get(str(info.get("site")))
-        country = None
-        if site is not None and site.country:
-            c = pycountry.countries.lookup(site.country)
-            country = c.alpha_3
+        code = str(info.get("site"))
+        if site is None or not site.country:
+            raise DataValidationError(
+                f"subject {s}: its site {code!r} has no country in the definition "
+                f"([study.sites.{code}] country); SDTM's DM.COUNTRY is required"
+            )
+        try:
+            country = pycountry.countries.lookup(site.country).alpha_3
+        except LookupError:
+            raise DataValidationError(
+                f"[study.sites.{code}] country {site.country!r}: not an ISO 3166 country "
+                "(a code such as DK or DNK, or a name such as Denmark)"
+            ) from None
         nrs = None
         if arm.code is None and not ctx.assigned(s):
             nrs = "NOT ASSIGNED"
@@ -272,15 +283,24 @@ def _supp(
     form: Form,
     rows: pd.DataFrame,
     mapped: set[str],
-    out: list[dict],
+    out: list[dict] | None,
     idvar: str | None,
     seqs: Sequence[Any] | None = None,
 ) -> None:
-    """Records of SUPP``domain`` for ``form``'s unannotated data fields."""
+    """Records of SUPP``domain`` for ``form``'s unannotated data fields (``out`` None: none
+    wanted, as for the report's analysis sets)."""
+    if out is None:
+        return
     skip = {"subject", "visit", ctx.rows.subject, form.participant}
     if form.visit_columns:
         skip.update(form.visit_columns)
     fields = [f for f in form.fields if f.holds_data and f.name not in mapped | skip]
+    for f in fields:
+        if not _QNAM.match(f.xpt or f.name.upper()):
+            raise DataValidationError(
+                f"form {form.name}, field {f.name}: its values go to SUPP{domain}, whose QNAM "
+                'is 1-8 capitals, digits or _: give the field an xpt name (xpt = "NAME")'
+            )
     if not fields or rows.empty:
         return
     for i, r in enumerate(rows.to_dict("records")):
@@ -347,6 +367,8 @@ def _ae(ctx: StudyContext, form: Form, supp: list[dict], uncoded: list[str]) -> 
 
     marks = annotated(form, "AE")
     rows = ctx.form(form.name)
+    known = {"AESPID", "AETERM", "AESER", "AEREL", "AETOXGR", "AESTDY"}
+    extra = _known_labels("AE", form, [v for v in marks if v not in known])
     records = []
     for r in rows.to_dict("records"):
         s = str(r["subject"])
@@ -366,6 +388,7 @@ def _ae(ctx: StudyContext, form: Form, supp: list[dict], uncoded: list[str]) -> 
             "AETERM": term,
             "AEDECOD": ctcae.term if ctcae else None,
             "AEBODSYS": ctcae.soc if ctcae else None,
+            "AESOC": ctcae.soc if ctcae else None,
             "AESER": _yn(r.get(marks["AESER"].name)) if "AESER" in marks else None,
             "AEREL": ctx.plan.recode("AE.AEREL", r.get(marks["AEREL"].name))
             if "AEREL" in marks
@@ -375,6 +398,10 @@ def _ae(ctx: StudyContext, form: Form, supp: list[dict], uncoded: list[str]) -> 
             "AESTDTC": iso(ctx.date_of_day(s, day)) or None,
             "AESTDY": ctx.sdtm_day(day),
         }
+        for var in extra:  # any other annotated AE variable, as collected (recoded)
+            f = marks[var]
+            v = r.get(f.name)
+            rec[var] = _yn(v) if f.type == "yesno" else ctx.plan.recode(f"AE.{var}", _text(v))
         records.append(rec)
     frame_order = pd.DataFrame(records)
     seqs = _seqs(frame_order, ["USUBJID", "AESTDY", "AESPID", "AETERM"]) if records else []
@@ -391,15 +418,30 @@ def _ae(ctx: StudyContext, form: Form, supp: list[dict], uncoded: list[str]) -> 
         Col("AETERM", origin="Collected", source=src.get("AETERM", "")),
         Col("AEDECOD", method="The CTCAE v5.0 term of AETERM"),
         Col("AEBODSYS", method="The MedDRA SOC that CTCAE v5.0 gives the term"),
+        Col("AESOC", method="The MedDRA SOC that CTCAE v5.0 gives the term (primary)"),
         Col("AESER", origin="Collected", source=src.get("AESER", "")),
         Col("AEREL", origin="Collected", source=src.get("AEREL", "")),
         Col("AETOXGR", origin="Collected", source=src.get("AETOXGR", "")),
         Col("EPOCH", method="The trial epoch of the start day"),
         Col("AESTDTC", method="RFSTDTC plus the collected study day"),
         Col("AESTDY", "integer", method="The collected study day in SDTM's numbering (no day 0)"),
+        *[Col(v, origin="Collected", source=src[v]) for v in extra],
     ]
     return build(ctx, "AE", records, cols, ("STUDYID", "USUBJID", "AESEQ"),
                  ("USUBJID", "AESEQ"), "One record per adverse event per subject")  # fmt: skip
+
+
+def _known_labels(domain: str, form: Form, names: list[str]) -> list[str]:
+    """``names`` (annotated variables of ``form``), each one SDTMIG's that xerotrial knows."""
+    for var in names:
+        try:
+            sdtm_terms.label(domain, var)
+        except KeyError:
+            raise DataValidationError(
+                f"form {form.name}: the annotation {domain}.{var} is not a variable of "
+                f"{domain} that xerotrial writes (xerotrial/submission/sdtm_terms.py)"
+            ) from None
+    return names
 
 
 def _ctcae_version() -> str:
@@ -426,8 +468,10 @@ def _yn(v: Any) -> str | None:
     )
 
 
-def _ex(ctx: StudyContext, form: Form, supp: list[dict]) -> Dataset:
+def _ex(ctx: StudyContext, form: Form, supp: list[dict] | None) -> Dataset:
     marks = annotated(form, "EX")
+    known = {"EXSTDY", "EXDOSE", "EXLOC", "EXLOT"}
+    extra = _known_labels("EX", form, [v for v in marks if v not in known])
     rows = ctx.form(form.name)
     records = []
     for r in rows.to_dict("records"):
@@ -452,6 +496,8 @@ def _ex(ctx: StudyContext, form: Form, supp: list[dict]) -> Dataset:
                 "EXSTDTC": date,
                 "EXENDTC": date,
                 "EXSTDY": ctx.sdtm_day(day),
+                "EXENDY": ctx.sdtm_day(day),
+                **{v: ctx.plan.recode(f"EX.{v}", _text(r.get(marks[v].name))) for v in extra},
             }
         )
     seqs = _seqs(pd.DataFrame(records), ["USUBJID", "EXSTDY", "EXLOC"]) if records else []
@@ -473,6 +519,8 @@ def _ex(ctx: StudyContext, form: Form, supp: list[dict]) -> Dataset:
         Col("EXSTDTC", method="RFSTDTC plus the collected study day"),
         Col("EXENDTC", method="As EXSTDTC (a single administration)"),
         Col("EXSTDY", "integer", method="The collected study day in SDTM's numbering"),
+        Col("EXENDY", "integer", method="As EXSTDY (a single administration)"),
+        *[Col(v, origin="Collected", source=src[v]) for v in extra],
     ]
     keys = ("STUDYID", "USUBJID", "EXTRT", "EXSTDTC", *(["EXLOC"] if "EXLOC" in marks else []))
     return build(ctx, "EX", records, cols, keys,
@@ -578,6 +626,8 @@ def _ds_collected(ctx: StudyContext, supp: list[dict]) -> list[dict]:
                     "EPOCH": ctx.epoch(day, None) if day is not None else None,
                     "DSSTDTC": _text(date)[:10] if not _blank(date)
                     else (iso(ctx.date_of_day(s, day)) or None),
+                    "DSSTDY": ctx.sdtm_day(day) if day is not None
+                    else ctx.sdtm_day_of_date(s, date),
                 }
             )  # fmt: skip
         _supp(ctx, "DS", form, rows, {f.name for f in marks.values()}, supp, None)
@@ -601,6 +651,7 @@ def _ds(ctx: StudyContext, seen: dict, supp: list[dict]) -> Dataset:
                     "DSCAT": "PROTOCOL MILESTONE",
                     "EPOCH": "SCREENING",
                     "DSSTDTC": ctx.allocated[s],
+                    "DSSTDY": ctx.sdtm_day_of_date(s, ctx.allocated[s]),
                 }
             )
         if not ctx.assigned(s) or last is None or ctx.usubjid(s) in collected:
@@ -622,6 +673,9 @@ def _ds(ctx: StudyContext, seen: dict, supp: list[dict]) -> Dataset:
                 "DSCAT": "DISPOSITION EVENT",
                 "EPOCH": "FOLLOW-UP",
                 "DSSTDTC": iso(ctx.visit_dates.get((s, latest))) if latest else None,
+                "DSSTDY": ctx.sdtm_day_of_date(s, ctx.visit_dates.get((s, latest)))
+                if latest
+                else None,
             }
         )
     cols = [
@@ -642,6 +696,7 @@ def _ds(ctx: StudyContext, seen: dict, supp: list[dict]) -> Dataset:
         Col("DSCAT", origin="Assigned"),
         Col("EPOCH", origin="Assigned"),
         Col("DSSTDTC", method="The allocation date; the date of the last visit seen"),
+        Col("DSSTDY", "integer", method="DSSTDTC's study day against RFSTDTC (no day 0)"),
     ]
     ds = build(ctx, "DS", records, cols, ("STUDYID", "USUBJID", "DSDECOD", "DSSTDTC"),
                ("USUBJID",), "One record per disposition status or protocol milestone per "
@@ -704,12 +759,12 @@ def _findings(ctx: StudyContext, domain: str, forms: list[Form], supp: list[dict
                     f"{p}TEST": name,
                     f"{p}CAT": category,
                     f"{p}ORRES": _text(value),
-                    f"{p}ORRESU": unit or None,
+                    f"{p}ORRESU": unit or None if not _blank(value) else None,
                     f"{p}STRESC": _text(value),
                     f"{p}STRESN": pd.to_numeric(value, errors="coerce")
                     if not _blank(value)
                     else None,
-                    f"{p}STRESU": unit or None,
+                    f"{p}STRESU": unit or None if not _blank(value) else None,
                     f"{p}STAT": "NOT DONE" if _blank(value) else None,
                     f"{p}LOBXFL": "Y" if visit in baseline and not _blank(value) else None,
                     "VISITNUM": ctx.visit_number.get(visit),
@@ -722,6 +777,8 @@ def _findings(ctx: StudyContext, domain: str, forms: list[Form], supp: list[dict
                     v = ctx.plan.recode(f"{domain}.{k}", r.get(q.name))
                     rec[k] = pd.to_numeric(v) if q.numeric and not _blank(v) else _text(v)
                 if f"{p}ORRESU" in qualifiers:
+                    if _blank(value):  # a test not done has no unit
+                        rec[f"{p}ORRESU"] = None
                     rec[f"{p}STRESU"] = rec[f"{p}ORRESU"]
                 if f"{p}ORNRLO" in rec or f"{p}ORNRHI" in rec:
                     lo, hi = rec.get(f"{p}ORNRLO"), rec.get(f"{p}ORNRHI")
