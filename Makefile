@@ -21,15 +21,14 @@ demo: $(STAMP)
 	$(BIN)/xerotrial demo-web --out demo-output/web --study examples/phase2/study.toml \
 		--records examples/phase2/records.csv
 
-# One pytest worker per core (pytest-xdist): the suite is CPU-bound and its tests independent;
-# a module whose fixtures build a store marks its tests xdist_group, so that one worker builds it.
+# One pytest worker per core (pytest-xdist): the suite is CPU-bound and its tests independent.
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto
 
 # The suite without the slow tests (demo builds in subprocesses, the demo's recalibration)
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadgroup -m "not slow"
+	$(BIN)/python -m pytest -n auto -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools

@@ -28,9 +28,6 @@ from xerotrial.trial.protocol import standalone_text
 
 from .partial import cut_store
 
-#: one worker builds this module's stores (make test runs --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("partial-store")
-
 BUNDLED = standalone_text(
     resources.files("xerotrial").joinpath("data", "protocol.toml").read_text()
 )
@@ -58,7 +55,7 @@ def _amended(demo_output: Path, db: Path, protocol: Path) -> Path:
     return db
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cut(demo_output: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     """The demo store cut after study day 1, 5 and 30 (databases)."""
     tmp = tmp_path_factory.mktemp("cut")
@@ -70,7 +67,7 @@ def cut(demo_output: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[int
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def data(cut: dict[int, Path]) -> dict[int, ReportData]:
     out = {}
     for day, db in cut.items():

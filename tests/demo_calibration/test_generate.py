@@ -32,9 +32,6 @@ from xerotrial.trial.protocol import load_protocol
 from xerotrial.trial.safety import PAPER_TABLE2_LABELS, tabulate_table2
 from xerotrial.trial.sialometry import derive_flow_rate
 
-#: one worker builds this module's stores (make test runs --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("demo-forms")
-
 FLOW_VISITS = ["day0", "day1", "day5", "day30", "day120"]
 HAS_YEAR2 = "year2" in {v.name for v in load_protocol().visits}
 
@@ -44,12 +41,12 @@ HAS_YEAR2 = "year2" in {v.name for v in load_protocol().visits}
 GIVEN_IONS = generate.bundled_ion_rows()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def forms() -> dict[str, pd.DataFrame]:
     return demo_forms(given_ions=GIVEN_IONS)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo_store(
     tmp_path_factory: pytest.TempPathFactory, forms: dict[str, pd.DataFrame]
 ) -> Iterator[tuple[Engine, dict, list[Path]]]:
@@ -64,7 +61,7 @@ def demo_store(
     engine.dispose()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def engine(demo_store) -> Engine:
     return demo_store[0]
 

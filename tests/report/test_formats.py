@@ -12,26 +12,23 @@ import pytest
 from xerotrial.report.formats import WIDE, rtf_text, write_docx, write_pdf
 from xerotrial.report.outline import Heading, Table, outline
 
-#: one worker renders the PDF (make test runs --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("report-pdf")
-
 
 def _squeeze(text: str) -> str:
     """Text without whitespace (the PDF breaks a cell's text over lines)."""
     return re.sub(r"\s+", "", text)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def html(demo_output: Path) -> str:
     return (demo_output / "report.html").read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tables(html: str) -> list[Table]:
     return [b for b in outline(html) if isinstance(b, Table)]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pdf(demo_output: Path, tmp_path_factory: pytest.TempPathFactory):
     pypdf = pytest.importorskip("pypdf")
     out = write_pdf(demo_output / "report.html", tmp_path_factory.mktemp("pdf") / "report.pdf")

@@ -77,7 +77,7 @@ def test_a_site_without_its_country_is_refused(tmp_path: Path) -> None:
     import_rows(engine, study, [SubjectRow("1", "rh", "arm_1")], [], source="test", user="test")
     with engine.connect() as conn, pytest.raises(DataValidationError) as err:
         sdtm_datasets(conn)
-    assert "subject 1: its site 'rh' has no country in the definition ([study.sites.rh]" in str(
+    assert "subject 1: its site 'rh' has no country (the definition's [study.sites.rh]" in str(
         err.value
     )
     engine.dispose()

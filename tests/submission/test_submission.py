@@ -16,9 +16,6 @@ from click.testing import CliRunner
 
 from xerotrial.cli import cli
 
-#: one worker builds this module's stores (make test runs --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("submission")
-
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1"}
 
 #: SDTMIG 3.4 required (Req) variables of each dataset class written here, and ADaMIG 1.3's
@@ -78,14 +75,14 @@ def _export(db: Path, model: str, out: Path, fmt: str) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def seed(demo_output: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("seed-submission")
     db = demo_output / "trial.db"
     return {m: _export(db, m, base / m, "xpt") for m in ("sdtm", "adam")}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def phase2(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from xerotrial.demo.phase2 import build_phase2_demo
 

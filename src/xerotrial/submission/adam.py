@@ -408,7 +408,7 @@ def analysis_sets(conn: Connection) -> dict[str, int]:
 
 def adam_datasets(conn: Connection, study: StudyDefinition | None = None) -> SdtmResult:
     """ADSL, the BDS datasets and ADAE (see the module docstring)."""
-    sdtm = sdtm_datasets(conn, study)
+    sdtm = sdtm_datasets(conn, study, strict=False)
     by_name = {d.name: d for d in sdtm.datasets}
     ctx = StudyContext(conn, study)
     bds = study_bds(conn, ctx.study)

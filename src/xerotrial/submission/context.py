@@ -68,6 +68,8 @@ class StudyContext:
         self.study = store_study(conn) if study is None else study
         self.plan: SubmissionPlan = self.study.submission or SubmissionPlan()
         self.rows = StoreRows(conn, self.study)
+        #: what the data cannot give that SDTM requires (said by ``sdtm_datasets``)
+        self.problems: list[str] = []
         self.study_store = store_kind(conn) == STUDY_KIND
         self.studyid = self.study.study.id
         self.subjects: dict[str, dict] = self.rows.subjects()
@@ -132,6 +134,19 @@ class StudyContext:
         return dates, days
 
     # -- subjects --------------------------------------------------------------------------
+
+    def site_country(self, site: Any) -> str:
+        """A site's country as the definition gives it (``[study.sites.CODE] country``), else
+        as a form keyed by the site holds it (a seed store's ``sites`` form); "" if neither."""
+        if not hasattr(self, "_countries"):
+            self._countries = {x.code: x.country for x in self.study.study.sites if x.country}
+            for form in self.study.forms:
+                names = [f.name for f in form.fields]
+                if form.key == ("site",) and "country" in names:
+                    for r in self.form(form.name).to_dict("records"):
+                        if r.get("country") and str(r["site"]) not in self._countries:
+                            self._countries[str(r["site"])] = str(r["country"])
+        return self._countries.get(str(site), "")
 
     def usubjid(self, subject: Any) -> str:
         """``STUDYID-SUBJID``."""

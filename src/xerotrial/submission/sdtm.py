@@ -191,7 +191,6 @@ def _dm(ctx: StudyContext, supp: list[dict] | None) -> Dataset:
             for var, f in marks.items():
                 values.setdefault(s, {})[var] = ctx.plan.recode(f"DM.{var}", r.get(f.name))
         _supp(ctx, "DM", form, rows, {f.name for f in marks.values()}, supp, idvar=None)
-    sites = {x.code: x for x in ctx.study.study.sites}
     age_src = next(
         (_src(f, annotated(f, "DM")["AGE"]) for f in forms if "AGE" in annotated(f, "DM")), ""
     )
@@ -206,20 +205,23 @@ def _dm(ctx: StudyContext, supp: list[dict] | None) -> Dataset:
     for s, info in ctx.subjects.items():
         v = values.get(s, {})
         arm = ctx.arm(s)
-        site = sites.get(str(info.get("site")))
         code = str(info.get("site"))
-        if site is None or not site.country:
-            raise DataValidationError(
-                f"subject {s}: its site {code!r} has no country in the definition "
-                f"([study.sites.{code}] country); SDTM's DM.COUNTRY is required"
+        given = ctx.site_country(code)
+        country = None
+        if not given:
+            ctx.problems.append(
+                f"subject {s}: its site {code!r} has no country (the definition's "
+                f"[study.sites.{code}] country, or the sites form); SDTM's DM.COUNTRY is "
+                "required"
             )
-        try:
-            country = pycountry.countries.lookup(site.country).alpha_3
-        except LookupError:
-            raise DataValidationError(
-                f"[study.sites.{code}] country {site.country!r}: not an ISO 3166 country "
-                "(a code such as DK or DNK, or a name such as Denmark)"
-            ) from None
+        else:
+            try:
+                country = pycountry.countries.lookup(given).alpha_3
+            except LookupError:
+                ctx.problems.append(
+                    f"site {code!r}: country {given!r} is not an ISO 3166 country (a code "
+                    "such as DK or DNK, or a name such as Denmark)"
+                )
         nrs = None
         if arm.code is None and not ctx.assigned(s):
             nrs = "NOT ASSIGNED"
@@ -861,8 +863,12 @@ def _finding_col(domain: str, k: str, form: Form, f: Field, qualifiers: dict) ->
 # ------------------------------------------------------------------------------------ all
 
 
-def sdtm_datasets(conn: Connection, study: StudyDefinition | None = None) -> SdtmResult:
-    """Every SDTM dataset of the store (see the module docstring)."""
+def sdtm_datasets(
+    conn: Connection, study: StudyDefinition | None = None, strict: bool = True
+) -> SdtmResult:
+    """Every SDTM dataset of the store (see the module docstring). ``strict``: refuse a store
+    whose data cannot give a required value (a site without its country); ADaM, which needs
+    none of them, is built with ``strict=False``."""
     ctx = StudyContext(conn, study)
     supp: dict[str, list[dict]] = {}
     out = [_dm(ctx, supp.setdefault("DM", []))]
@@ -904,6 +910,10 @@ def sdtm_datasets(conn: Connection, study: StudyDefinition | None = None) -> Sdt
                 f"form {form.name}: no field is annotated with an SDTM variable; its "
                 f"{len(ctx.form(form.name))} row(s) are not in the SDTM datasets"
             )
+    if ctx.problems and strict:
+        raise DataValidationError(
+            "export sdtm: " + "; ".join(dict.fromkeys(ctx.problems)) + "; nothing written"
+        )
     if ctx.blinded:
         notes.append("the study is blinded: DM's ARMCD, ARM, ACTARMCD and ACTARM are empty")
     _ = STANDARD_DOMAINS
