@@ -130,6 +130,12 @@ def text_table(title: str, records: list[dict]) -> str:
 )
 @click.option("--group", help="Separate R-side covariance per level (SAS GROUP=)")
 @click.option(
+    "--weights",
+    metavar="COLUMN",
+    help="Observation weights (SAS WEIGHT, mmrm weights): R-side structures; a row with an "
+    "empty weight is left out",
+)
+@click.option(
     "--df",
     type=click.Choice(DF_METHODS),
     default="kenward-roger",
@@ -167,6 +173,7 @@ def fit_command(
     time: str | None,
     covariance: str,
     group: str | None,
+    weights: str | None,
     df: str,
     kr_information: str,
     lsmeans: str | None,
@@ -205,6 +212,7 @@ def fit_command(
                 time_order=order,
                 source=str(data),
                 kr_information=kr_information,
+                weights=weights,
             )
             out = res.to_dict(df_method=df, lsmeans=lsmeans, by=by, reference=reference)
         caught = [str(x.message) for x in w]

@@ -62,6 +62,8 @@ class Design:
     #: The file lines of the rows left out, by the (first) empty column: response, then the
     #: subject, time, group and formula variables.
     left_out: dict[str, list[int]] = field(default_factory=dict)
+    #: the observation weights of the rows used (None: unweighted)
+    weights: np.ndarray | None = None
 
     @cached_property
     def data(self) -> pd.DataFrame:
@@ -176,10 +178,14 @@ def build_design(
     time_order: list[str] | None = None,
     random: list[str] | None = None,
     source: str = "data",
+    weights: str | None = None,
 ) -> Design:
-    """Validate ``data`` and build the fixed-effects design for ``formula``."""
+    """Validate ``data`` and build the fixed-effects design for ``formula``; ``weights``:
+    the column of observation weights (positive numbers; a row without one is left out)."""
     response, variables = formula_variables(formula)
     needed = [response, subject, *variables]
+    if weights:
+        needed.append(weights)
     if time:
         needed.append(time)
     if group:
@@ -224,6 +230,26 @@ def build_design(
                 rule="not a number",
             )
     _check_finite(source, response, resp, lines, "the response")
+    if weights:
+        raw_w = data[weights]
+        w = pd.to_numeric(raw_w, errors="coerce").to_numpy(dtype=float)
+        text = raw_w.astype(str).str.strip().to_numpy()
+        bad = (np.isnan(w) & ~pd.isna(raw_w.to_numpy()) & (text != "")) | (w <= 0)
+        _check_finite(source, weights, w, lines, "a weight")
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataValidationError(
+                f"{source}: line {lines[i]} (data row {i + 1}), column {weights!r}: weight "
+                f"{str(raw_w.iloc[i])!r} is not a positive number (SAS's WEIGHT and mmrm's "
+                "weights are positive; leave the cell empty to leave the row out)",
+                file=source,
+                row=i + 1,
+                line=int(lines[i]),
+                column=weights,
+                value=raw_w.iloc[i],
+                rule="not a positive number",
+            )
+        arrays[weights] = w
     for v in variables:
         if v != response and arrays[v].dtype.kind == "f":
             _check_finite(source, v, arrays[v], lines, "a numeric covariate")
@@ -374,6 +400,7 @@ def build_design(
         n_missing_response=int(miss_resp.sum()),
         n_missing_other=int(miss_other.sum()),
         left_out=left_out,
+        weights=used[weights].astype(float) if weights else None,
     )
 
 

@@ -59,8 +59,14 @@ def fit(
     random_slopes: list[str] | None = None,
     source: str = "data",
     kr_information: str = "observed",
+    weights: str | None = None,
 ) -> MixedModelResult:
     """Fit ``formula`` with the given covariance by REML (or ML).
+
+    ``weights`` names a column of observation weights (SAS's WEIGHT, mmrm's ``weights``):
+    subject i's residual covariance is W_i^-1/2 R_i W_i^-1/2. The engine fits the equivalent
+    unweighted model of the rows of y and X times sqrt(w); -2 log L adds the Jacobian,
+    -sum(log w). R-side structures only (SAS weights R alone, not G).
 
     ``covariance`` is ``random-intercept`` (G-side: a random intercept per subject, with
     optional ``random_slopes`` and an unstructured G) or an R-side structure over the levels of
@@ -87,6 +93,11 @@ def fit(
         raise DataValidationError(f"covariance {covariance!r} needs a time factor (--time)")
     if g_side and group:
         raise DataValidationError("--group applies to R-side structures, not random-intercept")
+    if g_side and weights:
+        raise DataValidationError(
+            "--weights applies to R-side structures, not random-intercept (SAS weights the "
+            "residual covariance R, not G)"
+        )
     design = build_design(
         data,
         formula,
@@ -96,19 +107,22 @@ def fit(
         time_order=time_order,
         random=(random_slopes or []) if g_side else None,
         source=source,
+        weights=weights,
     )
     note = left_out_note(design, source)
     if note:
         warnings.warn(note, DataWarning, stacklevel=2)
     _check_identifiable(design, formula, covariance, time, source)
+    root_w = np.sqrt(design.weights) if design.weights is not None else None
     fits = fit_design(
-        design,
-        design.y[None],
+        design,  # the fixed-df methods read its (unweighted) X
+        (design.y if root_w is None else design.y * root_w)[None],
         covariance,
         subject,
         time,
         group,
         method,
+        X=None if root_w is None else (design.X * root_w[:, None])[None],
         kr_information=kr_information,
         exact_ranks=True,
         source=source,
@@ -265,8 +279,11 @@ class MixedModelResult:
 
     @property
     def neg2_loglik(self) -> float:
-        """-2 (restricted) log-likelihood as SAS prints it (lme4's REML criterion)."""
-        return float(self.opt.evaluation.objective)
+        """-2 (restricted) log-likelihood as SAS prints it (lme4's REML criterion); with
+        weights, of the weighted model (the transformed one's minus sum(log w))."""
+        w = self.design.weights
+        shift = float(np.log(w).sum()) if w is not None else 0.0
+        return float(self.opt.evaluation.objective) - shift
 
     @property
     def n_cov_params(self) -> int:
