@@ -218,17 +218,11 @@ def build_design(
         bad = suspicious & (text != "")
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise DataValidationError(
-                f"{source}: line {lines[i]} (data row {i + 1}), column {response!r}: "
-                f"value {raw.iloc[i]!r} is not a number; the response must be numeric "
-                "(leave the cell empty for a missing value)",
-                file=source,
-                row=i + 1,
-                line=int(lines[i]),
-                column=response,
-                value=raw.iloc[i],
-                rule="not a number",
-            )
+            _refuse(
+                source, lines, i, response, raw.iloc[i], f"value {raw.iloc[i]!r} is not a "
+                "number; the response must be numeric (leave the cell empty for a missing "
+                "value)", "not a number",
+            )  # fmt: skip
     _check_finite(source, response, resp, lines, "the response")
     if weights:
         raw_w = data[weights]
@@ -238,17 +232,11 @@ def build_design(
         _check_finite(source, weights, w, lines, "a weight")
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise DataValidationError(
-                f"{source}: line {lines[i]} (data row {i + 1}), column {weights!r}: weight "
-                f"{str(raw_w.iloc[i])!r} is not a positive number (SAS's WEIGHT and mmrm's "
-                "weights are positive; leave the cell empty to leave the row out)",
-                file=source,
-                row=i + 1,
-                line=int(lines[i]),
-                column=weights,
-                value=raw_w.iloc[i],
-                rule="not a positive number",
-            )
+            _refuse(
+                source, lines, i, weights, raw_w.iloc[i], f"weight {str(raw_w.iloc[i])!r} is "
+                "not a positive number (SAS's WEIGHT and mmrm's weights are positive; leave "
+                "the cell empty to leave the row out)", "not a positive number",
+            )  # fmt: skip
         arrays[weights] = w
     for v in variables:
         if v != response and arrays[v].dtype.kind == "f":
@@ -401,6 +389,19 @@ def build_design(
         n_missing_other=int(miss_other.sum()),
         left_out=left_out,
         weights=used[weights].astype(float) if weights else None,
+    )
+
+
+def _refuse(source: str, lines: np.ndarray, i: int, column: str, value, text: str, rule: str):  # noqa: ANN001
+    """Raise the error of data row ``i`` (0-based) of ``column``: file, line, row, value."""
+    raise DataValidationError(
+        f"{source}: line {lines[i]} (data row {i + 1}), column {column!r}: {text}",
+        file=source,
+        row=i + 1,
+        line=int(lines[i]),
+        column=column,
+        value=value,
+        rule=rule,
     )
 
 
