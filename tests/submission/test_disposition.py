@@ -34,8 +34,18 @@ def test_a_disposition_form_gives_ds(tmp_path: Path) -> None:
     )
     text = text.replace('name = "RH"', 'name = "RH"\ncountry = "DK"')
     text = text.replace('name = "OUH"', 'name = "OUH"\ncountry = "Denmark"')
+    for f, xpt in (("before_g", "BEFG"), ("after_g", "AFTG")):  # a wide findings form
+        text = text.replace(f'{f} = {{type = "decimal", precision = 2, lo = 0}}',
+                            f'{f} = {{type = "decimal", precision = 2, lo = 0, '
+                            f'sdtm = "XS.XSORRES", xpt = "{xpt}"}}')  # fmt: skip
+    text = text.replace(
+        'visit_date = {type = "date", required = true}',
+        'visit_date = {type = "date", required = true, sdtm = "SV.SVSTDTC"}',
+    )
     definition = tmp_path / "study.toml"
-    definition.write_text(text + END_OF_STUDY)
+    definition.write_text(
+        text + END_OF_STUDY.replace("[submission]\n", '[submission]\ndomains = {XS = "Saliva"}\n')
+    )
     db = f"sqlite:///{tmp_path / 'trial.db'}"
     init_study_store(db, definition, user="test")
     engine = open_store(db)
@@ -59,6 +69,12 @@ def test_a_disposition_form_gives_ds(tmp_path: Path) -> None:
     assert ds.loc["P2-1", "DSSTDTC"] == "2026-01-10"
     assert ds.loc["P2-2", "DSDECOD"] == "COMPLETED"  # derived: seen at the last visit
     assert set(by["DM"]["COUNTRY"]) == {"DNK"}  # ISO 3166 alpha-3, from a code or a name
+    # the unannotated calculated field goes to SUPPXS, pointing at its row's first record
+    xs, suppxs = by["XS"], by["SUPPXS"]
+    assert set(suppxs["QNAM"]) == {"DIFF_G"} and set(suppxs["IDVAR"]) == {"XSSEQ"}
+    for q in suppxs.to_dict("records"):
+        row = xs[(xs["USUBJID"] == q["USUBJID"]) & (xs["XSSEQ"] == int(q["IDVARVAL"]))]
+        assert len(row) == 1
     supp = by["SUPPDS"]
     assert supp[["USUBJID", "QNAM", "QVAL"]].values.tolist() == [["P2-1", "REASON", "moved away"]]
     engine.dispose()

@@ -181,7 +181,6 @@ def _adsl(ctx: StudyContext, sdtm: dict[str, Dataset], bds: pd.DataFrame) -> Dat
                 "COHORT": cohorts.get(u) or None,
             }
         )  # fmt: skip
-    arm_src = "DM.ARM"
     variables = [
         _v("STUDYID", origin="Predecessor", core="Req", source="DM.STUDYID"),
         _v("USUBJID", origin="Predecessor", core="Req",
@@ -196,7 +195,7 @@ def _adsl(ctx: StudyContext, sdtm: dict[str, Dataset], bds: pd.DataFrame) -> Dat
         _v("RACE", origin="Predecessor", core="Req" if "RACE" in dm else "Perm",
            source="DM.RACE"),
         _v("ARM", origin="Predecessor", core="Exp",
-           source=arm_src),
+           source="DM.ARM"),
         _v("ARMCD", origin="Predecessor", source="DM.ARMCD"),
         _v("ACTARM", origin="Predecessor", source="DM.ACTARM"),
         _v("ACTARMCD", origin="Predecessor", source="DM.ACTARMCD"),

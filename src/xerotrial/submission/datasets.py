@@ -21,7 +21,6 @@ Example
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,8 +136,3 @@ def write_dataset(d: Dataset, folder: Path, fmt: str) -> Path:
         variable_format=formats or None,
     )
     return path
-
-
-def labels_of(variables: Sequence[Variable]) -> dict[str, str]:
-    """Name -> label."""
-    return {v.name: v.label for v in variables}

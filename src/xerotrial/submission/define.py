@@ -193,8 +193,7 @@ def define_xml(study: StudyDefinition, model: str, datasets: Sequence[Dataset], 
             if vl is not None:
                 ET.SubElement(item, _q("def", "ValueListRef"), ValueListOID=vl)
             items.append(item)
-        cls = ET.SubElement(ig, _q("def", "Class"), Name=d.klass)
-        _ = cls
+        ET.SubElement(ig, _q("def", "Class"), Name=d.klass)
         leaf = ET.SubElement(ig, _q("def", "leaf"), ID=f"LF.{d.name}")
         leaf.set(_q("xlink", "href"), f"{d.file_stem}.{fmt}")
         ET.SubElement(leaf, _q("def", "title")).text = f"{d.file_stem}.{fmt}"

@@ -53,7 +53,7 @@ from sqlalchemy import Connection
 
 from xerotrial.errors import DataValidationError
 from xerotrial.study.model import Field, Form, StudyDefinition
-from xerotrial.study.submission import STANDARD_DOMAINS, wide_test_code
+from xerotrial.study.submission import wide_test_code
 
 from . import sdtm_terms
 from .context import StudyContext, annotated, iso
@@ -296,7 +296,9 @@ def _supp(
     skip = {"subject", "visit", ctx.rows.subject, form.participant}
     if form.visit_columns:
         skip.update(form.visit_columns)
-    fields = [f for f in form.fields if f.holds_data and f.name not in mapped | skip]
+    fields = [  # a field annotated to another domain is mapped there
+        f for f in form.fields if f.holds_data and not f.sdtm and f.name not in mapped | skip
+    ]
     for f in fields:
         if not _QNAM.match(f.xpt or f.name.upper()):
             raise DataValidationError(
@@ -405,8 +407,9 @@ def _ae(ctx: StudyContext, form: Form, supp: list[dict], uncoded: list[str]) -> 
             v = r.get(f.name)
             rec[var] = _yn(v) if f.type == "yesno" else ctx.plan.recode(f"AE.{var}", _text(v))
         records.append(rec)
-    frame_order = pd.DataFrame(records)
-    seqs = _seqs(frame_order, ["USUBJID", "AESTDY", "AESPID", "AETERM"]) if records else []
+    seqs = (
+        _seqs(pd.DataFrame(records), ["USUBJID", "AESTDY", "AESPID", "AETERM"]) if records else []
+    )
     _supp(ctx, "AE", form, rows, {f.name for f in marks.values()}, supp, "AESEQ", seqs)
     for rec, q in zip(records, seqs, strict=True):
         rec["AESEQ"] = q
@@ -712,6 +715,7 @@ def _ds(ctx: StudyContext, seen: dict, supp: list[dict]) -> Dataset:
 def _findings(ctx: StudyContext, domain: str, forms: list[Form], supp: list[dict]) -> Dataset:
     records: list[dict] = []
     used: dict[str, Col] = {}
+    pending: list[tuple] = []  # (form, its rows with records, mapped fields, first records)
     baseline = {v.name for v in ctx.study.visits if v.baseline}
     p = domain
     for form in forms:
@@ -798,13 +802,10 @@ def _findings(ctx: StudyContext, domain: str, forms: list[Form], supp: list[dict
                         used[k] = _finding_col(domain, k, form, f, qualifiers)
             records.extend(mine)
             rows_seq.append(mine)
-        if supp is not None:
-            supp_rows = [r for r, m in zip(rows.to_dict("records"), rows_seq, strict=True) if m]
-            if supp_rows:  # the row's qualifier goes with its first record
-                first = [m[0] for m in rows_seq if m]
-                mapped = {f.name for f in (*marks.values(), *tests)}
-                ids = [id(x) for x in first]  # replaced by the record's --SEQ below
-                _supp(ctx, domain, form, pd.DataFrame(supp_rows), mapped, supp, f"{p}SEQ", ids)
+        supp_rows = [r for r, m in zip(rows.to_dict("records"), rows_seq, strict=True) if m]
+        if supp_rows:  # a row's qualifiers go with its first record, once it has its --SEQ
+            mapped = {f.name for f in (*marks.values(), *tests)}
+            pending.append((form, pd.DataFrame(supp_rows), mapped, [m[0] for m in rows_seq if m]))
     if not used:  # no rows yet: the dataset's identifiers and its test (not written)
         for k in ("STUDYID", "DOMAIN", "USUBJID", f"{p}SEQ", f"{p}TESTCD", f"{p}TEST"):
             used[k] = Col(k, "integer" if k.endswith("SEQ") else "text")
@@ -818,12 +819,9 @@ def _findings(ctx: StudyContext, domain: str, forms: list[Form], supp: list[dict
     seqs = _seqs(frame, [c for c in sort if c in frame])
     for rec, q in zip(records, seqs, strict=True):
         rec[f"{p}SEQ"] = q
-    # SUPP records of this domain point at their row's first record: now its --SEQ
-    where = {id(rec): q for rec, q in zip(records, seqs, strict=True)}
-    for q in supp:
-        if q["RDOMAIN"] == domain and q["IDVAR"] == f"{p}SEQ" and q.get("_id_done") is None:
-            q["IDVARVAL"] = str(where.get(int(q["IDVARVAL"]), q["IDVARVAL"]))
-            q["_id_done"] = True
+    for form, frame_rows, mapped, first in pending:
+        seq_of_row = [rec[f"{p}SEQ"] for rec in first]
+        _supp(ctx, domain, form, frame_rows, mapped, supp, f"{p}SEQ", seq_of_row)
     keys = ("STUDYID", "USUBJID", *[k for k in (f"{p}CAT", f"{p}TESTCD", f"{p}SPEC", f"{p}LOC")
                                     if k in used or k == f"{p}TESTCD"], "VISITNUM")  # fmt: skip
     return build(ctx, domain, records, cols, keys, ("USUBJID", f"{p}SEQ"),
@@ -899,8 +897,6 @@ def sdtm_datasets(
     for d in domains:
         out.append(_findings(ctx, d, ctx.forms_of(d), supp.setdefault(d, [])))
     for d, records in supp.items():
-        for q in records:
-            q.pop("_id_done", None)
         if records:
             out.append(_supp_dataset(ctx, d, records))
     mapped = {form.name for form in ctx.study.forms if any(f.sdtm for f in form.fields)}
@@ -916,5 +912,4 @@ def sdtm_datasets(
         )
     if ctx.blinded:
         notes.append("the study is blinded: DM's ARMCD, ARM, ACTARMCD and ACTARM are empty")
-    _ = STANDARD_DOMAINS
     return SdtmResult([d for d in out if d is not None], notes, waived)
