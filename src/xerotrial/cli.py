@@ -46,7 +46,7 @@ from .cli_store import STORE_COMMANDS
 from .cli_study import study_group
 from .cli_web import WEB_COMMANDS
 from .errors import XerotrialError
-from .stats.options import COVARIANCES, DF_METHODS, KR_INFORMATION
+from .stats.options import COVARIANCES, DF_METHODS, KR_INFORMATION, VCOV_METHODS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -130,6 +130,12 @@ def text_table(title: str, records: list[dict]) -> str:
 )
 @click.option("--group", help="Separate R-side covariance per level (SAS GROUP=)")
 @click.option(
+    "--coordinates",
+    metavar="COL[,COL]",
+    help="Numeric column(s) placing each observation for a spatial structure (sp-exp, "
+    "sp-gau, sp-pow: SAS SP(EXP)(COL ...)), e.g. the actual study day; replaces --time",
+)
+@click.option(
     "--weights",
     metavar="COLUMN",
     help="Observation weights (SAS WEIGHT, mmrm weights): R-side structures; a row with an "
@@ -140,6 +146,14 @@ def text_table(title: str, records: list[dict]) -> str:
     type=click.Choice(DF_METHODS),
     default="kenward-roger",
     help="Denominator degrees of freedom",
+)
+@click.option(
+    "--vcov",
+    type=click.Choice(VCOV_METHODS),
+    default="model",
+    help="Covariance of the fixed effects: model-based, or empirical (sandwich: SAS "
+    "EMPIRICAL, mmrm's CR0), empirical-jackknife (CR3), empirical-bias-reduced (CR2); "
+    "with these, --df satterthwaite is mmrm's and Kenward-Roger is refused",
 )
 @click.option(
     "--kr-information",
@@ -173,8 +187,10 @@ def fit_command(
     time: str | None,
     covariance: str,
     group: str | None,
+    coordinates: str | None,
     weights: str | None,
     df: str,
+    vcov: str,
     kr_information: str,
     lsmeans: str | None,
     by: str | None,
@@ -191,6 +207,11 @@ def fit_command(
     method = method.upper()
     if method == "ML" and df.startswith("kenward-roger"):
         fail("Kenward-Roger is defined for REML fits only; use --method REML or another --df")
+    if vcov != "model" and df.startswith("kenward-roger"):
+        fail(
+            f"Kenward-Roger adjusts the model-based covariance: with --vcov {vcov} choose "
+            "--df satterthwaite, residual, between-within or containment"
+        )
     if (by or reference) and not lsmeans:
         fail("--by and --reference need --lsmeans FACTOR")
     frame = _read_table(data)
@@ -213,6 +234,8 @@ def fit_command(
                 source=str(data),
                 kr_information=kr_information,
                 weights=weights,
+                vcov=vcov,
+                coordinates=[c.strip() for c in coordinates.split(",")] if coordinates else None,
             )
             out = res.to_dict(df_method=df, lsmeans=lsmeans, by=by, reference=reference)
         caught = [str(x.message) for x in w]
@@ -238,6 +261,7 @@ def _print_fit(res, out, df, lsmeans) -> None:
         f"{bold(f'{res.method} fit')} of {res.design.response}: {out['n_obs']} observations, "
         f"{out['n_subjects']} subjects ({out['n_missing_response']} rows with a missing "
         f"response left out); covariance {res.covariance}; df {df}{kr}"
+        + (f"; {res.vcov} covariance of the fixed effects" if res.vcov != "model" else "")
     ]
     ll_key = "neg2_reml_loglik" if res.method == "REML" else "neg2_loglik"
     status = "converged" if out["converged"] else styled("NOT converged", "red", sys.stdout)

@@ -21,7 +21,7 @@ import click
 
 from .cli_common import fail_error, json_safe
 from .errors import XerotrialError
-from .stats.options import COVARIANCES, IMPUTATION_METHODS
+from .stats.options import IMPUTATION_METHODS, VISIT_COVARIANCES
 
 __all__ = ["estimand"]
 
@@ -134,7 +134,7 @@ def _text_report(result, data) -> str:
 @click.option("--seed", type=int, help="Random seed (printed when not given)")
 @click.option(
     "--covariance",
-    type=click.Choice([c for c in COVARIANCES if c != "random-intercept"]),
+    type=click.Choice([c for c in VISIT_COVARIANCES if c != "random-intercept"]),
     default="un",
     show_default=True,
     help="Covariance of the imputation model over the visits",

@@ -24,7 +24,7 @@ import click
 
 from .cli_common import fail, fail_error, stderr_console, warn
 from .errors import XerotrialError
-from .stats.options import COVARIANCES, DF_METHODS
+from .stats.options import DF_METHODS, VISIT_COVARIANCES
 
 __all__ = ["power", "parse_list", "build_design"]
 
@@ -182,7 +182,7 @@ def _plot(path: Path, result, target: float | None) -> None:
 )
 @click.option("--baseline-sd", type=float, help="SD of the baseline covariate")
 @click.option(
-    "--covariance", type=click.Choice(COVARIANCES), help="Covariance of the analysis model"
+    "--covariance", type=click.Choice(VISIT_COVARIANCES), help="Covariance of the analysis model"
 )
 @click.option("--df", type=click.Choice(DF_METHODS), help="Denominator df method")
 @click.option(
@@ -261,8 +261,8 @@ def power(
         fail(f"--plot {plot}: the file name must end in .png or .svg")
     if target_power is not None and not 0 < target_power < 1:
         fail("--target-power must lie in (0, 1)")
-    if covariance is not None and covariance not in COVARIANCES:  # called from Python
-        fail(f"--covariance {covariance!r} is not one of: {', '.join(COVARIANCES)}")
+    if covariance is not None and covariance not in VISIT_COVARIANCES:  # called from Python
+        fail(f"--covariance {covariance!r} is not one of: {', '.join(VISIT_COVARIANCES)}")
     if df is not None and df not in DF_METHODS:
         fail(f"--df {df!r} is not one of: {', '.join(DF_METHODS)}")
     if sims is not None and sims < 1:

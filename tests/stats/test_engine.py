@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xerotrial.stats.covariance import STRUCTURES
+from xerotrial.stats.covariance import STRUCTURES, Spatial
 from xerotrial.stats.errors import ConvergenceWarning
 from xerotrial.stats.model import fit
 
@@ -17,6 +17,10 @@ def _theta(kinds, rng):
     for k in kinds:
         out.append(
             rng.uniform(1, 3)
+            if k in ("var", "range")
+            else rng.uniform(0.2, 0.8)
+            if k == "unit"
+            else rng.uniform(1, 3)
             if k == "var"
             else rng.uniform(-0.4, 0.4)
             if k == "corr"
@@ -29,23 +33,27 @@ def _theta(kinds, rng):
 def test_structure_derivatives_match_finite_differences(name):
     s = STRUCTURES[name]
     t, h = 4, 1e-6
-    theta = _theta(s.kinds(t), np.random.default_rng(1))
+    rng = np.random.default_rng(1)
+    theta = _theta(s.kinds(t), rng)
     k = len(theta)
     eye = np.eye(k)
-    num_j = np.stack(
-        [
-            (s.matrix(theta + h * eye[i], t) - s.matrix(theta - h * eye[i], t)) / (2 * h)
-            for i in range(k)
-        ]
-    )
-    np.testing.assert_allclose(s.jacobian(theta, t), num_j, atol=1e-8)
+    if isinstance(s, Spatial):  # over the distances of 4 points in the plane, 0 among them
+        pts = rng.uniform(0, 3, size=(t, 2))
+        D = np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1))
+        matrix, jacobian, hessian = (
+            (lambda th, _, f=f: f(th, D)) for f in (s.matrix_d, s.jacobian_d, s.hessian_d)
+        )
+    else:
+        matrix, jacobian, hessian = s.matrix, s.jacobian, s.hessian
+    num_j = np.stack([(matrix(theta + h * e, t) - matrix(theta - h * e, t)) / (2 * h) for e in eye])
+    np.testing.assert_allclose(jacobian(theta, t), num_j, atol=1e-8)
     num_h = np.stack(
         [
-            (s.jacobian(theta + h * eye[i], t) - s.jacobian(theta - h * eye[i], t)) / (2 * h)
+            (jacobian(theta + h * eye[i], t) - jacobian(theta - h * eye[i], t)) / (2 * h)
             for i in range(k)
         ]
     )
-    analytic = s.hessian(theta, t)
+    analytic = hessian(theta, t)
     np.testing.assert_allclose(0 if analytic is None else analytic, num_h, atol=1e-7)
     assert s.linear == (analytic is None)
 

@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 
 from xerotrial.errors import ConvergenceWarning, DataValidationError, DataWarning
-from xerotrial.stats.covariance import STRUCTURES, check_parameters, n_covariance_parameters
+from xerotrial.stats.covariance import (
+    SPATIAL,
+    STRUCTURES,
+    check_parameters,
+    n_covariance_parameters,
+)
 from xerotrial.stats.design import build_design, row_lines
 from xerotrial.stats.model import fit
 from xerotrial.stats.options import MAX_COVARIANCE_PARAMETERS
@@ -48,10 +53,20 @@ def test_single_visit_factor_in_the_formula_is_refused_not_a_zero_division():
     assert e.value.column == "visit"
 
 
-@pytest.mark.parametrize("structure", [s for s in STRUCTURES if STRUCTURES[s].min_times > 1])
+@pytest.mark.parametrize(
+    "structure", [s for s in STRUCTURES if STRUCTURES[s].min_times > 1 and s not in SPATIAL]
+)
 def test_single_visit_structures_with_a_between_visit_parameter_are_refused(structure):
     with pytest.raises(DataValidationError, match="needs at least 2 time levels") as e:
         fit(_trial(visits=1), "y ~ 1", subject="id", time="visit", covariance=structure)
+    assert "Use 'un' or 'diag'" in str(e.value)
+
+
+@pytest.mark.parametrize("structure", SPATIAL)
+def test_spatial_structures_at_one_point_are_refused(structure):
+    one = _trial(visits=1).assign(day=7.0)
+    with pytest.raises(DataValidationError, match="two or more distinct points") as e:
+        fit(one, "y ~ 1", subject="id", covariance=structure, coordinates=["day"])
     assert "Use 'un' or 'diag'" in str(e.value)
 
 

@@ -36,13 +36,14 @@ from typing import ClassVar
 import numpy as np
 
 from .errors import DataValidationError
-from .options import MAX_COVARIANCE_PARAMETERS
+from .options import MAX_COVARIANCE_PARAMETERS, SPATIAL_COVARIANCES
 
 __all__ = [
     "CovarianceStructure",
     "STRUCTURES",
     "NAMES",
     "G_SIDE",
+    "SPATIAL",
     "check_name",
     "check_parameters",
     "get_structure",
@@ -497,6 +498,133 @@ class AnteDependence(Heterogeneous):
         return np.repeat(_lag1_corr(cov)[..., None], t - 1, axis=-1)
 
 
+@dataclass(frozen=True)
+class Spatial(CovarianceStructure):
+    """SAS TYPE=SP(...)(c1 c2 ...): V_ij = s2 f(d_ij) over the Euclidean distance d_ij between
+    two observations' coordinates; parameters the correlation's (``SP(EXP)``, ...) and
+    ``Residual`` s2. The matrices come from distances (``*_d``), not time levels: the
+    covariance (``marginal.SpatialCovariance``) holds the coordinates."""
+
+    linear: bool = False
+    min_times: ClassVar[int] = 2
+    label: ClassVar[str] = ""
+    kind: ClassVar[str] = "range"
+
+    def param_names(self, t: int) -> list[str]:
+        return [self.label, "Residual"]
+
+    def kinds(self, t: int) -> list[str]:
+        return [self.kind, "var"]
+
+    def corr(self, a: Array, D: Array) -> tuple[Array, Array, Array]:  # pragma: no cover
+        """f(d), df/da and d2f/da2 (shapes of D, ``a`` broadcast against D)."""
+        raise NotImplementedError
+
+    def matrix(self, theta: Array, t: int) -> Array:
+        raise DataValidationError(
+            f"covariance {self.name!r} is spatial: it needs the observations' coordinates"
+        )
+
+    jacobian = hessian = matrix
+
+    @staticmethod
+    def _split(theta: Array) -> tuple[Array, Array]:
+        theta = np.asarray(theta, dtype=float)
+        return theta[..., 0, None, None], theta[..., 1, None, None]
+
+    def matrix_d(self, theta: Array, D: Array) -> Array:
+        """V (..., n, n) from parameters (..., 2) and distances (..., n, n)."""
+        a, s2 = self._split(theta)
+        return s2 * self.corr(a, D)[0]
+
+    def jacobian_d(self, theta: Array, D: Array) -> Array:
+        a, s2 = self._split(theta)
+        f, df, _ = self.corr(a, D)
+        return np.stack([s2 * df, np.broadcast_to(f, df.shape)], -3)
+
+    def hessian_d(self, theta: Array, D: Array) -> Array:
+        a, s2 = self._split(theta)
+        _, df, d2f = self.corr(a, D)
+        h = np.zeros((*df.shape[:-2], 2, 2, *df.shape[-2:]))
+        h[..., 0, 0, :, :] = s2 * d2f
+        h[..., 0, 1, :, :] = h[..., 1, 0, :, :] = df
+        return h
+
+    def from_correlation(self, r: Array, d: Array) -> Array:  # pragma: no cover - abstract
+        """The parameter whose correlation at distance ``d`` is ``r`` (start values)."""
+        raise NotImplementedError
+
+    def start_d(self, cov: Array, pairs: Array, D: Array) -> Array:
+        """Start values (..., 2) from the residual covariances ``cov`` (..., t, t) over the
+        coordinate points, ``pairs`` (..., t, t) the number of subjects behind each, and the
+        points' distances D (t, t): the variance's mean, and the parameter that gives the
+        pairs' mean correlation at their mean distance."""
+        v = _diag(cov)
+        sd = np.sqrt(np.clip(v, 1e-12, None))
+        corr = cov / (sd[..., :, None] * sd[..., None, :])
+        w = np.where((pairs >= 2) & (D > 0), pairs, 0.0)
+        total = np.maximum(w.sum(axis=(-2, -1)), 1e-300)
+        r = np.clip((w * corr).sum(axis=(-2, -1)) / total, 0.05, 0.8)
+        d = np.where(w.sum(axis=(-2, -1)) > 0, (w * D).sum(axis=(-2, -1)) / total, 1.0)
+        return np.stack([self.from_correlation(r, d), np.mean(v, axis=-1)], -1)
+
+
+@dataclass(frozen=True)
+class SpatialExponential(Spatial):
+    """SAS TYPE=SP(EXP)(c): f(d) = exp(-d / a), a the range (> 0); mmrm's ``sp_exp`` is the
+    same model with rho = exp(-1/a)."""
+
+    name: str = "sp-exp"
+    label: ClassVar[str] = "SP(EXP)"
+
+    def corr(self, a, D):
+        f = np.exp(-D / a)
+        df = f * D / a**2
+        return f, df, df * (D / a**2 - 2.0 / a)
+
+    def from_correlation(self, r, d):
+        return -d / np.log(r)
+
+
+@dataclass(frozen=True)
+class SpatialGaussian(Spatial):
+    """SAS TYPE=SP(GAU)(c): f(d) = exp(-d^2 / a^2), a > 0 (mmrm's ``sp_gau``)."""
+
+    name: str = "sp-gau"
+    label: ClassVar[str] = "SP(GAU)"
+
+    def corr(self, a, D):
+        f = np.exp(-(D**2) / a**2)
+        u = 2.0 * D**2 / a**3  # d(-d^2/a^2)/da
+        df = f * u
+        return f, df, f * (u * u - 3.0 * u / a)
+
+    def from_correlation(self, r, d):
+        return d / np.sqrt(-np.log(r))
+
+
+@dataclass(frozen=True)
+class SpatialPower(Spatial):
+    """SAS TYPE=SP(POW)(c): f(d) = rho^d, rho in (0, 1): SP(EXP) with rho = exp(-1/a), the
+    same likelihood on another scale (Kenward-Roger, which depends on the scale, differs)."""
+
+    name: str = "sp-pow"
+    label: ClassVar[str] = "SP(POW)"
+    kind: ClassVar[str] = "unit"
+
+    def corr(self, rho, D):
+        f = rho**D
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df = np.where(D > 0, D * rho ** (D - 1.0), 0.0)
+            d2f = np.where(D > 0, D * (D - 1.0) * rho ** (D - 2.0), 0.0)
+        return f, df, d2f
+
+    def from_correlation(self, r, d):
+        return r ** (1.0 / d)
+
+
+SPATIAL = SPATIAL_COVARIANCES  # the structures over coordinates (options: numpy-free)
+
 STRUCTURES: dict[str, CovarianceStructure] = {
     s.name: s
     for s in (
@@ -509,6 +637,9 @@ STRUCTURES: dict[str, CovarianceStructure] = {
         HeteroToeplitz(),
         AnteDependence(),
         Diagonal(),
+        SpatialExponential(),
+        SpatialGaussian(),
+        SpatialPower(),
     )
 }
 
@@ -575,6 +706,13 @@ def check_parameters(
             )
     else:
         s = get_structure(name)
+        if isinstance(s, Spatial) and times < s.min_times:
+            raise DataValidationError(
+                f"{source}: covariance {name!r} needs observations at two or more distinct "
+                "points of its coordinates, and the data have one: its parameter "
+                f"{s.param_names(1)[0]} describes how the correlation falls with distance, "
+                "which one point does not show. Use 'un' or 'diag' over a time factor"
+            )
         if times < s.min_times:
             names = [n for n, k in zip(s.param_names(1), s.kinds(1), strict=True) if k != "var"]
             raise DataValidationError(
@@ -591,6 +729,7 @@ def check_parameters(
             (n_covariance_parameters(n, times, groups), n)
             for n in STRUCTURES
             if n_covariance_parameters(n, times, groups) <= MAX_COVARIANCE_PARAMETERS
+            and n not in SPATIAL
         )
         instead = ", ".join(f"{n} ({c:,})" for c, n in fits)
         raise DataValidationError(

@@ -64,6 +64,10 @@ class Design:
     left_out: dict[str, list[int]] = field(default_factory=dict)
     #: the observation weights of the rows used (None: unweighted)
     weights: np.ndarray | None = None
+    #: spatial structures: the distinct coordinate points (t, dims) that ``time`` codes, in
+    #: lexicographic order, and the columns they come from
+    coordinates: np.ndarray | None = None
+    coordinate_names: list[str] = field(default_factory=list)
 
     @cached_property
     def data(self) -> pd.DataFrame:
@@ -179,13 +183,22 @@ def build_design(
     random: list[str] | None = None,
     source: str = "data",
     weights: str | None = None,
+    coordinates: list[str] | None = None,
 ) -> Design:
     """Validate ``data`` and build the fixed-effects design for ``formula``; ``weights``:
-    the column of observation weights (positive numbers; a row without one is left out)."""
+    the column of observation weights (positive numbers; a row without one is left out);
+    ``coordinates``: the numeric columns that place each observation for a spatial structure
+    (instead of ``time``: the distinct points become the time codes)."""
     response, variables = formula_variables(formula)
+    if coordinates and time:
+        raise DataValidationError(
+            f"{source}: a spatial structure places the observations by their coordinates "
+            f"{coordinates}; it takes no time factor ({time!r}): put it in the formula instead"
+        )
     needed = [response, subject, *variables]
     if weights:
         needed.append(weights)
+    needed += list(coordinates or [])
     if time:
         needed.append(time)
     if group:
@@ -238,6 +251,19 @@ def build_design(
                 "the cell empty to leave the row out)", "not a positive number",
             )  # fmt: skip
         arrays[weights] = w
+    for c in coordinates or []:
+        raw_c = data[c]
+        values = pd.to_numeric(raw_c, errors="coerce").to_numpy(dtype=float)
+        text = raw_c.astype(str).str.strip().to_numpy()
+        bad = np.isnan(values) & ~pd.isna(raw_c.to_numpy()) & (text != "")
+        _check_finite(source, c, values, lines, "a coordinate")
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            _refuse(
+                source, lines, i, c, raw_c.iloc[i], f"coordinate {str(raw_c.iloc[i])!r} is "
+                "not a number (leave the cell empty to leave the row out)", "not a number",
+            )  # fmt: skip
+        arrays[c] = values
     for v in variables:
         if v != response and arrays[v].dtype.kind == "f":
             _check_finite(source, v, arrays[v], lines, "a numeric covariate")
@@ -346,6 +372,28 @@ def build_design(
         factorize_all(subject) if every else pd.factorize(used[subject], sort=False)
     )
     t_codes = used[time] if time else np.zeros(n_used, dtype=int)
+    points = None
+    point_labels: list[str] = []
+    if coordinates:
+        coords = np.column_stack([used[c] for c in coordinates])
+        points, t_codes = np.unique(coords, axis=0, return_inverse=True)
+        t_codes = t_codes.reshape(-1)
+        point_labels = [", ".join(repr(float(x)) for x in pt) for pt in points]
+        key = np.asarray(subj_codes, dtype=np.int64) * len(points) + t_codes
+        _, first, counts = np.unique(key, return_index=True, return_counts=True)
+        if (counts > 1).any():
+            dup = key[first[np.flatnonzero(counts > 1)[0]]]
+            rows = np.flatnonzero(key == dup)[:2]
+            at = np.flatnonzero(keep)[rows]
+            raise DataValidationError(
+                f"{source}: lines {lines[at[0]]} and {lines[at[1]]}: subject "
+                f"{used[subject][rows[0]]!r} has two observations at the same coordinates "
+                f"({', '.join(coordinates)} = {point_labels[t_codes[rows[0]]]}); a spatial "
+                "structure gives them correlation 1 (a singular covariance): keep one",
+                file=source,
+                line=int(lines[at[0]]),
+                rule="two observations of a subject at one point",
+            )
     g_codes = None
     g_levels = None
     if group:
@@ -379,7 +427,7 @@ def build_design(
         terms=terms,
         factors=factors,
         numeric=numeric,
-        time_levels=factors.get(time, []) if time else [],
+        time_levels=factors.get(time, []) if time else point_labels,
         subject_levels=list(subj_levels),
         group_levels=g_levels,
         term_columns=term_columns,
@@ -389,6 +437,8 @@ def build_design(
         n_missing_other=int(miss_other.sum()),
         left_out=left_out,
         weights=used[weights].astype(float) if weights else None,
+        coordinates=points,
+        coordinate_names=list(coordinates or []),
     )
 
 

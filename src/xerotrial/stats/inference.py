@@ -103,7 +103,26 @@ class Estimates:
     method: str
     linear: bool  # V linear in theta: KR and KR(LINEAR) coincide
     kr_sums: Callable[[np.ndarray, bool], tuple[np.ndarray, np.ndarray | None]]
+    #: per replicate, the empirical covariance of b (``robust.Sandwich``) that replaces Phi in
+    #: every test; None: the model-based Phi
+    empirical: list | None = None
     _adjusted: dict = field(default_factory=dict, repr=False)
+
+    def empirical_Phi(self) -> np.ndarray:  # noqa: N802 - Phi as in the formulas
+        """The empirical covariances of b (R, p, p)."""
+        if "empirical" not in self._adjusted:
+            self._adjusted["empirical"] = np.stack([e.Phi for e in self.empirical])
+        return self._adjusted["empirical"]
+
+    def check_empirical(self, df_method: str) -> None:
+        """Refuse Kenward-Roger with an empirical covariance (it adjusts the model-based one;
+        SAS and mmrm refuse it too)."""
+        if self.empirical is not None and df_method in KR_METHODS:
+            raise DataValidationError(
+                "Kenward-Roger adjusts the model-based covariance of the fixed effects: with an "
+                "empirical covariance (--vcov) choose satterthwaite, residual, between-within "
+                "or containment df, or --vcov model"
+            )
 
     def phi_adjusted(self, linear: bool) -> np.ndarray:
         """Kenward-Roger's adjusted covariance of b, Phi_A = Phi + 2 Phi Lambda Phi with
@@ -169,11 +188,26 @@ def t_tests(
         return _t_tests(np.asarray(L, dtype=float), est, df_method, fixed_df, level)
 
 
+def _empirical_df(L: np.ndarray, est: Estimates) -> np.ndarray:
+    """Satterthwaite df (R, rows) of the rows of L under each replicate's empirical
+    covariance (``robust.Sandwich.df``)."""
+    return np.stack([e.df(L if L.ndim == 2 else L[r]) for r, e in enumerate(est.empirical)])
+
+
 def _t_tests(L, est, df_method, fixed_df, level):
     estimate = (L @ est.beta[..., None])[..., 0]  # (R, rows); L (rows, p) broadcasts
+    est.check_empirical(df_method)
     U = L @ est.Phi
     c = (U * L).sum(axis=-1)
-    if df_method in KR_METHODS:
+    if est.empirical is not None:
+        var = ((L @ est.empirical_Phi()) * L).sum(axis=-1)
+        if df_method == "satterthwaite":
+            df = _empirical_df(L, est)
+        else:
+            if fixed_df is None:
+                raise DataValidationError(f"df method {df_method!r} needs the fixed df of each row")
+            df = np.broadcast_to(np.asarray(fixed_df, dtype=float), estimate.shape).astype(float)
+    elif df_method in KR_METHODS:
         Phi_A = est.phi_adjusted(df_method == "kenward-roger-linear")
         var = ((L @ Phi_A) * L).sum(axis=-1)
         a = _gWg(U, est.P, est.W_kr) / c**2
@@ -235,6 +269,9 @@ def f_test(
             "p": t["p"][:, 0],
         }
     R = len(est.beta)
+    est.check_empirical(df_method)
+    if est.empirical is not None:
+        return _empirical_f_test(L, est, df_method, fixed_df)
     estimate = est.beta @ L.T  # (R, q)
     C = L @ est.Phi @ L.T  # (R, q, q)
     if df_method in KR_METHODS:
@@ -277,4 +314,52 @@ def f_test(
         "den_df": df,
         "statistic": stat,
         "p": np.asarray(p, dtype=float),
+    }
+
+
+def _combined_df(nus: np.ndarray) -> float:
+    """mmrm's denominator df of an F test from the df of its rank-one components: their mean
+    when all agree (to sqrt(eps)), 2 when one is 2 or less, else 2E/(E - q) with
+    E = sum nu/(nu - 2)."""
+    if len(nus) == 1 or np.all(np.abs(np.diff(nus)) < np.sqrt(np.finfo(float).eps)):
+        return float(np.mean(nus))
+    if np.any(nus <= 2):
+        return 2.0
+    E = float(np.sum(nus / (nus - 2.0)))
+    return 2.0 * E / (E - len(nus))
+
+
+def _empirical_f_test(L, est, df_method, fixed_df):
+    """The Wald F test of L b = 0 under the empirical covariance. Satterthwaite (as mmrm):
+    the eigenvectors of L Phi_E L' (rank by mmrm's tolerance sqrt(eps) x the largest) split
+    the test into independent rows, whose df combine by ``_combined_df``."""
+    R = len(est.beta)
+    C = L @ est.empirical_Phi() @ L.T
+    estimate = est.beta @ L.T
+    stat, den, ranks = np.empty(R), np.empty(R), set()
+    for r in range(R):
+        lam, vec = np.linalg.eigh(C[r])
+        keep = lam > max(np.sqrt(np.finfo(float).eps) * lam.max(), 0.0)
+        rows = vec[:, keep].T @ L
+        ranks.add(int(keep.sum()))
+        stat[r] = float(((rows @ est.beta[r]) ** 2 / lam[keep]).sum()) / keep.sum()
+        if df_method == "satterthwaite":
+            den[r] = _combined_df(est.empirical[r].df(rows))
+        elif fixed_df is None:
+            raise DataValidationError(f"df method {df_method!r} needs the fixed df")
+        else:
+            den[r] = float(np.broadcast_to(np.asarray(fixed_df, dtype=float), (R,))[r])
+    if len(ranks) > 1:
+        raise DataValidationError(
+            "the empirical covariance of the contrast has a different rank in different "
+            "replicates: test them one by one"
+        )
+    q = ranks.pop()
+    return {
+        "estimate": estimate,
+        "se": np.sqrt(np.clip(np.diagonal(C, axis1=1, axis2=2), 0.0, None)),
+        "num_df": q,
+        "den_df": den,
+        "statistic": stat,
+        "p": np.asarray(special.fdtrc(q, den, stat), dtype=float),
     }

@@ -225,3 +225,46 @@ class RepeatedCovariance(MarginalCovariance):
         residuals."""
         start = self.structure.start(moments["resid_cov"])  # (R, G, k)
         return start.reshape(len(start), -1)
+
+
+class SpatialCovariance(RepeatedCovariance):
+    """A spatial structure (``covariance.Spatial``: SAS SP(EXP|GAU|POW)(c1 c2 ...)) over the
+    distinct coordinate points of the data, which are the "time levels" of the layout: a
+    subject's V_i comes from the distances between its points, computed per pattern.
+
+    >>> cov = SpatialCovariance("sp-exp", np.array([[0.0], [1.0], [3.0]]))
+    >>> np.round(cov.full_matrix(np.array([2.0, 5.0])), 4).tolist()[0]
+    [5.0, 3.0327, 1.1157]
+    """
+
+    def __init__(self, structure, points: np.ndarray, group_labels=None) -> None:
+        super().__init__(structure, len(points), group_labels)
+        self.points = np.asarray(points, dtype=float).reshape(len(points), -1)
+
+    def distances(self, slots: np.ndarray) -> np.ndarray:
+        """Euclidean distances (U, n, n) between the points ``slots`` (U, n)."""
+        P = self.points[slots]
+        return np.sqrt(((P[:, :, None, :] - P[:, None, :, :]) ** 2).sum(axis=-1))
+
+    def full_matrix(self, theta, group=0):
+        D = self.distances(np.arange(self.t)[None])[0]
+        return self.structure.matrix_d(theta[group * self.k : (group + 1) * self.k], D)
+
+    def prepare(self, theta, order=2):
+        return self._by_group(theta)  # (R, G, k)
+
+    def unit_matrices(self, prepared, pos, *, slots=None, group=None, Z=None, dV=None, order=2):
+        theta = prepared[pos, group]  # (U, k)
+        D = self.distances(slots)
+        s = self.structure
+        V = s.matrix_d(theta, D)
+        if order < 1:
+            return V, None, None
+        dV = self._embed(s.jacobian_d(theta, D), group, second=False)
+        d2V = self._embed(s.hessian_d(theta, D), group, second=True) if order >= 2 else None
+        return V, dV, d2V
+
+    def start(self, moments):
+        D = self.distances(np.arange(self.t)[None])[0]
+        start = self.structure.start_d(moments["resid_cov"], moments["resid_pairs"], D)
+        return start.reshape(len(start), -1)

@@ -31,6 +31,7 @@ import pandas as pd
 from . import grid
 from .covariance import (
     G_SIDE,
+    SPATIAL,
     STRUCTURES,
     check_name,
     check_parameters,
@@ -60,6 +61,8 @@ def fit(
     source: str = "data",
     kr_information: str = "observed",
     weights: str | None = None,
+    vcov: str = "model",
+    coordinates: list[str] | None = None,
 ) -> MixedModelResult:
     """Fit ``formula`` with the given covariance by REML (or ML).
 
@@ -72,6 +75,16 @@ def fit(
     optional ``random_slopes`` and an unstructured G) or an R-side structure over the levels of
     ``time`` (``un``, ``cs``, ``csh``, ``ar1``, ``arh1``, ``toep``, ``toeph``, ``adh``,
     ``diag``), optionally one per level of ``group`` (SAS's GROUP=).
+
+    The spatial structures ``sp-exp``, ``sp-gau`` and ``sp-pow`` (SAS SP(EXP), SP(GAU),
+    SP(POW)) place the observations at ``coordinates`` (numeric columns: one for a visit's
+    actual day, several for Euclidean distance in more dimensions) instead of ``time``.
+
+    ``vcov`` is the covariance of the fixed effects every test and table uses: ``model``
+    ((X'V^-1X)^-1) or a sandwich estimator, ``empirical`` (SAS EMPIRICAL, mmrm's CR0),
+    ``empirical-jackknife`` (CR3) or ``empirical-bias-reduced`` (CR2), see ``robust.py``;
+    with these, Satterthwaite df are mmrm's for the empirical covariance and Kenward-Roger is
+    refused.
 
     ``kr_information`` is the information matrix behind the covariance of the covariance
     parameters in the Kenward-Roger adjustment: ``observed`` (SAS PROC MIXED) or ``expected``
@@ -89,7 +102,18 @@ def fit(
     if str(method).upper() not in ("REML", "ML"):
         raise DataValidationError(f"method {method!r} is not 'REML' or 'ML'")
     g_side = covariance == G_SIDE
-    if not g_side and not time:
+    spatial = covariance in SPATIAL
+    if spatial and not coordinates:
+        raise DataValidationError(
+            f"covariance {covariance!r} is spatial: it needs the coordinate column(s) that "
+            "place each observation (--coordinates COL[,COL]), e.g. the actual study day"
+        )
+    if coordinates and not spatial:
+        raise DataValidationError(
+            f"--coordinates places observations for a spatial structure (sp-exp, sp-gau, "
+            f"sp-pow), not for {covariance!r}"
+        )
+    if not g_side and not spatial and not time:
         raise DataValidationError(f"covariance {covariance!r} needs a time factor (--time)")
     if g_side and group:
         raise DataValidationError("--group applies to R-side structures, not random-intercept")
@@ -108,6 +132,7 @@ def fit(
         random=(random_slopes or []) if g_side else None,
         source=source,
         weights=weights,
+        coordinates=coordinates,
     )
     note = left_out_note(design, source)
     if note:
@@ -126,6 +151,7 @@ def fit(
         kr_information=kr_information,
         exact_ranks=True,
         source=source,
+        vcov=vcov,
     )
     if fits.failed[0]:
         raise ConvergenceError(
@@ -187,7 +213,7 @@ def _check_identifiable(
         fewer = [
             f"{s} ({c})"
             for c, s in sorted((n_covariance_parameters(s, times, groups), s) for s in STRUCTURES)
-            if c <= n - p and times >= STRUCTURES[s].min_times
+            if c <= n - p and times >= STRUCTURES[s].min_times and s not in SPATIAL
         ]
         instead = f"a structure with fewer parameters ({', '.join(fewer)}) or " if fewer else ""
         raise DataValidationError(
@@ -264,6 +290,18 @@ class MixedModelResult:
     def Phi(self) -> np.ndarray:
         """Model-based covariance of the fixed effects, (X'V^-1X)^-1."""
         return self.opt.evaluation.Phi
+
+    @property
+    def vcov(self) -> str:
+        """The covariance of the fixed effects the tests use (``robust.VCOV_METHODS``)."""
+        return self.fits.vcov
+
+    def fixed_effects_covariance(self) -> np.ndarray:
+        """The covariance of the fixed effects the tests use: ``Phi``, or the empirical one
+        (SAS's "Empirical Covariance Matrix for Fixed Effects")."""
+        if self.vcov == "model":
+            return self.Phi
+        return self.fits.sandwiches[0].Phi
 
     @property
     def converged(self) -> bool:
@@ -451,6 +489,7 @@ class MixedModelResult:
             "n_missing_other": self.design.n_missing_other,
             "method": self.method,
             "df_method": df_method,
+            "vcov": self.vcov,
             "converged": self.converged,
             "iterations": self.opt.iterations,
             "convergence_criterion": self.opt.criterion,

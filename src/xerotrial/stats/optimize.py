@@ -67,9 +67,12 @@ class OptimizationResult:
         return "Did not converge."
 
 
-def _feasible(theta: np.ndarray, var: np.ndarray, gvar: np.ndarray, corr: np.ndarray):
-    """Per replicate: variances > 0, G-side variances >= 0, correlations in (-1, 1)."""
+def _feasible(theta: np.ndarray, var: np.ndarray, gvar: np.ndarray, corr: np.ndarray, unit=None):
+    """Per replicate: variances (and spatial ranges) > 0, G-side variances >= 0, correlations
+    in (-1, 1), ``unit`` parameters (SP(POW)'s rho) in (0, 1)."""
     ok = np.isfinite(theta).all(axis=1)
+    if unit is not None and unit.any():
+        ok &= ((theta[:, unit] > 0) & (theta[:, unit] < 1)).all(axis=1)
     if var.any():
         ok &= (theta[:, var] > 0).all(axis=1)
     if gvar.any():
@@ -103,7 +106,8 @@ def newton_raphson(
     """Minimise -2 log-likelihood over the covariance parameters of every replicate, from
     ``theta0`` (R, K); each replicate stops on its own."""
     kinds = np.asarray(engine.cov.kinds)
-    var, gvar, corr = kinds == "var", kinds == "gvar", kinds == "corr"
+    var, gvar, corr = np.isin(kinds, ("var", "range")), kinds == "gvar", kinds == "corr"
+    unit = kinds == "unit"
     has_gvar = bool(gvar.any())
     theta = np.array(theta0, dtype=float, copy=True)
     R, K = theta.shape
@@ -148,7 +152,7 @@ def newton_raphson(
                 if has_gvar:  # a random-effect variance crossing zero: on the boundary
                     crossing = gvar & fr[pend] & (cand < 0)
                     cand = np.where(crossing, 0.0, cand)
-                feas = _feasible(cand, var, gvar, corr)
+                feas = _feasible(cand, var, gvar, corr, unit)
                 if feas.any():
                     fi = pend[feas]
                     # a full step is usually accepted: evaluate it with derivatives at once

@@ -8,14 +8,36 @@ True
 
 __all__ = [
     "COVARIANCES",
+    "SPATIAL_COVARIANCES",
+    "VISIT_COVARIANCES",
     "DF_METHODS",
     "ICE_STRATEGIES",
     "IMPUTATION_METHODS",
     "KR_INFORMATION",
     "MAX_COVARIANCE_PARAMETERS",
+    "VCOV_METHODS",
 ]
 
-COVARIANCES = ("random-intercept", "un", "cs", "csh", "ar1", "arh1", "toep", "toeph", "adh", "diag")
+COVARIANCES = (
+    "random-intercept",
+    "un",
+    "cs",
+    "csh",
+    "ar1",
+    "arh1",
+    "toep",
+    "toeph",
+    "adh",
+    "diag",
+    "sp-exp",
+    "sp-gau",
+    "sp-pow",
+)
+#: The spatial structures (SAS SP(...)): they place observations by coordinates, not a time
+#: factor, so the commands that build models over visits (power, estimand, a study's plan)
+#: offer the others, ``VISIT_COVARIANCES``.
+SPATIAL_COVARIANCES = ("sp-exp", "sp-gau", "sp-pow")
+VISIT_COVARIANCES = tuple(c for c in COVARIANCES if c not in SPATIAL_COVARIANCES)
 
 DF_METHODS = (
     "containment",
@@ -25,6 +47,10 @@ DF_METHODS = (
     "kenward-roger",
     "kenward-roger-linear",
 )
+
+#: The covariance of the fixed effects that tests use: the model-based (X'V^-1X)^-1, or a
+#: sandwich estimator (``robust.py``: SAS EMPIRICAL = mmrm's CR0, CR3, CR2).
+VCOV_METHODS = ("model", "empirical", "empirical-jackknife", "empirical-bias-reduced")
 
 #: The information matrix behind Kenward-Roger's covariance of the covariance parameters:
 #: ``observed`` (SAS PROC MIXED DDFM=KR) or ``expected`` (R's pbkrtest, and so lmerTest and

@@ -419,6 +419,7 @@ class RemlEngine:
             ar = np.arange(t)
             cov[..., ar, ar] = v
             out["resid_cov"] = cov
+            out["resid_pairs"] = npair
             return out
         S = self.layout.n_subjects
         within_ss, mean_sq, inv_n = np.zeros(R), np.zeros(R), np.zeros(R)

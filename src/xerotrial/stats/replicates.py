@@ -29,17 +29,24 @@ import numpy as np
 import pandas as pd
 
 from . import coding, grid
-from .covariance import G_SIDE, check_name, check_parameters
+from .covariance import G_SIDE, SPATIAL, check_name, check_parameters
 from .design import Design, build_design
 from .errors import DataValidationError
 from .fixed_df import design_ranks, df_table, gram_ranks, row_df, term_rules, test_df
 from .inference import FIXED_DF_METHODS, Estimates, check_df_method, f_test, t_tests
 from .linalg import solve
-from .marginal import MarginalCovariance, RandomEffectsCovariance, RepeatedCovariance
+from .marginal import (
+    MarginalCovariance,
+    RandomEffectsCovariance,
+    RepeatedCovariance,
+    SpatialCovariance,
+)
 from .optimize import OptimizationResult, newton_raphson
-from .options import KR_INFORMATION
+from .options import KR_INFORMATION, VCOV_METHODS
 from .patterns import build_layout
 from .reml import RemlEngine
+from .robust import Sandwich, sandwich
+from .subject_blocks import subject_blocks
 
 __all__ = ["ReplicateFit", "fit_design", "fit_replicates", "fit_visit_means"]
 
@@ -49,6 +56,13 @@ def _marginal(design: Design, covariance: str, group: str | None) -> MarginalCov
         names = ["Intercept", *design.random_vars]
         return RandomEffectsCovariance(len(names), names)
     labels = [f"{group} {lv}" for lv in design.group_levels] if group else None
+    if covariance in SPATIAL:
+        if design.coordinates is None:
+            raise DataValidationError(
+                f"covariance {covariance!r} is spatial: give the coordinate columns "
+                "(--coordinates COL[,COL])"
+            )
+        return SpatialCovariance(covariance, design.coordinates, labels)
     return RepeatedCovariance(covariance, len(design.time_levels), labels)
 
 
@@ -107,6 +121,9 @@ class ReplicateFit:
     observed: np.ndarray | None = None  # (R, rows) None: every row of the design observed
     varying: dict[str, np.ndarray] = field(default_factory=dict)  # numeric columns (R, rows)
     exact_ranks: bool = False  # fixed df from the design's SVD ranks (a fitted data set)
+    vcov: str = "model"  # or one of robust.EMPIRICAL: the covariance of b inference uses
+    y: np.ndarray | None = None  # (R, rows) the responses fitted (for the empirical vcov)
+    X: np.ndarray | None = None  # the X fitted, (rows, p) or (R, rows, p); None: the design's
 
     # ------------------------------------------------------------------ estimates
     @property
@@ -175,7 +192,33 @@ class ReplicateFit:
             self.method,
             self.cov.linear,
             lambda W, second: self.engine.kr_sums(theta, W, second),
+            empirical=None if self.vcov == "model" else self.sandwiches,
         )
+
+    @cached_property
+    def sandwiches(self) -> list[Sandwich]:
+        """Per replicate, the empirical covariance of b (``vcov``, one of robust.EMPIRICAL)."""
+        if self.y is None:
+            raise DataValidationError("an empirical covariance needs the responses fitted")
+        g_side = self.covariance == G_SIDE
+        d = self.design
+        slots = _slots(d, g_side)
+        out = []
+        for r in range(self.R):
+            X = d.X if self.X is None else self.X if self.X.ndim == 2 else self.X[r]
+            used = ~np.isnan(self.y[r])
+            blocks = subject_blocks(
+                self.cov,
+                self.theta[r],
+                d.subject,
+                slots,
+                None if g_side else d.group,
+                d.Z if g_side else None,
+                used,
+            )
+            residual = np.where(used, self.y[r] - X @ self.beta[r], 0.0)
+            out.append(sandwich(blocks, X, residual, self.Phi[r], self.vcov))
+        return out
 
     # ------------------------------------------------------------------ fixed df
     @cached_property
@@ -308,14 +351,18 @@ def fit_design(
     exact_ranks: bool = False,
     source: str = "data",
     start: np.ndarray | None = None,
+    vcov: str = "model",
 ) -> ReplicateFit:
     """Fit the model of ``design`` to the responses ``y`` (R, rows) (NaN: missing), with the
     design's X or per-replicate ``X`` (R, rows, p). A structure that cannot be fitted over the
     design's time levels, or has more than ``options.MAX_COVARIANCE_PARAMETERS`` parameters,
     is refused (``covariance.check_parameters``) before any work. ``start`` (K,) or (R, K):
     the covariance parameters Newton-Raphson starts from (default: moment estimates from
-    OLS residuals), e.g. a full data set's optimum for its jackknife or bootstrap samples."""
+    OLS residuals), e.g. a full data set's optimum for its jackknife or bootstrap samples.
+    ``vcov``: the covariance of b that inference uses (``robust.VCOV_METHODS``)."""
     check_name(covariance)
+    if vcov not in VCOV_METHODS:
+        raise DataValidationError(f"unknown vcov {vcov!r}; choose one of {', '.join(VCOV_METHODS)}")
     if kr_information not in KR_INFORMATION:
         raise DataValidationError("kr_information must be 'observed' or 'expected'")
     g_side = covariance == G_SIDE
@@ -356,6 +403,9 @@ def fit_design(
         observed,
         dict(varying or {}),
         exact_ranks,
+        vcov,
+        np.atleast_2d(y),
+        X,
     )
 
 

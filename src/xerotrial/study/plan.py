@@ -281,6 +281,7 @@ def _analysis(
     forms: Mapping[str, Form],
 ) -> AnalysisPlan:
     from xerotrial.stats.covariance import NAMES as STRUCTURES
+    from xerotrial.stats.covariance import SPATIAL
     from xerotrial.stats.options import DF_METHODS
 
     path = ("analysis",)
@@ -330,10 +331,11 @@ def _analysis(
             if cov != "BASE":
                 c.problem((*here, "covariates", j), "the covariates are BASE for now", cov)
         covariance = c.get(e, "covariance", here, "str", "un")
-        if covariance not in STRUCTURES:
+        if covariance not in STRUCTURES or covariance in SPATIAL:
             c.problem(
                 (*here, "covariance"),
-                f"unknown covariance {covariance!r}; one of {', '.join(STRUCTURES)}",
+                f"unknown covariance {covariance!r}; one of "
+                f"{', '.join(s for s in STRUCTURES if s not in SPATIAL)}",
                 covariance,
             )
         df = c.get(e, "df", here, "str", "kenward-roger")
