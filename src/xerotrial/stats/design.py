@@ -64,6 +64,8 @@ class Design:
     left_out: dict[str, list[int]] = field(default_factory=dict)
     #: the observation weights of the rows used (None: unweighted)
     weights: np.ndarray | None = None
+    weight_name: str | None = None
+    group_name: str | None = None
     #: spatial structures: the distinct coordinate points (t, dims) that ``time`` codes, in
     #: lexicographic order, and the columns they come from
     coordinates: np.ndarray | None = None
@@ -397,7 +399,8 @@ def build_design(
     g_codes = None
     g_levels = None
     if group:
-        g_text = np.array([str(g) for g in used[group]], dtype=object)
+        raw_group = arrays[group] if every else arrays[group][keep]  # used[group] may be codes
+        g_text = np.array([str(g) for g in raw_group], dtype=object)
         g_levels = sorted(set(g_text), key=_natural_key)
         g_lookup = {lv: i for i, lv in enumerate(g_levels)}
         g_codes = np.array([g_lookup[g] for g in g_text], dtype=int)
@@ -437,6 +440,8 @@ def build_design(
         n_missing_other=int(miss_other.sum()),
         left_out=left_out,
         weights=used[weights].astype(float) if weights else None,
+        weight_name=weights or None,
+        group_name=group or None,
         coordinates=points,
         coordinate_names=list(coordinates or []),
     )

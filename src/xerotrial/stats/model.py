@@ -464,6 +464,37 @@ class MixedModelResult:
             )
         return pd.DataFrame(rows)
 
+    def predict(
+        self,
+        data: pd.DataFrame | None = None,
+        df_method: str = "kenward-roger",
+        level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Marginal (SAS OUTPM=) and conditional (OUTP=, given the subject's observed values)
+        predictions of each row of ``data`` with SEs and intervals (``prediction.predict``)."""
+        from .prediction import predict
+
+        return predict(self, data, df_method, level)
+
+    def residuals(self) -> pd.DataFrame:
+        """Raw, Pearson, scaled (Cholesky), studentized residuals and the scaled dependent
+        variable of each fitted row (``prediction.residuals``)."""
+        from .prediction import residuals
+
+        return residuals(self)
+
+    def simulate(
+        self,
+        n: int = 1,
+        data: pd.DataFrame | None = None,
+        method: str = "conditional",
+        seed: int | None = None,
+    ) -> np.ndarray:
+        """``n`` response vectors simulated from the fitted model (``prediction.simulate``)."""
+        from .prediction import simulate
+
+        return simulate(self, n, data, method, seed)
+
     def _type3_matrix(self, term: str) -> np.ndarray:
         cache = self.__dict__.setdefault("_type3_cache", {})
         if term not in cache:
