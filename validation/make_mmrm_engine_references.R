@@ -5,6 +5,9 @@
 #   = CR3, "Empirical-Bias-Reduced" = CR2) with mmrm's Satterthwaite df for them: the
 #   coefficient table, the covariance matrix, and df_md F tests of each term's coefficients;
 #   unweighted and weighted, for us(), ar1() and sp_exp();
+# - Type II F tests (car::Anova on an mmrm fit: mmrm's Anova.mmrm, type "II") and LS means
+#   with observed-margin weights (emmeans weights = "proportional", SAS's OM), us(), with
+#   Satterthwaite and Kenward-Roger(-Linear) (mmrm:::Anova.mmrm: needs r-cran-car);
 # - the spatial structures sp_exp and sp_gau (one and two coordinates), model-based
 #   Satterthwaite, with the covariance parameters on SAS's scale (range a, Residual).
 #
@@ -24,6 +27,8 @@
 suppressPackageStartupMessages({
   library(mmrm)
   library(jsonlite)
+  library(emmeans)
+  library(car)
 })
 
 args <- commandArgs(trailingOnly = TRUE)
@@ -138,6 +143,32 @@ for (kind in c("sp_exp", "sp_gau")) {
   }
 }
 
+margins <- list()
+for (method in c("Satterthwaite", "Kenward-Roger")) {
+  vcov <- if (method == "Kenward-Roger") "Kenward-Roger-Linear" else NULL
+  fit <- fit_with(FORMULA_RHS, "us(AVISIT | USUBJID)", method, vcov)
+  # mmrm's car method, called directly: Debian's car 3.1-1 is older than the 3.1-2 that
+  # mmrm registers it with (car::Anova would fall back to its default Wald chi-square)
+  a <- as.data.frame(mmrm:::Anova.mmrm(fit, type = "II"))
+  type2 <- lapply(seq_len(nrow(a)), function(i) list(
+    term = rownames(a)[i], num_df = a[i, "Df"], den_df = a[i, "Res.Df"],
+    f = a[i, "F"], p = a[i, "Pr(>F)"]
+  ))
+  lsm <- function(spec, weights) {
+    em <- as.data.frame(summary(emmeans(fit, spec, weights = weights)))
+    lapply(seq_len(nrow(em)), function(i) list(
+      level = as.character(em[i, 1]), estimate = em$emmean[i], se = em$SE[i], df = em$df[i]
+    ))
+  }
+  margins[[length(margins) + 1]] <- list(
+    method = method, vcov = if (is.null(vcov)) "Asymptotic" else vcov,
+    formula = paste("FEV1 ~", FORMULA_RHS), type2 = type2,
+    lsmeans_armcd_proportional = lsm(~ARMCD, "proportional"),
+    lsmeans_avisit_proportional = lsm(~AVISIT, "proportional"),
+    lsmeans_armcd_equal = lsm(~ARMCD, "equal")
+  )
+}
+
 out <- list(
   description = paste(
     "R mmrm references for xerotrial's empirical covariances and spatial structures",
@@ -148,10 +179,13 @@ out <- list(
   packages = list(
     mmrm = as.character(packageVersion("mmrm")),
     TMB = as.character(packageVersion("TMB")),
-    jsonlite = as.character(packageVersion("jsonlite"))
+    jsonlite = as.character(packageVersion("jsonlite")),
+    emmeans = as.character(packageVersion("emmeans")),
+    car = as.character(packageVersion("car"))
   ),
   empirical = empirical,
-  spatial = spatial
+  spatial = spatial,
+  margins = margins
 )
 dir.create(dirname(out_path), showWarnings = FALSE, recursive = TRUE)
 write_json(out, out_path, digits = NA, auto_unbox = TRUE, pretty = TRUE, na = "null")

@@ -130,6 +130,12 @@ def text_table(title: str, records: list[dict]) -> str:
 )
 @click.option("--group", help="Separate R-side covariance per level (SAS GROUP=)")
 @click.option(
+    "--random",
+    metavar='"~ 1[ + x]"',
+    help="Random effects beside an R-side --covariance (SAS RANDOM with REPEATED): a "
+    "random intercept per subject, and slopes",
+)
+@click.option(
     "--coordinates",
     metavar="COL[,COL]",
     help="Numeric column(s) placing each observation for a spatial structure (sp-exp, "
@@ -187,6 +193,7 @@ def fit_command(
     time: str | None,
     covariance: str,
     group: str | None,
+    random: str | None,
     coordinates: str | None,
     weights: str | None,
     df: str,
@@ -235,6 +242,7 @@ def fit_command(
                 kr_information=kr_information,
                 weights=weights,
                 vcov=vcov,
+                random=random,
                 coordinates=[c.strip() for c in coordinates.split(",")] if coordinates else None,
             )
             out = res.to_dict(df_method=df, lsmeans=lsmeans, by=by, reference=reference)

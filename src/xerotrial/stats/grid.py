@@ -36,6 +36,8 @@ __all__ = [
     "lsmeans_matrix",
     "reference_pairs",
     "type3_matrix",
+    "type2_matrix",
+    "LSMEANS_WEIGHTS",
 ]
 
 
@@ -132,9 +134,17 @@ def lsmeans_matrix(
     factor: str,
     by: str | None = None,
     means: dict[str, float | np.ndarray] | None = None,
+    weights: str = "equal",
 ) -> tuple[np.ndarray, list[dict]]:
     """Rows of the LS means of ``factor`` (within each level of ``by``) and their labels;
-    (R, rows, p) with per-replicate ``means``."""
+    (R, rows, p) with per-replicate ``means``. ``weights``: how the other factors' levels are
+    averaged over, ``equal`` (SAS's default, emmeans') or ``proportional`` to the frequency
+    of each combination of them in the rows fitted (SAS's OM, emmeans
+    ``weights = "proportional"``)."""
+    if weights not in LSMEANS_WEIGHTS:
+        raise DataValidationError(
+            f"LS-means weights {weights!r}: choose one of {', '.join(LSMEANS_WEIGHTS)}"
+        )
     d = design
     for f in (factor, by):
         if f is not None and f not in d.factors:
@@ -149,15 +159,33 @@ def lsmeans_matrix(
     if by:
         cell = cell + nf * codes[:, names.index(by)]
     n_rows = nf * (len(d.factors[by]) if by else 1)
-    # equal weights over the grid rows of each (by level, factor level) cell
+    # equal (or observed-margin) weights over the grid rows of each (by level, factor level)
     A = (cell[None, :] == np.arange(n_rows)[:, None]).astype(float)
-    A /= A.sum(axis=1, keepdims=True)
+    if weights == "proportional":
+        A *= _margin_counts(d, codes, [f for f in names if f not in (factor, by)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        A /= A.sum(axis=1, keepdims=True)
     keys = [
         {factor: lv, **({by: b} if by else {})}
         for b in (d.factors[by] if by else [None])
         for lv in d.factors[factor]
     ]
     return A @ Xg, keys
+
+
+LSMEANS_WEIGHTS = ("equal", "proportional")
+
+
+def _margin_counts(design: Design, codes: np.ndarray, others: list[str]) -> np.ndarray:
+    """Per grid row, how many fitted rows have its levels of the factors ``others``."""
+    names = list(design.factors)
+    if not others:
+        return np.ones(len(codes))
+    cols = [names.index(f) for f in others]
+    data = np.column_stack([design.columns[f] for f in others])
+    keys, counts = np.unique(data, axis=0, return_counts=True)
+    lookup = {tuple(k): c for k, c in zip(keys.tolist(), counts.tolist(), strict=True)}
+    return np.array([lookup.get(tuple(row), 0) for row in codes[:, cols].tolist()], dtype=float)
 
 
 def reference_pairs(
@@ -226,3 +254,32 @@ def _component_contrasts(d: Design, factors: list[str], numerics: list[str]) -> 
         k = len(d.factors[f])
         C = np.kron(C, np.hstack([np.eye(k - 1), -np.ones((k - 1, 1))]))
     return C @ np.array(means)
+
+
+def type2_matrix(design: Design, term: str) -> np.ndarray:
+    """Rows of the Type II hypothesis of ``term`` (SAS HTYPE=2, car and mmrm's ``Anova``):
+    the term's coefficients, adjusted for every term that contains it with only factors
+    added, by the fitted rows' X (with X_0 the columns of all other terms,
+    (X_1'M X_1)^-1 X_1'M X_2 on a containing term's columns, M = I - P_{X_0}).
+    A model without an intercept is refused."""
+    d = design
+    if "1" not in d.term_columns and "Intercept" not in d.term_columns:
+        raise DataValidationError("Type II tests are implemented for models with an intercept")
+    tv = term_variables(term, d)
+    cols = d.term_columns[term]
+    L = np.zeros((len(cols), d.X.shape[1]))
+    L[:, cols] = np.eye(len(cols))
+    for other, ocols in d.term_columns.items():
+        ov = term_variables(other, d)
+        if other == term or not tv < ov or not (ov - tv) <= set(d.factors):
+            continue
+        rest = [j for j in range(d.X.shape[1]) if j not in cols and j not in ocols]
+        X0 = d.X[:, rest]
+
+        def residual(A: np.ndarray, X0: np.ndarray = X0) -> np.ndarray:
+            return A - X0 @ np.linalg.lstsq(X0, A, rcond=None)[0]
+
+        r1, r2 = residual(d.X[:, cols]), residual(d.X[:, ocols])
+        L[:, ocols] = np.linalg.solve(r1.T @ r1, r1.T @ r2)
+    L[np.abs(L) < np.sqrt(np.finfo(float).eps)] = 0.0
+    return L

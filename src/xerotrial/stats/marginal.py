@@ -35,7 +35,13 @@ import numpy as np
 
 from .covariance import G_SIDE, CovarianceStructure, LinearStructure, get_structure
 
-__all__ = ["MarginalCovariance", "RandomEffectsCovariance", "RepeatedCovariance"]
+__all__ = [
+    "MarginalCovariance",
+    "RandomEffectsCovariance",
+    "RepeatedCovariance",
+    "SpatialCovariance",
+    "CombinedCovariance",
+]
 
 
 @lru_cache(maxsize=64)
@@ -53,6 +59,7 @@ class MarginalCovariance:
     linear: bool
     label: str
     uses_time: bool = True  # False: V_i depends only on Z_i, not on which times were observed
+    random: bool = False  # a G-side part (random effects): the fixed df follow SAS's RANDOM
 
     def prepare(self, theta: np.ndarray, order: int = 2):
         """What ``unit_matrices`` needs at ``theta`` (R, K), computed once per evaluation."""
@@ -87,6 +94,7 @@ class RandomEffectsCovariance(MarginalCovariance):
 
     linear = True
     uses_time = False
+    random = True
 
     def __init__(self, n_random: int = 1, random_names: list[str] | None = None) -> None:
         self.q = n_random
@@ -268,3 +276,94 @@ class SpatialCovariance(RepeatedCovariance):
         D = self.distances(np.arange(self.t)[None])[0]
         start = self.structure.start_d(moments["resid_cov"], moments["resid_pairs"], D)
         return start.reshape(len(start), -1)
+
+
+class CombinedCovariance(MarginalCovariance):
+    """RANDOM and REPEATED together: V_i = Z_i G Z_i' + R_i, G unstructured over the random
+    columns (an intercept, then any slopes) and R_i an R-side structure (``repeated``).
+    Parameters in SAS's order: G's (``Intercept``, or ``UN(1,1)``, ``UN(2,1)``, ...), then
+    R's (``AR(1)``, ``Residual``, ...).
+
+    >>> cov = CombinedCovariance(RepeatedCovariance("ar1", 3))
+    >>> cov.param_names
+    ['Intercept', 'AR(1)', 'Residual']
+    >>> V, _, _ = cov.unit_matrices(cov.prepare(np.array([[1.0, 0.5, 2.0]])), np.zeros(1, int),
+    ...                             slots=np.array([[0, 2]]), group=np.zeros(1, int),
+    ...                             Z=np.ones((1, 2, 1)), order=0)
+    >>> V[0].tolist()
+    [[3.0, 1.5], [1.5, 3.0]]
+    """
+
+    random = True
+
+    def __init__(self, repeated: RepeatedCovariance, n_random: int = 1) -> None:
+        self.repeated = repeated
+        self.q = n_random
+        self.pairs = [(i, j) for i in range(n_random) for j in range(i + 1)]
+        g_names = (
+            ["Intercept"] if n_random == 1 else [f"UN({i + 1},{j + 1})" for i, j in self.pairs]
+        )
+        self.kg = len(g_names)
+        self.param_names = g_names + repeated.param_names
+        self.kinds = ["gvar" if i == j else "cov" for i, j in self.pairs] + repeated.kinds
+        self.linear = repeated.linear
+        self.label = f"random effects + {repeated.label}"
+        self.t = repeated.t
+        self.groups = repeated.groups
+
+    def _g_derivatives(self, Z: np.ndarray) -> np.ndarray:
+        """dV/dG_k = Z E_k Z' (U, kg, n, n); ``Z`` (U, n, q), None: an intercept alone."""
+        U, n, _ = Z.shape
+        out = np.empty((U, self.kg, n, n))
+        for k, (i, j) in enumerate(self.pairs):
+            outer = Z[:, :, i, None] * Z[:, None, :, j]
+            out[:, k] = outer if i == j else outer + np.swapaxes(outer, 1, 2)
+        return out
+
+    def constant_derivatives(self, *, slots=None, group=None, Z=None):
+        dR = self.repeated.constant_derivatives(slots=slots, group=group)
+        if dR is None:
+            return None
+        return np.concatenate([self._g_derivatives(_ones(Z, slots)), dR], axis=1)
+
+    def prepare(self, theta, order=2):
+        return theta, self.repeated.prepare(theta[:, self.kg :], order)
+
+    def unit_matrices(self, prepared, pos, *, slots=None, group=None, Z=None, dV=None, order=2):
+        theta, prep_r = prepared
+        dG = self._g_derivatives(_ones(Z, slots))
+        U, kg, n = dG.shape[:3]
+        VG = (theta[pos][:, None, : self.kg] @ dG.reshape(U, kg, n * n)).reshape(U, n, n)
+        dR_given = None if dV is None else dV[:, kg:]
+        VR, dR, d2R = self.repeated.unit_matrices(
+            prep_r, pos, slots=slots, group=group, dV=dR_given, order=order
+        )
+        V = VG + VR
+        if order < 1:
+            return V, None, None
+        dV = np.concatenate([dG, dR], axis=1) if dV is None else dV
+        d2V = None
+        if d2R is not None:
+            K = len(self.param_names)
+            d2V = np.zeros((U, K, K, n, n))
+            d2V[:, kg:, kg:] = d2R
+        return V, dV, d2V
+
+    def full_matrix(self, theta, group=0):
+        """V over all time levels for a subject whose Z rows are a 1 (a random intercept)."""
+        if self.q > 1:
+            raise ValueError("the covariance over time depends on the slopes' values")
+        R = self.repeated.full_matrix(theta[self.kg :], group)
+        return theta[0] + R
+
+    def start(self, moments):
+        """R from the residual covariances; G's variances a tenth of the mean variance."""
+        r = self.repeated.start(moments)
+        total = moments["total"]
+        cols = [0.1 * total if i == j else np.zeros_like(total) for i, j in self.pairs]
+        return np.concatenate([np.stack(cols, axis=-1), r], axis=-1)
+
+
+def _ones(Z, slots) -> np.ndarray:
+    """The random-effect rows, or a column of ones (a random intercept alone) (U, n, 1)."""
+    return np.ones((*slots.shape, 1)) if Z is None else Z

@@ -40,7 +40,7 @@ from .covariance import (
 from .design import Design, build_design, formula_variables, left_out_note
 from .errors import ConvergenceError, ConvergenceWarning, DataValidationError, DataWarning
 from .inference import Test, check_df_method
-from .marginal import MarginalCovariance, RepeatedCovariance
+from .marginal import CombinedCovariance, MarginalCovariance, RepeatedCovariance
 from .options import COVARIANCES
 from .reml import RemlEngine
 from .replicates import ReplicateFit, fit_design
@@ -63,6 +63,7 @@ def fit(
     weights: str | None = None,
     vcov: str = "model",
     coordinates: list[str] | None = None,
+    random: str | None = None,
 ) -> MixedModelResult:
     """Fit ``formula`` with the given covariance by REML (or ML).
 
@@ -79,6 +80,12 @@ def fit(
     The spatial structures ``sp-exp``, ``sp-gau`` and ``sp-pow`` (SAS SP(EXP), SP(GAU),
     SP(POW)) place the observations at ``coordinates`` (numeric columns: one for a visit's
     actual day, several for Euclidean distance in more dimensions) instead of ``time``.
+
+    ``random`` adds random effects beside an R-side structure (SAS RANDOM and REPEATED
+    together): ``"~ 1"`` a random intercept per subject, ``"~ 1 + x"`` with a slope on
+    ``x`` (G unstructured), so that V_i = Z_i G Z_i' + R_i. Refused beside a structure that
+    already holds a covariance shared by all pairs of times (un, cs, csh, toep, toeph): the
+    random intercept's variance would not be identifiable.
 
     ``vcov`` is the covariance of the fixed effects every test and table uses: ``model``
     ((X'V^-1X)^-1) or a sandwich estimator, ``empirical`` (SAS EMPIRICAL, mmrm's CR0),
@@ -122,6 +129,7 @@ def fit(
             "--weights applies to R-side structures, not random-intercept (SAS weights the "
             "residual covariance R, not G)"
         )
+    slopes = _random_terms(random, covariance) if random else None
     design = build_design(
         data,
         formula,
@@ -129,7 +137,7 @@ def fit(
         time=time,
         group=group,
         time_order=time_order,
-        random=(random_slopes or []) if g_side else None,
+        random=(random_slopes or []) if g_side else slopes,
         source=source,
         weights=weights,
         coordinates=coordinates,
@@ -152,6 +160,7 @@ def fit(
         exact_ranks=True,
         source=source,
         vcov=vcov,
+        random=slopes is not None,
     )
     if fits.failed[0]:
         raise ConvergenceError(
@@ -180,6 +189,36 @@ def fit(
             stacklevel=2,
         )
     return result
+
+
+#: R-side structures with a covariance parameter that every pair of times shares (or one per
+#: pair): beside them a random intercept's variance is not identifiable
+_ABSORBS_INTERCEPT = ("un", "cs", "csh", "toep", "toeph")
+
+
+def _random_terms(random: str, covariance: str) -> list[str]:
+    """The slope variables of a ``--random`` formula ("~ 1", "~ 1 + x + z"), checked."""
+    if covariance == G_SIDE:
+        raise DataValidationError(
+            "--random adds random effects beside an R-side --covariance (SAS RANDOM with "
+            "REPEATED); random-intercept is the RANDOM statement alone (slopes: random_slopes)"
+        )
+    if covariance in _ABSORBS_INTERCEPT:
+        raise DataValidationError(
+            f"a random intercept beside {covariance!r} is not identifiable: {covariance} "
+            "already has a covariance that every pair of times shares, which the intercept's "
+            "variance would duplicate. Use ar1, arh1, adh, diag or a spatial structure"
+        )
+    text = random.strip()
+    if not text.startswith("~"):
+        raise DataValidationError(f"--random {random!r} is not a formula like '~ 1' or '~ 1 + x'")
+    terms = [t.strip() for t in text[1:].split("+")]
+    if not terms or terms[0] != "1" or any(not t.isidentifier() for t in terms[1:]):
+        raise DataValidationError(
+            f"--random {random!r}: give '~ 1' (a random intercept) or '~ 1 + x' (and slopes "
+            "on numeric columns)"
+        )
+    return terms[1:]
 
 
 def _check_identifiable(
@@ -364,7 +403,7 @@ class MixedModelResult:
 
     def covariance_matrix(self, group: int = 0) -> np.ndarray:
         """The marginal covariance of one subject over all time levels, in level order."""
-        if isinstance(self.cov, RepeatedCovariance):
+        if isinstance(self.cov, RepeatedCovariance | CombinedCovariance):
             return self.cov.full_matrix(self.theta, group)
         t = len(self.design.time_levels) or 1
         if self.design.Z is not None and self.design.Z.shape[1] > 1:
@@ -408,10 +447,15 @@ class MixedModelResult:
         return pd.DataFrame(cols, copy=False)  # fresh arrays: no copy needed
 
     def lsmeans(
-        self, factor: str, by: str | None = None, df_method: str = "kenward-roger"
+        self,
+        factor: str,
+        by: str | None = None,
+        df_method: str = "kenward-roger",
+        weights: str = "equal",
     ) -> pd.DataFrame:
-        """LS means of ``factor`` (within each level of ``by``), SAS/emmeans conventions."""
-        keys, out = self.fits.lsmeans(factor, by, df_method)
+        """LS means of ``factor`` (within each level of ``by``), SAS/emmeans conventions;
+        ``weights="proportional"``: the other factors at their observed margins (SAS OM)."""
+        keys, out = self.fits.lsmeans(factor, by, df_method, weights)
         cols = {k: [key[k] for key in keys] for k in keys[0]}
         cols.update({k: v[0] for k, v in out.items()})
         return pd.DataFrame(cols, copy=False)  # fresh arrays: no copy needed
@@ -422,22 +466,29 @@ class MixedModelResult:
         reference: str | None = None,
         by: str | None = None,
         df_method: str = "kenward-roger",
+        weights: str = "equal",
     ) -> pd.DataFrame:
         """Each level of ``factor`` minus ``reference`` (first level by default), within ``by``."""
-        labels, bys, out = self.fits.contrasts_vs_reference(factor, reference, by, df_method)
+        labels, bys, out = self.fits.contrasts_vs_reference(
+            factor, reference, by, df_method, weights
+        )
         return self._difference_table(labels, by, bys, out)
 
     def pairwise(
-        self, factor: str, by: str | None = None, df_method: str = "kenward-roger"
+        self,
+        factor: str,
+        by: str | None = None,
+        df_method: str = "kenward-roger",
+        weights: str = "equal",
     ) -> pd.DataFrame:
         """All pairwise differences of the LS means of ``factor`` (SAS's PDIFF)."""
-        _, keys = self.fits.lsmeans_matrix(factor, by)
+        _, keys = self.fits.lsmeans_matrix(factor, by, weights)
         pairs = []
         for b in self.design.factors[by] if by else [None]:
             sel = [(i, k) for i, k in enumerate(keys) if by is None or k[by] == b]
             for (i, ki), (j, kj) in itertools.combinations(sel, 2):
                 pairs.append((f"{ki[factor]} - {kj[factor]}", b, i, j))
-        out = self.fits.differences(factor, pairs, by, df_method)
+        out = self.fits.differences(factor, pairs, by, df_method, weights)
         return self._difference_table(
             [lv for lv, *_ in pairs], by, [b for _, b, _, _ in pairs], out
         )
@@ -452,12 +503,27 @@ class MixedModelResult:
 
     def type3(self, df_method: str = "kenward-roger") -> pd.DataFrame:
         """Type III F tests per model term (joint tests of each term's contrasts)."""
+        return self._term_tests(self._type3_matrix, df_method)
+
+    def type2(self, df_method: str = "kenward-roger") -> pd.DataFrame:
+        """Type II F tests per model term (SAS HTYPE=2; car and mmrm ``Anova(type = "II")``):
+        each term adjusted for the terms that do not contain it (``grid.type2_matrix``)."""
+        cache = self.__dict__.setdefault("_type2_cache", {})
+
+        def matrix(term: str) -> np.ndarray:
+            if term not in cache:
+                cache[term] = grid.type2_matrix(self.design, term)
+            return cache[term]
+
+        return self._term_tests(matrix, df_method)
+
+    def _term_tests(self, matrix, df_method: str) -> pd.DataFrame:
         check_df_method(df_method, self.method)
         rows = []
         for term in self.design.term_columns:
             if term in ("1", "Intercept"):
                 continue
-            t = self.test(self._type3_matrix(term), df_method, term=term)
+            t = self.test(matrix(term), df_method, term=term)
             F = t.statistic**2 if t.num_df == 1 else t.statistic
             rows.append(
                 {"term": term, "num_df": t.num_df, "den_df": t.den_df, "F": F, "p": t.p_value}

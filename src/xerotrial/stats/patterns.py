@@ -176,6 +176,10 @@ def _pattern_keys(obs3, count, rs, g_subject, Zcube, uses_time, order):
     R, S, T = obs3.shape
     s_m = rs % S
     flat = obs3.reshape(R * S, T)[rs]
+    if uses_time and Zcube is not None:  # R-side beside random effects: slots and Z rows
+        Zk = np.where(flat[..., None], Zcube[s_m], 0.0).reshape(len(rs), -1)
+        rows = np.column_stack([g_subject[s_m], flat, Zk]).astype(float)
+        return np.unique(rows, axis=0, return_inverse=True)[1].ravel()
     if uses_time:
         G = int(g_subject.max()) + 1 if len(g_subject) else 1
         if T + int(np.ceil(np.log2(max(G, 1)))) < 62:
@@ -282,7 +286,7 @@ def build_layout(
         lead = lead_of[ug]
         slots = order[lead, :n]
         Zu = None  # the random-effect rows, unless a random intercept alone
-        if not uses_time and Zcube is not None:
+        if Zcube is not None:
             Zu = Z[where[s_m[lead, None], slots]]
         groups.append(
             SizeGroup(

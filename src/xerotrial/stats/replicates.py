@@ -36,6 +36,7 @@ from .fixed_df import design_ranks, df_table, gram_ranks, row_df, term_rules, te
 from .inference import FIXED_DF_METHODS, Estimates, check_df_method, f_test, t_tests
 from .linalg import solve
 from .marginal import (
+    CombinedCovariance,
     MarginalCovariance,
     RandomEffectsCovariance,
     RepeatedCovariance,
@@ -51,10 +52,14 @@ from .subject_blocks import subject_blocks
 __all__ = ["ReplicateFit", "fit_design", "fit_replicates", "fit_visit_means"]
 
 
-def _marginal(design: Design, covariance: str, group: str | None) -> MarginalCovariance:
+def _marginal(
+    design: Design, covariance: str, group: str | None, random: bool = False
+) -> MarginalCovariance:
     if covariance == G_SIDE:
         names = ["Intercept", *design.random_vars]
         return RandomEffectsCovariance(len(names), names)
+    if random:  # RANDOM beside REPEATED
+        return CombinedCovariance(_marginal(design, covariance, group), 1 + len(design.random_vars))
     labels = [f"{group} {lv}" for lv in design.group_levels] if group else None
     if covariance in SPATIAL:
         if design.coordinates is None:
@@ -213,7 +218,7 @@ class ReplicateFit:
                 d.subject,
                 slots,
                 None if g_side else d.group,
-                d.Z if g_side else None,
+                d.Z if g_side or self.cov.random else None,
                 used,
             )
             residual = np.where(used, self.y[r] - X @ self.beta[r], 0.0)
@@ -224,7 +229,7 @@ class ReplicateFit:
     @cached_property
     def df_table(self) -> dict[str, dict[str, np.ndarray]]:
         """Per model term, the df (R,) of the fixed-df methods."""
-        g_side = self.covariance == G_SIDE
+        g_side = self.cov.random  # a RANDOM statement, alone or beside REPEATED
         rules = term_rules(self.design, self.subject, g_side)
         all_between = self.covariance == "un"
         if self.exact_ranks:
@@ -300,23 +305,31 @@ class ReplicateFit:
     def _lsm_cache(self) -> dict:
         return {}
 
-    def lsmeans_matrix(self, factor: str, by: str | None = None):
+    def lsmeans_matrix(self, factor: str, by: str | None = None, weights: str = "equal"):
         """Rows (rows, p) or (R, rows, p) of the LS means of ``factor`` and their labels."""
-        if (factor, by) not in self._lsm_cache:
-            self._lsm_cache[(factor, by)] = grid.lsmeans_matrix(
-                self.design, factor, by, self.numeric_means()
+        if (factor, by, weights) not in self._lsm_cache:
+            self._lsm_cache[(factor, by, weights)] = grid.lsmeans_matrix(
+                self.design, factor, by, self.numeric_means(), weights
             )
-        return self._lsm_cache[(factor, by)]
+        return self._lsm_cache[(factor, by, weights)]
 
-    def lsmeans(self, factor: str, by: str | None = None, df_method: str = "kenward-roger"):
+    def lsmeans(
+        self,
+        factor: str,
+        by: str | None = None,
+        df_method: str = "kenward-roger",
+        weights: str = "equal",
+    ):
         """LS means of ``factor`` (within ``by``): labels and the t-test columns (R, rows)."""
-        L, keys = self.lsmeans_matrix(factor, by)
+        L, keys = self.lsmeans_matrix(factor, by, weights)
         term = grid.lsmeans_term(self.design, factor, by)
         return keys, self.t_tests(L, df_method, [term] * len(keys))
 
-    def differences(self, factor: str, pairs, by: str | None, df_method: str):
+    def differences(
+        self, factor: str, pairs, by: str | None, df_method: str, weights: str = "equal"
+    ):
         """t tests of LS-mean differences: ``pairs`` of (label, by level, row, other row)."""
-        L, _ = self.lsmeans_matrix(factor, by)
+        L, _ = self.lsmeans_matrix(factor, by, weights)
         term = grid.lsmeans_term(self.design, factor, by)
         i, j = np.array([pr[2:] for pr in pairs], dtype=int).reshape(-1, 2).T
         D = L[..., i, :] - L[..., j, :]
@@ -328,13 +341,15 @@ class ReplicateFit:
         reference: str | None = None,
         by: str | None = None,
         df_method: str = "kenward-roger",
+        weights: str = "equal",
     ):
         """Each level of ``factor`` minus ``reference`` (first level by default) within
         ``by``: the labels ``'level - reference'``, the ``by`` levels and the t tests."""
-        _, keys = self.lsmeans_matrix(factor, by)
+        _, keys = self.lsmeans_matrix(factor, by, weights)
         ref, pairs = grid.reference_pairs(self.design, factor, reference, by, keys)
         labels = [f"{lv} - {ref}" for lv, *_ in pairs]
-        return labels, [b for _, b, _, _ in pairs], self.differences(factor, pairs, by, df_method)
+        diffs = self.differences(factor, pairs, by, df_method, weights)
+        return labels, [b for _, b, _, _ in pairs], diffs
 
 
 def fit_design(
@@ -352,6 +367,7 @@ def fit_design(
     source: str = "data",
     start: np.ndarray | None = None,
     vcov: str = "model",
+    random: bool = False,
 ) -> ReplicateFit:
     """Fit the model of ``design`` to the responses ``y`` (R, rows) (NaN: missing), with the
     design's X or per-replicate ``X`` (R, rows, p). A structure that cannot be fitted over the
@@ -359,7 +375,8 @@ def fit_design(
     is refused (``covariance.check_parameters``) before any work. ``start`` (K,) or (R, K):
     the covariance parameters Newton-Raphson starts from (default: moment estimates from
     OLS residuals), e.g. a full data set's optimum for its jackknife or bootstrap samples.
-    ``vcov``: the covariance of b that inference uses (``robust.VCOV_METHODS``)."""
+    ``vcov``: the covariance of b that inference uses (``robust.VCOV_METHODS``); ``random``:
+    the design's random effects (Z) beside the R-side ``covariance`` (SAS RANDOM + REPEATED)."""
     check_name(covariance)
     if vcov not in VCOV_METHODS:
         raise DataValidationError(f"unknown vcov {vcov!r}; choose one of {', '.join(VCOV_METHODS)}")
@@ -374,14 +391,14 @@ def fit_design(
         time,
         source,
     )
-    cov = _marginal(design, covariance, group)
+    cov = _marginal(design, covariance, group, random and not g_side)
     layout = build_layout(
         y,
         design.X if X is None else X,
         design.subject,
         _slots(design, g_side),
         None if g_side else design.group,
-        design.Z if g_side else None,
+        design.Z if g_side or random else None,
         uses_time=not g_side,
     )
     engine = RemlEngine(layout, cov, method)
