@@ -161,7 +161,11 @@ def test_python_m_xerotrial() -> None:
 
 def test_choices_are_shown_as_choices_and_flags_without_a_type() -> None:
     fit = runner.invoke(app, ["fit", "-h"]).stdout
-    assert "--covariance [random-intercept|un|cs|csh|ar1|arh1|toep|toeph|adh|diag]" in fit
+    assert (
+        "--covariance [random-intercept|un|cs|csh|ar1|arh1|toep|toeph|adh|diag|sp-exp|sp-gau|"
+        "sp-pow]"
+    ) in fit
+    assert "--vcov [model|empirical|empirical-jackknife|empirical-bias-reduced]" in fit
     assert (
         "--df [containment|between-within|residual|satterthwaite|kenward-roger|"
         "kenward-roger-linear]"
