@@ -120,3 +120,39 @@ def test_nonconvergence_is_warned_not_hidden():
         res = fit(d, "y ~ visit", subject="id", time="visit", covariance="un")
     assert res.converged is False
     assert res.to_dict()["converged"] is False
+
+
+@pytest.mark.parametrize(
+    "name, groups, method",
+    [("un", 1, "REML"), ("ar1", 1, "REML"), ("csh", 2, "REML"), ("toeph", 1, "ML"),
+     ("sp-gau", 1, "REML"), ("sp-exp", 2, "ML"), ("arh1", 2, "REML")],
+)  # fmt: skip
+def test_time_level_sums_equal_the_pattern_contractions(name, groups, method):
+    """One data set on an R-side structure takes the engine's time-level path: its gradient,
+    Hessians and X'V^-1 V_k V^-1 X equal the general per-pattern contractions at any theta."""
+    from xerotrial.stats.marginal import RepeatedCovariance, SpatialCovariance
+    from xerotrial.stats.patterns import build_layout
+    from xerotrial.stats.reml import RemlEngine
+
+    rng = np.random.default_rng(7)
+    S, t, p = 40, 5, 3
+    subject, slot = np.repeat(np.arange(S), t), np.tile(np.arange(t), S)
+    X = np.column_stack([np.ones(S * t), rng.normal(size=S * t), slot == 2])
+    y = X @ [1.0, 0.5, -1.0] + rng.normal(size=S * t)
+    y[rng.random(S * t) < 0.3] = np.nan  # many missingness patterns
+    group = subject % groups
+    labels = [f"g{g}" for g in range(groups)]
+    if name.startswith("sp-"):
+        cov = SpatialCovariance(name, np.array([[0.0], [1.0], [2.5], [4.0], [7.0]]), labels)
+    else:
+        cov = RepeatedCovariance(name, t, labels)
+    lay = build_layout(y, X, subject, slot, group)
+    fast = RemlEngine(lay, cov, method)
+    general = RemlEngine(build_layout(y, X, subject, slot, group), cov, method)
+    general._by_time = False
+    assert fast._by_time and len(lay.groups) == t
+    theta = _theta(cov.kinds, rng)
+    a, b = fast.evaluate(theta, order=2), general.evaluate(theta, order=2)
+    for field in ("objective", "beta", "gradient", "hessian", "expected", "B"):
+        np.testing.assert_allclose(getattr(a, field), getattr(b, field), rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(fast.evaluate(theta, order=1).gradient, b.gradient, rtol=1e-11)

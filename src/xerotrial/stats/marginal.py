@@ -174,6 +174,19 @@ class RepeatedCovariance(MarginalCovariance):
     def full_matrix(self, theta, group=0):
         return self.structure.matrix(theta[group * self.k : (group + 1) * self.k], self.t)
 
+    def full_derivatives(self, prepared, order: int = 2):
+        """dV (G, K, t, t) and, for non-linear structures at order 2, d2V (G, K, K, t, t)
+        over all time levels of each group, for the first replicate of ``prepared``: every
+        pattern's derivatives are these restricted to its slots."""
+        G, t = len(self.groups), self.t
+        slots = np.tile(np.arange(t), (G, 1))
+        group = np.arange(G)
+        dV = self.constant_derivatives(slots=slots, group=group)
+        _, dV, d2V = self.unit_matrices(
+            prepared, np.zeros(G, dtype=np.int64), slots=slots, group=group, dV=dV, order=order
+        )
+        return dV, d2V
+
     def _by_group(self, theta: np.ndarray) -> np.ndarray:
         return theta.reshape(len(theta), len(self.groups), self.k)
 

@@ -54,6 +54,10 @@ class SizeGroup:
     Xyy: np.ndarray  # (U, n, n, p + 1): Xy and yy side by side
     dV: np.ndarray | None = None  # noqa: N815 - (U, K, n, n) when dV does not depend on theta
     sparse: object = None  # the engine's sparse form of dV, when contracting with it pays
+    # one data set (R = 1): its subjects' rows, for the engine's subject-level sums
+    Xs: np.ndarray | None = None  # (M, n, p) design rows of each subject
+    ys: np.ndarray | None = None  # (M, n) centred responses
+    member_unit: np.ndarray | None = None  # (M,) each subject's unit in this group
 
     @property
     def Xy(self) -> np.ndarray:  # (U, n, n, p)
@@ -285,6 +289,7 @@ def build_layout(
             XX, Xy, yy = Gm[:, :npp, :npp], Gm[:, :npp, npp:], Gm[:, npp:, npp:]
         lead = lead_of[ug]
         slots = order[lead, :n]
+        single = R == 1 and X.ndim == 2
         Zu = None  # the random-effect rows, unless a random intercept alone
         if Zcube is not None:
             Zu = Z[where[s_m[lead, None], slots]]
@@ -301,6 +306,9 @@ def build_layout(
                     [Xy.reshape(-1, n, p, n).transpose(0, 1, 3, 2), yy.reshape(-1, n, n, 1)],
                     axis=-1,
                 ),
+                Xs=Xm if single else None,
+                ys=ym if single else None,
+                member_unit=np.searchsorted(ug, unit_of[mem]) if single else None,
             )
         )
     n_obs = count.sum(axis=1).astype(float)

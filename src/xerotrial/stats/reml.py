@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # imported where used: scipy.sparse costs 0.15 s at start-up
 __all__ = ["RemlEngine", "Evaluation"]
 
 LOG2PI = float(np.log(2.0 * np.pi))
+BY_TIME_MAX_LEVELS = 24  # time levels up to which one data set's derivatives sum over them
 
 
 @dataclass
@@ -210,6 +211,18 @@ class RemlEngine:
                 if 2 * n**3 * p * p + sparse.nnz * p * p < 0.7 * K * n * n * (n + p * p):
                     g.sparse = sparse
 
+        # one data set on an R-side structure: sums over the time levels (see
+        # _derivatives_by_time) instead of per-pattern contractions with dV, where the
+        # t^2 x t^2 sums stay small (spatial models over many distinct points do not)
+        self._by_time = (
+            self.R == 1
+            and covariance.uses_time
+            and getattr(covariance, "t", BY_TIME_MAX_LEVELS + 1) <= BY_TIME_MAX_LEVELS
+            and not covariance.random
+            and hasattr(covariance, "full_derivatives")
+            and all(g.Xs is not None for g in layout.groups)
+        )
+
     @property
     def n_patterns(self) -> int:
         return self.layout.n_patterns
@@ -288,7 +301,10 @@ class RemlEngine:
         beta0 = self.layout.beta0 if reps is None else self.layout.beta0[reps]
         ev = Evaluation(theta, ok, obj, beta + beta0, Phi)
         if order >= 1:
-            self._derivatives(ev, beta, facs, R, order)
+            if parts is self._all and self._by_time:
+                self._derivatives_by_time(ev, beta, facs, order, prepared)
+            else:
+                self._derivatives(ev, beta, facs, R, order)
         return ev
 
     def _derivatives(self, ev: Evaluation, beta: np.ndarray, facs, R: int, order: int):
@@ -350,6 +366,126 @@ class RemlEngine:
         ev.hessian = 0.5 * (hess + np.swapaxes(hess, 1, 2))
         ev.expected = 0.5 * (trPP + np.swapaxes(trPP, 1, 2))
         ev.B = B
+
+    def _derivatives_by_time(self, ev: Evaluation, beta, facs, order: int, prepared) -> None:
+        """The derivatives of ``_derivatives`` for one data set on an R-side structure, where
+        every pattern's dV_k is the full dV_k (t x t per group) restricted to its slots: the
+        per-pattern pieces are placed at their time levels and summed, and each trace with
+        dV becomes a product with the full dV_k, once per evaluation,
+
+            tr(P_u dV_k Q_u dV_l) = sum_abcd dV_k[a,b] dV_l[c,d] (sum_u P_u[d,a] Q_u[b,c]),
+
+        while the terms in X come from the subjects' rows, A_i = V_i^-1 X_i and
+        s_i = V_i^-1 r_i embedded at their time levels: sum_i A_i (x) A_i and sum_i A_i (x) s_i
+        are one matrix product over the subjects. The arithmetic no longer grows with
+        patterns x parameters (UN over 10 visits: 55 parameters, 107 patterns on bcva)."""
+        K, p = self.K, self.p
+        cov = self.cov
+        t, G = cov.t, len(cov.groups)
+        reml = self.method == "REML"
+        Phi, b = ev.Phi[0], beta[0]
+        dVf, d2Vf = cov.full_derivatives(prepared, order)
+        F = dVf.reshape(G, K, t * t)
+        wsum = np.zeros((G, t * t))
+        blocks: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(G)]
+        subj: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(G)]
+        for part, Vinv, _, _ in facs:
+            U, n = Vinv.shape[:2]
+            nn = n * n
+            XXb = (part.XX.reshape(U, nn * p, p) @ b).reshape(U, nn, p)
+            Xyb = (part.Xy.reshape(U, nn, p) @ b).reshape(U, n, n)
+            RR = part.yy - Xyb - np.swapaxes(Xyb, 1, 2) + (XXb @ b).reshape(U, n, n)
+            Su = Vinv @ RR @ Vinv
+            mV = part.m[:, None, None] * Vinv
+            w = mV - Su
+            P = mV
+            if reml:
+                XXPhi = (part.XX.reshape(U, nn, p * p) @ Phi.reshape(p * p)).reshape(U, n, n)
+                H = Vinv @ XXPhi @ Vinv
+                w = w - H
+                P = mV - 2.0 * H
+            g_unit = part.group
+            flat = (part.slots[:, :, None] * t + part.slots[:, None, :]).reshape(U, nn)
+            g_sub = g_unit[part.g.member_unit]
+            Vs = Vinv[part.g.member_unit]
+            Xs, ys = part.g.Xs, part.g.ys
+            A = Vs @ Xs  # (M, n, p)
+            r = ys - Xs @ b
+            s_i = (Vs @ r[..., None])[..., 0]
+            slots_s = part.slots[part.g.member_unit]
+            for g in range(G) if G > 1 else (0,):
+                uu = slice(None) if G == 1 else np.flatnonzero(g_unit == g)
+                ss = slice(None) if G == 1 else np.flatnonzero(g_sub == g)
+                fl = flat[uu]
+                wsum[g] += np.bincount(fl.ravel(), w[uu].reshape(-1), minlength=t * t)
+                blocks[g].append((fl, P[uu].reshape(-1, nn), Su[uu].reshape(-1, nn),
+                                  Vinv[uu].reshape(-1, nn)))  # fmt: skip
+                subj[g].append((slots_s[ss], A[ss], s_i[ss]))
+        grad = np.zeros((1, K))
+        B = np.zeros((1, K, p, p))
+        a = np.zeros((1, K, p))
+        hess_local = np.zeros((K, K))
+        quad = np.zeros((K, K))
+        second = np.zeros((K, K))
+        for g in range(G):
+            Fg = F[g]
+            grad[0] += Fg @ wsum[g]
+            if order < 2:
+                continue
+            Y_P, Y_S = self._time_pairs(blocks[g], t)
+            hess_local += Fg @ Y_P @ Fg.T
+            quad += Fg @ Y_S @ Fg.T
+            AA, AR = self._subject_sums(subj[g], t, p)
+            B[0] += (Fg @ AA).reshape(K, p, p)
+            a[0] += Fg @ AR
+            if d2Vf is not None:
+                second += (d2Vf[g].reshape(K * K, t * t) @ wsum[g]).reshape(K, K)
+        ev.gradient = grad
+        if order < 2:
+            return
+        PhiB = Phi[None, None] @ B  # (1, K, p, p)
+        trPP = hess_local[None] + (_trace_pairs(PhiB, PhiB) if reml else 0.0)
+        quad_full = quad[None] - a @ Phi[None] @ np.swapaxes(a, 1, 2)
+        hess = -trPP + 2.0 * quad_full + second[None]
+        ev.hessian = 0.5 * (hess + np.swapaxes(hess, 1, 2))
+        ev.expected = 0.5 * (trPP + np.swapaxes(trPP, 1, 2))
+        ev.B = B
+
+    @staticmethod
+    def _time_pairs(blocks, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Y[(a,b),(c,d)] = sum_u P_u[d,a] V_u[b,c] for P = ``P`` and for P = ``Su``, from the
+        units' matrices placed at their time levels (t^2 x t^2 each)."""
+        tt = t * t
+        U = sum(len(fl) for fl, *_ in blocks)
+        Pe, Se, Ve = np.zeros((U, tt)), np.zeros((U, tt)), np.zeros((U, tt))
+        row = 0
+        for fl, P, Su, Vi in blocks:
+            idx = (row + np.arange(len(fl)))[:, None]
+            Pe[idx, fl], Se[idx, fl], Ve[idx, fl] = P, Su, Vi
+            row += len(fl)
+        out = []
+        for E in (Pe, Se):
+            Z = (E.T @ Ve).reshape(t, t, t, t)  # [d, a, b, c]
+            out.append(np.ascontiguousarray(Z.transpose(1, 2, 3, 0)).reshape(tt, tt))
+        return out[0], out[1]
+
+    @staticmethod
+    def _subject_sums(subj, t: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """sum_i A_i[a] (x) A_i[b] (t^2, p^2) and sum_i A_i[a] s_i[b] (t^2, p), the subjects'
+        A_i = V_i^-1 X_i and s_i = V_i^-1 r_i placed at their time levels."""
+        S = sum(len(sl) for sl, *_ in subj)
+        Ax = np.zeros((S, t, p))
+        Sx = np.zeros((S, t))
+        row = 0
+        for sl, A, s_i in subj:
+            idx = (row + np.arange(len(sl)))[:, None]
+            Ax[idx, sl] = A
+            Sx[idx, sl] = s_i
+            row += len(sl)
+        Af = Ax.reshape(S, t * p)
+        AA = (Af.T @ Af).reshape(t, p, t, p).transpose(0, 2, 1, 3).reshape(t * t, p * p)
+        AR = (Af.T @ Sx).reshape(t, p, t).transpose(0, 2, 1).reshape(t * t, p)
+        return AA, AR
 
     # ------------------------------------------------------------------ Kenward-Roger pieces
     def kr_sums(self, theta: np.ndarray, W: np.ndarray, second: bool):
