@@ -135,7 +135,7 @@ def test_time_level_sums_equal_the_pattern_contractions(name, groups, method):
     from xerotrial.stats.reml import RemlEngine
 
     rng = np.random.default_rng(7)
-    S, t, p = 40, 5, 3
+    S, t = 40, 5
     subject, slot = np.repeat(np.arange(S), t), np.tile(np.arange(t), S)
     X = np.column_stack([np.ones(S * t), rng.normal(size=S * t), slot == 2])
     y = X @ [1.0, 0.5, -1.0] + rng.normal(size=S * t)
@@ -156,3 +156,11 @@ def test_time_level_sums_equal_the_pattern_contractions(name, groups, method):
     for field in ("objective", "beta", "gradient", "hessian", "expected", "B"):
         np.testing.assert_allclose(getattr(a, field), getattr(b, field), rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(fast.evaluate(theta, order=1).gradient, b.gradient, rtol=1e-11)
+    W = rng.normal(size=(1, fast.K, fast.K))
+    for x, y in zip(fast.kr_sums(theta, W, True), general.kr_sums(theta, W, True), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-11, atol=1e-11)
+    for x, y in zip(fast.gram().values(), general.gram().values(), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12)
+    for key, value in general.moments().items():
+        np.testing.assert_allclose(fast.moments()[key], value, rtol=1e-12, atol=1e-12)
+    assert all(g.xx is None for g in lay.groups)  # the subjects' rows did it all

@@ -50,14 +50,32 @@ class SizeGroup:
     slots: np.ndarray  # (U, n) time slots of the pattern (R-side patterns)
     group: np.ndarray  # (U,) covariance group
     Z: np.ndarray | None  # (U, n, q) random-effect rows (G-side; None: an intercept alone)
-    XX: np.ndarray  # (U, n, n, p, p)
-    Xyy: np.ndarray  # (U, n, n, p + 1): Xy and yy side by side
     dV: np.ndarray | None = None  # noqa: N815 - (U, K, n, n) when dV does not depend on theta
     sparse: object = None  # the engine's sparse form of dV, when contracting with it pays
-    # one data set (R = 1): its subjects' rows, for the engine's subject-level sums
+    # one data set (R = 1): its subjects' rows, for the engine's subject-level sums; the
+    # units' statistics are then formed when first asked for
     Xs: np.ndarray | None = None  # (M, n, p) design rows of each subject
     ys: np.ndarray | None = None  # (M, n) centred responses
-    member_unit: np.ndarray | None = None  # (M,) each subject's unit in this group
+    member_unit: np.ndarray | None = None  # (M,) each subject's unit in this group, ascending
+    xx: np.ndarray | None = None  # (U, n, n, p, p), see XX
+    xyy: np.ndarray | None = None  # (U, n, n, p + 1), see Xyy
+
+    @property
+    def XX(self) -> np.ndarray:  # (U, n, n, p, p)
+        if self.xx is None:
+            self.xx, self.xyy = _unit_statistics(self.Xs, self.ys, self.m.astype(np.int64))
+        return self.xx
+
+    @property
+    def Xyy(self) -> np.ndarray:  # (U, n, n, p + 1): Xy and yy side by side
+        if self.xyy is None:
+            self.xx, self.xyy = _unit_statistics(self.Xs, self.ys, self.m.astype(np.int64))
+        return self.xyy
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Each unit's first subject in Xs (single data set)."""
+        return np.searchsorted(self.member_unit, np.arange(len(self.m)))
 
     @property
     def Xy(self) -> np.ndarray:  # (U, n, n, p)
@@ -65,6 +83,8 @@ class SizeGroup:
 
     @property
     def yy(self) -> np.ndarray:  # (U, n, n)
+        if self.xyy is None:  # single data set: from the subjects, without the X sums
+            return np.add.reduceat(self.ys[:, :, None] * self.ys[:, None, :], self.starts)
         return self.Xyy[..., -1]
 
 
@@ -117,6 +137,25 @@ def _centring(y: np.ndarray, X: np.ndarray, obs: np.ndarray) -> np.ndarray:
             np.linalg.lstsq(Xr[obs[r]], y[r, obs[r]], rcond=None)[0] if finite else 0.0
         )  # no data or non-finite data: no centring
     return beta0
+
+
+def _unit_statistics(Xm: np.ndarray, ym: np.ndarray, counts: np.ndarray):
+    """XX (U, n, n, p, p) and Xyy (U, n, n, p + 1) of units whose members' rows are Xm
+    (M, n, p) and ym (M, n), sorted by unit, ``counts`` per unit."""
+    M, n, p = Xm.shape
+    npp = n * p
+    Gm = _unit_gram(np.concatenate([Xm.reshape(M, npp), ym], axis=1), counts)
+    return _arrange(Gm[:, :npp, :npp], Gm[:, :npp, npp:], Gm[:, npp:, npp:], n, p)
+
+
+def _arrange(XX, Xy, yy, n: int, p: int):
+    """The sums by (row, row) pair: XX (U, n, n, p, p) and Xy beside yy (U, n, n, p + 1)."""
+    return (
+        np.ascontiguousarray(XX.reshape(-1, n, p, n, p).transpose(0, 1, 3, 2, 4)),
+        np.concatenate(
+            [Xy.reshape(-1, n, p, n).transpose(0, 1, 3, 2), yy.reshape(-1, n, n, 1)], axis=-1
+        ),
+    )
 
 
 def _unit_gram(B: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -274,22 +313,21 @@ def build_layout(
         first_u, first_m = first_u + k, first_m + len(mem)
         rows = where[s_m[mem, None], order[mem, :n]]  # (M, n)
         Xm = X[rows] if X.ndim == 2 else X[r_m[mem, None], rows]
-        B = Xm.reshape(len(mem), n * p)
         ym = yw[r_m[mem, None], rows]
-        shared = X.ndim == 2 and bits is not None and len(mem) >= 4 * k
-        if shared:
-            combo = s_m[mem] * (1 << T) + bits[mem]
-            shared = len(mem) >= 4 * len(np.unique(combo)) and k * S < 2e7
-        if shared:
-            local = np.searchsorted(ug, unit_of[mem])
-            XX, Xy, yy = _shared_statistics(X, rows, combo, ym, local, k)
-        else:
-            npp = n * p
-            Gm = _unit_gram(np.concatenate([B, ym], axis=1), mu)
-            XX, Xy, yy = Gm[:, :npp, :npp], Gm[:, :npp, npp:], Gm[:, npp:, npp:]
+        single = R == 1 and X.ndim == 2
+        xx = xyy = None
+        if not single:
+            shared = bits is not None and X.ndim == 2 and len(mem) >= 4 * k
+            if shared:
+                combo = s_m[mem] * (1 << T) + bits[mem]
+                shared = len(mem) >= 4 * len(np.unique(combo)) and k * S < 2e7
+            if shared:
+                local = np.searchsorted(ug, unit_of[mem])
+                xx, xyy = _arrange(*_shared_statistics(X, rows, combo, ym, local, k), n, p)
+            else:
+                xx, xyy = _unit_statistics(Xm, ym, mu)
         lead = lead_of[ug]
         slots = order[lead, :n]
-        single = R == 1 and X.ndim == 2
         Zu = None  # the random-effect rows, unless a random intercept alone
         if Zcube is not None:
             Zu = Z[where[s_m[lead, None], slots]]
@@ -301,14 +339,11 @@ def build_layout(
                 slots=slots,
                 group=g_subject[s_m[lead]],
                 Z=Zu,
-                XX=np.ascontiguousarray(XX.reshape(-1, n, p, n, p).transpose(0, 1, 3, 2, 4)),
-                Xyy=np.concatenate(
-                    [Xy.reshape(-1, n, p, n).transpose(0, 1, 3, 2), yy.reshape(-1, n, n, 1)],
-                    axis=-1,
-                ),
                 Xs=Xm if single else None,
                 ys=ym if single else None,
                 member_unit=np.searchsorted(ug, unit_of[mem]) if single else None,
+                xx=xx,
+                xyy=xyy,
             )
         )
     n_obs = count.sum(axis=1).astype(float)

@@ -27,6 +27,7 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -168,12 +169,27 @@ class _Part:
     def __init__(self, g: SizeGroup, sel, pos: np.ndarray, R: int) -> None:
         self.g, self.sel, self.pos = g, sel, pos
         self.seg = _Segments(pos, R)
-        whole = isinstance(sel, slice)
-        for name in ("XX", "Xyy", "m", "slots", "group", "Z", "dV"):
+        self.whole = isinstance(sel, slice)
+        for name in ("m", "slots", "group", "Z", "dV"):
             value = getattr(g, name)
-            setattr(self, name, value if value is None or whole else value[sel])
-        self.Xy, self.yy = self.Xyy[..., :-1], self.Xyy[..., -1]
+            setattr(self, name, value if value is None or self.whole else value[sel])
         self.sparse = g.sparse.matrix(sel) if g.sparse is not None else None
+
+    @cached_property
+    def XX(self) -> np.ndarray:  # the units' sums, formed when first needed
+        return self.g.XX if self.whole else self.g.XX[self.sel]
+
+    @cached_property
+    def Xyy(self) -> np.ndarray:
+        return self.g.Xyy if self.whole else self.g.Xyy[self.sel]
+
+    @property
+    def Xy(self) -> np.ndarray:
+        return self.Xyy[..., :-1]
+
+    @property
+    def yy(self) -> np.ndarray:
+        return self.Xyy[..., -1]
 
     def contract(self, T: np.ndarray, dV: np.ndarray) -> np.ndarray:
         """sum_ab dV[u, k, a, b] T[u, a, b, ...] -> (U, K, ...)."""
@@ -272,15 +288,28 @@ class RemlEngine:
         logdet = np.zeros(R)  # sum log|V_i|
         bad = np.zeros(R)  # patterns whose V is not positive definite
         facs = []
+        by_time = parts is self._all and self._by_time
+        subjects = []  # by_time: each subject's V_i^-1 X_i and V_i^-1 y_i
         prepared = self.cov.prepare(theta, order)
         for part in parts:
             V, dV, d2V = self._matrices(part, prepared, order)
             Vinv, ld, ok = chol_inverse(V)
             U, n = len(V), V.shape[-1]
-            vf = Vinv.reshape(U, 1, n * n)
             add = part.seg.add
-            add(M, vf @ part.XX.reshape(U, n * n, p * p))
-            add(cy, vf @ part.Xyy.reshape(U, n * n, p + 1))
+            if by_time:  # sums over the subjects' rows
+                Xs, ys = part.g.Xs, part.g.ys
+                Vs = Vinv[part.g.member_unit]
+                A = Vs @ Xs
+                vy = (Vs @ ys[..., None])[..., 0]
+                Af = A.reshape(-1, p)
+                M[0] += Af.T @ Xs.reshape(-1, p)
+                cy[0, :p] += Af.T @ ys.reshape(-1)
+                cy[0, p] += float((ys * vy).sum())
+                subjects.append((A, vy))
+            else:
+                vf = Vinv.reshape(U, 1, n * n)
+                add(M, vf @ part.XX.reshape(U, n * n, p * p))
+                add(cy, vf @ part.Xyy.reshape(U, n * n, p + 1))
             add(logdet, part.m * ld)
             if not ok.all():
                 add(bad, (~ok).astype(float))
@@ -288,6 +317,8 @@ class RemlEngine:
         if parts is self._all and order >= 2:  # kept: Kenward-Roger at the estimate reuses it
             self._factors = (theta.tobytes(), facs)
         c, yVy = cy[:, :p], cy[:, p]
+        if by_time:
+            M = 0.5 * (M + np.swapaxes(M, 1, 2))
         Phi, logdet_m, ok_m = chol_inverse(M)
         ok = ok_m & (bad == 0)
         beta = (Phi @ c[..., None])[..., 0]
@@ -301,8 +332,8 @@ class RemlEngine:
         beta0 = self.layout.beta0 if reps is None else self.layout.beta0[reps]
         ev = Evaluation(theta, ok, obj, beta + beta0, Phi)
         if order >= 1:
-            if parts is self._all and self._by_time:
-                self._derivatives_by_time(ev, beta, facs, order, prepared)
+            if by_time:
+                self._derivatives_by_time(ev, beta, facs, subjects, order, prepared)
             else:
                 self._derivatives(ev, beta, facs, R, order)
         return ev
@@ -367,7 +398,9 @@ class RemlEngine:
         ev.expected = 0.5 * (trPP + np.swapaxes(trPP, 1, 2))
         ev.B = B
 
-    def _derivatives_by_time(self, ev: Evaluation, beta, facs, order: int, prepared) -> None:
+    def _derivatives_by_time(
+        self, ev: Evaluation, beta, facs, subjects, order: int, prepared
+    ) -> None:
         """The derivatives of ``_derivatives`` for one data set on an R-side structure, where
         every pattern's dV_k is the full dV_k (t x t per group) restricted to its slots: the
         per-pattern pieces are placed at their time levels and summed, and each trace with
@@ -389,29 +422,22 @@ class RemlEngine:
         wsum = np.zeros((G, t * t))
         blocks: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(G)]
         subj: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(G)]
-        for part, Vinv, _, _ in facs:
+        for (part, Vinv, _, _), (A, vy) in zip(facs, subjects, strict=True):
             U, n = Vinv.shape[:2]
             nn = n * n
-            XXb = (part.XX.reshape(U, nn * p, p) @ b).reshape(U, nn, p)
-            Xyb = (part.Xy.reshape(U, nn, p) @ b).reshape(U, n, n)
-            RR = part.yy - Xyb - np.swapaxes(Xyb, 1, 2) + (XXb @ b).reshape(U, n, n)
-            Su = Vinv @ RR @ Vinv
+            starts = part.g.starts
+            s_i = vy - A @ b  # V_i^-1 r_i
+            Su = np.add.reduceat(s_i[:, :, None] * s_i[:, None, :], starts)
             mV = part.m[:, None, None] * Vinv
             w = mV - Su
             P = mV
-            if reml:
-                XXPhi = (part.XX.reshape(U, nn, p * p) @ Phi.reshape(p * p)).reshape(U, n, n)
-                H = Vinv @ XXPhi @ Vinv
+            if reml:  # H = V^-1 (sum_i X_i Phi X_i') V^-1
+                H = np.add.reduceat(A @ Phi @ np.swapaxes(A, 1, 2), starts)
                 w = w - H
                 P = mV - 2.0 * H
             g_unit = part.group
             flat = (part.slots[:, :, None] * t + part.slots[:, None, :]).reshape(U, nn)
             g_sub = g_unit[part.g.member_unit]
-            Vs = Vinv[part.g.member_unit]
-            Xs, ys = part.g.Xs, part.g.ys
-            A = Vs @ Xs  # (M, n, p)
-            r = ys - Xs @ b
-            s_i = (Vs @ r[..., None])[..., 0]
             slots_s = part.slots[part.g.member_unit]
             for g in range(G) if G > 1 else (0,):
                 uu = slice(None) if G == 1 else np.flatnonzero(g_unit == g)
@@ -508,15 +534,24 @@ class RemlEngine:
                 facs.append((part, chol_inverse(V)[0], dV, d2V))
         for part, Vinv, dV, d2V in facs:
             U, n = Vinv.shape[:2]
-            XX = part.XX.reshape(U, 1, n * n, p * p)
             Wu = W[part.pos]
             D = (Vinv[:, None] @ dV).reshape(U, K, n * n)
             Y = (Wu @ D).reshape(U, K, n, n)  # sum_l W_kl V^-1 V_l
             Omega = (dV @ Y).sum(axis=1)  # sum_kl W_kl V_k V^-1 V_l
-            # sum_ab Omega_ab AA[a, b] = sum_cd (V^-1 Omega V^-1)_cd XX[c, d]
-            part.seg.add(WQ, (Vinv @ Omega @ Vinv).reshape(U, 1, 1, n * n) @ XX)
+            Om2 = None
             if second and d2V is not None:
                 Om2 = (Wu.reshape(U, 1, K * K) @ d2V.reshape(U, K * K, n * n)).reshape(U, n, n)
+            if self._by_time:  # sum_i A_i' Omega A_i over the subjects, A_i = V_i^-1 X_i
+                A = Vinv[part.g.member_unit] @ part.g.Xs
+                At = np.swapaxes(A, 1, 2)
+                WQ[0] += (At @ Omega[part.g.member_unit] @ A).sum(axis=0)
+                if Om2 is not None:
+                    WR[0] += (At @ Om2[part.g.member_unit] @ A).sum(axis=0)
+                continue
+            # sum_ab Omega_ab AA[a, b] = sum_cd (V^-1 Omega V^-1)_cd XX[c, d]
+            XX = part.XX.reshape(U, 1, n * n, p * p)
+            part.seg.add(WQ, (Vinv @ Omega @ Vinv).reshape(U, 1, 1, n * n) @ XX)
+            if Om2 is not None:
                 part.seg.add(WR, (Vinv @ Om2 @ Vinv).reshape(U, 1, 1, n * n) @ XX)
         return WQ, WR
 
@@ -590,6 +625,12 @@ class RemlEngine:
         XtX = np.zeros((R, p, p))
         within = np.zeros((R, p, p))
         for g in self.layout.groups:
+            if g.xx is None and g.Xs is not None:  # one data set: from the subjects' rows
+                Xt = np.swapaxes(g.Xs, 1, 2)
+                sums = g.Xs.sum(axis=1)
+                XtX[0] += (Xt @ g.Xs).sum(axis=0)
+                within[0] += (Xt @ g.Xs).sum(axis=0) - sums.T @ sums / g.n
+                continue
             ar = np.arange(g.n)
             diag = g.XX[:, ar, ar].sum(axis=1)
             np.add.at(XtX, g.rep, diag)
