@@ -3,7 +3,9 @@
 The data are the units of ``patterns.py`` (one covariance pattern in one replicate, reduced
 to sufficient statistics), stacked by size, so an evaluation costs a few array operations
 per pattern size, O(units * (n^3 + n^2 p^2)) arithmetic, whatever the number of subjects,
-patterns or replicates. A single fit is one replicate.
+patterns or replicates. A single fit is one replicate; on an R-side structure it takes the
+time-level path (``_derivatives_by_time``): sums over its subjects' rows, with every trace
+against dV_k done once over the full t x t matrices rather than once per pattern.
 
 The objective is SAS's: -2 REML log-likelihood
     (N - p) log(2 pi) + sum_i log|V_i| + log|X'V^-1 X| + r'V^-1 r,
