@@ -46,7 +46,13 @@ from .cli_store import STORE_COMMANDS
 from .cli_study import study_group
 from .cli_web import WEB_COMMANDS
 from .errors import XerotrialError
-from .stats.options import COVARIANCES, DF_METHODS, KR_INFORMATION, VCOV_METHODS
+from .stats.options import (
+    COVARIANCES,
+    DF_METHODS,
+    KR_INFORMATION,
+    LSMEANS_WEIGHTS,
+    VCOV_METHODS,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -169,6 +175,14 @@ def text_table(title: str, records: list[dict]) -> str:
     "MIXED DDFM=KR, or expected, as R's pbkrtest (lmerTest, emmeans)",
 )
 @click.option("--lsmeans", help="Factor to compute LS means for")
+@click.option(
+    "--lsmeans-weights",
+    type=click.Choice(LSMEANS_WEIGHTS),
+    default="equal",
+    help="Margins of the LS means over the other factors: equal (SAS's default), or "
+    'proportional to the data (SAS OM, emmeans "proportional")',
+)
+@click.option("--type2", is_flag=True, help="Type II tests too (SAS HTYPE=2, car's Anova)")
 @click.option("--by", help="LS means within levels of this factor")
 @click.option(
     "--reference",
@@ -200,6 +214,8 @@ def fit_command(
     vcov: str,
     kr_information: str,
     lsmeans: str | None,
+    lsmeans_weights: str,
+    type2: bool,
     by: str | None,
     reference: str | None,
     time_order: str | None,
@@ -219,8 +235,8 @@ def fit_command(
             f"Kenward-Roger adjusts the model-based covariance: with --vcov {vcov} choose "
             "--df satterthwaite, residual, between-within or containment"
         )
-    if (by or reference) and not lsmeans:
-        fail("--by and --reference need --lsmeans FACTOR")
+    if (by or reference or lsmeans_weights != "equal") and not lsmeans:
+        fail("--by, --reference and --lsmeans-weights need --lsmeans FACTOR")
     frame = _read_table(data)
     from .stats.model import fit  # heavy imports only when fitting
 
@@ -245,7 +261,14 @@ def fit_command(
                 random=random,
                 coordinates=[c.strip() for c in coordinates.split(",")] if coordinates else None,
             )
-            out = res.to_dict(df_method=df, lsmeans=lsmeans, by=by, reference=reference)
+            out = res.to_dict(
+                df_method=df,
+                lsmeans=lsmeans,
+                by=by,
+                reference=reference,
+                lsmeans_weights=lsmeans_weights,
+                type2=type2,
+            )
         caught = [str(x.message) for x in w]
     except XerotrialError as exc:
         fail_error(exc)
@@ -283,9 +306,12 @@ def _print_fit(res, out, df, lsmeans) -> None:
         ("Fixed effects", out["fixed"]),
         ("Type 3 tests", out["type3"]),
     ]
+    if "type2" in out:
+        tables.append(("Type 2 tests", out["type2"]))
     if lsmeans:
+        margins = " (observed margins)" if out["lsmeans_weights"] == "proportional" else ""
         tables += [
-            (f"LS means of {lsmeans}", out["lsmeans"]),
+            (f"LS means of {lsmeans}{margins}", out["lsmeans"]),
             ("Differences from reference", out["contrasts"]),
         ]
     for title, records in tables:

@@ -76,3 +76,33 @@ def test_the_margins_differ_and_bad_weights_are_refused(un_fit) -> None:
     assert np.allclose(d_eq["estimate"], d_om["estimate"], rtol=0, atol=1e-10)
     with pytest.raises(DataValidationError, match="LS-means weights 'cells'"):
         un_fit.lsmeans("ARMCD", weights="cells")
+
+
+@pytest.mark.parametrize("case", _cases()[:1], ids=lambda c: c["method"])
+def test_the_command_line_prints_type2_tests_and_observed_margins(case: dict) -> None:
+    """``xerotrial fit --type2 --lsmeans ARMCD --lsmeans-weights proportional``: the same
+    numbers as car and emmeans, in --json and in the printed tables."""
+    from click.testing import CliRunner
+
+    from xerotrial.cli import cli
+
+    args = ["fit", str(ANCHORS / "data" / "fev_data.csv"), "--formula",
+            "FEV1 ~ RACE + SEX + ARMCD * AVISIT", "--subject", "USUBJID", "--time", "AVISIT",
+            "--time-order", "VIS1,VIS2,VIS3,VIS4", "--df", DF[case["method"]], "--type2",
+            "--lsmeans", "ARMCD", "--lsmeans-weights", "proportional"]  # fmt: skip
+    r = CliRunner().invoke(cli, [*args, "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["lsmeans_weights"] == "proportional"
+    type2 = {row["term"]: row for row in out["type2"]}
+    for row in case["type2"]:
+        assert type2[row["term"]]["F"] == pytest.approx(row["f"], rel=1e-6)
+    lsm = {row["ARMCD"]: row for row in out["lsmeans"]}
+    for row in case["lsmeans_armcd_proportional"]:
+        assert lsm[row["level"]]["estimate"] == pytest.approx(row["estimate"], rel=1e-6)
+    printed = CliRunner().invoke(cli, args)
+    assert printed.exit_code == 0, printed.output
+    assert "Type 2 tests" in printed.output
+    assert "LS means of ARMCD (observed margins)" in printed.output
+    refused = CliRunner().invoke(cli, args[:10] + ["--lsmeans-weights", "proportional"])
+    assert refused.exit_code != 0 and "need --lsmeans FACTOR" in refused.output

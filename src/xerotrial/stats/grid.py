@@ -27,6 +27,7 @@ import pandas as pd
 from . import coding
 from .design import Design
 from .errors import DataValidationError
+from .options import LSMEANS_WEIGHTS
 
 __all__ = [
     "term_variables",
@@ -171,9 +172,6 @@ def lsmeans_matrix(
         for lv in d.factors[factor]
     ]
     return A @ Xg, keys
-
-
-LSMEANS_WEIGHTS = ("equal", "proportional")
 
 
 def _margin_counts(design: Design, codes: np.ndarray, others: list[str]) -> np.ndarray:

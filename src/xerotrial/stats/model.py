@@ -574,8 +574,11 @@ class MixedModelResult:
         lsmeans: str | None = None,
         by: str | None = None,
         reference: str | None = None,
+        lsmeans_weights: str = "equal",
+        type2: bool = False,
     ) -> dict:
-        """Everything ``xerotrial fit --json`` prints."""
+        """Everything ``xerotrial fit --json`` prints (``type2``: Type II tests too;
+        ``lsmeans_weights``: the LS means' margins, see ``options.LSMEANS_WEIGHTS``)."""
         check_df_method(df_method, self.method)
         cp = self.covariance_parameters()
         matrix = self.covariance_matrix(0)
@@ -611,10 +614,13 @@ class MixedModelResult:
                 lv: self.covariance_matrix(g).tolist()
                 for g, lv in enumerate(self.design.group_levels)
             }
+        if type2:
+            out["type2"] = _records(self.type2(df_method))
         if lsmeans:
-            out["lsmeans"] = _records(self.lsmeans(lsmeans, by, df_method))
+            out["lsmeans_weights"] = lsmeans_weights
+            out["lsmeans"] = _records(self.lsmeans(lsmeans, by, df_method, lsmeans_weights))
             out["contrasts"] = _records(
-                self.contrasts_vs_reference(lsmeans, reference, by, df_method)
+                self.contrasts_vs_reference(lsmeans, reference, by, df_method, lsmeans_weights)
             )
         return out
 

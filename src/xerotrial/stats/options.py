@@ -16,6 +16,7 @@ __all__ = [
     "KR_INFORMATION",
     "MAX_COVARIANCE_PARAMETERS",
     "VCOV_METHODS",
+    "LSMEANS_WEIGHTS",
 ]
 
 COVARIANCES = (
@@ -51,6 +52,10 @@ DF_METHODS = (
 #: The covariance of the fixed effects that tests use: the model-based (X'V^-1X)^-1, or a
 #: sandwich estimator (``robust.py``: SAS EMPIRICAL = mmrm's CR0, CR3, CR2).
 VCOV_METHODS = ("model", "empirical", "empirical-jackknife", "empirical-bias-reduced")
+
+#: The margins of LS means over the other factors: ``equal`` (SAS's default, emmeans's) or
+#: ``proportional`` to the data (SAS OM, emmeans ``weights = "proportional"``).
+LSMEANS_WEIGHTS = ("equal", "proportional")
 
 #: The information matrix behind Kenward-Roger's covariance of the covariance parameters:
 #: ``observed`` (SAS PROC MIXED DDFM=KR) or ``expected`` (R's pbkrtest, and so lmerTest and
