@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -60,19 +61,21 @@ class SizeGroup:
     xx: np.ndarray | None = None  # (U, n, n, p, p), see XX
     xyy: np.ndarray | None = None  # (U, n, n, p + 1), see Xyy
 
-    @property
-    def XX(self) -> np.ndarray:  # (U, n, n, p, p)
+    def _unit_sums(self) -> None:
         if self.xx is None:
             self.xx, self.xyy = _unit_statistics(self.Xs, self.ys, self.m.astype(np.int64))
+
+    @property
+    def XX(self) -> np.ndarray:  # (U, n, n, p, p)
+        self._unit_sums()
         return self.xx
 
     @property
     def Xyy(self) -> np.ndarray:  # (U, n, n, p + 1): Xy and yy side by side
-        if self.xyy is None:
-            self.xx, self.xyy = _unit_statistics(self.Xs, self.ys, self.m.astype(np.int64))
+        self._unit_sums()
         return self.xyy
 
-    @property
+    @cached_property
     def starts(self) -> np.ndarray:
         """Each unit's first subject in Xs (single data set)."""
         return np.searchsorted(self.member_unit, np.arange(len(self.m)))
@@ -304,6 +307,7 @@ def build_layout(
     bits = None
     if R > 1 and T < 48:
         bits = flat.astype(np.int64) @ (1 << np.arange(T)).astype(np.int64)
+    single = R == 1 and X.ndim == 2  # keep the subjects' rows; unit sums when asked for
     groups = []
     first_m = first_u = 0
     for n, k in zip(sizes.tolist(), n_units.tolist(), strict=True):
@@ -314,7 +318,6 @@ def build_layout(
         rows = where[s_m[mem, None], order[mem, :n]]  # (M, n)
         Xm = X[rows] if X.ndim == 2 else X[r_m[mem, None], rows]
         ym = yw[r_m[mem, None], rows]
-        single = R == 1 and X.ndim == 2
         xx = xyy = None
         if not single:
             shared = bits is not None and X.ndim == 2 and len(mem) >= 4 * k

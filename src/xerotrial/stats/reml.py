@@ -36,7 +36,7 @@ import numpy as np
 
 from .errors import DataValidationError
 from .linalg import chol_inverse
-from .marginal import MarginalCovariance
+from .marginal import MarginalCovariance, RepeatedCovariance
 from .patterns import Layout, SizeGroup
 
 if TYPE_CHECKING:  # imported where used: scipy.sparse costs 0.15 s at start-up
@@ -98,6 +98,18 @@ def _trace_pairs(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """out[u, k, l] = tr(A_uk B_ul) for stacks A (U, K, n, n) and B (U, L, n, n)."""
     U, K = A.shape[:2]
     return A.reshape(U, K, -1) @ np.swapaxes(B, 2, 3).reshape(U, B.shape[1], -1).swapaxes(1, 2)
+
+
+def _placed(positions: list[np.ndarray], values: list[np.ndarray], width: int) -> np.ndarray:
+    """Rows stacked from pieces, each row's values put at its ``positions`` (rows, m) along
+    an axis of ``width`` (zeros elsewhere): values (rows, m, ...) -> (all rows, width, ...)."""
+    rows = sum(len(pos) for pos in positions)
+    out = np.zeros((rows, width, *values[0].shape[2:]))
+    start = 0
+    for pos, val in zip(positions, values, strict=True):
+        out[(start + np.arange(len(pos)))[:, None], pos] = val
+        start += len(pos)
+    return out
 
 
 class _Segments:
@@ -234,10 +246,8 @@ class RemlEngine:
         # t^2 x t^2 sums stay small (spatial models over many distinct points do not)
         self._by_time = (
             self.R == 1
-            and covariance.uses_time
-            and getattr(covariance, "t", BY_TIME_MAX_LEVELS + 1) <= BY_TIME_MAX_LEVELS
-            and not covariance.random
-            and hasattr(covariance, "full_derivatives")
+            and isinstance(covariance, RepeatedCovariance)  # R-side alone (spatial too)
+            and covariance.t <= BY_TIME_MAX_LEVELS
             and all(g.Xs is not None for g in layout.groups)
         )
 
@@ -441,7 +451,7 @@ class RemlEngine:
             flat = (part.slots[:, :, None] * t + part.slots[:, None, :]).reshape(U, nn)
             g_sub = g_unit[part.g.member_unit]
             slots_s = part.slots[part.g.member_unit]
-            for g in range(G) if G > 1 else (0,):
+            for g in range(G):
                 uu = slice(None) if G == 1 else np.flatnonzero(g_unit == g)
                 ss = slice(None) if G == 1 else np.flatnonzero(g_sub == g)
                 fl = flat[uu]
@@ -484,13 +494,8 @@ class RemlEngine:
         """Y[(a,b),(c,d)] = sum_u P_u[d,a] V_u[b,c] for P = ``P`` and for P = ``Su``, from the
         units' matrices placed at their time levels (t^2 x t^2 each)."""
         tt = t * t
-        U = sum(len(fl) for fl, *_ in blocks)
-        Pe, Se, Ve = np.zeros((U, tt)), np.zeros((U, tt)), np.zeros((U, tt))
-        row = 0
-        for fl, P, Su, Vi in blocks:
-            idx = (row + np.arange(len(fl)))[:, None]
-            Pe[idx, fl], Se[idx, fl], Ve[idx, fl] = P, Su, Vi
-            row += len(fl)
+        flat = [b[0] for b in blocks]
+        Pe, Se, Ve = (_placed(flat, [b[i] for b in blocks], tt) for i in (1, 2, 3))
         out = []
         for E in (Pe, Se):
             Z = (E.T @ Ve).reshape(t, t, t, t)  # [d, a, b, c]
@@ -501,16 +506,9 @@ class RemlEngine:
     def _subject_sums(subj, t: int, p: int) -> tuple[np.ndarray, np.ndarray]:
         """sum_i A_i[a] (x) A_i[b] (t^2, p^2) and sum_i A_i[a] s_i[b] (t^2, p), the subjects'
         A_i = V_i^-1 X_i and s_i = V_i^-1 r_i placed at their time levels."""
-        S = sum(len(sl) for sl, *_ in subj)
-        Ax = np.zeros((S, t, p))
-        Sx = np.zeros((S, t))
-        row = 0
-        for sl, A, s_i in subj:
-            idx = (row + np.arange(len(sl)))[:, None]
-            Ax[idx, sl] = A
-            Sx[idx, sl] = s_i
-            row += len(sl)
-        Af = Ax.reshape(S, t * p)
+        slots = [x[0] for x in subj]
+        Af = _placed(slots, [x[1] for x in subj], t).reshape(-1, t * p)
+        Sx = _placed(slots, [x[2] for x in subj], t)
         AA = (Af.T @ Af).reshape(t, p, t, p).transpose(0, 2, 1, 3).reshape(t * t, p * p)
         AR = (Af.T @ Sx).reshape(t, p, t).transpose(0, 2, 1).reshape(t * t, p)
         return AA, AR
@@ -628,10 +626,10 @@ class RemlEngine:
         within = np.zeros((R, p, p))
         for g in self.layout.groups:
             if g.xx is None and g.Xs is not None:  # one data set: from the subjects' rows
-                Xt = np.swapaxes(g.Xs, 1, 2)
-                sums = g.Xs.sum(axis=1)
-                XtX[0] += (Xt @ g.Xs).sum(axis=0)
-                within[0] += (Xt @ g.Xs).sum(axis=0) - sums.T @ sums / g.n
+                Xf, sums = g.Xs.reshape(-1, p), g.Xs.sum(axis=1)
+                xtx = Xf.T @ Xf
+                XtX[0] += xtx
+                within[0] += xtx - sums.T @ sums / g.n
                 continue
             ar = np.arange(g.n)
             diag = g.XX[:, ar, ar].sum(axis=1)
